@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/** The edge: the only file that touches process.argv and the exit code. */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
+import { main } from './main';
+import type { Io } from './io';
+
+const nodeIo: Io = {
+  readFile: (p) => fs.readFileSync(p, 'utf8'),
+  exists: (p) => fs.existsSync(p) && fs.statSync(p).isFile(),
+  writeFileAtomic: (p, content) => {
+    const tmp = path.join(path.dirname(p), `.${path.basename(p)}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, p);
+  },
+  stdout: (s) => { process.stdout.write(s); },
+  stderr: (s) => { process.stderr.write(s); },
+  stderrIsTTY: process.stderr.isTTY === true,
+  env: process.env,
+  lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
+  onInterrupt: (handler) => {
+    process.on('SIGINT', handler);
+    return () => { process.off('SIGINT', handler); };
+  },
+};
+
+main(process.argv.slice(2), nodeIo).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    // A broken invariant inside the model: say so in one line; never a stack trace unless asked.
+    process.stderr.write(`vtxsim: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.VTXSIM_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,20 @@
+/**
+ * The effects the CLI may use, as a record of capabilities (fp-ts style): the commands receive it, tests pass a fake.
+ * Only src/cli/bin.ts builds the real one from `fs` and `process`.
+ */
+export interface Io {
+  readonly readFile: (path: string) => string;
+  /** true when the path exists and is a file */
+  readonly exists: (path: string) => boolean;
+  /** writes the whole file at once (to a temporary name, then renamed), so no half-written output is ever left */
+  readonly writeFileAtomic: (path: string, content: string) => void;
+  readonly stdout: (s: string) => void;
+  readonly stderr: (s: string) => void;
+  /** stderr is a terminal (progress bars and colour only then) */
+  readonly stderrIsTTY: boolean;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** opens a file for line-by-line streaming */
+  readonly lines: (path: string) => AsyncIterable<string>;
+  /** registers a handler for Ctrl-C; returns a function that removes it */
+  readonly onInterrupt: (handler: () => void) => () => void;
+}
