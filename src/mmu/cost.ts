@@ -1,0 +1,106 @@
+/**
+ * The translation cost model and the translation statistics monoid.
+ *
+ * Models: what one address translation costs in cycles, given where it was found: an L1 TLB hit, an STLB hit, or a
+ * walk (reference §9.2 "How the two walks compose": up to (n+1)(m+1)-1 paging-structure references, fewer with
+ * paging-structure-cache and nested-TLB hits). Guest and nested (EPT) references are priced apart.
+ * Defaults (Skylake-SP; all configurable through the config key `cost`):
+ *   l1Hit          1  cycle   L1 DTLB/ITLB hit: folded into the load-to-use latency; we charge 1 so hits are visible.
+ *   stlbHit        9  cycles  L1 TLB miss, STLB hit: 7-cpu.com "Intel Skylake" (STLB hit ~9 cycles).
+ *   guestRef      14  cycles  one guest paging-entry read during a walk: paging structures mostly hit in the data
+ *                             caches (Intel Optimization Reference Manual: the page walker reads through the cache
+ *                             hierarchy), priced at the Skylake-SP L2 latency (AnandTech Skylake-X review: 11-13
+ *                             cycles; 7-cpu: 14 cycles).
+ *   nestedRef     14  cycles  one EPT entry read: same cache reasoning as guestRef, kept apart so it can differ.
+ *   pscHit         1  cycle   a paging-structure-cache hit (SRAM lookup next to the walker; not published, a guess).
+ *   nestedTlbHit   1  cycle   a nested-TLB hit (not published, a guess).
+ *   walkStart      0  cycles  fixed overhead of starting a page walk (set it to model walker queueing).
+ * Leaves out: the data access itself, caches for data, overlap of walks with execution, parallel walkers.
+ */
+
+export interface CostModel {
+  readonly l1Hit: number;
+  readonly stlbHit: number;
+  readonly guestRef: number;
+  readonly nestedRef: number;
+  readonly pscHit: number;
+  readonly nestedTlbHit: number;
+  readonly walkStart: number;
+}
+
+export const defaultCost: CostModel = {
+  l1Hit: 1, stlbHit: 9, guestRef: 14, nestedRef: 14, pscHit: 1, nestedTlbHit: 1, walkStart: 0,
+};
+
+export const COST_KEYS: ReadonlyArray<keyof CostModel> = [
+  'l1Hit', 'stlbHit', 'guestRef', 'nestedRef', 'pscHit', 'nestedTlbHit', 'walkStart',
+];
+
+/** The `cost` config key onto a full model; unknown keys and non-numbers are reported, not thrown. */
+export const fromInput = (
+  input: { readonly [k: string]: unknown }, base: CostModel = defaultCost,
+): { readonly cost: CostModel; readonly problems: ReadonlyArray<{ readonly path: string; readonly message: string }> } => {
+  const out: Record<string, number> = { ...base };
+  const problems: { path: string; message: string }[] = [];
+  for (const [k, v] of Object.entries(input)) {
+    if (!(COST_KEYS as ReadonlyArray<string>).includes(k)) {
+      problems.push({ path: `cost.${k}`, message: `unknown key (expected one of ${COST_KEYS.join(', ')})` });
+    } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      problems.push({ path: `cost.${k}`, message: 'expected a non-negative number' });
+    } else out[k] = v;
+  }
+  return { cost: out as unknown as CostModel, problems };
+};
+
+/**
+ * Statistics of a sequence of translations (plain numbers; a monoid under `combine` with `emptyStats`).
+ * `pscHits[i]` counts hits in the cache of guest level i + 2 (PDE, PDPTE, PML4E, PML5E).
+ */
+export interface TranslationStats {
+  readonly accesses: number;
+  readonly l1Hits: number;
+  readonly stlbHits: number;
+  readonly walks: number;
+  readonly guestRefs: number;
+  readonly nestedRefs: number;
+  readonly pscHits: readonly [number, number, number, number];
+  readonly nestedTlbHits: number;
+  /** the largest guest + nested reference count of one walk */
+  readonly maxRefsPerWalk: number;
+  readonly cycles: number;
+}
+
+export const emptyStats: TranslationStats = {
+  accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, pscHits: [0, 0, 0, 0], nestedTlbHits: 0,
+  maxRefsPerWalk: 0, cycles: 0,
+};
+
+export const combine = (a: TranslationStats, b: TranslationStats): TranslationStats => ({
+  accesses: a.accesses + b.accesses,
+  l1Hits: a.l1Hits + b.l1Hits,
+  stlbHits: a.stlbHits + b.stlbHits,
+  walks: a.walks + b.walks,
+  guestRefs: a.guestRefs + b.guestRefs,
+  nestedRefs: a.nestedRefs + b.nestedRefs,
+  pscHits: [a.pscHits[0] + b.pscHits[0], a.pscHits[1] + b.pscHits[1], a.pscHits[2] + b.pscHits[2],
+    a.pscHits[3] + b.pscHits[3]],
+  nestedTlbHits: a.nestedTlbHits + b.nestedTlbHits,
+  maxRefsPerWalk: Math.max(a.maxRefsPerWalk, b.maxRefsPerWalk),
+  cycles: a.cycles + b.cycles,
+});
+
+export const concatAll = (xs: ReadonlyArray<TranslationStats>): TranslationStats => xs.reduce(combine, emptyStats);
+
+/** TLB misses: accesses that neither L1 nor STLB answered. */
+export const misses = (s: TranslationStats): number => s.accesses - s.l1Hits - s.stlbHits;
+
+/** Cycles of one translation from its counts. */
+export const cyclesOf = (
+  m: CostModel, tlbLevel: 'l1' | 'stlb' | null, guestRefs: number, nestedRefs: number, pscHits: number,
+  nestedTlbHits: number,
+): number => {
+  if (tlbLevel === 'l1') return m.l1Hit;
+  if (tlbLevel === 'stlb') return m.l1Hit + m.stlbHit;
+  return m.l1Hit + m.stlbHit + m.walkStart + guestRefs * m.guestRef + nestedRefs * m.nestedRef + pscHits * m.pscHit +
+    nestedTlbHits * m.nestedTlbHit;
+};

@@ -1,0 +1,157 @@
+/**
+ * Invalidation of cached translation information: INVLPG, MOV to CR3, INVEPT, INVVPID, the VM entry / exit flush
+ * without VPIDs and the EPT-violation rule.
+ *
+ * Models: SDM Vol. 3A "Invalidation of TLBs and Paging-Structure Caches" (4.10.4.1 "Operations that Invalidate TLBs
+ * and Paging-Structure Caches") and SDM Vol. 3C "Invalidating Cached Translation Information" (28.3.3: "Operations
+ * that Invalidate Cached Mappings", "INVVPID", "INVEPT"). Each operation removes exactly what the SDM says must be
+ * removed (the SDM lets a processor remove more; this model does not, so a missing invalidation stays visible as a
+ * stale translation). All operations are pure: a set with nothing to remove is shared with the old state.
+ * Leaves out: INVPCID (not a trace event), the checks that make INVEPT / INVVPID fail (src/vmx does them), MOV to CR0
+ * / CR4 flushes (a caller uses `vpid-single` for them).
+ */
+
+import * as Psc from './psc';
+import * as Tlb from './tlb';
+import * as NestedTlb from './nestedTlb';
+import { FL_GLOBAL, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_BYTES, type CacheArray, type EntryView } from './tlb';
+import type { TlbConfig } from './tlbConfig';
+
+/** Every translation cache of one logical processor. */
+export interface MmuCaches {
+  readonly tlb: Tlb.Tlb;
+  readonly psc: Psc.Psc;
+  readonly nested: NestedTlb.NestedTlb;
+}
+
+export const emptyCaches = (c: TlbConfig): MmuCaches => ({
+  tlb: Tlb.emptyTlb(c), psc: Psc.emptyPsc(c), nested: NestedTlb.emptyNestedTlb(c),
+});
+
+/**
+ * What an INVEPT / INVVPID asks for (src/vmx builds it from the instruction's type and descriptor). `ep4ta` is
+ * EPTP bits N-1:12 as a number (the PML4 / PML5 table address / 4096); `gva` is the low 57 bits of the address.
+ */
+export type Invalidation =
+  | { readonly kind: 'ept-single'; readonly ep4ta: number }
+  | { readonly kind: 'ept-all' }
+  | { readonly kind: 'vpid-address'; readonly vpid: number; readonly gva: number }
+  | { readonly kind: 'vpid-single'; readonly vpid: number }
+  | { readonly kind: 'vpid-all' }
+  | { readonly kind: 'vpid-single-retain-globals'; readonly vpid: number };
+
+const isLinearOrCombined = (e: EntryView): boolean => e.kind === KIND_LINEAR || e.kind === KIND_COMBINED;
+const covers = (e: EntryView, addr: number): boolean => e.key === Math.floor(addr / SIZE_BYTES[e.size]);
+
+const pscCovers = (level: number, e: EntryView, gva: number): boolean => e.key === Psc.pscKey(gva, level);
+
+/** PSC arrays are per level (index + 2); the predicate sees the level. */
+const pscWhere = (psc: Psc.Psc, pred: (level: number, e: EntryView) => boolean): Psc.Psc => {
+  let changed = false;
+  const arrays = psc.arrays.map((arr: CacheArray, i: number) => {
+    const n = Tlb.removeWhere(arr, (e) => pred(i + 2, e));
+    if (n !== arr) changed = true;
+    return n;
+  });
+  return changed ? { arrays } : psc;
+};
+
+const tlbWhere = (tlb: Tlb.Tlb, pred: (e: EntryView) => boolean): Tlb.Tlb =>
+  Tlb.mapArrays(tlb, (arr) => Tlb.removeWhere(arr, pred));
+
+const make = (c: MmuCaches, tlb: Tlb.Tlb, psc: Psc.Psc, nested: NestedTlb.NestedTlb): MmuCaches =>
+  tlb === c.tlb && psc === c.psc && nested === c.nested ? c : { tlb, psc, nested };
+
+/**
+ * INVLPG in the guest (when it does not exit). SDM 4.10.4.1: TLB entries for the page of `gva` with the current PCID,
+ * and global entries for that page; every paging-structure-cache entry of the current PCID. SDM 28.3.3.1: only the
+ * current VPID, combined mappings for every EP4TA.
+ */
+export const invlpg = (c: MmuCaches, vpid: number, pcid: number, gva: number): MmuCaches =>
+  make(c,
+    tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === vpid && covers(e, gva) &&
+      (e.pcid === pcid || (e.flags & FL_GLOBAL) !== 0)),
+    pscWhere(c.psc, (_l, e) => e.vpid === vpid && e.pcid === pcid),
+    c.nested);
+
+/**
+ * MOV to CR3. SDM 4.10.4.1: with CR4.PCIDE = 0, or CR4.PCIDE = 1 and bit 63 of the source = 0, the non-global TLB
+ * entries and all paging-structure-cache entries of the new PCID (000H when PCIDE = 0) are invalidated; with
+ * CR4.PCIDE = 1 and bit 63 = 1 nothing is (`noFlush`). Current VPID only, every EP4TA (28.3.3.1).
+ */
+export const movToCr3 = (c: MmuCaches, vpid: number, pcid: number, noFlush: boolean): MmuCaches =>
+  noFlush ? c : make(c,
+    tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === vpid && e.pcid === pcid && (e.flags & FL_GLOBAL) === 0),
+    pscWhere(c.psc, (_l, e) => e.vpid === vpid && e.pcid === pcid),
+    c.nested);
+
+/**
+ * SDM 28.3.3.1: with "enable VPID" = 0, every VM entry and VM exit invalidates the linear and combined mappings of
+ * VPID 0000H (global ones too), including paging-structure-cache entries; guest-physical mappings stay.
+ */
+export const vmEntryExitFlush = (c: MmuCaches): MmuCaches =>
+  make(c,
+    tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === 0),
+    pscWhere(c.psc, (_l, e) => e.vpid === 0),
+    c.nested);
+
+/**
+ * SDM 28.3.3.1: an EPT violation invalidates the guest-physical mappings of the faulting GPA (current EP4TA) and,
+ * when the GPA was the translation of a linear address, the combined mappings for that linear address (current VPID,
+ * PCID, EP4TA).
+ */
+export const eptViolation = (
+  c: MmuCaches, ep4ta: number, gpa: number, linear?: { readonly vpid: number; readonly pcid: number; readonly gva: number },
+): MmuCaches =>
+  make(c,
+    tlbWhere(c.tlb, (e) =>
+      (e.kind === KIND_GPA && e.ep4ta === ep4ta && covers(e, gpa)) ||
+      (linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === ep4ta && e.vpid === linear.vpid &&
+        (e.pcid === linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(e, linear.gva))),
+    c.psc,
+    Tlb.removeWhere(c.nested, (e) => e.ep4ta === ep4ta && covers(e, gpa)));
+
+/** INVEPT / INVVPID (SDM 28.3.3.3 "Guidelines for Use of the INVVPID Instruction" and the instruction pages). */
+export const apply = (c: MmuCaches, inv: Invalidation): MmuCaches => {
+  switch (inv.kind) {
+    case 'ept-single':
+      // guest-physical and combined mappings of the EP4TA, for every VPID and PCID
+      return make(c,
+        tlbWhere(c.tlb, (e) => (e.kind === KIND_GPA || e.kind === KIND_COMBINED) && e.ep4ta === inv.ep4ta),
+        pscWhere(c.psc, (_l, e) => e.ep4ta === inv.ep4ta),
+        Tlb.removeWhere(c.nested, (e) => e.ep4ta === inv.ep4ta));
+    case 'ept-all':
+      // guest-physical and combined mappings of every EP4TA; linear mappings (EPT off) stay
+      return make(c,
+        tlbWhere(c.tlb, (e) => e.kind === KIND_GPA || e.kind === KIND_COMBINED),
+        pscWhere(c.psc, (_l, e) => e.ep4ta >= 0),
+        Tlb.removeWhere(c.nested, () => true));
+    case 'vpid-address':
+      // linear and combined mappings of the VPID for the address: every PCID, every EP4TA, global ones too
+      return make(c,
+        tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === inv.vpid && covers(e, inv.gva)),
+        pscWhere(c.psc, (l, e) => e.vpid === inv.vpid && pscCovers(l, e, inv.gva)),
+        c.nested);
+    case 'vpid-single':
+      return make(c,
+        tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === inv.vpid),
+        pscWhere(c.psc, (_l, e) => e.vpid === inv.vpid),
+        c.nested);
+    case 'vpid-all':
+      // every VPID except 0000H
+      return make(c,
+        tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid !== 0),
+        pscWhere(c.psc, (_l, e) => e.vpid !== 0),
+        c.nested);
+    case 'vpid-single-retain-globals':
+      // as single-context, but global translations are kept (paging-structure-cache entries are never global)
+      return make(c,
+        tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === inv.vpid && (e.flags & FL_GLOBAL) === 0),
+        pscWhere(c.psc, (_l, e) => e.vpid === inv.vpid),
+        c.nested);
+    default: {
+      const never: never = inv;
+      throw new Error(`unknown invalidation ${JSON.stringify(never)}`);
+    }
+  }
+};

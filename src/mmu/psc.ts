@@ -1,0 +1,96 @@
+/**
+ * Paging-structure caches for the guest paging levels (PML5E, PML4E, PDPTE and PDE caches).
+ *
+ * Models: SDM Vol. 3A "Paging-Structure Caches" (4.10.3) and, with EPT, the combined paging-structure-cache entries of
+ * SDM Vol. 3C "Information That May Be Cached" (28.3.1). A PDE-cache entry is referenced by linear-address bits 56:21
+ * (the key is linear / 2^21), holds the address of the page table the PDE references, R/W and U/S ANDed over the
+ * levels and XD ORed; likewise the PDPTE cache (bits 56:30), PML4E cache (56:39) and PML5E cache (56:48). Entries are
+ * tagged VPID + PCID + EP4TA (-1 when EPT is not in use). The stored table address is guest-physical under EPT (the
+ * walk then translates it, usually through the nested TLB); a leaf (page) entry is never cached here ("Caches for
+ * Paging Structures": only entries that reference another paging structure).
+ * Lookup returns the deepest hit, so the walk starts at the level below it.
+ * Leaves out: EPT paging-structure caches (the nested TLB stands for them), PCD/PWT.
+ */
+
+import {
+  type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_RW, FL_US, FL_X, insert, KIND_PSC,
+  probe, setOf, SIZE_4K, STRIDE, touch,
+} from './tlb';
+import type { TlbConfig } from './tlbConfig';
+
+/** arrays[0] = PDE cache (level 2), [1] = PDPTE (3), [2] = PML4E (4), [3] = PML5E (5). */
+export interface Psc {
+  readonly arrays: ReadonlyArray<CacheArray>;
+}
+
+export const emptyPsc = (c: TlbConfig): Psc => ({ arrays: [c.pde, c.pdpt, c.pml4, c.pml5].map(emptyArray) });
+
+/** Linear-address shift of the entry cached for a paging-structure level (2 = PDE ... 5 = PML5E). */
+export const levelShift = (level: number): number => 12 + 9 * (level - 1);
+export const pscKey = (gva: number, level: number): number => Math.floor(gva / 2 ** levelShift(level));
+
+/**
+ * A hit is level * 2^16 + set * 64 + way; -1 when no cache holds the address. Searches the PDE cache first (it
+ * skips the most levels), down to the highest level below the root (`rootLevel` - 1 ... 2; the root entry itself is
+ * the PML4E / PML5E). Allocation-free.
+ */
+export const lookup = (psc: Psc, rootLevel: number, gva: number, vpid: number, pcid: number, ep4ta: number): number => {
+  for (let level = 2; level <= rootLevel; level++) {
+    const arr = psc.arrays[level - 2];
+    if (arr.sets === 0) continue;
+    const key = pscKey(gva, level);
+    const set = setOf(arr, key);
+    const w = probe(arr, set, KIND_PSC, SIZE_4K, key, vpid, pcid, ep4ta);
+    if (w >= 0) return level * 65536 + set * 64 + w;
+  }
+  return -1;
+};
+
+/** The level of the cached entry (2 = PDE); the walk continues at level - 1. */
+export const hitLevel = (h: number): number => Math.floor(h / 65536);
+const hitSet = (h: number): number => Math.floor(h / 64) % 1024;
+const hitWay = (h: number): number => h % 64;
+
+/** Address (guest-physical under EPT) of the next paging structure the cached entry references. */
+export const hitTable = (psc: Psc, h: number): number =>
+  psc.arrays[hitLevel(h) - 2].data[hitSet(h)][hitWay(h) * STRIDE + F_VALUE] * 4096;
+
+/** Accumulated rights (FL_RW, FL_US, FL_X) of the levels down to the cached entry. */
+export const hitRights = (psc: Psc, h: number): number =>
+  psc.arrays[hitLevel(h) - 2].data[hitSet(h)][hitWay(h) * STRIDE + F_FLAGS] & (FL_RW | FL_US | FL_X);
+
+export const touchHit = (psc: Psc, h: number): Psc => {
+  const i = hitLevel(h) - 2;
+  const arr = touch(psc.arrays[i], hitSet(h), hitWay(h));
+  if (arr === psc.arrays[i]) return psc;
+  const arrays = psc.arrays.slice();
+  arrays[i] = arr;
+  return { arrays };
+};
+
+/**
+ * Cache a present non-leaf entry of `level` (2..5) met on a successful walk: `table` is the address of the structure
+ * it references, `rights` the FL_RW | FL_US | FL_X accumulated down to and including it.
+ */
+export const fill = (
+  psc: Psc, level: number, gva: number, vpid: number, pcid: number, ep4ta: number, table: number, rights: number,
+): Psc => {
+  if (level < 2 || level > 5) return psc;
+  const i = level - 2;
+  const arr = insert(psc.arrays[i], flagsOf(KIND_PSC, SIZE_4K, rights & (FL_RW | FL_US | FL_X)), pscKey(gva, level),
+    vpid, pcid, ep4ta, Math.floor(table / 4096));
+  if (arr === psc.arrays[i]) return psc;
+  const arrays = psc.arrays.slice();
+  arrays[i] = arr;
+  return { arrays };
+};
+
+export const mapArrays = (psc: Psc, f: (arr: CacheArray) => CacheArray): Psc => {
+  let changed = false;
+  const arrays = psc.arrays.map((a) => {
+    const n = f(a);
+    if (n !== a) changed = true;
+    return n;
+  });
+  return changed ? { arrays } : psc;
+};

@@ -1,0 +1,359 @@
+/**
+ * Translation lookaside buffers: set-associative caches of linear, combined and guest-physical mappings.
+ *
+ * Models: SDM Vol. 3A "Translation Lookaside Buffers (TLBs)" (4.10.2) and, under VMX, SDM Vol. 3C "Information That
+ * May Be Cached" / "Creating and Using Cached Translation Information" (28.3.1, 28.3.2). Three kinds of mapping:
+ *   linear         linear page -> physical frame, EPT not in use, tagged VPID + PCID
+ *   combined       linear page -> host-physical frame through guest paging and EPT, tagged VPID + PCID + EP4TA
+ *   guest-physical guest-physical page -> host-physical frame, tagged EP4TA (VPID and PCID stored as 0)
+ * A TLB hierarchy is an L1 DTLB (4K / 2M / 1G arrays), an L1 ITLB (4K / 2M arrays; a 1 GiB fetch translation is kept
+ * as the 2 MiB piece that holds the address, which 4.10.2 "Details of TLB Use" allows: an entry may cover less than
+ * the page) and a shared STLB (4K+2M array and a 1G array).
+ *
+ * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is `sets` small
+ * Float64Arrays, one per set, each `ways` entries of STRIDE numbers, valid entries first, most recently used first
+ * (true LRU). An update copies the outer array of set pointers and the one set it touches; every other set is shared
+ * with the old array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at the
+ * entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
+ * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
+ * pseudo-LRU and set-index hashing (the set is key mod sets).
+ */
+
+import type { CacheGeometry, TlbConfig } from './tlbConfig';
+
+// ---- entry encoding ------------------------------------------------------------------------------------------------
+
+/** Offsets of an entry's fields inside its set's Float64Array. */
+export const F_FLAGS = 0;
+export const F_KEY = 1;
+export const F_VPID = 2;
+export const F_PCID = 3;
+export const F_EP4TA = 4;
+export const F_VALUE = 5;
+export const STRIDE = 6;
+
+/** Mapping kinds (SDM 28.3.1 names). PSC entries use KIND_PSC. */
+export const KIND_LINEAR = 1;
+export const KIND_COMBINED = 2;
+export const KIND_GPA = 3;
+export const KIND_PSC = 4;
+export type MappingKind = 1 | 2 | 3 | 4;
+
+/** Page-size codes: 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB. */
+export const SIZE_4K = 0;
+export const SIZE_2M = 1;
+export const SIZE_1G = 2;
+export type SizeCode = 0 | 1 | 2;
+export const SIZE_BYTES: readonly number[] = [4096, 0x200000, 0x40000000];
+
+// flag bits
+export const FL_VALID = 1;
+const KIND_SHIFT = 1; // 3 bits
+const SIZE_SHIFT = 4; // 2 bits
+/** Global (guest leaf G = 1 with CR4.PGE = 1): matches every PCID of its VPID (4.10.2.4 "Global Pages"). */
+export const FL_GLOBAL = 1 << 6;
+/** Guest paging rights the walk found: R/W and U/S ANDed over the levels, X = no XD on any level. */
+export const FL_RW = 1 << 7;
+export const FL_US = 1 << 8;
+export const FL_X = 1 << 9;
+/** Guest dirty flag was 1 in the leaf when the entry was made (a write through a clean entry re-walks). */
+export const FL_DIRTY = 1 << 10;
+/** EPT rights ANDed over the EPT walk of the final GPA (all set for linear mappings). */
+export const FL_EPT_R = 1 << 11;
+export const FL_EPT_W = 1 << 12;
+export const FL_EPT_X = 1 << 13;
+/** every guest and EPT right: what a linear mapping of a writable, executable, user, dirty page carries */
+export const FL_ALL_RIGHTS = FL_RW | FL_US | FL_X | FL_DIRTY | FL_EPT_R | FL_EPT_W | FL_EPT_X;
+
+export const flagsOf = (kind: MappingKind, size: SizeCode, rights: number): number =>
+  FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT) | (rights & ~(FL_VALID | 0x3e));
+export const kindOf = (flags: number): MappingKind => ((flags >> KIND_SHIFT) & 7) as MappingKind;
+export const sizeOf = (flags: number): SizeCode => ((flags >> SIZE_SHIFT) & 3) as SizeCode;
+const IDENT_MASK = FL_VALID | (7 << KIND_SHIFT) | (3 << SIZE_SHIFT);
+
+/** The page number of `addr` at page size `size` (addresses are numbers < 2^57; no bigint). */
+export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr / SIZE_BYTES[size]);
+
+// ---- set-associative array -----------------------------------------------------------------------------------------
+
+export interface CacheArray {
+  readonly sets: number;
+  readonly ways: number;
+  /** one Float64Array of ways * STRIDE per set; never mutated once published */
+  readonly data: ReadonlyArray<Float64Array>;
+}
+
+export const emptyArray = (geo: CacheGeometry): CacheArray => {
+  const ways = geo.entries === 0 ? 0 : geo.ways;
+  const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
+  const zero = new Float64Array(ways * STRIDE); // shared by every set: nothing ever writes a published set
+  return { sets, ways, data: new Array<Float64Array>(sets).fill(zero) };
+};
+
+export const setOf = (arr: CacheArray, key: number): number => key % arr.sets;
+
+/**
+ * The way holding a matching entry in `set`, or -1. A match has the same kind, size and key, the same VPID and EP4TA,
+ * and the same PCID unless the entry is global. Allocation-free.
+ */
+export const probe = (
+  arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
+): number => {
+  if (arr.sets === 0) return -1;
+  const d = arr.data[set];
+  const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
+  for (let w = 0, o = 0; w < arr.ways; w++, o += STRIDE) {
+    const f = d[o + F_FLAGS];
+    if (f === 0) return -1; // valid entries form a prefix
+    if ((f & IDENT_MASK) === ident && d[o + F_KEY] === key && d[o + F_VPID] === vpid && d[o + F_EP4TA] === ep4ta &&
+      (d[o + F_PCID] === pcid || (f & FL_GLOBAL) !== 0)) return w;
+  }
+  return -1;
+};
+
+/** Make `way` of `set` the most recently used; shares every other set. Returns `arr` itself when already MRU. */
+export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
+  if (way <= 0) return arr;
+  const old = arr.data[set];
+  const d = new Float64Array(old.length);
+  d.set(old.subarray(way * STRIDE, (way + 1) * STRIDE), 0);
+  d.set(old.subarray(0, way * STRIDE), STRIDE);
+  d.set(old.subarray((way + 1) * STRIDE), (way + 1) * STRIDE);
+  const data = arr.data.slice();
+  data[set] = d;
+  return { sets: arr.sets, ways: arr.ways, data };
+};
+
+/**
+ * Insert an entry as the most recently used of its set. An entry with the same identity (kind, size, key, VPID,
+ * PCID, EP4TA) is replaced; otherwise the least recently used entry of a full set is evicted.
+ */
+export const insert = (
+  arr: CacheArray, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number,
+): CacheArray => {
+  if (arr.sets === 0) return arr;
+  const set = setOf(arr, key);
+  const old = arr.data[set];
+  const d = new Float64Array(old.length);
+  d[F_FLAGS] = flags; d[F_KEY] = key; d[F_VPID] = vpid; d[F_PCID] = pcid; d[F_EP4TA] = ep4ta; d[F_VALUE] = value;
+  let o = STRIDE;
+  for (let w = 0; w < arr.ways && o < d.length; w++) {
+    const s = w * STRIDE;
+    const f = old[s + F_FLAGS];
+    if (f === 0) break;
+    const same = (f & IDENT_MASK) === (flags & IDENT_MASK) && old[s + F_KEY] === key && old[s + F_VPID] === vpid &&
+      old[s + F_PCID] === pcid && old[s + F_EP4TA] === ep4ta;
+    if (same) continue;
+    d.set(old.subarray(s, s + STRIDE), o);
+    o += STRIDE;
+  }
+  const data = arr.data.slice();
+  data[set] = d;
+  return { sets: arr.sets, ways: arr.ways, data };
+};
+
+/** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
+export interface EntryView {
+  readonly flags: number;
+  readonly kind: MappingKind;
+  readonly size: SizeCode;
+  readonly key: number;
+  readonly vpid: number;
+  readonly pcid: number;
+  readonly ep4ta: number;
+  readonly value: number;
+}
+
+const view = (d: Float64Array, o: number): EntryView => {
+  const flags = d[o + F_FLAGS];
+  return {
+    flags, kind: kindOf(flags), size: sizeOf(flags), key: d[o + F_KEY], vpid: d[o + F_VPID], pcid: d[o + F_PCID],
+    ep4ta: d[o + F_EP4TA], value: d[o + F_VALUE],
+  };
+};
+
+/** Remove every entry the predicate selects; sets with no removed entry are shared with `arr`. */
+export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
+  let data: Float64Array[] | undefined;
+  for (let s = 0; s < arr.sets; s++) {
+    const old = arr.data[s];
+    let hit = false;
+    for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(old, o))) { hit = true; break; }
+    if (!hit) continue;
+    const d = new Float64Array(old.length);
+    let n = 0;
+    for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) {
+      if (pred(view(old, o))) continue;
+      d.set(old.subarray(o, o + STRIDE), n);
+      n += STRIDE;
+    }
+    if (data === undefined) data = arr.data.slice();
+    data[s] = d;
+  }
+  return data === undefined ? arr : { sets: arr.sets, ways: arr.ways, data };
+};
+
+/** Every valid entry, set by set, MRU first (inspection and tests). */
+export const entries = (arr: CacheArray): EntryView[] => {
+  const out: EntryView[] = [];
+  for (let s = 0; s < arr.sets; s++) {
+    const d = arr.data[s];
+    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) out.push(view(d, o));
+  }
+  return out;
+};
+
+export const count = (arr: CacheArray): number => {
+  let n = 0;
+  for (let s = 0; s < arr.sets; s++) {
+    const d = arr.data[s];
+    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) n++;
+  }
+  return n;
+};
+
+// ---- the TLB hierarchy ---------------------------------------------------------------------------------------------
+
+/** Index of each array in `Tlb.arrays`. */
+export const A_L1D_4K = 0;
+export const A_L1D_2M = 1;
+export const A_L1D_1G = 2;
+export const A_L1I_4K = 3;
+export const A_L1I_2M = 4;
+export const A_STLB = 5;
+export const A_STLB_1G = 6;
+
+export interface Tlb {
+  readonly arrays: ReadonlyArray<CacheArray>;
+}
+
+export const emptyTlb = (c: TlbConfig): Tlb => ({
+  arrays: [c.l1d4k, c.l1d2m, c.l1d1g, c.l1i4k, c.l1i2m, c.stlb, c.stlb1g].map(emptyArray),
+});
+
+/** The mapping context of a lookup: which kind of mapping the current mode uses, and its tags. */
+export interface TlbTag {
+  readonly kind: MappingKind;
+  readonly vpid: number;
+  readonly pcid: number;
+  readonly ep4ta: number;
+}
+
+/**
+ * A hit is one number: array * 2^16 + set * 64 + way (ways <= 64), or -1 for a miss. Reading it back allocates nothing.
+ */
+export const hitArray = (h: number): number => Math.floor(h / 65536);
+export const hitSet = (h: number): number => Math.floor(h / 64) % 1024;
+export const hitWay = (h: number): number => h % 64;
+const hitOf = (a: number, set: number, way: number): number => a * 65536 + set * 64 + way;
+
+const probeAt = (
+  tlb: Tlb, a: number, size: SizeCode, kind: MappingKind, addr: number, vpid: number, pcid: number, ep4ta: number,
+): number => {
+  const arr = tlb.arrays[a];
+  if (arr.sets === 0) return -1;
+  const key = keyAt(addr, size);
+  const set = setOf(arr, key);
+  const w = probe(arr, set, kind, size, key, vpid, pcid, ep4ta);
+  return w < 0 ? -1 : hitOf(a, set, w);
+};
+
+/** L1 lookup: the ITLB for instruction fetches, the DTLB otherwise. -1 on a miss. Allocation-free. */
+export const lookupL1 = (
+  tlb: Tlb, fetch: boolean, kind: MappingKind, addr: number, vpid: number, pcid: number, ep4ta: number,
+): number => {
+  let h: number;
+  if (fetch) {
+    h = probeAt(tlb, A_L1I_4K, SIZE_4K, kind, addr, vpid, pcid, ep4ta);
+    if (h < 0) h = probeAt(tlb, A_L1I_2M, SIZE_2M, kind, addr, vpid, pcid, ep4ta);
+    return h;
+  }
+  h = probeAt(tlb, A_L1D_4K, SIZE_4K, kind, addr, vpid, pcid, ep4ta);
+  if (h < 0) h = probeAt(tlb, A_L1D_2M, SIZE_2M, kind, addr, vpid, pcid, ep4ta);
+  if (h < 0) h = probeAt(tlb, A_L1D_1G, SIZE_1G, kind, addr, vpid, pcid, ep4ta);
+  return h;
+};
+
+/** STLB lookup (4K, then 2M in the shared array, then the 1G array). -1 on a miss. Allocation-free. */
+export const lookupStlb = (
+  tlb: Tlb, kind: MappingKind, addr: number, vpid: number, pcid: number, ep4ta: number,
+): number => {
+  let h = probeAt(tlb, A_STLB, SIZE_4K, kind, addr, vpid, pcid, ep4ta);
+  if (h < 0) h = probeAt(tlb, A_STLB, SIZE_2M, kind, addr, vpid, pcid, ep4ta);
+  if (h < 0) h = probeAt(tlb, A_STLB_1G, SIZE_1G, kind, addr, vpid, pcid, ep4ta);
+  return h;
+};
+
+export const hitFlags = (tlb: Tlb, h: number): number =>
+  tlb.arrays[hitArray(h)].data[hitSet(h)][hitWay(h) * STRIDE + F_FLAGS];
+
+/** The physical address `addr` translates to through the entry hit by `h`. */
+export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
+  const d = tlb.arrays[hitArray(h)].data[hitSet(h)];
+  const o = hitWay(h) * STRIDE;
+  return d[o + F_VALUE] * 4096 + (addr % SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
+};
+
+const withArray = (tlb: Tlb, a: number, arr: CacheArray): Tlb => {
+  if (tlb.arrays[a] === arr) return tlb;
+  const arrays = tlb.arrays.slice();
+  arrays[a] = arr;
+  return { arrays };
+};
+
+/** LRU update for a hit (no copy when the entry is already the most recently used of its set). */
+export const touchHit = (tlb: Tlb, h: number): Tlb => {
+  const a = hitArray(h);
+  return withArray(tlb, a, touch(tlb.arrays[a], hitSet(h), hitWay(h)));
+};
+
+/** The L1 array and page size that hold a translation of `size` for fetches or data (1 GiB fetches as 2 MiB). */
+const l1For = (fetch: boolean, size: SizeCode): [number, SizeCode] =>
+  fetch ? (size === SIZE_4K ? [A_L1I_4K, SIZE_4K] : [A_L1I_2M, SIZE_2M])
+    : [size === SIZE_4K ? A_L1D_4K : size === SIZE_2M ? A_L1D_2M : A_L1D_1G, size];
+
+const insertSized = (
+  tlb: Tlb, a: number, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
+): Tlb => {
+  // an entry smaller than the page holds the piece of the page that contains addr
+  const piece = physBase + (addr % SIZE_BYTES[pageSize]) - (addr % SIZE_BYTES[size]);
+  const arr = insert(tlb.arrays[a], flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta,
+    piece / 4096);
+  return withArray(tlb, a, arr);
+};
+
+/**
+ * Fill after a successful walk (SDM 4.10.2.1 "Page Numbers, Page Frames, and Page Offsets": the entry holds the frame
+ * of the page, its size and the rights). `physBase` is the physical address of the page (aligned to `size`).
+ * Fills the L1 of the access kind and the STLB.
+ */
+export const fill = (
+  tlb: Tlb, fetch: boolean, tag: TlbTag, addr: number, size: SizeCode, rights: number, physBase: number,
+): Tlb => {
+  const [a, s] = l1For(fetch, size);
+  const t1 = insertSized(tlb, a, s, size, tag, addr, rights, physBase);
+  return insertSized(t1, size === SIZE_1G ? A_STLB_1G : A_STLB, size, size, tag, addr, rights, physBase);
+};
+
+/** Fill the L1 only (after an STLB hit: the STLB entry is copied into the L1 of the access kind). */
+export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag, addr: number): Tlb => {
+  const flags = hitFlags(tlb, h);
+  const size = sizeOf(flags);
+  const base = hitPhys(tlb, h, addr) - (addr % SIZE_BYTES[size]);
+  const [a, s] = l1For(fetch, size);
+  return insertSized(tlb, a, s, size, tag, addr, flags, base);
+};
+
+/** Apply `f` to every array (invalidation); arrays that come back unchanged stay shared. */
+export const mapArrays = (tlb: Tlb, f: (arr: CacheArray) => CacheArray): Tlb => {
+  let changed = false;
+  const arrays = tlb.arrays.map((arr) => {
+    const n = f(arr);
+    if (n !== arr) changed = true;
+    return n;
+  });
+  return changed ? { arrays } : tlb;
+};
+
+/** All valid entries of the hierarchy (inspection and tests). */
+export const allEntries = (tlb: Tlb): EntryView[] => tlb.arrays.flatMap(entries);
