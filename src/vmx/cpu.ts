@@ -1,0 +1,96 @@
+/**
+ * The logical processor as VMX root-mode software sees it: VMX operation state, the VMXON pointer, the current-VMCS
+ * pointer and every VMCS the processor has touched (its field values and launch state).
+ *
+ * Models: SDM Vol. 3C "Software Use of Virtual-Machine Control Structures" (launch state, current VMCS) and
+ * "VMCS Region" (the field data is opaque, so it is kept in a map keyed by field encoding, not in memory).
+ * Leaves out: SMM and dual-monitor treatment, CPL/mode checks (software is assumed to run at CPL 0 in 64-bit mode),
+ * and the write-back of cached VMCS data to memory (a VMCS's fields live here, not in `mem`).
+ */
+
+import * as Phys from '../arch/phys';
+import { Caps } from './caps';
+import { fieldByEncoding, widthMask } from './fields';
+
+/** VMCS field values keyed by full encoding (access type 0), each truncated to its width; missing = 0. */
+export type VmcsFields = ReadonlyMap<number, bigint>;
+
+export interface VmcsState {
+  readonly fields: VmcsFields;
+  readonly launch: 'clear' | 'launched';
+  /** launched when VMXOFF ran: VMRESUME of it fails with error 6 (SDM "VMRESUME after VMXOFF") */
+  readonly corrupted?: boolean;
+}
+
+export type VmxMode = 'off' | 'root' | 'non-root';
+
+export interface Cpu {
+  readonly caps: Caps;
+  readonly mem: Phys.PhysMem;
+  readonly vmx: VmxMode;
+  /** VMXON pointer (region address) while in VMX operation */
+  readonly vmxonPtr: number | null;
+  /** current-VMCS pointer; null stands for FFFFFFFF_FFFFFFFFH (no current VMCS) */
+  readonly currentVmcs: number | null;
+  /** every VMCS region the processor knows, by region address */
+  readonly vmcs: ReadonlyMap<number, VmcsState>;
+  /** "blocking by MOV SS" in effect for the next instruction (VM entry then fails with error 26) */
+  readonly blockingByMovSs: boolean;
+}
+
+/** VMPTRST's value when there is no current VMCS. */
+export const INVALID_VMCS_POINTER = 0xffff_ffff_ffff_ffffn;
+
+export const emptyFields: VmcsFields = new Map();
+
+export const initialCpu = (caps: Caps, mem: Phys.PhysMem = Phys.empty): Cpu => ({
+  caps,
+  mem,
+  vmx: 'off',
+  vmxonPtr: null,
+  currentVmcs: null,
+  vmcs: new Map(),
+  blockingByMovSs: false,
+});
+
+/** The current VMCS's state, or undefined when there is none. */
+export const currentVmcsState = (cpu: Cpu): VmcsState | undefined =>
+  cpu.currentVmcs === null ? undefined : cpu.vmcs.get(cpu.currentVmcs);
+
+/** Fields of the current VMCS (empty when there is none or it was never written). */
+export const currentFields = (cpu: Cpu): VmcsFields => currentVmcsState(cpu)?.fields ?? emptyFields;
+
+/** Replaces the state of the VMCS at `addr`. */
+export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => {
+  const vmcs = new Map(cpu.vmcs);
+  vmcs.set(addr, state);
+  return { ...cpu, vmcs };
+};
+
+/** Replaces the fields of the current VMCS; throws when there is no current VMCS (a broken invariant). */
+export const withCurrentFields = (cpu: Cpu, fields: VmcsFields): Cpu => {
+  if (cpu.currentVmcs === null) throw new Error('withCurrentFields: no current VMCS');
+  const old = cpu.vmcs.get(cpu.currentVmcs) ?? { fields: emptyFields, launch: 'clear' as const };
+  return withVmcs(cpu, cpu.currentVmcs, { ...old, fields });
+};
+
+/** A field value by full encoding; a field never written reads 0. */
+export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
+
+/** Writes a field by full encoding, truncating to the field's width (unknown encodings keep 64 bits). */
+export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => {
+  const f = fieldByEncoding(enc);
+  const m = new Map(fields);
+  m.set(enc, v & (f === undefined ? 0xffff_ffff_ffff_ffffn : widthMask(f)));
+  return m;
+};
+
+/** Writes several fields at once (one copy of the map). */
+export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [number, bigint]>): VmcsFields => {
+  const m = new Map(fields);
+  for (const [enc, v] of writes) {
+    const f = fieldByEncoding(enc);
+    m.set(enc, v & (f === undefined ? 0xffff_ffff_ffff_ffffn : widthMask(f)));
+  }
+  return m;
+};
