@@ -1,0 +1,281 @@
+/**
+ * The trace codec: one JSON line of a `.jsonl` trace to one guest event, and back (interface §2).
+ *
+ * Models: parsing at the boundary (style rule 8): io-ts codecs turn each line into a typed `GuestEvent`; past this
+ * module nothing sees `unknown`. A decode error is an `InputProblem` naming the file, the line, the field path,
+ * what was expected and what was found (our own short reporter over io-ts `Errors`).
+ * Values: addresses and 64-bit values are hex strings (`"0x7fff0000"`) or decimal strings; plain JSON numbers are
+ * also accepted when they are safe integers (<= 2^53 - 1), since JSON cannot carry larger integers exactly.
+ * A `gva` must be a canonical linear address for the widest (57-bit, 5-level) linear-address width (SDM
+ * "Canonical Addressing"); the 48-bit rule of 4-level paging is left to the guest walker. A `gpa` must fit 52 bits.
+ * Unknown ops and unknown fields are errors. The encoder writes addresses and 64-bit values as lowercase 0x hex and
+ * omits fields equal to their defaults. A fast path parses the commonest memory-access lines by hand and falls
+ * back to the codec for everything else, so its errors are the codec's.
+ * Leaves out: scenario root-mode steps (the scenario runner decodes those, and calls `decodeGuestEvent` for the rest).
+ */
+import * as t from 'io-ts';
+import * as E from 'fp-ts/Either';
+import { gpa as toGpa, gvaFromBig, gvaToBig, isCanonical, type Gva } from '../arch/addr';
+import { inputProblem, showFound, type InputProblem } from '../arch/problem';
+import { GUEST_OPS, type GuestEvent, type GuestOp } from './events';
+
+/** A decode failure before file and line are known. */
+export interface FieldProblem { readonly path: string; readonly expected: string; readonly found: string }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scalar codecs
+
+const parseUnsigned = (u: unknown): bigint | undefined => {
+  if (typeof u === 'number') return Number.isSafeInteger(u) && u >= 0 ? BigInt(u) : undefined;
+  if (typeof u !== 'string') return undefined;
+  if (/^0x[0-9a-fA-F]+$/.test(u)) return BigInt(u);
+  if (/^[0-9]+$/.test(u)) return BigInt(u);
+  return undefined;
+};
+
+/** An unsigned integer of at most `bits` bits, held as a bigint. */
+const uBig = (bits: number, name: string): t.Type<bigint, string, unknown> => {
+  const max = (1n << BigInt(bits)) - 1n;
+  return new t.Type<bigint, string, unknown>(
+    name,
+    (u): u is bigint => typeof u === 'bigint' && u >= 0n && u <= max,
+    (u, c) => {
+      const v = parseUnsigned(u);
+      return v !== undefined && v <= max ? t.success(v) : t.failure(u, c);
+    },
+    (v) => '0x' + v.toString(16),
+  );
+};
+
+/** An unsigned integer of at most `bits` (<= 53) bits, held as a number; encoded as a number or hex string. */
+const uNum = (bits: number, name: string, encodeHex = false): t.Type<number, number | string, unknown> => {
+  const max = 2 ** bits - 1;
+  return new t.Type<number, number | string, unknown>(
+    name,
+    (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= max,
+    (u, c) => {
+      const v = parseUnsigned(u);
+      return v !== undefined && v <= BigInt(max) ? t.success(Number(v)) : t.failure(u, c);
+    },
+    (v) => (encodeHex ? '0x' + v.toString(16) : v),
+  );
+};
+
+const oneOf = <A extends string | number>(values: readonly A[], name: string): t.Type<A, A, unknown> =>
+  new t.Type<A, A, unknown>(
+    name,
+    (u): u is A => (values as readonly unknown[]).includes(u),
+    (u, c) => {
+      // numbers may also come as decimal strings, like every other integer field
+      const n = typeof u === 'string' && typeof values[0] === 'number' ? parseUnsigned(u) : undefined;
+      const v = n !== undefined ? Number(n) : u;
+      return (values as readonly unknown[]).includes(v) ? t.success(v as A) : t.failure(u, c);
+    },
+    (v) => v,
+  );
+
+const bool = new t.Type<boolean, boolean, unknown>('true or false', t.boolean.is, (u, c) => (typeof u === 'boolean' ? t.success(u) : t.failure(u, c)), (v) => v);
+
+const MAX_U64 = (1n << 64n) - 1n;
+const GVA_EXACT = 'an address whose low 57 bits a JS number holds exactly (at or above 2^53 they must be 16-byte aligned: the Gva limit of src/arch/addr.ts)';
+
+/** `gva`: a canonical 64-bit linear address (57-bit width), kept as its low 57 bits. */
+export const GvaCodec = new t.Type<Gva, string, unknown>(
+  'a canonical 64-bit address as a hex or decimal string',
+  (u): u is Gva => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u < 2 ** 57,
+  (u, c) => {
+    const v = parseUnsigned(u);
+    if (v === undefined || v > MAX_U64) return t.failure(u, c, 'a 64-bit address as a hex or decimal string');
+    if (!isCanonical(v, true)) return t.failure(u, c, 'a canonical address (bits 63:56 all equal to bit 56)');
+    // a Gva is a JS number: above 2^53 only multiples of 2^(bits - 53) are exact (e.g. 4-level kernel addresses
+    // must be 16-byte aligned); refuse rather than round
+    const low57 = v & ((1n << 57n) - 1n);
+    if (BigInt(Number(low57)) !== low57) return t.failure(u, c, GVA_EXACT);
+    return t.success(gvaFromBig(v));
+  },
+  (g) => '0x' + gvaToBig(g, true).toString(16),
+);
+
+const GpaCodec = new t.Type<ReturnType<typeof toGpa>, string, unknown>(
+  'a 52-bit guest-physical address as a hex or decimal string',
+  (u): u is ReturnType<typeof toGpa> => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u < 2 ** 52,
+  (u, c) => {
+    const v = parseUnsigned(u);
+    return v !== undefined && v < 1n << 52n ? t.success(toGpa(Number(v))) : t.failure(u, c);
+  },
+  (g) => '0x' + g.toString(16),
+);
+
+const u64 = uBig(64, 'a 64-bit value as a hex or decimal string');
+const u32 = uNum(32, 'a 32-bit unsigned integer');
+const msr = uNum(32, 'a 32-bit MSR index', true);
+const vector = uNum(8, 'a vector 0-255');
+const accessSize = new t.Type<number, number, unknown>(
+  'an access size in bytes, 1-4096',
+  (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 1 && u <= 4096,
+  (u, c) => {
+    const v = parseUnsigned(u);
+    return v !== undefined && v >= 1n && v <= 4096n ? t.success(Number(v)) : t.failure(u, c);
+  },
+  (v) => v,
+);
+const flagsCodec = new t.Type<string, string, unknown>(
+  'page flags: a subset of "rwux" (e.g. "rwux"; x absent sets XD)',
+  (u): u is string => typeof u === 'string',
+  (u, c) => (typeof u === 'string' && /^[rwux]*$/.test(u) && new Set(u).size === u.length ? t.success(u) : t.failure(u, c)),
+  (v) => v,
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-op field tables
+
+interface Field {
+  readonly type: t.Type<unknown, unknown, unknown>;
+  readonly optional?: boolean;
+  /** applied when the field is absent; omitted by the encoder when equal */
+  readonly default?: unknown;
+}
+const req = (type: t.Type<unknown, unknown, unknown>): Field => ({ type });
+const opt = (type: t.Type<unknown, unknown, unknown>, dflt?: unknown): Field =>
+  dflt === undefined ? { type, optional: true } : { type, optional: true, default: dflt };
+
+const T = <A, O>(x: t.Type<A, O, unknown>): t.Type<unknown, unknown, unknown> => x as unknown as t.Type<unknown, unknown, unknown>;
+
+const accessFields = { gva: req(T(GvaCodec)), size: opt(T(accessSize), 1), user: opt(T(bool), true) };
+const ioFields = {
+  port: req(T(uNum(16, 'a port 0-0xffff'))), size: opt(T(oneOf([1, 2, 4] as const, 'an I/O size 1, 2 or 4')), 1),
+  string: opt(T(bool), false), rep: opt(T(bool), false),
+};
+const crType = T(oneOf([0, 3, 4, 8] as const, 'a control register 0, 3, 4 or 8'));
+
+export const FIELDS: Readonly<Record<GuestOp, Readonly<Record<string, Field>>>> = {
+  read: accessFields, write: accessFields, fetch: accessFields,
+  rdtsc: {}, rdtscp: {}, rdpid: {}, rdpmc: {},
+  hlt: {}, pause: {}, mwait: {}, monitor: {}, wbinvd: {}, invd: {}, xsetbv: {}, rdrand: {}, rdseed: {},
+  cpuid: { leaf: req(T(u32)), subleaf: opt(T(u32), 0) },
+  rdmsr: { msr: req(T(msr)) },
+  wrmsr: { msr: req(T(msr)), value: req(T(u64)) },
+  in: ioFields,
+  out: ioFields,
+  mov_to_cr: { cr: req(crType), value: req(T(u64)) },
+  mov_from_cr: { cr: req(crType) },
+  clts: {},
+  lmsw: { value: req(T(uNum(16, 'a 16-bit LMSW source operand'))) },
+  invlpg: { gva: req(T(GvaCodec)) },
+  vmcall: { nr: opt(T(u64)) },
+  exception: { vector: req(T(vector)), errorCode: opt(T(u32)) },
+  interrupt: { vector: req(T(vector)) },
+  nmi: {},
+  run: { cycles: req(T(u64)) },
+  guest_map: {
+    gva: req(T(GvaCodec)), gpa: req(T(GpaCodec)),
+    size: opt(T(oneOf(['4K', '2M', '1G'] as const, 'a page size "4K", "2M" or "1G"')), '4K'),
+    flags: req(T(flagsCodec)),
+  },
+  guest_unmap: { gva: req(T(GvaCodec)) },
+};
+
+const OP_SET: ReadonlySet<string> = new Set(GUEST_OPS);
+const OP_EXPECTED = 'a guest event op (' + GUEST_OPS.join(', ') + ')';
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === 'object' && u !== null && !Array.isArray(u);
+
+/** The io-ts codec of one guest event (a JSON object with `op`), closed: unknown fields fail. */
+export const GuestEventCodec = new t.Type<GuestEvent, Record<string, unknown>, unknown>(
+  'a guest event object',
+  (u): u is GuestEvent => isRecord(u) && typeof u.op === 'string' && OP_SET.has(u.op),
+  (u, c) => {
+    if (!isRecord(u)) return t.failure(u, c, 'a JSON object with an "op" field');
+    const op = u.op;
+    if (typeof op !== 'string' || !OP_SET.has(op)) return t.failure(op, t.appendContext(c, 'op', t.string, op), OP_EXPECTED);
+    const fields = FIELDS[op as GuestOp];
+    const out: Record<string, unknown> = { op };
+    for (const k of Object.keys(u)) {
+      if (k !== 'op' && !(k in fields)) {
+        const known = ['op', ...Object.keys(fields)].join(', ');
+        return t.failure(u[k], t.appendContext(c, k, t.never, u[k]), `no field "${k}" in a ${op} event (fields: ${known})`);
+      }
+    }
+    for (const [k, f] of Object.entries(fields)) {
+      const v = u[k];
+      if (v === undefined) {
+        if (f.optional !== true) return t.failure(v, t.appendContext(c, k, f.type, v), f.type.name);
+        if (f.default !== undefined) out[k] = f.default;
+        continue;
+      }
+      const r = f.type.validate(v, t.appendContext(c, k, f.type, v));
+      if (E.isLeft(r)) return r;
+      out[k] = r.right;
+    }
+    return t.success(out as unknown as GuestEvent);
+  },
+  (e) => {
+    const fields = FIELDS[e.op];
+    const out: Record<string, unknown> = { op: e.op };
+    const rec = e as unknown as Record<string, unknown>;
+    for (const [k, f] of Object.entries(fields)) {
+      const v = rec[k];
+      if (v === undefined || (f.default !== undefined && v === f.default)) continue;
+      out[k] = f.type.encode(v);
+    }
+    return out;
+  },
+);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporter
+
+/** Our short reporter: the first error, as field path, expected and found. */
+export const report = (errors: t.Errors, path: string): FieldProblem => {
+  const e = errors[0];
+  const keys = e.context.map((x) => x.key).filter((k) => k !== '');
+  const last = e.context[e.context.length - 1];
+  const p = [path, ...keys].filter((k) => k !== '').join('.');
+  return { path: p, expected: e.message ?? last.type.name, found: showFound(e.value) };
+};
+
+/** Decodes a guest event from a parsed JSON value; `path` prefixes the field path (e.g. "steps[3]"). */
+export const decodeGuestEvent = (obj: unknown, path: string): E.Either<FieldProblem, GuestEvent> => {
+  const r = GuestEventCodec.decode(obj);
+  return E.isRight(r) ? r : E.left(report(r.left, path));
+};
+
+/** The JSON object of an event (addresses and 64-bit values as lowercase 0x hex; defaults omitted). */
+export const encodeGuestEvent = (e: GuestEvent): Record<string, unknown> => GuestEventCodec.encode(e);
+
+/** One trace line (no newline). */
+export const encodeTraceLine = (e: GuestEvent): string => JSON.stringify(encodeGuestEvent(e));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lines
+
+const FAST = /^\{"op":"(read|write|fetch)","gva":"0x([0-9a-fA-F]{1,16})"(?:,"size":([1-9][0-9]{0,3}))?(?:,"user":(true|false))?\}$/;
+
+/** The hand-written parser for the commonest lines; undefined means "ask the codec". */
+export const fastParse = (text: string): GuestEvent | undefined => {
+  const m = FAST.exec(text);
+  if (m === null) return undefined;
+  // 13 hex digits (52 bits) are exact in a number and always canonical; everything longer goes to the codec
+  const h = m[2];
+  if (h.length > 13) return undefined;
+  const g = parseInt(h, 16);
+  const size = m[3] === undefined ? 1 : Number(m[3]);
+  if (size > 4096) return undefined;
+  return { op: m[1] as 'read' | 'write' | 'fetch', gva: g as Gva, size, user: m[4] !== 'false' };
+};
+
+/** Decodes one trace line; `null` for a blank line or a `#` comment. */
+export const decodeTraceLine = (text: string, lineNumber: number, file?: string): E.Either<InputProblem, GuestEvent | null> => {
+  const s = text.trim();
+  if (s === '' || s.startsWith('#')) return E.right(null);
+  const fast = fastParse(s);
+  if (fast !== undefined) return E.right(fast);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(s);
+  } catch (err) {
+    return E.left(inputProblem({ file, line: lineNumber, path: '', expected: 'a JSON object', found: `invalid JSON (${(err as Error).message})` }));
+  }
+  const r = decodeGuestEvent(obj, '');
+  return E.isRight(r) ? r : E.left(inputProblem({ file, line: lineNumber, ...r.left }));
+};
