@@ -1,0 +1,233 @@
+/**
+ * EPT translation of one guest-physical address (hot path: numbers only, no bigint).
+ *
+ * Models: SDM Vol. 3C "EPT Translation Mechanism", "EPT Misconfigurations", "EPT Violations", "Prioritization of EPT
+ * Misconfigurations and EPT Violations", "Accessed and Dirty Flags for EPT" and "Page-Modification Logging".
+ * Walk top-down; at each entry: not present => violation; present but misconfigured => misconfiguration; a leaf
+ * ends the walk. Permissions (the AND of R/W/X/UX over the entries used) are checked only after the leaf is found.
+ * Then A/D flags are set (EPTP[6]), preceded by the PML-index check, and a clean-to-dirty transition is logged.
+ * Leaves out: sub-page write permissions, shadow-stack accesses, guest-paging verification, #VE conversion (the
+ * violation carries the suppress-#VE bit of the entry that ended the walk so a caller can decide).
+ */
+
+import { Hpa, hpa, PAGE_SIZE } from '../arch/addr';
+import * as Phys from '../arch/phys';
+import {
+  EPTE_A, EPTE_D, EPTE_HI_SVE, EPTE_MT_SHIFT, EPTE_PS, EPTE_R, EPTE_RWX, EPTE_UX, EPTE_W, EPTE_X, EPTE_IPAT,
+  isReservedEptMemType,
+} from './entries';
+
+export interface PmlState {
+  /** HPA of the 4 KiB page-modification log (VMCS 0x200E) */
+  readonly address: Hpa;
+  /** PML index (VMCS 0x0812, 16-bit); the next free entry, counting down from 511 */
+  readonly index: number;
+}
+
+export interface EptContext {
+  /** EPTP bits N-1:12 */
+  readonly root: Hpa;
+  readonly levels: 4 | 5;
+  /** EPTP[6]: accessed and dirty flags for EPT */
+  readonly ad: boolean;
+  /** secondary control "mode-based execute control for EPT" */
+  readonly mbec: boolean;
+  /** IA32_VMX_EPT_VPID_CAP[0]: execute-only translations supported */
+  readonly executeOnly: boolean;
+  /** IA32_VMX_EPT_VPID_CAP[17]: 1 GiB EPT pages */
+  readonly pages1G: boolean;
+  /** IA32_VMX_EPT_VPID_CAP[16]: 2 MiB EPT pages (default true) */
+  readonly pages2M?: boolean;
+  readonly maxPhyAddr: number;
+  /** present when "enable PML" = 1 */
+  readonly pml?: PmlState;
+}
+
+export type EptAccessKind = 'read' | 'write' | 'fetch';
+
+export interface EptAccess {
+  readonly kind: EptAccessKind;
+  /** the linear address is a user-mode address (guest U/S = 1 at every level); selects bit 10 under MBEC */
+  readonly user: boolean;
+  /** an access to a guest paging-structure entry (treated as a write when EPT A/D flags are on) */
+  readonly pagingStructure: boolean;
+}
+
+export type EptMisconfigReason = 'write-without-read' | 'execute-only-unsupported' | 'reserved-bit' | 'memory-type' | 'page-size';
+
+export type EptResult =
+  | {
+      readonly _tag: 'ok';
+      readonly hpa: Hpa;
+      /** 1 = PTE (4 KiB), 2 = PDE (2 MiB), 3 = PDPTE (1 GiB) */
+      readonly leafLevel: number;
+      readonly pageSize: number;
+      /** AND of the permission bits over every entry used */
+      readonly r: boolean;
+      readonly w: boolean;
+      readonly x: boolean;
+      readonly ux: boolean;
+      readonly memType: number;
+      readonly ipat: boolean;
+      /** memory after A/D updates (and the PML write) */
+      readonly mem: Phys.PhysMem;
+      /** EPT entries read */
+      readonly refs: number;
+      /** PML index after this translation (when PML is on) */
+      readonly pmlIndex?: number;
+      /** GPA page logged to the PML, if any */
+      readonly logged?: number;
+    }
+  | {
+      readonly _tag: 'violation';
+      readonly gpa: number;
+      /** level of the entry that ended the walk */
+      readonly level: number;
+      readonly read: boolean;
+      readonly write: boolean;
+      readonly fetch: boolean;
+      readonly readable: boolean;
+      readonly writable: boolean;
+      readonly executable: boolean;
+      readonly userExecutable: boolean;
+      readonly suppressVe: boolean;
+      readonly refs: number;
+    }
+  | { readonly _tag: 'misconfig'; readonly gpa: number; readonly level: number; readonly reason: EptMisconfigReason; readonly refs: number }
+  | { readonly _tag: 'pml-full'; readonly gpa: number; readonly refs: number };
+
+/** Called for every EPT entry read, in order (address of the entry, EPT level 5..1). */
+export type OnEptRef = (address: number, level: number) => void;
+
+const TWO32 = 4294967296;
+
+/** Index of `gpa` in the EPT table at `level` (PML5 56:48 ... PT 20:12). */
+export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512;
+
+/** Misconfiguration of one present entry, or null. SDM "EPT Misconfigurations". */
+export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null => {
+  const perm = lo & EPTE_RWX;
+  // Write permission without read permission.
+  if ((perm & (EPTE_R | EPTE_W)) === EPTE_W) return 'write-without-read';
+  // Execute without read, when execute-only translations are not supported (MBEC: bit 10 counts too).
+  if (!ctx.executeOnly && (perm & EPTE_R) === 0 && ((perm & EPTE_X) !== 0 || (ctx.mbec && (lo & EPTE_UX) !== 0))) {
+    return 'execute-only-unsupported';
+  }
+  // Bits 51:N are reserved in every entry (N = MAXPHYADDR).
+  const hiRsvd = 0xfffff & ~(2 ** (ctx.maxPhyAddr - 32) - 1);
+  if ((hi & hiRsvd) !== 0) return 'reserved-bit';
+  const ps = (lo & EPTE_PS) !== 0;
+  if (level >= 4) {
+    // PML5E/PML4E: bits 7:3 reserved.
+    if ((lo & 0xf8) !== 0) return 'reserved-bit';
+    return null;
+  }
+  if (level === 1 || ps) {
+    if (level === 3 && !ctx.pages1G) return 'page-size';
+    if (level === 2 && ctx.pages2M === false) return 'page-size';
+    // Frame bits below the page size are reserved: 29:12 for 1 GiB, 20:12 for 2 MiB.
+    if (level === 3 && (lo & 0x3fff_f000) !== 0) return 'reserved-bit';
+    if (level === 2 && (lo & 0x001f_f000) !== 0) return 'reserved-bit';
+    if (isReservedEptMemType((lo >>> EPTE_MT_SHIFT) & 7)) return 'memory-type';
+    return null;
+  }
+  // Non-leaf PDPTE/PDE: bits 6:3 reserved.
+  if ((lo & 0x78) !== 0) return 'reserved-bit';
+  return null;
+};
+
+/**
+ * Translates `gpa` through EPT. Pure: `mem` is not changed; the A/D updates come back in the result.
+ * `onRef` sees every entry read (for the two-dimensional walk's reference list).
+ */
+export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, access: EptAccess, onRef?: OnEptRef): EptResult => {
+  const hiAddr = 2 ** (ctx.maxPhyAddr - 32) - 1;
+  // SDM "Accessed and Dirty Flags for EPT": with EPT A/D on, guest paging-structure accesses count as writes.
+  const asWrite = access.kind === 'write' || (access.pagingStructure && ctx.ad);
+  const asRead = access.kind === 'read' || (access.pagingStructure && ctx.ad);
+  const isFetch = access.kind === 'fetch';
+  const addrs: number[] = [];
+  const los: number[] = [];
+  let table = ctx.root as number;
+  let r = 1;
+  let w = 1;
+  let x = 1;
+  let ux = 1;
+  let refs = 0;
+  let level = ctx.levels as number;
+  let lo = 0;
+  let hi = 0;
+  for (;;) {
+    const addr = table + 8 * eptIndex(gpa, level);
+    lo = Phys.read64Lo(mem, addr);
+    hi = Phys.read64Hi(mem, addr);
+    refs++;
+    if (onRef !== undefined) onRef(addr, level);
+    addrs.push(addr);
+    los.push(lo);
+    r &= lo & EPTE_R;
+    w &= (lo & EPTE_W) >>> 1;
+    x &= (lo & EPTE_X) >>> 2;
+    ux &= (lo & EPTE_UX) >>> 10;
+    // SDM "EPT Translation Mechanism": bits 2:0 = 0 (and bit 10 = 0 under MBEC) means not present.
+    const present = (lo & EPTE_RWX) !== 0 || (ctx.mbec && (lo & EPTE_UX) !== 0);
+    if (!present) {
+      return {
+        _tag: 'violation', gpa, level, read: asRead, write: asWrite, fetch: isFetch,
+        readable: false, writable: false, executable: false, userExecutable: false,
+        suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
+      };
+    }
+    const bad = entryMisconfig(ctx, lo, hi, level);
+    if (bad !== null) return { _tag: 'misconfig', gpa, level, reason: bad, refs };
+    if (level === 1 || (level <= 3 && (lo & EPTE_PS) !== 0)) break;
+    table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
+    level--;
+  }
+  // SDM "EPT Violations": permissions are the AND over every entry used.
+  const denied =
+    (asRead && r === 0) ||
+    (asWrite && w === 0) ||
+    (isFetch && (ctx.mbec && access.user ? ux === 0 : x === 0));
+  if (denied) {
+    return {
+      _tag: 'violation', gpa, level, read: asRead, write: asWrite, fetch: isFetch,
+      readable: r === 1, writable: w === 1, executable: x === 1, userExecutable: ctx.mbec && ux === 1,
+      suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
+    };
+  }
+  const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
+  const size = 2 ** shift;
+  const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
+  const out = ((frameLo >>> 0) + (hi & hiAddr) * TWO32 + (gpa % size)) as number;
+  let m = mem;
+  let pmlIndex = ctx.pml?.index;
+  let logged: number | undefined;
+  if (ctx.ad) {
+    // SDM "Accessed and Dirty Flags for EPT": A in every entry used, D in the leaf on a write.
+    const leafIdx = los.length - 1;
+    const setD = asWrite && (los[leafIdx] & EPTE_D) === 0;
+    let needs = setD;
+    for (let i = 0; i < los.length && !needs; i++) if ((los[i] & EPTE_A) === 0) needs = true;
+    if (needs) {
+      // SDM "Page-Modification Logging": the index is checked before any EPT A/D flag is set.
+      if (ctx.pml !== undefined && !(ctx.pml.index >= 0 && ctx.pml.index <= 511)) return { _tag: 'pml-full', gpa, refs };
+      for (let i = 0; i < los.length; i++) {
+        const nlo = (los[i] | EPTE_A | (i === leafIdx && setD ? EPTE_D : 0)) >>> 0;
+        if (nlo !== los[i]) m = Phys.write64Parts(m, addrs[i], nlo, Phys.read64Hi(mem, addrs[i]));
+      }
+      if (setD && ctx.pml !== undefined) {
+        const page = gpa - (gpa % PAGE_SIZE);
+        m = Phys.write64Parts(m, ctx.pml.address + 8 * ctx.pml.index, page % TWO32, Math.floor(page / TWO32));
+        logged = page;
+        pmlIndex = ctx.pml.index === 0 ? 0xffff : ctx.pml.index - 1;
+      }
+    }
+  }
+  return {
+    _tag: 'ok', hpa: hpa(out), leafLevel: level, pageSize: size,
+    r: r === 1, w: w === 1, x: x === 1, ux: ux === 1,
+    memType: (lo >>> EPTE_MT_SHIFT) & 7, ipat: (lo & EPTE_IPAT) !== 0,
+    mem: m, refs, pmlIndex, logged,
+  };
+};
