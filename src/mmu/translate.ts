@@ -1,0 +1,247 @@
+/**
+ * One address translation through the TLB hierarchy, the paging-structure caches, the nested TLB and the walk.
+ *
+ * Models: SDM Vol. 3A "Using the TLBs and Paging-Structure Caches" (4.10.2 / 4.10.3.2) and SDM Vol. 3C "Creating and
+ * Using Cached Translation Information" (28.3.2): L1 (ITLB for fetches, DTLB otherwise), then the STLB, then a walk
+ * (src/mmu/walk2d.ts) that starts below the deepest paging-structure-cache hit and takes guest-table pages from the
+ * nested TLB; a successful walk fills the TLBs, the paging-structure caches and the nested TLB. A cached entry whose
+ * rights do not allow the access (a write through a read-only or clean entry, a user access through a supervisor
+ * entry, ...) is treated as a miss and re-walked, which is how hardware sets the dirty flag and reports the fault.
+ * A cached translation stays in use until it is invalidated (src/mmu/invalidate.ts), even after the paging structures
+ * change: that is what a missing INVLPG / INVEPT / INVVPID looks like.
+ * The mapping kind follows SDM 28.3.1: EPT off => linear mappings (EP4TA -1); EPT on => combined mappings tagged by
+ * VPID, PCID and EP4TA (with CR0.PG = 0 also combined, PCID as given; unverified against the SDM).
+ * Leaves out: the data access, page-crossing splits (the caller translates each page), the invalidation on a guest
+ * page fault, EPT paging-structure caches; the nested TLB serves guest paging-structure pages only (the final GPA
+ * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
+ */
+
+import { gpa as mkGpa, type Gva } from '../arch/addr';
+import type * as Phys from '../arch/phys';
+import * as Cost from './cost';
+import type { CostModel, TranslationStats } from './cost';
+import * as Inv from './invalidate';
+import type { MmuCaches } from './invalidate';
+import * as NestedTlb from './nestedTlb';
+import * as Psc from './psc';
+import * as Tlb from './tlb';
+import {
+  FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, KIND_COMBINED, KIND_LINEAR, type SizeCode,
+} from './tlb';
+import * as W2 from './walk2d';
+
+export interface TranslateContext {
+  readonly walk: W2.Walk2dConfig;
+  /** current VPID (0 when "enable VPID" = 0 or in root operation) */
+  readonly vpid: number;
+  /** current PCID (CR3 bits 11:0 when CR4.PCIDE = 1, else 0) */
+  readonly pcid: number;
+  /** CR4.PGE: a leaf with G = 1 makes a global TLB entry */
+  readonly pge: boolean;
+  readonly cost: CostModel;
+}
+
+export type TranslateOutcome =
+  | { readonly _tag: 'translated'; readonly hpa: number; readonly pageSize: number }
+  | Exclude<W2.Walk2dOutcome, { readonly _tag: 'translated' }>;
+
+export interface TranslateResult {
+  readonly outcome: TranslateOutcome;
+  readonly caches: MmuCaches;
+  /** memory after the walk's A/D updates and PML writes (the input memory on a TLB hit) */
+  readonly mem: Phys.PhysMem;
+  readonly tlbLevel: 'l1' | 'stlb' | null;
+  /** this access alone (fold with Cost.combine) */
+  readonly stats: TranslationStats;
+  /** PML index after the walk (when PML is on and a walk ran) */
+  readonly pmlIndex?: number;
+}
+
+const PTE_G = 0x100;
+const PTE_D = 0x40;
+const PTE_RW = 0x2;
+const PTE_US = 0x4;
+const PTE_HI_XD = 0x8000_0000;
+const TWO32 = 4294967296;
+
+const sizeCode = (bytes: number): SizeCode => (bytes >= 0x4000_0000 ? 2 : bytes >= 0x20_0000 ? 1 : 0);
+
+/** The EP4TA tag: EPTP bits N-1:12 as a number, or -1 when EPT is not in use. */
+export const ep4taOf = (cfg: W2.Walk2dConfig): number => (cfg.ept === null ? -1 : Math.floor(cfg.ept.root / 4096));
+
+/** Does a cached entry with `flags` allow the access without a walk? Allocation-free. */
+export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: boolean, wp: boolean, smep: boolean): boolean => {
+  if (user && (flags & FL_US) === 0) return false;
+  switch (kind) {
+    case 'read':
+      return (flags & FL_EPT_R) !== 0;
+    case 'write':
+      // a write through a clean entry re-walks so the dirty flag gets set (SDM 4.8 "Accessed and Dirty Flags")
+      return (flags & FL_DIRTY) !== 0 && (flags & FL_EPT_W) !== 0 && ((flags & FL_RW) !== 0 || (!user && !wp));
+    case 'fetch':
+      return (flags & FL_X) !== 0 && (flags & FL_EPT_X) !== 0 && !(smep && !user && (flags & FL_US) !== 0);
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown access ${String(never)}`);
+    }
+  }
+};
+
+const hitStats = (level: 'l1' | 'stlb', cycles: number): TranslationStats => ({
+  ...Cost.emptyStats, accesses: 1, l1Hits: level === 'l1' ? 1 : 0, stlbHits: level === 'stlb' ? 1 : 0, cycles,
+});
+
+/**
+ * Translate `gla` for one access. Pure: the caches and memory come back new; the inputs stay valid.
+ */
+export const translate = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
+): TranslateResult => {
+  const cfg = ctx.walk;
+  const ept = cfg.ept;
+  const ep4ta = ep4taOf(cfg);
+  const kind = ept === null ? KIND_LINEAR : KIND_COMBINED;
+  const fetch = access.kind === 'fetch';
+  const wp = cfg.guest === null ? true : cfg.guest.wp;
+  const smep = cfg.guest?.smep === true;
+  const { vpid, pcid } = ctx;
+  const addr = gla as number;
+
+  // 1. L1 TLB.
+  const h1 = Tlb.lookupL1(caches.tlb, fetch, kind, addr, vpid, pcid, ep4ta);
+  if (h1 >= 0 && allows(Tlb.hitFlags(caches.tlb, h1), access.kind, access.user, wp, smep)) {
+    const hpa = Tlb.hitPhys(caches.tlb, h1, addr);
+    const tlb = Tlb.touchHit(caches.tlb, h1);
+    return {
+      outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
+      caches: tlb === caches.tlb ? caches : { ...caches, tlb }, mem, tlbLevel: 'l1',
+      stats: hitStats('l1', Cost.cyclesOf(ctx.cost, 'l1', 0, 0, 0, 0)),
+    };
+  }
+  // 2. STLB; a hit is copied into the L1.
+  const h2 = Tlb.lookupStlb(caches.tlb, kind, addr, vpid, pcid, ep4ta);
+  if (h2 >= 0 && allows(Tlb.hitFlags(caches.tlb, h2), access.kind, access.user, wp, smep)) {
+    const hpa = Tlb.hitPhys(caches.tlb, h2, addr);
+    const size = Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h2));
+    const touched = Tlb.touchHit(caches.tlb, h2);
+    const tlb = Tlb.fillL1FromStlb(touched, fetch, h2, { kind, vpid, pcid, ep4ta }, addr);
+    return {
+      outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
+      caches: { ...caches, tlb }, mem, tlbLevel: 'stlb',
+      stats: hitStats('stlb', Cost.cyclesOf(ctx.cost, 'stlb', 0, 0, 0, 0)),
+    };
+  }
+
+  // 3. Walk: start below the deepest paging-structure-cache hit; guest-table pages from the nested TLB.
+  let psc = caches.psc;
+  let nested = caches.nested;
+  const pscHits: [number, number, number, number] = [0, 0, 0, 0];
+  let start: W2.Walk2dOptions['start'];
+  const rootLevel = cfg.guest === null ? 0 : cfg.guest.la57 ? 5 : 4;
+  let startRights = FL_RW | FL_US | FL_X;
+  if (cfg.guest !== null) {
+    const ph = Psc.lookup(psc, rootLevel, addr, vpid, pcid, ep4ta);
+    if (ph >= 0) {
+      const level = Psc.hitLevel(ph);
+      startRights = Psc.hitRights(psc, ph);
+      start = {
+        level: level - 1, table: mkGpa(Psc.hitTable(psc, ph)),
+        user: (startRights & FL_US) !== 0, writable: (startRights & FL_RW) !== 0, xd: (startRights & FL_X) === 0,
+      };
+      pscHits[level - 2] = 1;
+      psc = Psc.touchHit(psc, ph);
+    }
+  }
+  let nestedHits = 0;
+  const nestedOn = ept !== null && nested.sets > 0;
+  const nestedLookup = nestedOn
+    ? (gpaPage: number, guestLevel: number | null): number | undefined => {
+      if (guestLevel === null) return undefined;
+      const nh = NestedTlb.lookup(nested, ep4ta, gpaPage);
+      if (nh < 0) return undefined;
+      nestedHits++;
+      const hpa = NestedTlb.hitHpa(nested, nh, gpaPage);
+      nested = NestedTlb.touchHit(nested, nh);
+      return hpa;
+    }
+    : undefined;
+  const r = W2.walk2d(mem, cfg, gla, access, { start, nestedLookup, record: nestedOn });
+  const guestRefs = r.counts.guest;
+  const nestedRefs = r.counts.nested;
+  const pscHitCount = pscHits[0] + pscHits[1] + pscHits[2] + pscHits[3];
+  const stats: TranslationStats = {
+    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits,
+    maxRefsPerWalk: guestRefs + nestedRefs,
+    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, pscHitCount, nestedHits),
+  };
+  const o = r.outcome;
+  let tlb = caches.tlb;
+  let outcome: TranslateOutcome;
+  switch (o._tag) {
+    case 'translated': {
+      // 4. Fill: TLB entry with the rights the walk found; PSC entries for the non-leaf guest entries read; nested
+      // TLB entries for the guest-table pages the walk translated through EPT.
+      const entries = o.guestEntries;
+      const leaf = entries.length > 0 ? entries[entries.length - 1] : undefined;
+      const dirty = leaf === undefined || (leaf.lo & PTE_D) !== 0 || access.kind === 'write';
+      const e = o.ept;
+      const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
+      const rights =
+        (o.writable ? FL_RW : 0) | (o.user ? FL_US : 0) | (o.xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) |
+        (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0) |
+        (ctx.pge && leaf !== undefined && (leaf.lo & PTE_G) !== 0 ? FL_GLOBAL : 0);
+      const size = sizeCode(o.pageSize);
+      const physBase = (o.hpa as number) - (addr % o.pageSize);
+      tlb = Tlb.fill(tlb, fetch, { kind, vpid, pcid, ep4ta }, addr, size, rights, physBase);
+      if (cfg.guest !== null) {
+        const hiAddr = 2 ** (cfg.guest.maxPhyAddr - 32) - 1;
+        let acc = startRights;
+        for (let i = 0; i < entries.length - 1; i++) {
+          const g = entries[i];
+          if ((g.lo & PTE_RW) === 0) acc &= ~FL_RW;
+          if ((g.lo & PTE_US) === 0) acc &= ~FL_US;
+          if (cfg.guest.nxe && (g.hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
+          const table = ((g.lo & 0xffff_f000) >>> 0) + (g.hi & hiAddr) * TWO32;
+          psc = Psc.fill(psc, g.level, addr, vpid, pcid, ep4ta, table, acc);
+        }
+      }
+      if (nestedOn && r.references !== undefined) {
+        let i = 0;
+        for (const ref of r.references) {
+          if (ref.dimension !== 'guest') continue;
+          const g = entries[i++];
+          if (g === undefined) break;
+          const gpaPage = (g.gpa as number) - ((g.gpa as number) % 4096);
+          if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
+          nested = NestedTlb.fill(nested, ep4ta, gpaPage, ref.address - (ref.address % 4096),
+            ept !== null && ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+        }
+      }
+      outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize };
+      break;
+    }
+    case 'ept-violation': {
+      // SDM 28.3.3.1: an EPT violation invalidates the guest-physical mappings of the GPA and the combined mappings
+      // of the linear address.
+      const after = Inv.eptViolation({ tlb, psc, nested }, ep4ta, o.gpa as number,
+        o.guestLevel === null ? { vpid, pcid, gva: addr } : undefined);
+      tlb = after.tlb;
+      psc = after.psc;
+      nested = after.nested;
+      outcome = o;
+      break;
+    }
+    case 'guest-fault':
+    case 'ept-misconfig':
+    case 'pml-full':
+      outcome = o;
+      break;
+    default: {
+      const never: never = o;
+      throw new Error(`unhandled walk outcome ${String(never)}`);
+    }
+  }
+  const next: MmuCaches = tlb === caches.tlb && psc === caches.psc && nested === caches.nested
+    ? caches : { tlb, psc, nested };
+  return { outcome, caches: next, mem: r.mem, tlbLevel: null, stats, pmlIndex: r.pmlIndex };
+};
