@@ -1,0 +1,175 @@
+import fc from 'fast-check';
+import * as Inv from '../../src/mmu/invalidate';
+import type { Invalidation, MmuCaches } from '../../src/mmu/invalidate';
+import * as NestedTlb from '../../src/mmu/nestedTlb';
+import * as Psc from '../../src/mmu/psc';
+import * as Tlb from '../../src/mmu/tlb';
+import { FL_ALL_RIGHTS, FL_EPT_R, FL_GLOBAL, FL_RW, FL_US, FL_X, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_4K } from '../../src/mmu/tlb';
+import { defaultTlbConfig } from '../../src/mmu/tlbConfig';
+
+// Pages far apart so no two labels share a set in any array.
+const A = 0x10_0000_0000;
+const B = 0x20_0040_0000; // another 2 MiB region and another page
+const C = 0x30_0081_0000;
+const D = 0x40_00c3_0000;
+const P = 0x0123_4000; // a guest-physical page
+const X = 0x111; // EP4TA of EPTP X
+const Y = 0x222;
+
+interface TlbLabel { kind: 1 | 2 | 3; vpid: number; pcid: number; ep4ta: number; addr: number; global?: boolean }
+const TLB: Record<string, TlbLabel> = {
+  E1: { kind: KIND_LINEAR, vpid: 0, pcid: 0, ep4ta: -1, addr: A },
+  E2: { kind: KIND_COMBINED, vpid: 1, pcid: 1, ep4ta: X, addr: A },
+  E3: { kind: KIND_COMBINED, vpid: 1, pcid: 1, ep4ta: Y, addr: A },
+  E4: { kind: KIND_COMBINED, vpid: 1, pcid: 2, ep4ta: X, addr: A },
+  E5: { kind: KIND_COMBINED, vpid: 1, pcid: 1, ep4ta: X, addr: B },
+  E6: { kind: KIND_COMBINED, vpid: 2, pcid: 1, ep4ta: X, addr: A },
+  E7: { kind: KIND_COMBINED, vpid: 1, pcid: 1, ep4ta: X, addr: C, global: true },
+  E8: { kind: KIND_GPA, vpid: 0, pcid: 0, ep4ta: X, addr: P },
+  E9: { kind: KIND_GPA, vpid: 0, pcid: 0, ep4ta: Y, addr: P },
+  E10: { kind: KIND_COMBINED, vpid: 0, pcid: 0, ep4ta: X, addr: D },
+};
+interface PscLabel { vpid: number; pcid: number; ep4ta: number; addr: number }
+const PSC: Record<string, PscLabel> = {
+  P1: { vpid: 1, pcid: 1, ep4ta: X, addr: A },
+  P2: { vpid: 1, pcid: 2, ep4ta: X, addr: A },
+  P3: { vpid: 2, pcid: 1, ep4ta: X, addr: A },
+  P4: { vpid: 0, pcid: 0, ep4ta: -1, addr: A },
+  P5: { vpid: 1, pcid: 1, ep4ta: X, addr: B },
+};
+const NESTED: Record<string, number> = { N1: X, N2: Y };
+
+const populated = (): MmuCaches => {
+  // six labels share page A, so the L1 DTLB gets 16 ways (the default 4 would evict some)
+  let c = Inv.emptyCaches({ ...defaultTlbConfig, l1d4k: { entries: 256, ways: 16 } });
+  let tlb = c.tlb;
+  for (const e of Object.values(TLB)) {
+    tlb = Tlb.fill(tlb, false, e, e.addr, SIZE_4K, FL_ALL_RIGHTS | (e.global === true ? FL_GLOBAL : 0), 0x99000);
+  }
+  let psc = c.psc;
+  for (const e of Object.values(PSC)) psc = Psc.fill(psc, 2, e.addr, e.vpid, e.pcid, e.ep4ta, 0x5000, FL_RW | FL_US | FL_X);
+  let nested = c.nested;
+  for (const ep of Object.values(NESTED)) nested = NestedTlb.fill(nested, ep, P, 0x7000, FL_EPT_R);
+  c = { tlb, psc, nested };
+  return c;
+};
+
+/** The labels still present, checking that L1 and STLB agree. */
+const present = (c: MmuCaches): string[] => {
+  const out: string[] = [];
+  for (const [name, e] of Object.entries(TLB)) {
+    const l1 = Tlb.lookupL1(c.tlb, false, e.kind, e.addr, e.vpid, e.pcid, e.ep4ta) >= 0;
+    const l2 = Tlb.lookupStlb(c.tlb, e.kind, e.addr, e.vpid, e.pcid, e.ep4ta) >= 0;
+    expect(l1).toBe(l2);
+    if (l2) out.push(name);
+  }
+  for (const [name, e] of Object.entries(PSC)) if (Psc.lookup(c.psc, 4, e.addr, e.vpid, e.pcid, e.ep4ta) >= 0) out.push(name);
+  for (const [name, ep] of Object.entries(NESTED)) if (NestedTlb.lookup(c.nested, ep, P) >= 0) out.push(name);
+  return out;
+};
+const ALL = [...Object.keys(TLB), ...Object.keys(PSC), ...Object.keys(NESTED)];
+const without = (...gone: string[]): string[] => ALL.filter((n) => !gone.includes(n));
+
+describe('SDM "Operations that Invalidate Cached Mappings": each operation removes exactly what the SDM says', () => {
+  test('the fixture holds every labelled entry', () => {
+    expect(present(populated())).toEqual(ALL);
+  });
+
+  test('SDM 4.10.4.1 INVLPG: the page for the current VPID+PCID (combined for every EP4TA) and all PSC entries of that PCID', () => {
+    expect(present(Inv.invlpg(populated(), 1, 1, A + 0x123))).toEqual(without('E2', 'E3', 'P1', 'P5'));
+  });
+
+  test('SDM 4.10.4.1 INVLPG also invalidates a global entry for the page, whatever its PCID', () => {
+    expect(present(Inv.invlpg(populated(), 1, 9, C))).toEqual(without('E7'));
+  });
+
+  test('SDM 4.10.4.1 MOV to CR3 (bit 63 = 0): non-global entries and PSC entries of the VPID and new PCID; globals stay', () => {
+    expect(present(Inv.movToCr3(populated(), 1, 1, false))).toEqual(without('E2', 'E3', 'E5', 'P1', 'P5'));
+  });
+
+  test('SDM 4.10.4.1 MOV to CR3 with CR4.PCIDE = 1 and bit 63 = 1 invalidates nothing', () => {
+    const c = populated();
+    expect(Inv.movToCr3(c, 1, 1, true)).toBe(c);
+  });
+
+  test('SDM "INVEPT" single-context: guest-physical and combined mappings of that EP4TA, all VPIDs and PCIDs', () => {
+    expect(present(Inv.apply(populated(), { kind: 'ept-single', ep4ta: X })))
+      .toEqual(without('E2', 'E4', 'E5', 'E6', 'E7', 'E8', 'E10', 'P1', 'P2', 'P3', 'P5', 'N1'));
+  });
+
+  test('SDM "INVEPT" all-context: every guest-physical and combined mapping; linear mappings stay', () => {
+    expect(present(Inv.apply(populated(), { kind: 'ept-all' }))).toEqual(['E1', 'P4']);
+  });
+
+  test('SDM "INVVPID" individual-address: linear and combined mappings of the VPID for the address, all PCIDs and EP4TAs', () => {
+    expect(present(Inv.apply(populated(), { kind: 'vpid-address', vpid: 1, gva: A + 8 })))
+      .toEqual(without('E2', 'E3', 'E4', 'P1', 'P2'));
+  });
+
+  test('SDM "INVVPID" single-context: every linear and combined mapping of the VPID, globals included', () => {
+    expect(present(Inv.apply(populated(), { kind: 'vpid-single', vpid: 1 })))
+      .toEqual(without('E2', 'E3', 'E4', 'E5', 'E7', 'P1', 'P2', 'P5'));
+  });
+
+  test('SDM "INVVPID" all-context: every VPID except 0000H', () => {
+    expect(present(Inv.apply(populated(), { kind: 'vpid-all' })))
+      .toEqual(['E1', 'E8', 'E9', 'E10', 'P4', 'N1', 'N2']);
+  });
+
+  test('SDM "INVVPID" single-context-retaining-globals: as single-context but the global translation survives', () => {
+    expect(present(Inv.apply(populated(), { kind: 'vpid-single-retain-globals', vpid: 1 })))
+      .toEqual(without('E2', 'E3', 'E4', 'E5', 'P1', 'P2', 'P5'));
+  });
+
+  test('SDM 28.3.3.1: with "enable VPID" = 0 every VM entry and exit flushes linear and combined mappings of VPID 0000H', () => {
+    expect(present(Inv.vmEntryExitFlush(populated()))).toEqual(without('E1', 'E10', 'P4'));
+  });
+
+  test('SDM 28.3.3.1: an EPT violation invalidates guest-physical mappings of the GPA and combined mappings of the linear address', () => {
+    expect(present(Inv.eptViolation(populated(), X, P + 0x10, { vpid: 1, pcid: 1, gva: A })))
+      .toEqual(without('E2', 'E8', 'N1'));
+  });
+
+  test('invalidations are pure: the old caches still hold everything, and a no-op shares the whole state', () => {
+    const c = populated();
+    Inv.apply(c, { kind: 'ept-all' });
+    Inv.apply(c, { kind: 'vpid-all' });
+    expect(present(c)).toEqual(ALL);
+    expect(Inv.apply(c, { kind: 'vpid-single', vpid: 77 })).toBe(c);
+  });
+
+  const vpidInv: fc.Arbitrary<Invalidation> = fc.oneof(
+    fc.record({ kind: fc.constant('vpid-address' as const), vpid: fc.integer({ min: 0, max: 3 }),
+      gva: fc.constantFrom(A, B, C, D) }),
+    fc.record({ kind: fc.constant('vpid-single' as const), vpid: fc.integer({ min: 0, max: 3 }) }),
+    fc.record({ kind: fc.constant('vpid-single-retain-globals' as const), vpid: fc.integer({ min: 0, max: 3 }) }),
+    fc.constant({ kind: 'vpid-all' as const }),
+  );
+
+  test('property: INVVPID never removes guest-physical mappings (TLB or nested TLB)', () => {
+    fc.assert(fc.property(fc.array(vpidInv, { maxLength: 6 }), (ops) => {
+      const c = ops.reduce(Inv.apply, populated());
+      const p = present(c);
+      for (const n of ['E8', 'E9', 'N1', 'N2']) expect(p).toContain(n);
+    }));
+  });
+
+  test('property: INVEPT never removes linear mappings (EPT not in use)', () => {
+    const eptInv: fc.Arbitrary<Invalidation> = fc.oneof(
+      fc.constant({ kind: 'ept-all' as const }),
+      fc.record({ kind: fc.constant('ept-single' as const), ep4ta: fc.constantFrom(X, Y, 0x333) }),
+    );
+    fc.assert(fc.property(fc.array(eptInv, { maxLength: 4 }), (ops) => {
+      const p = present(ops.reduce(Inv.apply, populated()));
+      expect(p).toContain('E1');
+      expect(p).toContain('P4');
+    }));
+  });
+
+  test('property: invalidation is idempotent', () => {
+    fc.assert(fc.property(vpidInv, (op) => {
+      const once = Inv.apply(populated(), op);
+      expect(Inv.apply(once, op)).toBe(once);
+    }));
+  });
+});
