@@ -712,11 +712,10 @@ const guestChecks: readonly EntryCheck[] = [
       return when(bs !== (tf && !btf), `BS ${bs ? 1 : 0}, TF ${tf ? 1 : 0}, BTF ${btf ? 1 : 0}`);
     }),
   row('guest', S_GUEST_NR, 'guest-pending-dbg-rtm',
-    'pending RTM (bit 16) ⇒ bits 11:0 and 15:13 = 0 ... and no blocking by MOV SS', (c) => {
+    'pending RTM (bit 16) ⇒ bit 12 = 1, bits 11:0 and 15:13 = 0, no blocking by MOV SS', (c) => {
       const p = rd(c, F.GUEST_PENDING_DBG_EXCEPTIONS);
       if (!bit(p, 16)) return undefined;
-      // SDM: bit 12 (enabled breakpoint) must be 1 with RTM, the others listed 0, and no MOV-SS blocking
-      return when((p & 0xeeffn) !== 0n || !bit(p, 12) || bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 1), hx(p));
+      return when((p & 0xefffn) !== 0n || !bit(p, 12) || bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 1), hx(p));
     }),
   row('guest', S_GUEST_NR, 'vmcs-link-pointer-address',
     'VMCS link pointer all ones, or 4-KByte aligned within MAXPHYADDR', (c) => {
