@@ -8,7 +8,6 @@ import type { Argv } from 'yargs';
 import type { Io } from './io';
 import { commands } from './commands';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
 export const main = async (argv: readonly string[], io: Io): Promise<number> => {

@@ -20,8 +20,8 @@ export const notImplemented = (io: Io, json: boolean, what: string): number => {
 };
 
 /** Bad input: one line on stderr (and a JSON error document with --json), exit 1. */
-export const inputFailure = (io: Io, json: boolean, p: InputProblem | string): number => {
-  const msg = typeof p === 'string' ? p : formatProblem(p);
+export const inputFailure = (io: Io, json: boolean, p: (Omit<InputProblem, '_tag'> & { readonly _tag?: 'InputProblem' }) | string): number => {
+  const msg = typeof p === 'string' ? p : formatProblem({ _tag: 'InputProblem', ...p });
   io.stderr(`vtxsim: ${msg}\n`);
   if (json) printJson(io, { error: { kind: 'input', message: msg, ...(typeof p === 'string' ? {} : { problem: p }) } });
   return 1;

@@ -42,7 +42,11 @@ export interface TranslateContext {
 }
 
 export type TranslateOutcome =
-  | { readonly _tag: 'translated'; readonly hpa: number; readonly pageSize: number }
+  | {
+      readonly _tag: 'translated'; readonly hpa: number; readonly pageSize: number;
+      /** present when this access walked: the final GPA and the guest entries read (for page-touch accounting) */
+      readonly walked?: { readonly gpa: number; readonly guestEntries: readonly { readonly gpa: number }[] };
+    }
   | Exclude<W2.Walk2dOutcome, { readonly _tag: 'translated' }>;
 
 export interface TranslateResult {
@@ -217,7 +221,7 @@ export const translate = (
             ept !== null && ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
         }
       }
-      outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize };
+      outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize, walked: { gpa: o.gpa as number, guestEntries: entries } };
       break;
     }
     case 'ept-violation': {

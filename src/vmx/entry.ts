@@ -1,0 +1,149 @@
+/**
+ * VM entry (VMLAUNCH / VMRESUME) from root operation: the basic checks, the control/host/guest/MSR-load checks, then
+ * loading guest state and starting the guest.
+ *
+ * Models: SDM Vol. 3C "VM Entries": "Basic VM-Entry Checks" (src/vmx/instructions.ts), "Checks on VMX Controls and
+ * Host-State Area" and "Checking and Loading Guest State" (src/vmx/entryChecks.ts), "Loading MSRs", "Event Injection",
+ * "VMX-Preemption Timer" (a value of 0 exits before the first guest instruction), and "Caching Translation
+ * Information" (with VPID off every VM entry invalidates VPID-0 linear and combined mappings).
+ * Leaves out: loading MSR values from the VM-entry MSR-load list into the model (the list is checked, and IA32_TSC_AUX
+ * is the only MSR the guest model reads back), and injection of events into a guest IDT (an injected event is
+ * reported in the outcome; the guest model has no IDT).
+ */
+import * as Phys from '../arch/phys';
+import type { Hpa } from '../arch/addr';
+import * as Inv from '../mmu/invalidate';
+import type { Walk2dConfig } from '../mmu/walk2d';
+import type { GuestPagingConfig } from '../guest/paging';
+import type { EptContext } from '../ept/walk';
+import { eptVpidCapBit, type Caps } from './caps';
+import { currentFields, vmcsRead, type VmcsFields } from './cpu';
+import { isSet } from './controls';
+import { firstEntryFailure } from './entryChecks';
+import { fromVmcs } from './exitConditions';
+import { F } from './fields';
+import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
+import { vmExit } from './exit';
+import { TIMER_EXIT } from './preemptionTimer';
+import { IA32_TSC_AUX } from './tsc';
+import type { GuestCpu, Machine, NonRoot, StepResult } from './machine';
+
+const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
+const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
+
+/** Secondary controls as the processor sees them: 0 unless "activate secondary controls" (SDM). */
+const secondaryOf = (f: VmcsFields): bigint =>
+  isSet('primary', vmcsRead(f, F.CPU_BASED_VM_EXEC_CONTROL), 'activate-secondary-controls') ? vmcsRead(f, F.SECONDARY_VM_EXEC_CONTROL) : 0n;
+
+/** The EPT context of a VMCS, or null when EPT is not in use. */
+export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptContext | null => {
+  const sec = secondaryOf(f);
+  if (!isSet('secondary', sec, 'enable-ept')) return null;
+  const eptp = vmcsRead(f, F.EPT_POINTER);
+  const pml = isSet('secondary', sec, 'enable-pml')
+    ? { pml: { address: Number(vmcsRead(f, F.PML_ADDRESS) & frameMask(caps.maxPhyAddr)) as Hpa, index: pmlIndex } }
+    : {};
+  return {
+    root: Number(eptp & frameMask(caps.maxPhyAddr)) as EptContext['root'],
+    levels: ((Number((eptp >> 3n) & 7n) + 1) === 5 ? 5 : 4),
+    ad: bit(eptp, 6),
+    mbec: isSet('secondary', sec, 'mode-based-execute-control-for-ept'),
+    executeOnly: eptVpidCapBit(caps, 0),
+    pages1G: eptVpidCapBit(caps, 17),
+    pages2M: eptVpidCapBit(caps, 16),
+    maxPhyAddr: caps.maxPhyAddr,
+    ...pml,
+  };
+};
+
+/** Guest paging as CR0/CR3/CR4/EFER say (IA-32e paging when CR0.PG = 1; the model has no 32-bit or PAE guests). */
+export const guestPagingOf = (caps: Caps, g: GuestCpu): GuestPagingConfig | null =>
+  bit(g.cr0, 31)
+    ? {
+        cr3: Number(g.cr3 & frameMask(caps.maxPhyAddr)) as GuestPagingConfig['cr3'],
+        la57: bit(g.cr4, 12),
+        nxe: bit(g.efer, 11),
+        wp: bit(g.cr0, 16),
+        smep: bit(g.cr4, 20),
+        maxPhyAddr: caps.maxPhyAddr,
+      }
+    : null;
+
+export const walkConfigOf = (caps: Caps, f: VmcsFields, g: GuestCpu): Walk2dConfig => ({
+  guest: guestPagingOf(caps, g),
+  ept: eptContextOf(caps, f, g.pmlIndex),
+  advancedInfo: eptVpidCapBit(caps, 22),
+});
+
+/** SDM "Loading Guest State": the registers the model keeps, from the guest-state area. */
+const loadGuest = (f: VmcsFields, msrs: ReadonlyMap<number, bigint>): GuestCpu => ({
+  cr0: vmcsRead(f, F.GUEST_CR0),
+  cr2: 0n,
+  cr3: vmcsRead(f, F.GUEST_CR3),
+  cr4: vmcsRead(f, F.GUEST_CR4),
+  cr8: 0n,
+  efer: vmcsRead(f, F.GUEST_IA32_EFER),
+  rip: vmcsRead(f, F.GUEST_RIP),
+  rflags: vmcsRead(f, F.GUEST_RFLAGS),
+  activity: Number(vmcsRead(f, F.GUEST_ACTIVITY_STATE)),
+  msrs,
+  pmlIndex: Number(vmcsRead(f, F.GUEST_PML_INDEX)),
+});
+
+/** SDM "Loading MSRs": the VM-entry MSR-load list (after the checks passed) into the guest's MSR values. */
+const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<number, bigint>): ReadonlyMap<number, bigint> => {
+  const count = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_COUNT) & 0xffff_ffffn);
+  if (count === 0) return base;
+  const addr = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_ADDR));
+  const out = new Map(base);
+  for (let i = 0; i < Math.min(count, 512); i++) out.set(Phys.read32(mem, addr + 16 * i), Phys.read64(mem, addr + 16 * i + 8));
+  return out;
+};
+
+/**
+ * VMLAUNCH or VMRESUME. `guestMsrs` carries the guest's MSR values across exits (the VMCS does not hold them all).
+ * The result's outcome is VMfailInvalid / VMfailValid / #UD, a failed-entry exit (33, 34), `entered`, or the
+ * preemption-timer exit that a zero timer value causes before the first guest instruction.
+ */
+export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume', guestMsrs: ReadonlyMap<number, bigint> = new Map([[IA32_TSC_AUX, 0n]])): StepResult => {
+  const pre = vmentryPreconditions(m.cpu, instr);
+  if (pre !== undefined) return { machine: { ...m, cpu: pre.cpu }, outcome: pre.outcome };
+  const cpu0 = m.cpu;
+  const f = currentFields(cpu0);
+  const failure = firstEntryFailure({
+    caps: cpu0.caps, fields: f, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs ?? 0, vmxonPtr: cpu0.vmxonPtr ?? 0,
+  });
+  if (failure !== undefined) {
+    if (failure.outcome.kind === 'VMfailValid') {
+      const s = vmFail(cpu0, failure.outcome.error);
+      return { machine: { ...m, cpu: s.cpu }, outcome: s.outcome };
+    }
+    // SDM "VM-Entry Failures During or After Loading Guest State": exit reason with bit 31, host state loaded
+    const r = vmExit(m, { reason: failure.outcome.reason, qualification: failure.outcome.qualification }, true);
+    return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
+  }
+  const cpu = { ...(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0), vmx: 'non-root' as const };
+  const guest = loadGuest(f, loadEntryMsrs(cpu0.mem, f, guestMsrs));
+  const sec = secondaryOf(f);
+  const pin = vmcsRead(f, F.PIN_BASED_VM_EXEC_CONTROL);
+  const vpid = isSet('secondary', sec, 'enable-vpid') ? Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) : 0;
+  const timerOn = isSet('pin', pin, 'activate-vmx-preemption-timer');
+  const timerValue = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn);
+  const nonRoot: NonRoot = {
+    controls: fromVmcs(f, cpu0.mem),
+    walk: walkConfigOf(cpu0.caps, f, guest),
+    vpid,
+    timer: timerOn ? { value: timerValue, since: m.tsc } : null,
+    retry: m.pendingRetry,
+  };
+  const entered: Machine = {
+    ...m, cpu, guest, nonRoot, pendingRetry: null,
+    mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
+  };
+  // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
+  if (timerOn && timerValue === 0) {
+    const r = vmExit(entered, { reason: TIMER_EXIT.reason, qualification: 0n });
+    return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
+  }
+  return { machine: entered, outcome: { result: 'entered' } };
+};

@@ -1,0 +1,118 @@
+/**
+ * The whole simulated machine as one immutable record: the processor's VMX state (src/vmx/cpu.ts), host-physical
+ * memory, the host TSC, the translation caches, and, while the processor is in VMX non-root operation, the live guest
+ * state and the controls that were loaded at VM entry.
+ *
+ * Models: SDM Vol. 3C "VMX Non-Root Operation" (the guest runs with the controls of the current VMCS; controls cannot
+ * change until the next VM exit, since VMWRITE exits in non-root operation) and "VM Exits"/"VM Entries" for how guest
+ * state moves between the VMCS and the processor.
+ * Leaves out: general-purpose registers (only RIP, RFLAGS, CR0/CR2/CR3/CR4, EFER and the MSRs the trace language reads
+ * are kept), segment state beyond what the entry checks read from the VMCS, and the host's own execution.
+ */
+import type { Gva } from '../arch/addr';
+import type * as Phys from '../arch/phys';
+import type { MmuCaches } from '../mmu/invalidate';
+import type { CostModel } from '../mmu/cost';
+import type { TlbConfig } from '../mmu/tlbConfig';
+import type { Walk2dConfig } from '../mmu/walk2d';
+import type { Caps } from './caps';
+import type { Cpu } from './cpu';
+import type { ExecControls } from './exitConditions';
+import type { MemoryAccess } from '../guest/events';
+
+/** Static parameters of a run (not state): what the CPU is and how accesses are priced. */
+export interface Env {
+  readonly caps: Caps;
+  readonly tlb: TlbConfig;
+  readonly cost: CostModel;
+}
+
+/** The guest's processor state while it runs (non-root), or the state of a native run. */
+export interface GuestCpu {
+  readonly cr0: bigint;
+  readonly cr2: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly cr8: bigint;
+  readonly efer: bigint;
+  readonly rip: bigint;
+  readonly rflags: bigint;
+  /** 0 active, 1 HLT (SDM "Guest Non-Register State") */
+  readonly activity: number;
+  /** guest MSR values the trace can read or write (IA32_TSC_AUX, ...); missing = 0 */
+  readonly msrs: ReadonlyMap<number, bigint>;
+  /** PML index (the VMCS field is written back at VM exit) */
+  readonly pmlIndex: number;
+}
+
+/** The VMX-preemption timer while the guest runs: the value at host TSC `since`. */
+export interface TimerState {
+  readonly value: number;
+  readonly since: bigint;
+}
+
+/** What was loaded at VM entry and stays fixed until the next VM exit. */
+export interface NonRoot {
+  readonly controls: ExecControls;
+  readonly walk: Walk2dConfig;
+  readonly vpid: number;
+  readonly timer: TimerState | null;
+  /** a memory access that caused a VM exit: retried at the next VM entry, as on hardware */
+  readonly retry: MemoryAccess | null;
+}
+
+export interface Machine {
+  readonly cpu: Cpu;
+  /** host TSC (IA32_TIME_STAMP_COUNTER) */
+  readonly tsc: bigint;
+  readonly mmu: MmuCaches;
+  /** live guest state: in non-root operation, or always in a native run */
+  readonly guest: GuestCpu | null;
+  /** set while in VMX non-root operation */
+  readonly nonRoot: NonRoot | null;
+  /** a memory access that exited, kept across the exit so the next VM entry retries it */
+  readonly pendingRetry: MemoryAccess | null;
+  /** true: no VMX at all, the same trace on bare metal (config mode "native") */
+  readonly native: boolean;
+  /** the guest OS's allocator of guest-physical frames for its page tables (interface §3: upward from 16 MiB) */
+  readonly guestAlloc: { readonly next: number };
+  /** the model's allocator of host-physical frames for EPT tables, guest memory, bitmaps (above 1 MiB) */
+  readonly hostAlloc: { readonly next: number };
+}
+
+export const mem = (m: Machine): Phys.PhysMem => m.cpu.mem;
+export const withMem = (m: Machine, mem: Phys.PhysMem): Machine => (mem === m.cpu.mem ? m : { ...m, cpu: { ...m.cpu, mem } });
+
+/** A VM exit as the hypervisor reads it from the VMCS (interface §4 `exit`, with bigints inside). */
+export interface ExitRecord {
+  readonly reason: number;
+  readonly failedEntry: boolean;
+  readonly qualification: bigint;
+  readonly guestLinear?: bigint;
+  readonly guestPhysical?: number;
+  readonly instructionLength?: number;
+  readonly interruptionInfo?: number;
+  readonly interruptionErrorCode?: number;
+  /** guest RIP at the exit (for the exit log) */
+  readonly rip: bigint;
+  /** host TSC at the exit */
+  readonly tsc: bigint;
+}
+
+/** The outcome of one step (interface §4). */
+export type Outcome =
+  | { readonly result: 'VMsucceed'; readonly value?: bigint }
+  | { readonly result: 'VMfailInvalid' }
+  | { readonly result: 'VMfailValid'; readonly error: number }
+  | { readonly result: 'entered'; readonly retried?: boolean }
+  | { readonly result: 'exit'; readonly exit: ExitRecord }
+  | { readonly result: 'passthrough'; readonly value?: bigint; readonly aux?: bigint }
+  | { readonly result: 'fault'; readonly vector: number; readonly errorCode?: number };
+
+export interface StepResult {
+  readonly machine: Machine;
+  readonly outcome: Outcome;
+}
+
+/** A memory-access event's guest-linear address as a number (for messages). */
+export const gvaOf = (a: MemoryAccess): Gva => a.gva;

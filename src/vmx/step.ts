@@ -1,0 +1,362 @@
+/**
+ * The step function: one guest event in VMX non-root operation (or on bare metal in a native run) to its outcome.
+ * One dispatch point, exhaustive over the trace language (interface §2).
+ *
+ * Models: SDM Vol. 3C "VMX Non-Root Operation" ("Instructions That Cause VM Exits Unconditionally/Conditionally",
+ * "Other Causes of VM Exits", "Changes to Instruction Behavior in VMX Non-Root Operation", "VMX-Preemption Timer"),
+ * "EPT-Induced VM Exits", and the guest's own paging (Vol. 3A "Paging").
+ * Leaves out: instruction semantics beyond what the trace observes (no general-purpose registers, no device state: IN
+ * without an exit reads all ones, as from an absent device), interrupt-window and NMI-window exits (the model
+ * delivers an arriving interrupt at once when it does not exit), and event delivery through a guest IDT.
+ */
+import { gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
+import * as Phys from '../arch/phys';
+import * as Inv from '../mmu/invalidate';
+import * as Cost from '../mmu/cost';
+import { translate, type TranslateContext } from '../mmu/translate';
+import { eptTranslate } from '../ept/walk';
+import { encodeEptViolation } from '../ept/qualification';
+import * as GuestBuild from '../guest/build';
+import type { GuestEvent, MemoryAccess } from '../guest/events';
+import { R } from './exitReasons';
+import { decide, type Instruction, CPU_BASED, SECONDARY_EXEC, primaryOn, secondaryOn } from './exitConditions';
+import * as Cr from './crShadow';
+import { onException } from './exceptionBitmap';
+import { advance, rateShift } from './preemptionTimer';
+import { tscControls, guestTsc, IA32_TIME_STAMP_COUNTER, IA32_TSC_AUX } from './tsc';
+import { encodeInterruptionInfo } from './qualifications';
+import { vmExit, type ExitCause } from './exit';
+import { guestPagingOf } from './entry';
+import type { Env, GuestCpu, Machine, NonRoot, Outcome } from './machine';
+
+export interface GuestStepResult {
+  readonly machine: Machine;
+  readonly outcome: Outcome;
+  /** translation statistics of the memory accesses this step made */
+  readonly translation: Cost.TranslationStats;
+  /** guest-physical 4 KiB pages this step touched (data pages and guest page-table pages) */
+  readonly touchedGpaPages: readonly number[];
+}
+
+const NO_PAGES: readonly number[] = [];
+const U64 = (1n << 64n) - 1n;
+const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
+
+const result = (machine: Machine, outcome: Outcome, translation = Cost.emptyStats, touchedGpaPages = NO_PAGES): GuestStepResult =>
+  ({ machine, outcome, translation, touchedGpaPages });
+
+/** A VM exit for `cause`; a memory access that exited is kept for the retry at the next VM entry. */
+const exitWith = (m: Machine, cause: ExitCause, retry: MemoryAccess | null = null, translation = Cost.emptyStats, pages = NO_PAGES): GuestStepResult => {
+  const r = vmExit({ ...m, pendingRetry: retry }, cause);
+  return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
+};
+
+const withGuest = (m: Machine, g: GuestCpu): Machine => ({ ...m, guest: g });
+
+/** The translation context for the current guest (VPID and PCID tags, CR4.PGE). */
+const translateContext = (env: Env, nr: NonRoot | null, g: GuestCpu, walk: NonRoot['walk']): TranslateContext => ({
+  walk,
+  vpid: nr?.vpid ?? 0,
+  pcid: bit(g.cr4, 17) ? Number(g.cr3 & 0xfffn) : 0,
+  pge: bit(g.cr4, 7),
+  cost: env.cost,
+});
+
+/** The walk configuration: the one loaded at entry, with guest paging following the live CR0/CR3/CR4/EFER. */
+const walkOf = (env: Env, m: Machine, g: GuestCpu): NonRoot['walk'] => {
+  const base = m.nonRoot?.walk ?? { guest: null, ept: null, advancedInfo: false };
+  const ept = base.ept === null ? null : base.ept.pml === undefined ? base.ept : { ...base.ept, pml: { ...base.ept.pml, index: g.pmlIndex } };
+  return { ...base, ept, guest: guestPagingOf(env.caps, g) };
+};
+
+/**
+ * A memory access: each 4 KiB piece is one TLB lookup (a page-crossing access is two). A guest #PF goes through the
+ * exception bitmap; an EPT violation, misconfiguration or PML-full exits and the access is retried at the next entry.
+ */
+export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStepResult => {
+  const g0 = m0.guest;
+  if (g0 === null) throw new Error('memoryAccess: no guest is running');
+  const first = ev.gva as number;
+  const last = first + Math.max(1, ev.size) - 1;
+  const pieces = Math.floor(last / PAGE_SIZE) - Math.floor(first / PAGE_SIZE) + 1;
+  let m = m0;
+  let g = g0;
+  let stats = Cost.emptyStats;
+  const pages: number[] = [];
+  const walk = walkOf(env, m, g);
+  const ctx = translateContext(env, m.nonRoot, g, walk);
+  const la57 = walk.guest?.la57 === true;
+  for (let i = 0; i < pieces; i++) {
+    const addr = (i === 0 ? first : (Math.floor(first / PAGE_SIZE) + i) * PAGE_SIZE) as Gva;
+    const r = translate(m.mmu, m.cpu.mem, ctx, addr, { kind: ev.op, user: ev.user });
+    stats = Cost.combine(stats, r.stats);
+    m = { ...m, mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : { ...m.cpu, mem: r.mem } };
+    if (r.pmlIndex !== undefined && r.pmlIndex !== g.pmlIndex) {
+      g = { ...g, pmlIndex: r.pmlIndex };
+      m = withGuest(m, g);
+    }
+    const o = r.outcome;
+    switch (o._tag) {
+      case 'translated':
+        if (o.walked !== undefined) {
+          pages.push(Math.floor(o.walked.gpa / PAGE_SIZE));
+          for (const e of o.walked.guestEntries) pages.push(Math.floor(e.gpa / PAGE_SIZE));
+        }
+        continue;
+      case 'guest-fault': {
+        // SDM "Exception Bitmap" with the #PF error-code filter; CR2 is not written when the #PF exits
+        const linear = gvaToBig(o.cr2, la57);
+        const x = m.native ? { kind: 'deliver' as const, vector: 14, errorCode: o.errorCode } : onException(m.nonRoot!.controls, 14, o.errorCode, linear);
+        if (x.kind === 'exit') {
+          return exitWith(m, {
+            reason: x.reason, qualification: x.qualification, interruptionInfo: Number(x.interruptionInfo),
+            ...(x.errorCode !== undefined ? { interruptionErrorCode: x.errorCode } : {}),
+          }, null, stats, pages);
+        }
+        g = { ...g, cr2: linear };
+        return result(withGuest(m, g), { result: 'fault', vector: 14, errorCode: o.errorCode }, stats, pages);
+      }
+      case 'ept-violation':
+        return exitWith(m, {
+          reason: R.EPT_VIOLATION, qualification: BigInt(o.qualification), guestPhysical: o.gpa as number,
+          ...((o.qualification & 0x80) !== 0 ? { guestLinear: gvaToBig(o.gla, la57) } : {}),
+        }, ev, stats, pages);
+      case 'ept-misconfig':
+        return exitWith(m, { reason: R.EPT_MISCONFIG, qualification: 0n, guestPhysical: o.gpa as number }, ev, stats, pages);
+      case 'pml-full':
+        return exitWith(m, { reason: R.PML_FULL, qualification: 0n }, ev, stats, pages);
+      default: {
+        const never: never = o;
+        throw new Error(`unhandled translation outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  return result(m, { result: 'passthrough' }, stats, pages);
+};
+
+/** A guest-physical write by the guest (its own page tables, written by GPA): EPT-translated without the TLB. */
+const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): { m: Machine } | { exit: ExitCause } => {
+  const ept = m.nonRoot?.walk.ept ?? null;
+  if (ept === null) return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(m.cpu.mem, gpa, lo, hi) } } };
+  const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'write', user: false, pagingStructure: false });
+  switch (r._tag) {
+    case 'ok':
+      return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(r.mem, r.hpa as number, lo, hi) } } };
+    case 'violation':
+      // a guest-physical access with no linear address: qualification bit 7 = 0 (SDM "Exit Qualification for EPT
+      // Violations")
+      return { exit: { reason: R.EPT_VIOLATION, qualification: BigInt(encodeEptViolation(r, { guestLinearAddressValid: false, finalTranslation: false })), guestPhysical: gpa } };
+    case 'misconfig':
+      return { exit: { reason: R.EPT_MISCONFIG, qualification: 0n, guestPhysical: gpa } };
+    case 'pml-full':
+      return { exit: { reason: R.PML_FULL, qualification: 0n } };
+    default: {
+      const never: never = r;
+      throw new Error(`unhandled EPT outcome ${JSON.stringify(never)}`);
+    }
+  }
+};
+
+const guestPhysRead = (m: Machine, gpa: number): { lo: number; hi: number } => {
+  const ept = m.nonRoot?.walk.ept ?? null;
+  if (ept === null) return { lo: Phys.read64Lo(m.cpu.mem, gpa), hi: Phys.read64Hi(m.cpu.mem, gpa) };
+  const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'read', user: false, pagingStructure: false });
+  if (r._tag !== 'ok') return { lo: 0, hi: 0 };
+  return { lo: Phys.read64Lo(m.cpu.mem, r.hpa as number), hi: Phys.read64Hi(m.cpu.mem, r.hpa as number) };
+};
+
+/**
+ * `guest_map` / `guest_unmap`: the guest OS writes its own paging entries by guest-physical address. The first write
+ * that EPT refuses exits (EPT violation with no linear address); the event is retried at the next entry, and the
+ * writes already done stay done, as when an OS is interrupted halfway through updating its tables.
+ */
+const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' | 'guest_unmap' }>): GuestStepResult => {
+  const g = m0.guest!;
+  const paging = guestPagingOf(m0.cpu.caps, g);
+  if (paging === null) return result(m0, { result: 'fault', vector: 13, errorCode: 0 });
+  let stop: ExitCause | null = null;
+  const io: GuestBuild.GuestPhysIo<Machine> = {
+    read: (s, gpa) => guestPhysRead(s, gpa),
+    write: (s, gpa, lo, hi) => {
+      if (stop !== null) return s;
+      const w = guestPhysWrite(s, gpa, lo, hi);
+      if ('exit' in w) { stop = w.exit; return s; }
+      return w.m;
+    },
+  };
+  const levels = paging.la57 ? 5 : 4;
+  const root = paging.cr3 as number;
+  let m: Machine;
+  if (ev.op === 'guest_map') {
+    const r = GuestBuild.guestMap(io, m0, m0.guestAlloc, root, levels, ev.gva as number, ev.gpa as number, ev.size, GuestBuild.parseGuestFlags(ev.flags));
+    m = { ...r.state, guestAlloc: r.alloc };
+  } else {
+    m = GuestBuild.guestUnmap(io, m0, root, levels, ev.gva as number).state;
+  }
+  if (stop !== null) return exitWith(m, stop, null);
+  return result(m, { result: 'passthrough' });
+};
+
+/** The SDM decision for an instruction event, or undefined for events that are not instructions. */
+const instructionOf = (ev: GuestEvent): Instruction | undefined => {
+  switch (ev.op) {
+    case 'cpuid': case 'rdtsc': case 'rdtscp': case 'rdpid': case 'rdpmc': case 'clts': case 'hlt': case 'pause':
+    case 'mwait': case 'monitor': case 'wbinvd': case 'invd': case 'xsetbv': case 'rdrand': case 'rdseed': case 'vmcall':
+      return { op: ev.op };
+    case 'rdmsr': return { op: 'rdmsr', msr: ev.msr };
+    case 'wrmsr': return { op: 'wrmsr', msr: ev.msr, value: ev.value };
+    case 'in': case 'out': return { op: ev.op, port: ev.port, size: ev.size, string: ev.string, rep: ev.rep };
+    case 'mov_to_cr': return { op: 'mov_to_cr', cr: ev.cr, value: ev.value };
+    case 'mov_from_cr': return { op: 'mov_from_cr', cr: ev.cr };
+    case 'lmsw': return { op: 'lmsw', value: BigInt(ev.value) };
+    case 'invlpg': return { op: 'invlpg', gva: BigInt(ev.gva) };
+    default: return undefined;
+  }
+};
+
+/** An exception raised in the guest (or by an instruction): exception bitmap, else delivered to the guest. */
+const raise = (m: Machine, vector: number, errorCode: number | undefined): GuestStepResult => {
+  if (m.native || m.nonRoot === null) return result(m, { result: 'fault', vector, ...(errorCode !== undefined ? { errorCode } : {}) });
+  const x = onException(m.nonRoot.controls, vector, errorCode);
+  if (x.kind === 'exit') {
+    return exitWith(m, {
+      reason: x.reason, qualification: x.qualification, interruptionInfo: Number(x.interruptionInfo),
+      ...(x.errorCode !== undefined ? { interruptionErrorCode: x.errorCode } : {}),
+    });
+  }
+  return result(m, { result: 'fault', vector: x.vector, ...(x.errorCode !== undefined ? { errorCode: x.errorCode } : {}) });
+};
+
+/** What an instruction does when it does not exit. */
+const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
+  const g = m.guest!;
+  const c = m.nonRoot?.controls;
+  const tsc = () => (m.native || c === undefined ? m.tsc : guestTsc(m.tsc, tscControls(c)));
+  switch (ev.op) {
+    case 'rdtsc': return result(m, { result: 'passthrough', value: tsc() });
+    case 'rdtscp': return result(m, { result: 'passthrough', value: tsc(), aux: (g.msrs.get(IA32_TSC_AUX) ?? 0n) & 0xffff_ffffn });
+    case 'rdpid': return result(m, { result: 'passthrough', value: g.msrs.get(IA32_TSC_AUX) ?? 0n });
+    case 'rdmsr':
+      if (ev.msr === IA32_TIME_STAMP_COUNTER) return result(m, { result: 'passthrough', value: tsc() });
+      return result(m, { result: 'passthrough', value: g.msrs.get(ev.msr) ?? 0n });
+    case 'wrmsr': {
+      const msrs = new Map(g.msrs);
+      msrs.set(ev.msr, ev.value);
+      return result(withGuest(m, { ...g, msrs }), { result: 'passthrough' });
+    }
+    case 'in': return result(m, { result: 'passthrough', value: (1n << BigInt(8 * ev.size)) - 1n });
+    case 'mov_from_cr': {
+      const v = ev.cr === 0 ? (c === undefined ? g.cr0 : Cr.readCr(g.cr0, c.cr0Mask, c.cr0Shadow))
+        : ev.cr === 4 ? (c === undefined ? g.cr4 : Cr.readCr(g.cr4, c.cr4Mask, c.cr4Shadow))
+          : ev.cr === 3 ? g.cr3 : g.cr8;
+      return result(m, { result: 'passthrough', value: v });
+    }
+    case 'mov_to_cr': {
+      const caps = env.caps;
+      switch (ev.cr) {
+        case 0: {
+          const w = Cr.movToCr0(g.cr0, ev.value, c?.cr0Mask ?? 0n, { fixed0: m.native ? 0n : caps.cr0Fixed0, fixed1: m.native ? U64 : caps.cr0Fixed1 },
+            c !== undefined && secondaryOn(c, SECONDARY_EXEC.UNRESTRICTED_GUEST));
+          return w.kind === 'gp' ? raise(m, 13, 0) : result(withGuest(m, { ...g, cr0: w.value }), { result: 'passthrough' });
+        }
+        case 4: {
+          const w = Cr.movToCr4(g.cr4, ev.value, c?.cr4Mask ?? 0n, { fixed0: m.native ? 0n : caps.cr4Fixed0, fixed1: m.native ? U64 : caps.cr4Fixed1 });
+          return w.kind === 'gp' ? raise(m, 13, 0) : result(withGuest(m, { ...g, cr4: w.value }), { result: 'passthrough' });
+        }
+        case 3: {
+          // SDM 4.10.4.1: MOV to CR3 invalidates non-global TLB entries of the new PCID unless CR3[63] with PCIDE
+          const pcide = bit(g.cr4, 17);
+          const noFlush = pcide && bit(ev.value, 63);
+          const value = noFlush ? ev.value & ~(1n << 63n) : ev.value;
+          const pcid = pcide ? Number(value & 0xfffn) : 0;
+          const mmu = Inv.movToCr3(m.mmu, m.nonRoot?.vpid ?? 0, pcid, noFlush);
+          return result({ ...withGuest(m, { ...g, cr3: value }), mmu }, { result: 'passthrough' });
+        }
+        case 8: return result(withGuest(m, { ...g, cr8: ev.value & 0xfn }), { result: 'passthrough' });
+        default: { const never: never = ev.cr; throw new Error(`bad CR ${String(never)}`); }
+      }
+    }
+    case 'clts': return result(withGuest(m, { ...g, cr0: Cr.clts(g.cr0, c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
+    case 'lmsw': return result(withGuest(m, { ...g, cr0: Cr.lmsw(g.cr0, BigInt(ev.value), c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
+    case 'invlpg': {
+      const mmu = Inv.invlpg(m.mmu, m.nonRoot?.vpid ?? 0, bit(g.cr4, 17) ? Number(g.cr3 & 0xfffn) : 0, ev.gva as number);
+      return result({ ...m, mmu }, { result: 'passthrough' });
+    }
+    case 'hlt': return result(withGuest(m, { ...g, activity: 1 }), { result: 'passthrough' });
+    default: return result(m, { result: 'passthrough' });
+  }
+};
+
+/** The host TSC advances to `to`; the preemption timer may expire on the way (exit 52 at the tick that reaches 0). */
+const advanceTime = (m: Machine, to: bigint): GuestStepResult => {
+  const t = m.nonRoot?.timer ?? null;
+  if (t !== null) {
+    const a = advance(t.value, t.since, to, rateShift(m.cpu.caps.misc));
+    if (a.kind === 'expired') {
+      const at = a.at < m.tsc ? m.tsc : a.at;
+      return exitWith({ ...m, tsc: at }, { reason: R.PREEMPTION_TIMER, qualification: 0n });
+    }
+  }
+  return result({ ...m, tsc: to }, { result: 'passthrough' });
+};
+
+/**
+ * One guest event. The machine must be in VMX non-root operation (or a native run); the scenario runner and the
+ * replay engine check that before calling.
+ */
+export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
+  const g = m.guest;
+  if (g === null) throw new Error('guestStep: no guest is running');
+  switch (ev.op) {
+    case 'read': case 'write': case 'fetch':
+      return memoryAccess(env, m, ev);
+    case 'run':
+      return advanceTime(m, (m.tsc + ev.cycles) & U64);
+    case 'guest_map': case 'guest_unmap':
+      return guestTableEdit(m, ev);
+    case 'exception':
+      return raise(m, ev.vector, ev.errorCode);
+    case 'interrupt': {
+      const c = m.nonRoot?.controls;
+      // SDM "Other Causes of VM Exits": external interrupts exit with "external-interrupt exiting" = 1
+      if (!m.native && c !== undefined && (c.pin & 1) !== 0) {
+        return exitWith(m, { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: Number(encodeInterruptionInfo({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false })) });
+      }
+      // delivered through the guest IDT; an interrupt ends HLT
+      return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
+    }
+    case 'nmi': {
+      const c = m.nonRoot?.controls;
+      if (!m.native && c !== undefined && (c.pin & (1 << 3)) !== 0) {
+        return exitWith(m, { reason: R.EXCEPTION_NMI, qualification: 0n, interruptionInfo: Number(encodeInterruptionInfo({ vector: 2, type: 'nmi', errorCodeValid: false })) });
+      }
+      return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: 2n });
+    }
+    default: {
+      const i = instructionOf(ev);
+      if (i === undefined) throw new Error(`guestStep: unhandled op ${ev.op}`);
+      if (m.native) {
+        // bare metal: CPUID, VMCALL etc. just run (VMCALL outside VMX operation is #UD)
+        if (ev.op === 'vmcall') return raise(m, 6, undefined);
+        if ((ev.op === 'rdtscp' || ev.op === 'rdpid')) return execute(env, m, ev);
+        return execute(env, m, ev);
+      }
+      const d = decide(m.nonRoot!.controls, { cpl: 0, cr4: g.cr4 }, i);
+      switch (d.kind) {
+        case 'exit':
+          return exitWith(m, {
+            reason: d.reason, qualification: d.qualification,
+            ...(d.instructionLength !== undefined ? { instructionLength: d.instructionLength } : {}),
+            ...(d.guestLinear !== undefined ? { guestLinear: d.guestLinear } : {}),
+          });
+        case 'ud': return raise(m, 6, undefined);
+        case 'gp': return raise(m, 13, 0);
+        case 'run': return execute(env, m, ev);
+        default: { const never: never = d; throw new Error(`bad decision ${JSON.stringify(never)}`); }
+      }
+    }
+  }
+};
+
+// re-exported for the CLI's explain of CR4/TSC decisions
+export { gvaFromBig, primaryOn, CPU_BASED };
