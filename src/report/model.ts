@@ -11,10 +11,12 @@
  * `toReport`), per-vCPU statistics, time distributions (min/max per exit as perf prints them).
  */
 
-import type { Monoid } from 'fp-ts/Monoid';
-import * as Cost from '../mmu/cost';
-import type { TranslationStats } from '../mmu/cost';
-import { exitName } from '../vmx/exitReasons';
+import type { RunStats } from '../replay/stats';
+
+export {
+  type RunStats, type ExitCostModel, emptyRunStats, concatRunStats, MonoidRunStats, foldRunStats, ofEvent, ofGuestCycles, ofExit,
+  ofTranslation, defaultExitCost, exitCycles,
+} from '../replay/stats';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The report (interface §5 plus extensions). Counters are plain numbers (exact below 2^53).
@@ -85,147 +87,6 @@ export interface RunReport {
   /** scenario steps (interface §4), always present for scenarios, with `--steps` for traces */
   readonly steps?: readonly StepRecord[];
 }
-
-// ---------------------------------------------------------------------------------------------------------------
-// The statistics monoid.
-
-export interface RunStats {
-  readonly events: number;
-  /** uapi name -> exits */
-  readonly exitsByReason: Readonly<Record<string, number>>;
-  /** uapi name -> estimated cycles */
-  readonly exitCyclesByReason: Readonly<Record<string, number>>;
-  /** TLB / walk counters and translation cycles (src/mmu/cost) */
-  readonly translation: TranslationStats;
-  /** paging-structure-cache lookups (one per walk unless the engine says otherwise) */
-  readonly pscLookups: number;
-  readonly nestedTlbLookups: number;
-  /** guest + nested references of one walk -> walks */
-  readonly refsHistogram: Readonly<Record<string, number>>;
-  /** cycles of `run` events */
-  readonly guestCycles: number;
-}
-
-const addCounts = (
-  a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>,
-): Readonly<Record<string, number>> => {
-  const keysB = Object.keys(b);
-  if (keysB.length === 0) return a;
-  if (Object.keys(a).length === 0) return b;
-  const out: Record<string, number> = { ...a };
-  for (const k of keysB) out[k] = (out[k] ?? 0) + b[k];
-  return out;
-};
-
-export const emptyRunStats: RunStats = {
-  events: 0, exitsByReason: {}, exitCyclesByReason: {}, translation: Cost.emptyStats, pscLookups: 0,
-  nestedTlbLookups: 0, refsHistogram: {}, guestCycles: 0,
-};
-
-export const concatRunStats = (a: RunStats, b: RunStats): RunStats => ({
-  events: a.events + b.events,
-  exitsByReason: addCounts(a.exitsByReason, b.exitsByReason),
-  exitCyclesByReason: addCounts(a.exitCyclesByReason, b.exitCyclesByReason),
-  translation: Cost.combine(a.translation, b.translation),
-  pscLookups: a.pscLookups + b.pscLookups,
-  nestedTlbLookups: a.nestedTlbLookups + b.nestedTlbLookups,
-  refsHistogram: addCounts(a.refsHistogram, b.refsHistogram),
-  guestCycles: a.guestCycles + b.guestCycles,
-});
-
-/** fp-ts Monoid instance: a replay is `concatAll(MonoidRunStats)(perEventStats)`. */
-export const MonoidRunStats: Monoid<RunStats> = { empty: emptyRunStats, concat: concatRunStats };
-
-export const foldRunStats = (xs: Iterable<RunStats>): RunStats => {
-  let acc = emptyRunStats;
-  for (const x of xs) acc = concatRunStats(acc, x);
-  return acc;
-};
-
-// Singletons: what one event contributes.
-
-/** One trace event (every op counts, including `run` and `guest_map`). */
-export const ofEvent = (n = 1): RunStats => ({ ...emptyRunStats, events: n });
-
-/** `run` cycles of guest work that causes no exit. */
-export const ofGuestCycles = (cycles: number): RunStats => ({ ...emptyRunStats, guestCycles: cycles });
-
-/** One VM exit with basic reason `reason` (number or uapi name), priced by `model`. */
-export const ofExit = (reason: number | string, model: ExitCostModel = defaultExitCost): RunStats => {
-  const name = typeof reason === 'number' ? exitName(reason) : reason;
-  return { ...emptyRunStats, exitsByReason: { [name]: 1 }, exitCyclesByReason: { [name]: exitCycles(model, name) } };
-};
-
-/**
- * One translation's statistics (src/mmu/translate `TranslateResult.stats`). A walk's references go into the
- * histogram (guest + nested). PSC lookups default to one per walk; nested-TLB lookups default to the hits plus the
- * guest references whose page was translated through EPT (unknown here, so the engine should pass them).
- */
-export const ofTranslation = (
-  t: TranslationStats, lookups?: { readonly psc?: number; readonly nestedTlb?: number },
-): RunStats => {
-  const refs = t.guestRefs + t.nestedRefs;
-  return {
-    ...emptyRunStats,
-    translation: t,
-    pscLookups: lookups?.psc ?? t.walks,
-    nestedTlbLookups: lookups?.nestedTlb ?? t.nestedTlbHits,
-    refsHistogram: t.walks === 1 ? { [String(refs)]: 1 } : {},
-  };
-};
-
-// ---------------------------------------------------------------------------------------------------------------
-// Exit cost estimates.
-
-/**
- * Estimated cycles of one VM exit: `roundTrip` (the hardware VM exit plus the VM entry that resumes the guest,
- * with KVM's register save/restore) plus the handler's cost for that reason (`handler[name]`, else `defaultHandler`).
- *
- * Sources (approximate, Skylake-server-class host, KVM with EPT; every value is configurable):
- *  - roundTrip 1,100: kvm-unit-tests x86/vmexit.c measures the cheapest exits (`cpuid`, `vmcall`) at roughly
- *    1,100-1,500 cycles per round trip on Skylake-class hosts (figures quoted in KVM patch threads); Agesen et al.,
- *    "Software Techniques for Avoiding Hardware Virtualization Exits" (USENIX ATC 2012) show the hardware round trip
- *    falling from ~2,400 (Nehalem era) toward ~1,000 cycles on later cores.
- *  - CPUID 150: vmexit.c `cpuid` total ~1,200-1,250 cycles, so the handler (kvm_emulate_cpuid) is small.
- *  - VMCALL 200: vmexit.c `vmcall` total ~1,300 cycles.
- *  - RDTSC / RDTSCP / RDPMC 100-300: emulated in a few instructions in kernel.
- *  - MSR_READ 300, MSR_WRITE 600: vmexit.c `rdmsr`/`wrmsr` style tests (e.g. `wr_tsc_adjust_msr`) ~1,500-2,000 total.
- *  - CR_ACCESS 300, INVLPG 400, XSETBV 300, DR_ACCESS 300: in-kernel emulation of one instruction.
- *  - IO_INSTRUCTION 6,000: port I/O that goes to the user-space device model (vmexit.c `inl_from_qemu` measures
- *    several thousand cycles; in-kernel `inl_from_pmtimer` is ~2,000-3,000).
- *  - EPT_VIOLATION 3,000: kvm_mmu_page_fault on a first touch (page allocation, EPT entry install); "several
- *    thousand cycles" including the round trip.
- *  - EPT_MISCONFIG 1,500: KVM's MMIO fast path (handle_ept_misconfig -> emulate the access in kernel when the
- *    device is in kernel, e.g. the local APIC; user-space MMIO costs about as much as port I/O).
- *  - EXTERNAL_INTERRUPT 500: host IRQ handling runs on the way out; EXCEPTION_NMI 1,000 (reflect / reinject).
- *  - HLT 1,000: kvm_vcpu_halt bookkeeping (the time blocked is not counted).
- *  - PREEMPTION_TIMER 300, PAUSE_INSTRUCTION 500 (PLE: yield attempt), WBINVD 2,000 (the flush itself).
- *  - everything else: defaultHandler 500.
- */
-export interface ExitCostModel {
-  readonly roundTrip: number;
-  readonly defaultHandler: number;
-  /** uapi name -> handler cycles */
-  readonly handler: Readonly<Record<string, number>>;
-}
-
-export const defaultExitCost: ExitCostModel = {
-  roundTrip: 1100,
-  defaultHandler: 500,
-  handler: {
-    CPUID: 150, VMCALL: 200, RDTSC: 100, RDTSCP: 100, RDPMC: 300, MSR_READ: 300, MSR_WRITE: 600, CR_ACCESS: 300,
-    INVLPG: 400, XSETBV: 300, DR_ACCESS: 300, IO_INSTRUCTION: 6000, EPT_VIOLATION: 3000, EPT_MISCONFIG: 1500,
-    EXTERNAL_INTERRUPT: 500, EXCEPTION_NMI: 1000, HLT: 1000, PREEMPTION_TIMER: 300, PAUSE_INSTRUCTION: 500,
-    WBINVD: 2000,
-  },
-};
-
-/** Estimated cycles of one exit of that reason (number or uapi name). */
-export const exitCycles = (model: ExitCostModel, reason: number | string): number => {
-  const name = typeof reason === 'number' ? exitName(reason) : reason;
-  return model.roundTrip + (Object.prototype.hasOwnProperty.call(model.handler, name)
-    ? model.handler[name] : model.defaultHandler);
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stats -> report.
