@@ -184,7 +184,9 @@ export const buildProgram = (config: Config, mem0: Phys.PhysMem): Either<Program
   // a Linux-like guest CR4: PAE, PGE, OSFXSR, OSXMMEXCPT, OSXSAVE (+ LA57), plus what VMX operation fixes to 1
   const cr4Guest = (1n << 5n) | (1n << 7n) | (1n << 9n) | (1n << 10n) | (1n << 18n) | (la57 ? 1n << 12n : 0n);
   const cr4 = (cr4Guest | caps.cr4Fixed0) & caps.cr4Fixed1;
-  const guestState = validGuestState64(caps, { cr3: guestCr3, unrestricted: mode === 'ept' }).map(([e, v]) => (e === F.GUEST_CR4 ? [e, cr4] as [number, bigint] : [e, v] as [number, bigint]));
+  // RFLAGS.IF = 1: a running kernel takes interrupts (and an injected external interrupt needs IF, SDM entry checks)
+  const guestState = validGuestState64(caps, { cr3: guestCr3, unrestricted: mode === 'ept' })
+    .map(([e, v]) => (e === F.GUEST_CR4 ? [e, cr4] as [number, bigint] : e === F.GUEST_RFLAGS ? [e, 0x202n] as [number, bigint] : [e, v] as [number, bigint]));
   const cr0 = guestState.find(([e]) => e === F.GUEST_CR0)![1];
   const vpid = 1;
   const writes: (readonly [number, bigint])[] = [

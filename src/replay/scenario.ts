@@ -55,7 +55,7 @@ export const envOf = (config: Config): Either<RunProblem, Env> => {
 export const nativeGuest = (config: Config): GuestCpu => ({
   cr0: 0x8005_0033n, cr2: 0n, cr3: BigInt(GUEST_TABLES_BASE),
   cr4: (1n << 5n) | (1n << 7n) | (1n << 9n) | (1n << 10n) | (1n << 18n) | (config.guest.levels === 5 ? 1n << 12n : 0n),
-  cr8: 0n, efer: 0xd01n, rip: 0x40_0000n, rflags: 2n, activity: 0, msrs: new Map(), pmlIndex: 0,
+  cr8: 0n, efer: 0xd01n, rip: 0x40_0000n, rflags: 0x202n, activity: 0, pmlIndex: 0,
 });
 
 export const initialMachine = (env: Env, config: Config): Machine => ({
@@ -68,6 +68,8 @@ export const initialMachine = (env: Env, config: Config): Machine => ({
   native: config.mode === 'native',
   guestAlloc: { next: GUEST_TABLES_BASE + PAGE_SIZE },
   hostAlloc: { next: MODEL_MEMORY_BASE },
+  guestMsrs: new Map(),
+  gprs: { rax: 0n, rcx: 0n },
 });
 
 type StepOut = Either<RunProblem, { machine: Machine; outcome: Outcome }>;
@@ -90,7 +92,7 @@ const fieldOf = (ref: unknown, path: string): Either<RunProblem, number> => {
 
 /** VMLAUNCH / VMRESUME, then the retry of a memory access that exited (SDM: the access is re-executed). */
 const enter = (env: Env, m0: Machine, instr: 'vmlaunch' | 'vmresume'): StepOut => {
-  const r = vmEntry(m0, instr, m0.guest?.msrs);
+  const r = vmEntry(m0, instr);
   if (r.outcome.result !== 'entered' || r.machine.nonRoot?.retry == null) return ok(r.machine, r.outcome);
   const retry = r.machine.nonRoot.retry;
   const m1: Machine = { ...r.machine, nonRoot: { ...r.machine.nonRoot, retry: null } };

@@ -25,7 +25,6 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { vmExit } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { IA32_TSC_AUX } from './tsc';
 import type { GuestCpu, Machine, NonRoot, StepResult } from './machine';
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
@@ -76,7 +75,7 @@ export const walkConfigOf = (caps: Caps, f: VmcsFields, g: GuestCpu): Walk2dConf
 });
 
 /** SDM "Loading Guest State": the registers the model keeps, from the guest-state area. */
-const loadGuest = (f: VmcsFields, msrs: ReadonlyMap<number, bigint>): GuestCpu => ({
+const loadGuest = (f: VmcsFields): GuestCpu => ({
   cr0: vmcsRead(f, F.GUEST_CR0),
   cr2: 0n,
   cr3: vmcsRead(f, F.GUEST_CR3),
@@ -86,7 +85,6 @@ const loadGuest = (f: VmcsFields, msrs: ReadonlyMap<number, bigint>): GuestCpu =
   rip: vmcsRead(f, F.GUEST_RIP),
   rflags: vmcsRead(f, F.GUEST_RFLAGS),
   activity: Number(vmcsRead(f, F.GUEST_ACTIVITY_STATE)),
-  msrs,
   pmlIndex: Number(vmcsRead(f, F.GUEST_PML_INDEX)),
 });
 
@@ -105,7 +103,7 @@ const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<numbe
  * The result's outcome is VMfailInvalid / VMfailValid / #UD, a failed-entry exit (33, 34), `entered`, or the
  * preemption-timer exit that a zero timer value causes before the first guest instruction.
  */
-export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume', guestMsrs: ReadonlyMap<number, bigint> = new Map([[IA32_TSC_AUX, 0n]])): StepResult => {
+export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult => {
   const pre = vmentryPreconditions(m.cpu, instr);
   if (pre !== undefined) return { machine: { ...m, cpu: pre.cpu }, outcome: pre.outcome };
   const cpu0 = m.cpu;
@@ -123,7 +121,8 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume', guestMsrs: R
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   const cpu = { ...(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0), vmx: 'non-root' as const };
-  const guest = loadGuest(f, loadEntryMsrs(cpu0.mem, f, guestMsrs));
+  const guest = loadGuest(f);
+  const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
   const sec = secondaryOf(f);
   const pin = vmcsRead(f, F.PIN_BASED_VM_EXEC_CONTROL);
   const vpid = isSet('secondary', sec, 'enable-vpid') ? Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) : 0;
@@ -137,7 +136,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume', guestMsrs: R
     retry: m.pendingRetry,
   };
   const entered: Machine = {
-    ...m, cpu, guest, nonRoot, pendingRetry: null,
+    ...m, cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
     mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
   };
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction

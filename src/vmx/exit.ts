@@ -87,7 +87,7 @@ export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine
       const programmed = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE));
       f = vmcsWrite(f, F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining)));
     }
-    mem = storeMsrs(m, f, g.msrs);
+    mem = storeMsrs(m, f, m.guestMsrs);
   }
   const cpu = withCurrentFields({ ...cpu0, mem, vmx: 'root' }, f);
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings

@@ -39,8 +39,6 @@ export interface GuestCpu {
   readonly rflags: bigint;
   /** 0 active, 1 HLT (SDM "Guest Non-Register State") */
   readonly activity: number;
-  /** guest MSR values the trace can read or write (IA32_TSC_AUX, ...); missing = 0 */
-  readonly msrs: ReadonlyMap<number, bigint>;
   /** PML index (the VMCS field is written back at VM exit) */
   readonly pmlIndex: number;
 }
@@ -76,6 +74,12 @@ export interface Machine {
   readonly native: boolean;
   /** the guest OS's allocator of guest-physical frames for its page tables (interface §3: upward from 16 MiB) */
   readonly guestAlloc: { readonly next: number };
+  /** guest MSR values the trace can read or write (IA32_TSC_AUX, ...); missing = 0. Kept across exits, as a VMM
+   * keeps the guest MSRs that the VMCS does not hold */
+  readonly guestMsrs: ReadonlyMap<number, bigint>;
+  /** the general-purpose registers the model needs: the operands of exiting instructions (MOV CR source in RAX,
+   * WRMSR EDX:EAX in `rax` as one 64-bit value and ECX in `rcx`, CPUID EAX/ECX); software keeps them across exits */
+  readonly gprs: { readonly rax: bigint; readonly rcx: bigint };
   /** the model's allocator of host-physical frames for EPT tables, guest memory, bitmaps (above 1 MiB) */
   readonly hostAlloc: { readonly next: number };
 }

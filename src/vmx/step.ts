@@ -227,6 +227,18 @@ const raise = (m: Machine, vector: number, errorCode: number | undefined): Guest
   return result(m, { result: 'fault', vector: x.vector, ...(x.errorCode !== undefined ? { errorCode: x.errorCode } : {}) });
 };
 
+/** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs). */
+const withOperands = (m: Machine, ev: GuestEvent): Machine => {
+  switch (ev.op) {
+    case 'mov_to_cr': return { ...m, gprs: { ...m.gprs, rax: ev.value } };
+    case 'wrmsr': return { ...m, gprs: { rax: ev.value, rcx: BigInt(ev.msr) } };
+    case 'rdmsr': return { ...m, gprs: { ...m.gprs, rcx: BigInt(ev.msr) } };
+    case 'cpuid': return { ...m, gprs: { rax: BigInt(ev.leaf), rcx: BigInt(ev.subleaf) } };
+    case 'lmsw': return { ...m, gprs: { ...m.gprs, rax: BigInt(ev.value) } };
+    default: return m;
+  }
+};
+
 /** What an instruction does when it does not exit. */
 const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
   const g = m.guest!;
@@ -234,15 +246,15 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
   const tsc = () => (m.native || c === undefined ? m.tsc : guestTsc(m.tsc, tscControls(c)));
   switch (ev.op) {
     case 'rdtsc': return result(m, { result: 'passthrough', value: tsc() });
-    case 'rdtscp': return result(m, { result: 'passthrough', value: tsc(), aux: (g.msrs.get(IA32_TSC_AUX) ?? 0n) & 0xffff_ffffn });
-    case 'rdpid': return result(m, { result: 'passthrough', value: g.msrs.get(IA32_TSC_AUX) ?? 0n });
+    case 'rdtscp': return result(m, { result: 'passthrough', value: tsc(), aux: (m.guestMsrs.get(IA32_TSC_AUX) ?? 0n) & 0xffff_ffffn });
+    case 'rdpid': return result(m, { result: 'passthrough', value: m.guestMsrs.get(IA32_TSC_AUX) ?? 0n });
     case 'rdmsr':
       if (ev.msr === IA32_TIME_STAMP_COUNTER) return result(m, { result: 'passthrough', value: tsc() });
-      return result(m, { result: 'passthrough', value: g.msrs.get(ev.msr) ?? 0n });
+      return result(m, { result: 'passthrough', value: m.guestMsrs.get(ev.msr) ?? 0n });
     case 'wrmsr': {
-      const msrs = new Map(g.msrs);
+      const msrs = new Map(m.guestMsrs);
       msrs.set(ev.msr, ev.value);
-      return result(withGuest(m, { ...g, msrs }), { result: 'passthrough' });
+      return result({ ...m, guestMsrs: msrs }, { result: 'passthrough' });
     }
     case 'in': return result(m, { result: 'passthrough', value: (1n << BigInt(8 * ev.size)) - 1n });
     case 'mov_from_cr': {
@@ -344,7 +356,7 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
       const d = decide(m.nonRoot!.controls, { cpl: 0, cr4: g.cr4 }, i);
       switch (d.kind) {
         case 'exit':
-          return exitWith(m, {
+          return exitWith(withOperands(m, ev), {
             reason: d.reason, qualification: d.qualification,
             ...(d.instructionLength !== undefined ? { instructionLength: d.instructionLength } : {}),
             ...(d.guestLinear !== undefined ? { guestLinear: d.guestLinear } : {}),
