@@ -19,6 +19,17 @@ const nodeIo: Io = {
   stderrIsTTY: process.stderr.isTTY === true,
   env: process.env,
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
+  fileSize: (p) => fs.statSync(p).size,
+  atomicWriter: (p) => {
+    const tmp = path.join(path.dirname(p), `.${path.basename(p)}.${process.pid}.tmp`);
+    const fd = fs.openSync(tmp, 'w');
+    let open = true;
+    return {
+      write: (s) => { fs.writeSync(fd, s); },
+      commit: () => { if (open) { fs.closeSync(fd); open = false; fs.renameSync(tmp, p); } },
+      abort: () => { if (open) { fs.closeSync(fd); open = false; fs.rmSync(tmp, { force: true }); } },
+    };
+  },
   onInterrupt: (handler) => {
     process.on('SIGINT', handler);
     return () => { process.off('SIGINT', handler); };

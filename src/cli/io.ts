@@ -15,6 +15,16 @@ export interface Io {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** opens a file for line-by-line streaming */
   readonly lines: (path: string) => AsyncIterable<string>;
+  /** size of a file in bytes (for progress) */
+  readonly fileSize: (path: string) => number;
+  /** a file written piece by piece under a temporary name and renamed on commit, so a failed run leaves nothing */
+  readonly atomicWriter: (path: string) => AtomicWriter;
   /** registers a handler for Ctrl-C; returns a function that removes it */
   readonly onInterrupt: (handler: () => void) => () => void;
+}
+
+export interface AtomicWriter {
+  readonly write: (s: string) => void;
+  readonly commit: () => void;
+  readonly abort: () => void;
 }

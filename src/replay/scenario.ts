@@ -187,6 +187,9 @@ const launch = (env: Env, config: Config, m0: Machine, args: Readonly<Record<str
   return enter(env, m, 'vmlaunch');
 };
 
+/** The managed hypervisor's launch of the config's guest (the replay engine starts every trace with it). */
+export const launchMachine = (env: Env, config: Config, m: Machine): StepOut => launch(env, config, m, {}, 'config');
+
 const rootStep = (env: Env, config: Config, m: Machine, s: RootStep, path: string): StepOut => {
   const a = s.args;
   switch (s.op) {

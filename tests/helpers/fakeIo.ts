@@ -14,6 +14,11 @@ export const fakeIo = (files: Record<string, string> = {}) => {
     stderrIsTTY: false,
     env: {},
     lines: async function* (p) { for (const l of (files[p] ?? '').split('\n')) yield l; },
+    fileSize: (p) => (files[p] ?? '').length,
+    atomicWriter: (p) => {
+      let buf = '';
+      return { write: (s) => { buf += s; }, commit: () => { written[p] = buf; }, abort: () => { buf = ''; } };
+    },
     onInterrupt: () => () => undefined,
   };
   return { io, out: () => out.join(''), err: () => err.join(''), written };

@@ -2,8 +2,16 @@ import * as path from 'path';
 import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import type { Io } from '../io';
-import { guarded, inputFailure, notImplemented, printJson } from '../output';
+import { guarded, inputFailure, printJson } from '../output';
 import { parseScenario, runScenario, outcomeJson, type StepRecord } from '../../replay/scenario';
+import { decodeConfig, DEFAULT_CONFIG, type Config } from '../../replay/config';
+import { renderReportText } from '../../report/text';
+import { renderReportJson } from '../../report/json';
+import { renderReportCsv } from '../../report/csv';
+import type { RunReport } from '../../report/model';
+import { detectFormat } from '../traceSource';
+import { reportOf, runTraceFile } from '../replayRun';
+import type { AtomicWriter } from '../io';
 
 /** Reads and parses a JSON file; failures name the file. */
 export const readJson = (io: Io, file: string): { ok: true; value: unknown } | { ok: false; message: string } => {
@@ -38,6 +46,22 @@ const runScenarioFile = (io: Io, file: string, json: boolean, value: unknown): n
   return 0;
 };
 
+const printReport = (io: Io, r: RunReport, format: string): void => {
+  if (format === 'json') io.stdout(renderReportJson(r));
+  else if (format === 'csv') io.stdout(renderReportCsv(r));
+  else io.stdout(renderReportText(r));
+};
+
+/** The config of --config, or the defaults. */
+export const loadConfig = (io: Io, file: string | undefined): { ok: true; config: Config } | { ok: false; problem: string | { file: string; path: string; expected: string; found: string } } => {
+  if (file === undefined) return { ok: true, config: DEFAULT_CONFIG };
+  const v = readJson(io, file);
+  if (!v.ok) return { ok: false, problem: v.message };
+  const c = decodeConfig(v.value, 'config');
+  if (isLeft(c)) return { ok: false, problem: { file, path: c.left.path, expected: c.left.expected, found: c.left.found } };
+  return { ok: true, config: c.right };
+};
+
 export const runCommand: Command = {
   command: 'run <file>',
   describe: 'run a trace (.jsonl) or a scenario (.json) and report exit counts and translation costs',
@@ -58,7 +82,34 @@ export const runCommand: Command = {
         if (!v.ok) return inputFailure(io, json, v.message);
         return runScenarioFile(io, file, json, v.value);
       }
-      return notImplemented(io, json, 'run of a trace (.jsonl / lackey): the replay engine');
+      const cfg = loadConfig(io, args.config as string | undefined);
+      if (!cfg.ok) return inputFailure(io, json, cfg.problem);
+      const format = await detectFormat(io, file, String(args.input ?? 'auto'));
+      const exitLogPath = args['exit-log'] as string | undefined;
+      const exitLog: AtomicWriter | undefined = exitLogPath !== undefined ? io.atomicWriter(exitLogPath) : undefined;
+      try {
+        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode });
+        // the overhead is measured against the same trace on bare metal
+        let nativeCycles: number | undefined;
+        if (cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {
+          const native = await runTraceFile(io, file, { ...cfg.config, mode: 'native' }, format, { progress: true, label: 'native' });
+          nativeCycles = reportOf(native).cycles.total;
+        }
+        const report = reportOf(run, nativeCycles);
+        if (run.state.stopped !== null) {
+          exitLog?.abort();
+          io.stderr(`vtxsim: ${file}: the run stopped after ${run.state.stats.events} events: ${run.state.stopped}\n`);
+          printReport(io, { ...report, partial: true }, json ? 'json' : String(args.format));
+          return 1;
+        }
+        exitLog?.commit();
+        if (run.partial) io.stderr(`vtxsim: interrupted: the report covers the first ${report.events} events (partial)\n`);
+        printReport(io, report, json ? 'json' : String(args.format));
+        return run.partial ? 1 : 0;
+      } catch (e) {
+        exitLog?.abort();
+        throw e;
+      }
     });
   },
 };

@@ -1,0 +1,80 @@
+/**
+ * Running a trace from a file: stream, decode, replay in chunks, progress on stderr, Ctrl-C gives a partial report,
+ * the exit log written atomically. The model work is src/replay/replay.ts; this file holds the effects.
+ */
+import { SingleBar, Presets } from 'cli-progress';
+import { isLeft } from 'fp-ts/Either';
+import type { Config } from '../replay/config';
+import { replayChunk, startReplay, type ReplayState } from '../replay/replay';
+import { toReport, type ConfigSummary, type RunReport } from '../report/model';
+import { exitLines, type ExitRecord as LogRecord } from '../report/exitLog';
+import type { ExitRecord } from '../vmx/machine';
+import { R } from '../vmx/exitReasons';
+import { InputError } from '../arch/problem';
+import type { AtomicWriter, Io } from './io';
+import { eventChunks, type TraceFormat } from './traceSource';
+
+export interface TraceRun {
+  readonly state: ReplayState;
+  readonly partial: boolean;
+}
+
+export const configSummary = (c: Config): ConfigSummary => ({
+  cpu: c.cpu,
+  mode: c.mode,
+  ept: c.mode === 'ept' ? { levels: c.ept.levels, pageSize: c.ept.pageSize } : null,
+  guest: { levels: c.guest.levels, pageSize: c.guest.pageSize },
+  ...(c.mode !== 'native' ? { vpid: c.controls.secondary === undefined || c.controls.secondary.includes('enable-vpid') } : {}),
+});
+
+/** A model exit as KVM's tracepoints report it. */
+export const logRecord = (x: ExitRecord): LogRecord => ({
+  tsc: x.tsc, vcpu: 0, reason: x.reason, failedEntry: x.failedEntry, rip: x.rip, qualification: x.qualification,
+  idtVectoring: 0, intrInfo: x.interruptionInfo ?? 0, errorCode: x.interruptionErrorCode ?? 0,
+  ...(x.guestPhysical !== undefined ? { gpa: x.guestPhysical } : {}),
+  ...(x.guestLinear !== undefined ? { gla: Number(x.guestLinear & 0x1f_ffff_ffff_ffffn) } : {}),
+  ...(x.reason === R.EPT_MISCONFIG ? { mmio: { write: false, len: 4, value: 0n } } : {}),
+});
+
+/** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
+export const runTraceFile = async (
+  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string } = {},
+): Promise<TraceRun> => {
+  if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
+  if (config.mode === 'shadow') throw new InputError({ _tag: 'InputProblem', file, path: 'config.mode', expected: '"ept" or "native" (shadow paging replay is not implemented yet)', found: '"shadow"' });
+  const s0 = startReplay(config);
+  if (isLeft(s0)) throw new InputError({ _tag: 'InputProblem', path: s0.left.path, expected: s0.left.expected, found: s0.left.found });
+  let state = s0.right;
+  let interrupted = false;
+  const off = io.onInterrupt(() => { interrupted = true; });
+  const total = Math.max(1, io.fileSize(file));
+  const bar = opts.progress === true && io.stderrIsTTY
+    ? new SingleBar({ format: `${opts.label ?? 'replay'} [{bar}] {percentage}% | {events} events | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
+    : null;
+  bar?.start(total, 0, { events: 0 });
+  try {
+    for await (const chunk of eventChunks(io, file, format)) {
+      const r = replayChunk(state, chunk.events, opts.exitLog !== undefined);
+      state = r.state;
+      if (opts.exitLog !== undefined) for (const x of r.exits) opts.exitLog.write(exitLines(logRecord(x)).join('\n') + '\n');
+      bar?.update(Math.min(chunk.bytes, total), { events: state.stats.events });
+      if (interrupted || state.stopped !== null) break;
+      // let a pending Ctrl-C signal be delivered between chunks
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    bar?.stop();
+    off();
+  }
+  return { state, partial: interrupted };
+};
+
+export const reportOf = (run: TraceRun, nativeCycles?: number): RunReport =>
+  toReport(run.state.stats, {
+    mode: run.state.config.mode,
+    config: configSummary(run.state.config),
+    guestVirtualPages: run.state.gvaPages.size,
+    guestPhysicalPages: run.state.gpaPages.size,
+    ...(run.partial ? { partial: true } : {}),
+    ...(nativeCycles !== undefined ? { nativeCycles } : {}),
+  });

@@ -1,0 +1,166 @@
+/**
+ * The managed hypervisor: a KVM-like handler for every exit reason a trace can cause. Each handler works through the
+ * pure model like real VMM software (VMREAD the exit information, edit EPT or guest state, VMWRITE, VMRESUME), never
+ * around it.
+ *
+ * Models (KVM, arch/x86/kvm/vmx/vmx.c `kvm_vmx_exit_handlers`):
+ *  - EPT_VIOLATION (handle_ept_violation -> kvm_mmu_page_fault): ordinary memory is mapped read/write/execute at
+ *    `ept.pageSize` to fresh host frames and the access is retried; a GPA in an `mmio` range gets the misconfigured
+ *    entry KVM installs for MMIO (bits 2:0 = 110b, write+execute without read: VMX_EPT_MISCONFIG_WX_VALUE), so the
+ *    next access to that page gives EPT_MISCONFIG.
+ *  - EPT_MISCONFIG (handle_ept_misconfig): the MMIO access is emulated (the device model completes it) and RIP skips
+ *    the instruction: the access is not retried.
+ *  - CPUID, RDMSR/WRMSR, I/O, CR access, RDTSC/RDTSCP/RDPMC, XSETBV, INVD/WBINVD, MWAIT/MONITOR, PAUSE, VMCALL,
+ *    MOV DR, INVLPG: emulated; RIP += VM-exit instruction length (skip_emulated_instruction).
+ *  - HLT (kvm_emulate_halt): RIP skips HLT; the vCPU waits for the next interrupt (the trace's next events).
+ *  - EXTERNAL_INTERRUPT: the host handles the interrupt; a guest-bound interrupt (the trace's `interrupt` event) is
+ *    injected at the next VM entry through the VM-entry interruption-information field.
+ *  - EXCEPTION_NMI: an intercepted exception is reflected into the guest (event injection); an NMI is handled by the
+ *    host and then injected.
+ *  - PREEMPTION_TIMER: resume. PML_FULL: the log is drained (PML index <- 511) and the access retried.
+ * Leaves out: user-space exits (KVM_EXIT_IO / KVM_EXIT_MMIO round trips are priced, not simulated), device state.
+ */
+import { PAGE_SIZE } from '../arch/addr';
+import * as Phys from '../arch/phys';
+import * as EptBuild from '../ept/build';
+import * as Instr from '../vmx/instructions';
+import { currentFields, vmcsRead } from '../vmx/cpu';
+import { F } from '../vmx/fields';
+import { R } from '../vmx/exitReasons';
+import { eptContextOf } from '../vmx/entry';
+import { encodeInterruptionInfo } from '../vmx/qualifications';
+import type { ExitRecord, Machine } from '../vmx/machine';
+import type { Config } from './config';
+
+export interface Hypervisor {
+  readonly config: Config;
+  /** an interrupt the host took for the guest, to inject at the next VM entry */
+  readonly pendingInjection: { readonly vector: number; readonly type: 'external-interrupt' | 'nmi' | 'hardware-exception'; readonly errorCode?: number } | null;
+}
+
+export const initialHypervisor = (config: Config): Hypervisor => ({ config, pendingInjection: null });
+
+const inMmio = (config: Config, gpa: number): boolean => {
+  const g = BigInt(gpa);
+  for (const [lo, hi] of config.mmio) if (g >= lo && g <= hi) return true;
+  return false;
+};
+
+const write = (m: Machine, enc: number, v: bigint): Machine => {
+  const s = Instr.vmwrite(m.cpu, enc, v);
+  if (s.outcome.result !== 'VMsucceed') throw new Error(`hypervisor VMWRITE ${enc.toString(16)} failed: ${JSON.stringify(s.outcome)}`);
+  return { ...m, cpu: s.cpu };
+};
+const read = (m: Machine, enc: number): bigint => {
+  const s = Instr.vmread(m.cpu, enc);
+  if (s.outcome.result !== 'VMsucceed') throw new Error(`hypervisor VMREAD ${enc.toString(16)} failed`);
+  return s.outcome.value ?? 0n;
+};
+
+/** skip_emulated_instruction: GUEST_RIP += VM-exit instruction length. */
+const skipInstruction = (m: Machine): Machine =>
+  write(m, F.GUEST_RIP, (read(m, F.GUEST_RIP) + read(m, F.VM_EXIT_INSTRUCTION_LEN)) & 0xffff_ffff_ffff_ffffn);
+
+/** KVM's MMIO SPTE for EPT: write + execute without read, a misconfiguration on every access (reference §8.5). */
+const MMIO_ENTRY_LO = 0b110;
+
+/** kvm_mmu_page_fault for a first touch: map the page at ept.pageSize, or mark it MMIO. */
+const mapGpa = (m: Machine, config: Config, gpa: number): Machine => {
+  const ept = eptContextOf(m.cpu.caps, currentFields(m.cpu), 0);
+  if (ept === null) return m;
+  const root = ept.root as number;
+  if (inMmio(config, gpa)) {
+    const page = gpa - (gpa % PAGE_SIZE);
+    const r = EptBuild.eptWriteEntry(m.cpu.mem, root, ept.levels, page, 1, BigInt(MMIO_ENTRY_LO), m.hostAlloc);
+    if (r === undefined) return m;
+    return { ...m, cpu: { ...m.cpu, mem: r.mem }, hostAlloc: r.alloc ?? m.hostAlloc };
+  }
+  const size = config.ept.pageSize;
+  const bytes = EptBuild.pageBytes(size);
+  // the page's host frame, aligned to the page size, then the intermediate tables after it
+  const frame = Math.ceil(m.hostAlloc.next / bytes) * bytes;
+  const r = EptBuild.eptMap(m.cpu.mem, { next: frame + bytes }, root, ept.levels, gpa, frame, size, { r: true, w: true, x: true }, 6);
+  return { ...m, cpu: { ...m.cpu, mem: r.mem }, hostAlloc: r.alloc };
+};
+
+export interface Handled {
+  readonly machine: Machine;
+  readonly hv: Hypervisor;
+  /** false: the exit ends the run (triple fault, failed entry) */
+  readonly resume: boolean;
+}
+
+/** Handles one VM exit in root operation and leaves the machine ready for VMRESUME. */
+export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handled => {
+  let m = m0;
+  const config = hv.config;
+  switch (exit.reason) {
+    case R.EPT_VIOLATION:
+      return { machine: mapGpa(m, config, exit.guestPhysical ?? 0), hv, resume: true };
+    case R.EPT_MISCONFIG:
+      // emulated MMIO: the instruction completes in the hypervisor, no retry; EPT violations have no instruction length
+      // field, so KVM decodes the instruction; the model's accesses are one instruction of unknown length: RIP + 3
+      m = { ...m, pendingRetry: null };
+      return { machine: write(m, F.GUEST_RIP, (read(m, F.GUEST_RIP) + 3n) & 0xffff_ffff_ffff_ffffn), hv, resume: true };
+    case R.PML_FULL: {
+      // drain the log (a real VMM would record the logged GPAs as dirty for migration) and reset the index
+      const pml = Number(read(m, F.PML_ADDRESS));
+      m = { ...m, cpu: { ...m.cpu, mem: Phys.updatePage(m.cpu.mem, Math.floor(pml / PAGE_SIZE), (p) => { p.fill(0); }) } };
+      return { machine: write(m, F.GUEST_PML_INDEX, 511n), hv, resume: true };
+    }
+    case R.EXTERNAL_INTERRUPT: {
+      const info = exit.interruptionInfo ?? 0;
+      return { machine: m, hv: { ...hv, pendingInjection: { vector: info & 0xff, type: 'external-interrupt' } }, resume: true };
+    }
+    case R.EXCEPTION_NMI: {
+      const info = exit.interruptionInfo ?? 0;
+      const vector = info & 0xff;
+      const type = ((info >> 8) & 7) === 2 ? 'nmi' as const : 'hardware-exception' as const;
+      return {
+        machine: m,
+        hv: { ...hv, pendingInjection: { vector, type, ...(exit.interruptionErrorCode !== undefined ? { errorCode: exit.interruptionErrorCode } : {}) } },
+        resume: true,
+      };
+    }
+    case R.PREEMPTION_TIMER:
+      return { machine: m, hv, resume: true };
+    case R.TRIPLE_FAULT: case R.INVALID_STATE: case R.MSR_LOAD_FAIL:
+      return { machine: m, hv, resume: false };
+    case R.CR_ACCESS: {
+      // MOV to CR0/CR4 of a host-owned bit: update the guest's register and the read shadow (vmx_set_cr0/cr4)
+      const q = exit.qualification;
+      const cr = Number(q & 0xfn);
+      const type = Number((q >> 4n) & 3n);
+      if (type === 0 && (cr === 0 || cr === 4)) {
+        const v = m.gprs.rax;
+        const shadowEnc = cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW;
+        const guestEnc = cr === 0 ? F.GUEST_CR0 : F.GUEST_CR4;
+        const fixed0 = cr === 0 ? m.cpu.caps.cr0Fixed0 & ~0x8000_0001n : m.cpu.caps.cr4Fixed0;
+        m = write(m, shadowEnc, v);
+        m = write(m, guestEnc, v | fixed0);
+      }
+      return { machine: skipInstruction(m), hv, resume: true };
+    }
+    case R.MSR_WRITE: {
+      // kvm_set_msr: the guest's value (EDX:EAX) for MSR ECX
+      const msrs = new Map(m.guestMsrs);
+      msrs.set(Number(m.gprs.rcx), m.gprs.rax);
+      return { machine: skipInstruction({ ...m, guestMsrs: msrs }), hv, resume: true };
+    }
+    default:
+      // every instruction exit: emulate and skip it
+      return { machine: exit.instructionLength !== undefined ? skipInstruction(m) : m, hv, resume: true };
+  }
+};
+
+/** Before VMRESUME: inject a pending event through the VM-entry interruption-information field. */
+export const prepareEntry = (hv: Hypervisor, m: Machine): { machine: Machine; hv: Hypervisor } => {
+  const p = hv.pendingInjection;
+  if (p === null) return { machine: m, hv };
+  const hasError = p.errorCode !== undefined;
+  let x = write(m, F.VM_ENTRY_INTR_INFO_FIELD, encodeInterruptionInfo({ vector: p.vector, type: p.type, errorCodeValid: hasError }));
+  if (hasError) x = write(x, F.VM_ENTRY_EXCEPTION_ERROR_CODE, BigInt(p.errorCode!));
+  return { machine: x, hv: { ...hv, pendingInjection: null } };
+};
+
+export const vmcsValue = (m: Machine, enc: number): bigint => vmcsRead(currentFields(m.cpu), enc);

@@ -1,0 +1,236 @@
+/**
+ * The replay engine: a trace folded through the pure model with the managed hypervisor (src/replay/hypervisor.ts) in
+ * charge of VM exits and the guest OS model (below) in charge of guest page faults.
+ *
+ * Guest OS model (interface §3 "guest.policy": demand): the first touch of a guest-linear page that is not mapped
+ * raises #PF inside the guest (no VM exit unless the exception bitmap says so); the guest OS then maps a fresh
+ * guest-physical frame at `guest.pageSize` by writing its own page tables with guest-physical writes (the same path
+ * as a `guest_map` event: under EPT those writes can cause EPT violations), one table page per populated region,
+ * and retries the access. Frames and tables come from one allocator, upward from guest-physical 16 MiB.
+ *
+ * Purity: `replayChunk(state, events)` returns a new state; the input state stays valid, so a state can be saved,
+ * forked and continued twice. Inside a chunk, counters are accumulated in local variables (nothing escapes).
+ */
+import { isLeft, left, right, type Either } from 'fp-ts/Either';
+import { PAGE_SIZE, gva as mkGva, gpa as mkGpa } from '../arch/addr';
+import * as Cost from '../mmu/cost';
+import type { GuestEvent, MemoryAccess } from '../guest/events';
+import { guestStep } from '../vmx/step';
+import { vmEntry } from '../vmx/entry';
+import { exitName } from '../vmx/exitReasons';
+import type { Env, ExitRecord, Machine } from '../vmx/machine';
+import type { Config } from './config';
+import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
+import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
+import { concatRunStats, defaultExitCost, emptyRunStats, exitCycles, type ExitCostModel, type RunStats } from './stats';
+
+export interface ReplayState {
+  readonly env: Env;
+  readonly config: Config;
+  readonly machine: Machine;
+  readonly hv: Hypervisor;
+  readonly stats: RunStats;
+  /** distinct guest-virtual 4 KiB pages accessed */
+  readonly gvaPages: ReadonlySet<number>;
+  /** distinct guest-physical 4 KiB pages touched (data and guest page tables) */
+  readonly gpaPages: ReadonlySet<number>;
+  /** page faults delivered to the guest (and handled by the guest OS model or reported) */
+  readonly guestFaults: number;
+  readonly exitCost: ExitCostModel;
+  /** set when the run cannot go on (a triple fault, guest memory exhausted) */
+  readonly stopped: string | null;
+}
+
+export interface ChunkResult {
+  readonly state: ReplayState;
+  /** the exits of this chunk, in order (only when asked for: --exit-log) */
+  readonly exits: readonly ExitRecord[];
+}
+
+/** Starts a replay: the hypervisor launches the guest (modes ept, shadow), or a bare-metal guest (native). */
+export const startReplay = (config: Config): Either<RunProblem, ReplayState> => {
+  const e = envOf(config);
+  if (isLeft(e)) return e;
+  const env = e.right;
+  let machine = initialMachine(env, config);
+  if (config.mode !== 'native') {
+    const l = launchMachine(env, config, machine);
+    if (isLeft(l)) return l;
+    if (l.right.outcome.result !== 'entered') {
+      return left({ path: 'config', expected: 'a config whose VM entry succeeds (see `vtxsim check`)', found: JSON.stringify(l.right.outcome) });
+    }
+    machine = l.right.machine;
+  }
+  return right({
+    env, config, machine, hv: initialHypervisor(config), stats: emptyRunStats, gvaPages: new Set(), gpaPages: new Set(),
+    guestFaults: 0, exitCost: defaultExitCost, stopped: null,
+  });
+};
+
+/** Mutable counters of one chunk (local to replayChunk). */
+interface Acc {
+  events: number;
+  exits: Map<string, number>;
+  exitCycles: Map<string, number>;
+  translation: Cost.TranslationStats;
+  hist: Map<number, number>;
+  guestCycles: number;
+  gvaPages: Set<number> | null;
+  gpaPages: Set<number> | null;
+  guestFaults: number;
+  log: ExitRecord[] | null;
+}
+
+const MAX_ITERATIONS = 64;
+
+/** Runs one event to completion: exits are handled and the guest resumed, guest page faults are served. */
+const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent, acc: Acc, base: ReplayState): { m: Machine; hv: Hypervisor; stopped: string | null } => {
+  let m = m0;
+  let hv = hv0;
+  const { env, config } = s0;
+  for (let i = 0; i < MAX_ITERATIONS; i++) {
+    const r = guestStep(env, m, ev);
+    m = r.machine;
+    if (r.translation.accesses > 0) {
+      acc.translation = Cost.combine(acc.translation, r.translation);
+      if (r.translation.walks > 0) {
+        // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
+        const refs = Math.round((r.translation.guestRefs + r.translation.nestedRefs) / r.translation.walks);
+        acc.hist.set(refs, (acc.hist.get(refs) ?? 0) + r.translation.walks);
+      }
+    }
+    for (const p of r.touchedGpaPages) {
+      if (!base.gpaPages.has(p) && !(acc.gpaPages?.has(p) ?? false)) (acc.gpaPages ??= new Set()).add(p);
+    }
+    const o = r.outcome;
+    switch (o.result) {
+      case 'passthrough':
+        return { m, hv, stopped: null };
+      case 'fault': {
+        acc.guestFaults++;
+        if (o.vector === 14 && ev.op !== 'guest_map' && ev.op !== 'guest_unmap' && isAccess(ev) && ((o.errorCode ?? 0) & 1) === 0 && config.guest.policy === 'demand') {
+          const mapped = guestOsMap(s0, m, hv, ev, acc, base);
+          if (mapped.stopped !== null) return mapped;
+          m = mapped.m;
+          hv = mapped.hv;
+          continue; // retry the access
+        }
+        return { m, hv, stopped: null };
+      }
+      case 'exit': {
+        const x = o.exit;
+        const name = exitName(x.reason);
+        acc.exits.set(name, (acc.exits.get(name) ?? 0) + 1);
+        acc.exitCycles.set(name, (acc.exitCycles.get(name) ?? 0) + exitCycles(s0.exitCost, name));
+        acc.log?.push(x);
+        const h = handleExit(hv, m, x);
+        if (!h.resume) return { m: h.machine, hv: h.hv, stopped: `${name} exit: the guest cannot go on` };
+        const retry = h.machine.pendingRetry !== null;
+        const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
+        hv = p.hv;
+        const e = vmEntry(p.machine, 'vmresume');
+        m = e.machine;
+        if (e.outcome.result === 'exit') {
+          // an exit at entry (a zero preemption timer, a failed entry): count it and handle it next round
+          const y = e.outcome.exit;
+          const yn = exitName(y.reason);
+          acc.exits.set(yn, (acc.exits.get(yn) ?? 0) + 1);
+          acc.exitCycles.set(yn, (acc.exitCycles.get(yn) ?? 0) + exitCycles(s0.exitCost, yn));
+          acc.log?.push(y);
+          if (y.failedEntry) return { m, hv, stopped: `VM entry failed (${yn})` };
+          const h2 = handleExit(hv, m, y);
+          const p2 = prepareEntry(h2.hv, h2.machine);
+          hv = p2.hv;
+          const e2 = vmEntry(p2.machine, 'vmresume');
+          if (e2.outcome.result !== 'entered') return { m: e2.machine, hv, stopped: `VM entry failed after ${yn}` };
+          m = e2.machine;
+        } else if (e.outcome.result !== 'entered') {
+          return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome)}` };
+        }
+        m = { ...m, nonRoot: m.nonRoot === null ? null : { ...m.nonRoot, retry: null } };
+        // a memory access (or guest page-table write) that exited runs again; an emulated instruction is done
+        if (retry) continue;
+        return { m, hv, stopped: null };
+      }
+      default:
+        return { m, hv, stopped: `unexpected outcome ${o.result}` };
+    }
+  }
+  return { m, hv, stopped: `event ${ev.op} did not complete after ${MAX_ITERATIONS} exits` };
+};
+
+const isAccess = (ev: GuestEvent): ev is MemoryAccess => ev.op === 'read' || ev.op === 'write' || ev.op === 'fetch';
+
+const pageBytes = (size: '4K' | '2M' | '1G'): number => (size === '4K' ? PAGE_SIZE : size === '2M' ? 0x200000 : 0x40000000);
+
+/** The guest OS's page-fault handler: a fresh frame mapped at the faulting address, through guest writes. */
+const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAccess, acc: Acc, base: ReplayState): { m: Machine; hv: Hypervisor; stopped: string | null } => {
+  const size = s0.config.guest.pageSize;
+  const bytes = pageBytes(size);
+  const frame = Math.ceil(m0.guestAlloc.next / bytes) * bytes;
+  const limit = s0.config.guest.memoryMiB * 1024 * 1024;
+  if (frame + bytes > limit) return { m: m0, hv, stopped: `guest memory exhausted (guest.memoryMiB = ${s0.config.guest.memoryMiB}): the trace touches more pages than the guest has` };
+  // the frame is taken first; the page tables the mapping needs come after it
+  const m1: Machine = { ...m0, guestAlloc: { next: frame + bytes } };
+  const va = ev.gva as number;
+  const map: GuestEvent = {
+    op: 'guest_map', gva: mkGva(va - (((va % bytes) + bytes) % bytes)), gpa: mkGpa(frame), size,
+    flags: ev.user ? 'rwxu' : 'rwx',
+  };
+  return runEvent(s0, m1, hv, map, acc, base);
+};
+
+/**
+ * Replays a chunk of events. Pure: `state` is not changed; the result shares what did not change.
+ * `collectExits` keeps every exit record of the chunk (for --exit-log).
+ */
+export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], collectExits = false): ChunkResult => {
+  if (state.stopped !== null) return { state, exits: [] };
+  const acc: Acc = {
+    events: 0, exits: new Map(), exitCycles: new Map(), translation: Cost.emptyStats, hist: new Map(), guestCycles: 0,
+    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null,
+  };
+  let m = state.machine;
+  let hv = state.hv;
+  let stopped: string | null = null;
+  for (const ev of events) {
+    acc.events++;
+    if (isAccess(ev)) {
+      const first = Math.floor((ev.gva as number) / PAGE_SIZE);
+      const last = Math.floor(((ev.gva as number) + Math.max(1, ev.size) - 1) / PAGE_SIZE);
+      for (let p = first; p <= last; p++) if (!state.gvaPages.has(p) && !(acc.gvaPages?.has(p) ?? false)) (acc.gvaPages ??= new Set()).add(p);
+    } else if (ev.op === 'run') {
+      acc.guestCycles += Number(ev.cycles);
+    }
+    const r = runEvent(state, m, hv, ev, acc, state);
+    m = r.m;
+    hv = r.hv;
+    if (r.stopped !== null) { stopped = r.stopped; break; }
+  }
+  const hist: Record<string, number> = {};
+  for (const [k, v] of acc.hist) hist[String(k)] = v;
+  const chunkStats: RunStats = {
+    events: acc.events,
+    exitsByReason: Object.fromEntries(acc.exits),
+    exitCyclesByReason: Object.fromEntries(acc.exitCycles),
+    translation: acc.translation,
+    pscLookups: acc.translation.walks,
+    nestedTlbLookups: acc.translation.nestedTlbHits,
+    refsHistogram: hist,
+    guestCycles: acc.guestCycles,
+  };
+  const union = (a: ReadonlySet<number>, b: Set<number> | null): ReadonlySet<number> => {
+    if (b === null) return a;
+    const u = new Set(a);
+    for (const x of b) u.add(x);
+    return u;
+  };
+  return {
+    state: {
+      ...state, machine: m, hv, stats: concatRunStats(state.stats, chunkStats),
+      gvaPages: union(state.gvaPages, acc.gvaPages), gpaPages: union(state.gpaPages, acc.gpaPages),
+      guestFaults: state.guestFaults + acc.guestFaults, stopped,
+    },
+    exits: acc.log ?? [],
+  };
+};
