@@ -496,7 +496,7 @@ main { padding: 0 28px 28px; }
 .summary div { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 120px; }
 .summary dt { color: var(--muted); font-size: 12px; }
 .summary dd { margin: 0; font-size: 20px; font-variant-numeric: tabular-nums; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px; margin-bottom: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 16px; margin-bottom: 16px; }
 figure { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 12px; }
 figure.tall { grid-column: 1 / -1; }
 .chart-box { position: relative; height: 320px; }
