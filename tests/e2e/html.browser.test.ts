@@ -74,6 +74,8 @@ interface PageResult {
 }
 
 if (!haveChromium && !ci) {
+  // Jest hides the titles of a file whose every test is skipped, so say it on the console too
+  console.warn('SKIPPED: chromium not installed (/usr/bin/chromium): HTML report browser test not run');
   test.skip('SKIPPED: chromium not installed (/usr/bin/chromium; apt-get install chromium)', () => undefined);
 } else {
   describe('HTML report in headless Chromium', () => {
