@@ -27,6 +27,8 @@ import { tscControls, guestTsc, IA32_TIME_STAMP_COUNTER, IA32_TSC_AUX } from './
 import { encodeInterruptionInfo } from './qualifications';
 import { vmExit, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
+import { currentFields, vmcsRead } from './cpu';
+import { F } from './fields';
 import type { Env, GuestCpu, Machine, NonRoot, Outcome } from './machine';
 
 export interface GuestStepResult {
@@ -332,7 +334,13 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
       const c = m.nonRoot?.controls;
       // SDM "Other Causes of VM Exits": external interrupts exit with "external-interrupt exiting" = 1
       if (!m.native && c !== undefined && (c.pin & 1) !== 0) {
-        return exitWith(m, { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: Number(encodeInterruptionInfo({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false })) });
+        // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
+        // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
+        const ack = ((vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) >> 15n) & 1n) === 1n;
+        return exitWith(m, {
+          reason: R.EXTERNAL_INTERRUPT, qualification: 0n,
+          ...(ack ? { interruptionInfo: Number(encodeInterruptionInfo({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false })) } : {}),
+        });
       }
       // delivered through the guest IDT; an interrupt ends HLT
       return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
