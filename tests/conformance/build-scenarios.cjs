@@ -1,3 +1,4 @@
+/* global require, __dirname, console */
 /**
  * Writes the conformance scenarios (tests/conformance/scenarios/<name>.json, interface §4) and their expectations
  * (<name>.expect.json: name, rule, expect [{ step, outcome }], optional memory [{ hpa, value }]).
