@@ -9,7 +9,8 @@ import { replayChunk, startReplay, type ReplayState } from '../replay/replay';
 import { toReport, type ConfigSummary, type RunReport } from '../report/model';
 import { exitLines, type ExitRecord as LogRecord } from '../report/exitLog';
 import type { ExitRecord } from '../vmx/machine';
-import { R } from '../vmx/exitReasons';
+import { R, exitName } from '../vmx/exitReasons';
+import type { MemoryAccess } from '../guest/events';
 import { InputError } from '../arch/problem';
 import type { AtomicWriter, Io } from './io';
 import { eventChunks, type TraceFormat } from './traceSource';
@@ -17,7 +18,14 @@ import { eventChunks, type TraceFormat } from './traceSource';
 export interface TraceRun {
   readonly state: ReplayState;
   readonly partial: boolean;
+  /** exits by event index, thinned to at most TIMELINE_KEEP points (every k-th exit, k doubling as needed) */
+  readonly timeline: readonly { readonly at: number; readonly reason: string }[];
+  /** the first memory access of the trace (the HTML report's walk grid explains it) */
+  readonly firstAccess: MemoryAccess | null;
 }
+
+/** Timeline points kept while replaying (the HTML renderer samples further, to 5,000). */
+export const TIMELINE_KEEP = 20_000;
 
 export const configSummary = (c: Config): ConfigSummary => ({
   cpu: c.cpu,
@@ -38,7 +46,7 @@ export const logRecord = (x: ExitRecord): LogRecord => ({
 
 /** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
 export const runTraceFile = async (
-  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string } = {},
+  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean } = {},
 ): Promise<TraceRun> => {
   if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
   if (config.mode === 'shadow') throw new InputError({ _tag: 'InputProblem', file, path: 'config.mode', expected: '"ept" or "native" (shadow paging replay is not implemented yet)', found: '"shadow"' });
@@ -52,10 +60,21 @@ export const runTraceFile = async (
     ? new SingleBar({ format: `${opts.label ?? 'replay'} [{bar}] {percentage}% | {events} events | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
     : null;
   bar?.start(total, 0, { events: 0 });
+  let timeline: { at: number; reason: string }[] = [];
+  let stride = 1;
+  let seen = 0;
+  let firstAccess: MemoryAccess | null = null;
   try {
     for await (const chunk of eventChunks(io, file, format)) {
-      const r = replayChunk(state, chunk.events, opts.exitLog !== undefined);
+      if (firstAccess === null) firstAccess = (chunk.events.find((e) => e.op === 'read' || e.op === 'write' || e.op === 'fetch') as MemoryAccess | undefined) ?? null;
+      const r = replayChunk(state, chunk.events, opts.exitLog !== undefined || opts.timeline === true);
       state = r.state;
+      if (opts.timeline === true) {
+        for (let i = 0; i < r.exits.length; i++) {
+          if (seen++ % stride === 0) timeline.push({ at: r.exitEvents[i], reason: exitName(r.exits[i].reason) });
+          if (timeline.length >= TIMELINE_KEEP) { timeline = timeline.filter((_, k) => k % 2 === 0); stride *= 2; }
+        }
+      }
       if (opts.exitLog !== undefined) for (const x of r.exits) opts.exitLog.write(exitLines(logRecord(x)).join('\n') + '\n');
       bar?.update(Math.min(chunk.bytes, total), { events: state.stats.events });
       if (interrupted || state.stopped !== null) break;
@@ -66,7 +85,7 @@ export const runTraceFile = async (
     bar?.stop();
     off();
   }
-  return { state, partial: interrupted };
+  return { state, partial: interrupted, timeline, firstAccess };
 };
 
 export const reportOf = (run: TraceRun, nativeCycles?: number): RunReport =>

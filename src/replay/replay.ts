@@ -17,7 +17,7 @@ import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { guestStep } from '../vmx/step';
 import { vmEntry } from '../vmx/entry';
-import { exitName } from '../vmx/exitReasons';
+import { R, exitName } from '../vmx/exitReasons';
 import type { Env, ExitRecord, Machine } from '../vmx/machine';
 import type { Config } from './config';
 import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
@@ -43,8 +43,10 @@ export interface ReplayState {
 
 export interface ChunkResult {
   readonly state: ReplayState;
-  /** the exits of this chunk, in order (only when asked for: --exit-log) */
+  /** the exits of this chunk, in order (only when asked for: --exit-log, --html) */
   readonly exits: readonly ExitRecord[];
+  /** for each exit, the 0-based index of the trace event that caused it */
+  readonly exitEvents: readonly number[];
 }
 
 /** Starts a replay: the hypervisor launches the guest (modes ept, shadow), or a bare-metal guest (native). */
@@ -79,6 +81,9 @@ interface Acc {
   gpaPages: Set<number> | null;
   guestFaults: number;
   log: ExitRecord[] | null;
+  logEvents: number[] | null;
+  /** index of the event being replayed */
+  current: number;
 }
 
 const MAX_ITERATIONS = 64;
@@ -123,9 +128,16 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
         acc.exits.set(name, (acc.exits.get(name) ?? 0) + 1);
         acc.exitCycles.set(name, (acc.exitCycles.get(name) ?? 0) + exitCycles(s0.exitCost, name));
         acc.log?.push(x);
-        const h = handleExit(hv, m, x);
+        acc.logEvents?.push(acc.current);
+        let h = handleExit(hv, m, x);
         if (!h.resume) return { m: h.machine, hv: h.hv, stopped: `${name} exit: the guest cannot go on` };
-        const retry = h.machine.pendingRetry !== null;
+        // a memory access (or guest page-table write) that exited is re-executed after the VM entry (SDM "VM
+        // Exits": a fault-like exit leaves the instruction to run again); a guest_map/guest_unmap exits only on a
+        // table write EPT refused, so the OS's write runs again too (the writes before it stay done). An
+        // EPT_MISCONFIG write was emulated by the hypervisor, so that one is complete.
+        const retry = h.machine.pendingRetry !== null
+          || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
+        if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(m, h.machine, x.guestPhysical) };
         const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
         hv = p.hv;
         const e = vmEntry(p.machine, 'vmresume');
@@ -137,6 +149,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
           acc.exits.set(yn, (acc.exits.get(yn) ?? 0) + 1);
           acc.exitCycles.set(yn, (acc.exitCycles.get(yn) ?? 0) + exitCycles(s0.exitCost, yn));
           acc.log?.push(y);
+          acc.logEvents?.push(acc.current);
           if (y.failedEntry) return { m, hv, stopped: `VM entry failed (${yn})` };
           const h2 = handleExit(hv, m, y);
           const p2 = prepareEntry(h2.hv, h2.machine);
@@ -185,15 +198,17 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
  * `collectExits` keeps every exit record of the chunk (for --exit-log).
  */
 export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], collectExits = false): ChunkResult => {
-  if (state.stopped !== null) return { state, exits: [] };
+  if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
     events: 0, exits: new Map(), exitCycles: new Map(), translation: Cost.emptyStats, hist: new Map(), guestCycles: 0,
-    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null,
+    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null, logEvents: collectExits ? [] : null,
+    current: state.stats.events,
   };
   let m = state.machine;
   let hv = state.hv;
   let stopped: string | null = null;
   for (const ev of events) {
+    acc.current = state.stats.events + acc.events;
     acc.events++;
     if (isAccess(ev)) {
       const first = Math.floor((ev.gva as number) / PAGE_SIZE);
@@ -232,5 +247,6 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
       guestFaults: state.guestFaults + acc.guestFaults, stopped,
     },
     exits: acc.log ?? [],
+    exitEvents: acc.logEvents ?? [],
   };
 };

@@ -9,6 +9,7 @@ import type { Config } from '../../replay/config';
 import { renderCompareJson, renderCompareText } from '../../report/compare';
 import { renderCompareCsv } from '../../report/csv';
 import type { RunReport } from '../../report/model';
+import { writeHtml } from '../html';
 
 export const COMPARE_MODES = ['native', 'ept', 'ept-2m', 'ept-1g', 'ept-5level', 'shadow', 'ept-novpid'] as const;
 export type CompareMode = (typeof COMPARE_MODES)[number];
@@ -71,6 +72,8 @@ export const compareCommand: Command = {
         if (run.partial) break;
       }
       const ordered = modes.map((m) => runs.find((r) => r.mode === m)).filter((r): r is RunReport => r !== undefined);
+      const htmlPath = args.html as string | undefined;
+      if (htmlPath !== undefined) writeHtml(io, htmlPath, { kind: 'compare', reports: Object.fromEntries(ordered.map((r) => [r.mode, r])), title: `vtxsim compare: ${file}` });
       if (json) io.stdout(renderCompareJson(ordered));
       else if (args.format === 'csv') io.stdout(renderCompareCsv(ordered));
       else io.stdout(renderCompareText(ordered));

@@ -12,6 +12,7 @@ import type { RunReport } from '../../report/model';
 import { detectFormat } from '../traceSource';
 import { reportOf, runTraceFile } from '../replayRun';
 import type { AtomicWriter } from '../io';
+import { walkOf, writeHtml } from '../html';
 
 /** Reads and parses a JSON file; failures name the file. */
 export const readJson = (io: Io, file: string): { ok: true; value: unknown } | { ok: false; message: string } => {
@@ -88,7 +89,8 @@ export const runCommand: Command = {
       const exitLogPath = args['exit-log'] as string | undefined;
       const exitLog: AtomicWriter | undefined = exitLogPath !== undefined ? io.atomicWriter(exitLogPath) : undefined;
       try {
-        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode });
+        const htmlPath = args.html as string | undefined;
+        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined });
         // the overhead is measured against the same trace on bare metal
         let nativeCycles: number | undefined;
         if (cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {
@@ -103,6 +105,10 @@ export const runCommand: Command = {
           return 1;
         }
         exitLog?.commit();
+        if (htmlPath !== undefined) {
+          const walk = walkOf(cfg.config, run.firstAccess);
+          writeHtml(io, htmlPath, { kind: 'run', report, timeline: run.timeline, timelineAxis: 'event index', ...(walk !== undefined ? { walk } : {}), title: `vtxsim: ${path.basename(file)}` });
+        }
         if (run.partial) io.stderr(`vtxsim: interrupted: the report covers the first ${report.events} events (partial)\n`);
         printReport(io, report, json ? 'json' : String(args.format));
         return run.partial ? 1 : 0;
