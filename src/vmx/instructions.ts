@@ -244,8 +244,9 @@ export const eptpProblem = (caps: Caps, eptp: bigint): string | undefined => {
 };
 
 /** EP4TA: EPTP bits N-1:12 as an address (the tag of guest-physical and combined mappings). */
+/** EP4TA as the translation caches tag it: EPTP bits N-1:12 as a page number (src/mmu/invalidate.ts). */
 export const ep4ta = (caps: Caps, eptp: bigint): number =>
-  Number(eptp & ((1n << BigInt(caps.maxPhyAddr)) - 1n) & ~0xfffn);
+  Number((eptp & ((1n << BigInt(caps.maxPhyAddr)) - 1n)) >> 12n);
 
 /** SDM "INVEPT": type 1 single-context (descriptor bits 63:0 = EPTP), type 2 all-context. */
 export const invept = (cpu: Cpu, type: number, eptp: bigint): Step => {

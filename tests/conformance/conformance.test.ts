@@ -65,8 +65,6 @@ describe('conformance scenarios (SDM outcomes written by hand)', () => {
   // Scenarios whose hand-written SDM outcome the model does not give yet (bugs in files this suite may not fix):
   // test.failing, so each flips to a failure once the bug is fixed and the entry must then be removed.
   const KNOWN_BUGS: Readonly<Record<string, string>> = {
-    'invept-single-context-rewalks.json':
-      'src/vmx/instructions.ts ep4ta() returns the EP4TA as an address, src/mmu/invalidate.ts expects address / 4096: INVEPT type 1 invalidates nothing',
   };
   const check = (file: string): void => {
     const r = get(file);
