@@ -10,7 +10,7 @@ import { toReport, type ConfigSummary, type RunReport } from '../report/model';
 import { exitLines, type ExitRecord as LogRecord } from '../report/exitLog';
 import type { ExitRecord } from '../vmx/machine';
 import { R, exitName } from '../vmx/exitReasons';
-import type { MemoryAccess } from '../guest/events';
+import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { InputError } from '../arch/problem';
 import type { AtomicWriter, Io } from './io';
 import { eventChunks, type TraceFormat } from './traceSource';
@@ -35,14 +35,36 @@ export const configSummary = (c: Config): ConfigSummary => ({
   ...(c.mode !== 'native' ? { vpid: c.controls.secondary === undefined || c.controls.secondary.includes('enable-vpid') } : {}),
 });
 
-/** A model exit as KVM's tracepoints report it. */
-export const logRecord = (x: ExitRecord): LogRecord => ({
-  tsc: x.tsc, vcpu: 0, reason: x.reason, failedEntry: x.failedEntry, rip: x.rip, qualification: x.qualification,
-  idtVectoring: 0, intrInfo: x.interruptionInfo ?? 0, errorCode: x.interruptionErrorCode ?? 0,
-  ...(x.guestPhysical !== undefined ? { gpa: x.guestPhysical } : {}),
-  ...(x.guestLinear !== undefined ? { gla: Number(x.guestLinear & 0x1f_ffff_ffff_ffffn) } : {}),
-  ...(x.reason === R.EPT_MISCONFIG ? { mmio: { write: false, len: 4, value: 0n } } : {}),
-});
+/**
+ * What KVM's handler traces for the exit an event caused (kvm_cpuid, kvm_msr, kvm_pio, kvm_cr), so that
+ * `vtxsim import kvm-trace` can rebuild the event from the log (the MSR index and value, the CR value).
+ */
+const detailOf = (x: ExitRecord, ev: GuestEvent | undefined): LogRecord['detail'] => {
+  if (ev === undefined || x.failedEntry) return undefined;
+  switch (ev.op) {
+    case 'cpuid': return x.reason === R.CPUID ? { kind: 'cpuid', func: ev.leaf, idx: ev.subleaf } : undefined;
+    case 'rdmsr': return x.reason === R.MSR_READ ? { kind: 'msr', write: false, index: ev.msr, value: 0n } : undefined;
+    case 'wrmsr': return x.reason === R.MSR_WRITE ? { kind: 'msr', write: true, index: ev.msr, value: ev.value } : undefined;
+    case 'in': case 'out':
+      return x.reason === R.IO_INSTRUCTION ? { kind: 'pio', write: ev.op === 'out', port: ev.port, size: ev.size, count: ev.rep ? 2 : 1 } : undefined;
+    case 'mov_to_cr': return x.reason === R.CR_ACCESS ? { kind: 'cr', write: true, cr: ev.cr, value: ev.value } : undefined;
+    default: return undefined;
+  }
+};
+
+/** A model exit as KVM's tracepoints report it; `ev` is the trace event that caused it, when known. */
+export const logRecord = (x: ExitRecord, ev?: GuestEvent): LogRecord => {
+  const detail = detailOf(x, ev);
+  const access = ev !== undefined && (ev.op === 'read' || ev.op === 'write' || ev.op === 'fetch') ? ev : undefined;
+  return {
+    tsc: x.tsc, vcpu: 0, reason: x.reason, failedEntry: x.failedEntry, rip: x.rip, qualification: x.qualification,
+    idtVectoring: 0, intrInfo: x.interruptionInfo ?? 0, errorCode: x.interruptionErrorCode ?? 0,
+    ...(x.guestPhysical !== undefined ? { gpa: x.guestPhysical } : {}),
+    ...(x.guestLinear !== undefined ? { gla: Number(x.guestLinear & 0x1f_ffff_ffff_ffffn) } : {}),
+    ...(x.reason === R.EPT_MISCONFIG ? { mmio: { write: access?.op === 'write', len: access?.size ?? 4, value: 0n } } : {}),
+    ...(detail !== undefined ? { detail } : {}),
+  };
+};
 
 /** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
 export const runTraceFile = async (
@@ -67,6 +89,7 @@ export const runTraceFile = async (
   try {
     for await (const chunk of eventChunks(io, file, format)) {
       if (firstAccess === null) firstAccess = (chunk.events.find((e) => e.op === 'read' || e.op === 'write' || e.op === 'fetch') as MemoryAccess | undefined) ?? null;
+      const base = state.stats.events;
       const r = replayChunk(state, chunk.events, opts.exitLog !== undefined || opts.timeline === true);
       state = r.state;
       if (opts.timeline === true) {
@@ -75,7 +98,9 @@ export const runTraceFile = async (
           if (timeline.length >= TIMELINE_KEEP) { timeline = timeline.filter((_, k) => k % 2 === 0); stride *= 2; }
         }
       }
-      if (opts.exitLog !== undefined) for (const x of r.exits) opts.exitLog.write(exitLines(logRecord(x)).join('\n') + '\n');
+      if (opts.exitLog !== undefined) {
+        for (let i = 0; i < r.exits.length; i++) opts.exitLog.write(exitLines(logRecord(r.exits[i], chunk.events[r.exitEvents[i] - base])).join('\n') + '\n');
+      }
       bar?.update(Math.min(chunk.bytes, total), { events: state.stats.events });
       if (interrupted || state.stopped !== null) break;
       // let a pending Ctrl-C signal be delivered between chunks

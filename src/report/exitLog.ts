@@ -14,6 +14,10 @@
  *    qualification as the error code.
  *  - kvm_mmio (include/trace/events/kvm.h), printed when KVM emulates the access behind an EPT misconfiguration:
  *    `mmio %s len %u gpa 0x%llx val 0x%llx` with type `unsatisfied-read`, `read` or `write`.
+ *  - For the exits a trace event causes, the detail line KVM's handler prints (arch/x86/kvm/trace.h), so that an
+ *    importer can rebuild the event: kvm_cpuid `func %x idx %x rax %lx rbx %lx rcx %lx rdx %lx, cpuid entry %s`
+ *    (the model does not compute CPUID results: the registers print 0), kvm_msr `msr_%s %x = 0x%llx`, kvm_pio
+ *    `pio_%s at 0x%x size %d count %d val 0x%llx` and kvm_cr `cr_%s %x = 0x%lx`.
  * Each line has ftrace's prefix (kernel/trace/trace_output.c trace_print_context: `%16s-%-7d [%03d] <flags>
  * %5lu.%06lu: `) with comm `vtxsim`, pid 1, CPU 000, flags `.....`, and a timestamp derived from the exit's TSC
  * at a nominal TSC frequency (deterministic: the same exits give the same log).
@@ -45,6 +49,12 @@ export interface ExitRecord {
   readonly gla?: number;
   /** the emulated MMIO access behind an EPT misconfiguration */
   readonly mmio?: { readonly write: boolean; readonly len: number; readonly value: bigint };
+  /** what the handler of a CPUID, MSR, I/O or CR exit traces (kvm_cpuid, kvm_msr, kvm_pio, kvm_cr) */
+  readonly detail?:
+    | { readonly kind: 'cpuid'; readonly func: number; readonly idx: number }
+    | { readonly kind: 'msr'; readonly write: boolean; readonly index: number; readonly value: bigint }
+    | { readonly kind: 'pio'; readonly write: boolean; readonly port: number; readonly size: number; readonly count: number }
+    | { readonly kind: 'cr'; readonly write: boolean; readonly cr: number; readonly value: bigint };
 }
 
 export interface ExitLogOptions {
@@ -110,11 +120,26 @@ export const kvmMmioBody = (e: ExitRecord): string => {
   return `mmio ${type} len ${m?.len ?? 0} gpa 0x${(e.gpa ?? 0).toString(16)} val 0x${hexBig(m?.value ?? 0n)}`;
 };
 
+/** The detail tracepoint of a CPUID / MSR / I/O / CR exit: [event name, body]. */
+export const detailLine = (d: NonNullable<ExitRecord['detail']>): [string, string] => {
+  switch (d.kind) {
+    case 'cpuid': return ['kvm_cpuid', `func ${d.func.toString(16)} idx ${d.idx.toString(16)} rax 0 rbx 0 rcx 0 rdx 0, cpuid entry found`];
+    case 'msr': return ['kvm_msr', `msr_${d.write ? 'write' : 'read'} ${d.index.toString(16)} = 0x${hexBig(d.value)}`];
+    case 'pio': return ['kvm_pio', `pio_${d.write ? 'write' : 'read'} at 0x${d.port.toString(16)} size ${d.size} count ${d.count} val 0x0 `];
+    case 'cr': return ['kvm_cr', `cr_${d.write ? 'write' : 'read'} ${d.cr.toString(16)} = 0x${hexBig(d.value)}`];
+    default: { const x: never = d; throw new Error(String(x)); }
+  }
+};
+
 /** The lines for one exit: kvm_exit, then kvm_page_fault (EPT violation) or kvm_mmio (EPT misconfiguration). */
 export const exitLines = (e: ExitRecord, o: ExitLogOptions = {}): string[] => {
   const lines = [prefix(e.tsc, 'kvm_exit', o) + kvmExitBody(e)];
   if (!e.failedEntry && e.reason === EPT_VIOLATION) lines.push(prefix(e.tsc, 'kvm_page_fault', o) + kvmPageFaultBody(e));
   if (!e.failedEntry && e.reason === EPT_MISCONFIG) lines.push(prefix(e.tsc, 'kvm_mmio', o) + kvmMmioBody(e));
+  if (!e.failedEntry && e.detail !== undefined) {
+    const [name, body] = detailLine(e.detail);
+    lines.push(prefix(e.tsc, name, o) + body);
+  }
   return lines;
 };
 

@@ -8,9 +8,19 @@
  *   kvm_msr `msr_%s %x = 0x%llx[ (#GP)]`, kvm_pio `pio_%s at 0x%x size %d count %d[ val 0x%llx ...]`,
  *   kvm_cr `cr_%s %x = 0x%lx`, kvm_mmio `mmio %s len %u gpa 0x%llx val 0x%llx`, kvm_cpuid `func %x[ idx %x] ...`.
  * Mapping (one exit to the event that causes it):
- *   EPT_VIOLATION: an access at gva = the GPA of kvm_page_fault (traces carry no GVA: we assume an identity-mapped
- *     guest), fetch if qualification bit 2, else write if bit 1, else read; user = advanced bit 9;
- *   EPT_MISCONFIG: an access at gva = the kvm_mmio GPA, read or write as kvm_mmio says, size its len;
+ *   EPT_VIOLATION: an access that touches exactly the recorded GPA, fetch if qualification bit 2, else write if
+ *     bit 1, else read; user = advanced bit 9. Traces carry no guest-linear address (kvm_page_fault prints the GPA
+ *     only), and the replay's guest OS maps a fresh frame for every unmapped page it meets, so an access "at the GPA
+ *     used as a GVA" lands on some other frame plus page-table pages of its own: the count of EPT violations would
+ *     not survive a round trip. So the importer maps a GVA window onto guest-physical memory with 1 GiB guest pages
+ *     (`guest_map gva = GPA_WINDOW + r, gpa = r, 1G, rwxu`, emitted once per 1 GiB region r at its first use) and
+ *     puts the access at GPA_WINDOW + GPA: the access reaches the recorded GPA itself, so a first touch gives the
+ *     one EPT violation KVM recorded, and the window's few page-table pages (one PDPT per 512 GiB) are the only
+ *     guest pages the replay adds (a 1 GiB guest page needs no PD or PT);
+ *   EPT_MISCONFIG: an access at GPA_WINDOW + the kvm_mmio GPA, read or write as kvm_mmio says, size its len. A
+ *     misconfiguration right after an EPT violation on the same page is the first touch of an MMIO page (the
+ *     violation installs KVM's MMIO SPTE, the retried access misconfigures): that pair is one guest access, so the
+ *     violation's access is dropped and the misconfiguration's access, replayed, gives both exits again;
  *   IO_INSTRUCTION: in/out with port, size, string, rep from the qualification (kvm_pio when G1 lacks it);
  *   CPUID: cpuid with kvm_cpuid's func/idx (leaf 0 when absent); MSR_READ/MSR_WRITE: rdmsr/wrmsr with kvm_msr's
  *   index and value (dropped with a warning when no kvm_msr line follows); CR_ACCESS: mov_to_cr (value from kvm_cr),
@@ -21,7 +31,7 @@
  *   as a `# kvm_exit ...` comment line and counted in a warning.
  * Leaves out: SVM traces, nested-guest (L2) attribution.
  */
-import { gva as toGva, type Gva } from '../../arch/addr';
+import { gpa as toGpa, gva as toGva, type Gva } from '../../arch/addr';
 import type { GuestEvent } from '../../guest/events';
 import { parseKvmExitBody, splitTraceLine, type KvmExit } from '../../vmx/decode';
 import { R, reasonByNumber } from '../../vmx/exitReasons';
@@ -129,14 +139,57 @@ export const exitToEvent = (p: Pending): { event?: GuestEvent; why?: string; cod
 
 const keyOf = (cpu: number | undefined): number => cpu ?? -1;
 
+/** Base of the guest-linear window onto guest-physical memory (2^46: canonical under 4- and 5-level paging, PML4 slots 128-255). */
+export const GPA_WINDOW = 0x4000_0000_0000;
+const GIB = 0x4000_0000;
+const PAGE = 4096;
+
+/** The window's `guest_map` for the 1 GiB region of `g`, when not yet emitted. */
+const windowMap = (mapped: Set<number>, g: number): GuestEvent | undefined => {
+  const r = Math.floor(g / GIB);
+  if (mapped.has(r)) return undefined;
+  mapped.add(r);
+  return { op: 'guest_map', gva: toGva(GPA_WINDOW + r * GIB), gpa: toGpa(r * GIB), size: '1G', flags: 'rwxu' };
+};
+
+/** An access event at a GPA (EPT violation, misconfiguration) moved into the window. */
+const gpaOf = (p: Pending): number | undefined =>
+  p.exit.reason === R.EPT_VIOLATION ? p.details.gpa : p.exit.reason === R.EPT_MISCONFIG ? p.details.mmio?.gpa : undefined;
+
 export async function* importKvmTrace(lines: AsyncIterable<string>, opts: ImportOptions = {}): AsyncGenerator<ImportItem> {
   const pending = new Map<number, Pending>();
   let n = 0;
+  const mapped = new Set<number>();
+  // per CPU column: an EPT violation's access, held until the next exit shows whether it was an MMIO first touch
+  const held = new Map<number, { page: number; ev: GuestEvent }>();
+  function* emitAt(g: number, ev: GuestEvent): Generator<ImportItem> {
+    const map = windowMap(mapped, g);
+    if (map !== undefined) yield event(map);
+    yield event(ev);
+  }
+  function* release(k: number, dropIfPage?: number): Generator<ImportItem> {
+    const h = held.get(k);
+    if (h === undefined) return;
+    held.delete(k);
+    if (h.page !== dropIfPage) yield* emitAt(h.page * PAGE, h.ev);
+  }
   function* flush(k: number): Generator<ImportItem> {
     const p = pending.get(k);
     if (p === undefined) return;
     pending.delete(k);
+    // another CPU's held access goes out first: output order follows the trace's exit order
+    for (const o of [...held.keys()]) if (o !== k) yield* release(o);
     const r = exitToEvent(p);
+    const g = gpaOf(p);
+    if (r.event !== undefined && g !== undefined && (r.event.op === 'read' || r.event.op === 'write' || r.event.op === 'fetch')) {
+      const moved: GuestEvent = { ...r.event, gva: toGva(GPA_WINDOW + g) };
+      const page = Math.floor(g / PAGE);
+      if (p.exit.reason === R.EPT_VIOLATION) { yield* release(k); held.set(k, { page, ev: moved }); return; }
+      yield* release(k, page);
+      yield* emitAt(g, moved);
+      return;
+    }
+    yield* release(k);
     if (r.event !== undefined) { yield event(r.event); return; }
     const e = p.exit;
     yield { kind: 'comment', text: `kvm_exit${e.vcpu !== undefined ? ` vcpu ${e.vcpu}` : ''} reason ${e.reasonText} rip 0x${e.rip.toString(16)} info1 0x${e.qualification.toString(16)}: ${r.why ?? ''}` };
@@ -180,4 +233,5 @@ export async function* importKvmTrace(lines: AsyncIterable<string>, opts: Import
     }
   }
   for (const k of [...pending.keys()]) yield* flush(k);
+  for (const k of [...held.keys()]) yield* release(k);
 }

@@ -1,7 +1,7 @@
 import { importLackey } from '../../../src/replay/import/lackey';
 import { importPinatrace } from '../../../src/replay/import/pinatrace';
 import { importDin } from '../../../src/replay/import/din';
-import { importKvmTrace } from '../../../src/replay/import/kvmTrace';
+import { importKvmTrace, GPA_WINDOW } from '../../../src/replay/import/kvmTrace';
 import { importPerfKvmStat } from '../../../src/replay/import/perfKvmStat';
 import type { ImportItem, Importer } from '../../../src/replay/import/common';
 import { InputError } from '../../../src/arch/problem';
@@ -51,7 +51,10 @@ describe('kvm-trace importer', () => {
       P('1.001', 'kvm_page_fault', 'vcpu 0 rip 0xffffffff81000000 address 0x0000000012345000 error_code 0x182'),
       P('1.002', 'kvm_entry', 'vcpu 0, rip 0xffffffff81000000'),
     ].join('\n');
-    expect(events(await run(importKvmTrace, text))).toEqual([{ op: 'write', gva: 0x12345000, size: 1, user: false }]);
+    // the window's 1 GiB guest page over GPA 0 - 1 GiB, then the access that reaches GPA 0x12345000 itself
+    expect(events(await run(importKvmTrace, text))).toEqual([
+      { op: 'guest_map', gva: GPA_WINDOW, gpa: 0, size: '1G', flags: 'rwxu' },
+      { op: 'write', gva: GPA_WINDOW + 0x12345000, size: 1, user: false }]);
   });
 
   test('G1 with old kvm_page_fault format, and perf script prefix; I/O from qualification; MSR from kvm_msr', async () => {
@@ -69,7 +72,8 @@ describe('kvm-trace importer', () => {
       P('8.0', 'kvm_exit', 'vcpu 0 reason 12 rip 0x1 info1 0x0 info2 0x0'),
     ].join('\n');
     expect(events(await run(importKvmTrace, text))).toEqual([
-      { op: 'read', gva: 0x7f000, size: 1, user: false },
+      { op: 'guest_map', gva: GPA_WINDOW, gpa: 0, size: '1G', flags: 'rwxu' },
+      { op: 'read', gva: GPA_WINDOW + 0x7f000, size: 1, user: false },
       { op: 'in', port: 0x3f8, size: 1, string: false, rep: false },
       { op: 'wrmsr', msr: 0x6e0, value: 0x12345n },
       { op: 'hlt' }, { op: 'hlt' },
