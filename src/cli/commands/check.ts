@@ -1,7 +1,7 @@
 import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import { inputFailure, printJson } from '../output';
-import { readJson } from './run';
+import { readJson } from '../configFile';
 import { decodeConfig } from '../../replay/config';
 import { buildProgram } from '../../replay/program';
 import { allEntryFailures } from '../../vmx/entryChecks';

@@ -1,7 +1,7 @@
 import type { Command } from '../command';
 import type { Io } from '../io';
 import { guarded, inputFailure } from '../output';
-import { loadConfig } from './run';
+import { loadConfig } from '../configFile';
 import { detectFormat } from '../traceSource';
 import { reportOf, runTraceFile } from '../replayRun';
 import { MODE_CONTROLS } from '../../replay/program';

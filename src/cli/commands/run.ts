@@ -2,9 +2,9 @@ import * as path from 'path';
 import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import type { Io } from '../io';
+import { loadConfig, readJson } from '../configFile';
 import { guarded, inputFailure, printJson } from '../output';
 import { parseScenario, runScenario, outcomeJson, type StepRecord } from '../../replay/scenario';
-import { decodeConfig, DEFAULT_CONFIG, type Config } from '../../replay/config';
 import { renderReportText } from '../../report/text';
 import { renderReportJson } from '../../report/json';
 import { renderReportCsv } from '../../report/csv';
@@ -13,22 +13,6 @@ import { detectFormat } from '../traceSource';
 import { reportOf, runTraceFile } from '../replayRun';
 import type { AtomicWriter } from '../io';
 import { walkOf, writeHtml } from '../html';
-
-/** Reads and parses a JSON file; failures name the file. */
-export const readJson = (io: Io, file: string): { ok: true; value: unknown } | { ok: false; message: string } => {
-  let text: string;
-  try {
-    text = io.readFile(file);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    return { ok: false, message: `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : 'cannot be read'}` };
-  }
-  try {
-    return { ok: true, value: JSON.parse(text) as unknown };
-  } catch (e) {
-    return { ok: false, message: `${file}: expected JSON, found a syntax error (${(e as Error).message})` };
-  }
-};
 
 const describeOutcome = (r: StepRecord): string => {
   const o = outcomeJson(r.outcome);
@@ -51,16 +35,6 @@ const printReport = (io: Io, r: RunReport, format: string): void => {
   if (format === 'json') io.stdout(renderReportJson(r));
   else if (format === 'csv') io.stdout(renderReportCsv(r));
   else io.stdout(renderReportText(r));
-};
-
-/** The config of --config, or the defaults. */
-export const loadConfig = (io: Io, file: string | undefined): { ok: true; config: Config } | { ok: false; problem: string | { file: string; path: string; expected: string; found: string } } => {
-  if (file === undefined) return { ok: true, config: DEFAULT_CONFIG };
-  const v = readJson(io, file);
-  if (!v.ok) return { ok: false, problem: v.message };
-  const c = decodeConfig(v.value, 'config');
-  if (isLeft(c)) return { ok: false, problem: { file, path: c.left.path, expected: c.left.expected, found: c.left.found } };
-  return { ok: true, config: c.right };
 };
 
 export const runCommand: Command = {

@@ -6,7 +6,7 @@
 import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import { inputFailure, printJson } from '../output';
-import { readJson } from './run';
+import { readJson } from '../configFile';
 import { hex, isCanonical } from '../../arch/addr';
 import { decodeConfig, type Config } from '../../replay/config';
 import { exitJson } from '../../replay/scenario';
