@@ -84,6 +84,8 @@ export interface Program {
   readonly guestAlloc: { readonly next: number };
   /** the EPT root (host-physical), when EPT is on */
   readonly eptRoot: number | null;
+  /** the shadow root (host-physical) loaded in GUEST_CR3, in mode shadow */
+  readonly shadowRoot: number | null;
   readonly guestCr3: bigint;
   /** VPID programmed (0 when off) */
   readonly vpid: number;
@@ -141,6 +143,9 @@ export const buildProgram = (config: Config, mem0: Phys.PhysMem): Either<Program
   const ioB = take();
   const pml = take();
   const eptRoot = mode === 'ept' ? take() : null;
+  // shadow paging: GUEST_CR3 holds the root of the hypervisor's shadow table for the guest's first CR3 (an empty
+  // table; src/replay/shadow.ts fills it on hidden page faults)
+  const shadowRoot = mode === 'shadow' ? take() : null;
   let mem = mem0;
 
   const ctl: Partial<Record<ControlKind, bigint>> = {};
@@ -185,7 +190,7 @@ export const buildProgram = (config: Config, mem0: Phys.PhysMem): Either<Program
   const cr4Guest = (1n << 5n) | (1n << 7n) | (1n << 9n) | (1n << 10n) | (1n << 18n) | (la57 ? 1n << 12n : 0n);
   const cr4 = (cr4Guest | caps.cr4Fixed0) & caps.cr4Fixed1;
   // RFLAGS.IF = 1: a running kernel takes interrupts (and an injected external interrupt needs IF, SDM entry checks)
-  const guestState = validGuestState64(caps, { cr3: guestCr3, unrestricted: mode === 'ept' })
+  const guestState = validGuestState64(caps, { cr3: shadowRoot !== null ? BigInt(shadowRoot) : guestCr3, unrestricted: mode === 'ept' })
     .map(([e, v]) => (e === F.GUEST_CR4 ? [e, cr4] as [number, bigint] : e === F.GUEST_RFLAGS ? [e, 0x202n] as [number, bigint] : [e, v] as [number, bigint]));
   const cr0 = guestState.find(([e]) => e === F.GUEST_CR0)![1];
   const vpid = 1;
@@ -229,6 +234,6 @@ export const buildProgram = (config: Config, mem0: Phys.PhysMem): Either<Program
   }
   return right({
     caps, writes, mem, hostAlloc: { next }, guestAlloc: { next: GUEST_TABLES_BASE + PAGE_SIZE },
-    eptRoot, guestCr3, vpid,
+    eptRoot, shadowRoot, guestCr3, vpid,
   });
 };

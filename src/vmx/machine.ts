@@ -82,6 +82,23 @@ export interface Machine {
   readonly gprs: { readonly rax: bigint; readonly rcx: bigint };
   /** the model's allocator of host-physical frames for EPT tables, guest memory, bitmaps (above 1 MiB) */
   readonly hostAlloc: { readonly next: number };
+  /** shadow paging (config mode "shadow"): how the guest's own page-table writes reach memory; absent otherwise */
+  readonly shadow?: ShadowView;
+}
+
+/**
+ * Shadow paging as the running guest sees it (src/replay/shadow.ts keeps it up to date). EPT is off, so the guest's
+ * "guest-physical" memory is host memory at a fixed offset (the hypervisor's memslot), and the guest's own CR3 value
+ * is not what the processor walks (GUEST_CR3 holds the shadow root).
+ */
+export interface ShadowView {
+  /** the memslot: host-physical = guest-physical + memBase */
+  readonly memBase: number;
+  /** the guest's own CR3 (a guest-physical address): the tables the guest OS edits */
+  readonly guestCr3: bigint;
+  /** guest-physical frame numbers whose direct-map shadow entries are read-only (the shadowed guest page tables):
+   * a guest write to one of them is a #PF (write, present) */
+  readonly writeProtected: ReadonlySet<number>;
 }
 
 export const mem = (m: Machine): Phys.PhysMem => m.cpu.mem;

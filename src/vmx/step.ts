@@ -100,7 +100,10 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
     const o = r.outcome;
     switch (o._tag) {
       case 'translated':
-        if (o.walked !== undefined) {
+        if (o.walked !== undefined && m.shadow !== undefined) {
+          // shadow paging: the walk read the hypervisor's shadow tables (host memory); the data page is memslot memory
+          pages.push(Math.floor((o.walked.gpa - m.shadow.memBase) / PAGE_SIZE));
+        } else if (o.walked !== undefined) {
           pages.push(Math.floor(o.walked.gpa / PAGE_SIZE));
           for (const e of o.walked.guestEntries) pages.push(Math.floor(e.gpa / PAGE_SIZE));
         }
@@ -136,9 +139,43 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
   return result(m, { result: 'passthrough' }, stats, pages);
 };
 
-/** A guest-physical write by the guest (its own page tables, written by GPA): EPT-translated without the TLB. */
-const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): { m: Machine } | { exit: ExitCause } => {
+/**
+ * The synthetic linear address of the guest's direct map (Linux page_offset_base, 4-level): a guest page-table write
+ * by guest-physical address `gpa` is, in a real kernel, a write to DIRECT_MAP_BASE + gpa. Under shadow paging its
+ * #PF reports that address (exit qualification / CR2).
+ */
+export const DIRECT_MAP_BASE = 0xffff_8880_0000_0000n;
+/** #PF error code of a supervisor write to a present read-only page (SDM "Page-Fault Error Code": P = 1, W/R = 1) */
+const PFEC_WRITE_PRESENT = 0b11;
+
+type PhysWrite = { m: Machine } | { exit: ExitCause; m?: Machine } | { fault: number };
+
+/**
+ * A guest-physical write by the guest (its own page tables, written by GPA): EPT-translated without the TLB. Under
+ * shadow paging (EPT off) the write goes to the memslot; a write to a write-protected guest page-table frame faults
+ * (#PF, write + present, at the frame's direct-map address) and exits when the exception bitmap says so, with the
+ * value in RAX for the hypervisor's emulator. Writing the value an entry already holds writes nothing, so the write
+ * retried after the hypervisor emulated it completes without a second fault.
+ */
+const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): PhysWrite => {
   const ept = m.nonRoot?.walk.ept ?? null;
+  const sv = m.shadow;
+  if (ept === null && sv !== undefined) {
+    const hpa = gpa + sv.memBase;
+    const mem = m.cpu.mem;
+    if (Phys.read64Lo(mem, hpa) === lo >>> 0 && Phys.read64Hi(mem, hpa) === hi >>> 0) return { m };
+    if (sv.writeProtected.has(Math.floor(gpa / PAGE_SIZE)) && m.nonRoot !== null) {
+      const linear = DIRECT_MAP_BASE + BigInt(gpa);
+      const x = onException(m.nonRoot.controls, 14, PFEC_WRITE_PRESENT, linear);
+      if (x.kind !== 'exit') return { fault: PFEC_WRITE_PRESENT };
+      const rax = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      return {
+        m: { ...m, gprs: { ...m.gprs, rax } },
+        exit: { reason: x.reason, qualification: x.qualification, interruptionInfo: Number(x.interruptionInfo), interruptionErrorCode: PFEC_WRITE_PRESENT },
+      };
+    }
+    return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(mem, hpa, lo, hi) } } };
+  }
   if (ept === null) return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(m.cpu.mem, gpa, lo, hi) } } };
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'write', user: false, pagingStructure: false });
   switch (r._tag) {
@@ -161,6 +198,8 @@ const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): { m: M
 
 const guestPhysRead = (m: Machine, gpa: number): { lo: number; hi: number } => {
   const ept = m.nonRoot?.walk.ept ?? null;
+  const base = ept === null && m.shadow !== undefined ? m.shadow.memBase : 0;
+  if (base !== 0) return { lo: Phys.read64Lo(m.cpu.mem, gpa + base), hi: Phys.read64Hi(m.cpu.mem, gpa + base) };
   if (ept === null) return { lo: Phys.read64Lo(m.cpu.mem, gpa), hi: Phys.read64Hi(m.cpu.mem, gpa) };
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'read', user: false, pagingStructure: false });
   if (r._tag !== 'ok') return { lo: 0, hi: 0 };
@@ -177,17 +216,20 @@ const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' |
   const paging = guestPagingOf(m0.cpu.caps, g);
   if (paging === null) return result(m0, { result: 'fault', vector: 13, errorCode: 0 });
   let stop: ExitCause | null = null;
+  let fault: number | null = null;
   const io: GuestBuild.GuestPhysIo<Machine> = {
     read: (s, gpa) => guestPhysRead(s, gpa),
     write: (s, gpa, lo, hi) => {
-      if (stop !== null) return s;
+      if (stop !== null || fault !== null) return s;
       const w = guestPhysWrite(s, gpa, lo, hi);
-      if ('exit' in w) { stop = w.exit; return s; }
+      if ('fault' in w) { fault = w.fault; return s; }
+      if ('exit' in w) { stop = w.exit; return w.m ?? s; }
       return w.m;
     },
   };
   const levels = paging.la57 ? 5 : 4;
-  const root = paging.cr3 as number;
+  // under shadow paging CR3 holds the shadow root; the guest edits the tables of its own CR3
+  const root = m0.shadow !== undefined ? Number(m0.shadow.guestCr3 & 0x000f_ffff_ffff_f000n) : paging.cr3 as number;
   let m: Machine;
   if (ev.op === 'guest_map') {
     const r = GuestBuild.guestMap(io, m0, m0.guestAlloc, root, levels, ev.gva as number, ev.gpa as number, ev.size, GuestBuild.parseGuestFlags(ev.flags));
@@ -196,6 +238,7 @@ const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' |
     m = GuestBuild.guestUnmap(io, m0, root, levels, ev.gva as number).state;
   }
   if (stop !== null) return exitWith(m, stop, null);
+  if (fault !== null) return result(m, { result: 'fault', vector: 14, errorCode: fault });
   return result(m, { result: 'passthrough' });
 };
 
