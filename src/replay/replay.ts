@@ -39,6 +39,8 @@ export interface ReplayState {
   readonly exitCost: ExitCostModel;
   /** set when the run cannot go on (a triple fault, guest memory exhausted) */
   readonly stopped: string | null;
+  /** guest-physical pages a `mov_to_cr` 3 chose as address-space roots (interface §2): the allocator skips them */
+  readonly roots: ReadonlySet<number>;
 }
 
 export interface ChunkResult {
@@ -65,7 +67,7 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
   }
   return right({
     env, config, machine, hv: initialHypervisor(config), stats: emptyRunStats, gvaPages: new Set(), gpaPages: new Set(),
-    guestFaults: 0, exitCost: defaultExitCost, stopped: null,
+    guestFaults: 0, exitCost: defaultExitCost, stopped: null, roots: new Set(),
   });
 };
 
@@ -81,6 +83,8 @@ interface Acc {
   gpaPages: Set<number> | null;
   guestFaults: number;
   log: ExitRecord[] | null;
+  /** the address-space roots so far (the state's, plus this chunk's CR3 loads) */
+  roots: ReadonlySet<number>;
   logEvents: number[] | null;
   /** index of the event being replayed */
   current: number;
@@ -94,6 +98,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
   let hv = hv0;
   const { env, config } = s0;
   for (let i = 0; i < MAX_ITERATIONS; i++) {
+    const allocBefore = m.guestAlloc.next;
     const r = guestStep(env, m, ev);
     m = r.machine;
     if (r.translation.accesses > 0) {
@@ -137,7 +142,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
         // EPT_MISCONFIG write was emulated by the hypervisor, so that one is complete.
         const retry = h.machine.pendingRetry !== null
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
-        if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(m, h.machine, x.guestPhysical) };
+        if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
         const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
         hv = p.hv;
         const e = vmEntry(p.machine, 'vmresume');
@@ -172,6 +177,35 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
   return { m, hv, stopped: `event ${ev.op} did not complete after ${MAX_ITERATIONS} exits` };
 };
 
+/**
+ * A guest_map that exited on a write into a table it had just allocated: the tables allocated after that one were
+ * never linked (their entries' writes were refused with it), so the OS gets them back, and the retry allocates from
+ * there again. Keeps the guest OS model's allocation dense (interface §3: upward from 16 MiB).
+ */
+const releaseUnwrittenTables = (allocBefore: number, m: Machine, failedGpa: number): Machine => {
+  const page = failedGpa - (failedGpa % PAGE_SIZE);
+  if (page < allocBefore || page >= m.guestAlloc.next) return m;
+  return { ...m, guestAlloc: { next: page + PAGE_SIZE } };
+};
+
+/**
+ * The first address at or above `next`, aligned to `align`, whose next `span` bytes hold no address-space root: the
+ * guest OS never hands out a page that a CR3 value uses as its root table (interface §2 "mov_to_cr").
+ */
+const skipRoots = (next: number, align: number, span: number, roots: ReadonlySet<number>): number => {
+  let at = Math.ceil(next / align) * align;
+  if (roots.size === 0) return at;
+  for (;;) {
+    let clash = -1;
+    for (const r of roots) {
+      const a = r * PAGE_SIZE;
+      if (a >= at && a < at + span && a > clash) clash = a;
+    }
+    if (clash < 0) return at;
+    at = Math.ceil((clash + PAGE_SIZE) / align) * align;
+  }
+};
+
 const isAccess = (ev: GuestEvent): ev is MemoryAccess => ev.op === 'read' || ev.op === 'write' || ev.op === 'fetch';
 
 const pageBytes = (size: '4K' | '2M' | '1G'): number => (size === '4K' ? PAGE_SIZE : size === '2M' ? 0x200000 : 0x40000000);
@@ -180,7 +214,8 @@ const pageBytes = (size: '4K' | '2M' | '1G'): number => (size === '4K' ? PAGE_SI
 const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAccess, acc: Acc, base: ReplayState): { m: Machine; hv: Hypervisor; stopped: string | null } => {
   const size = s0.config.guest.pageSize;
   const bytes = pageBytes(size);
-  const frame = Math.ceil(m0.guestAlloc.next / bytes) * bytes;
+  // the frame, then at most one table per level after it, all clear of the address-space roots
+  const frame = skipRoots(m0.guestAlloc.next, bytes, bytes + PAGE_SIZE * s0.config.guest.levels, acc.roots);
   const limit = s0.config.guest.memoryMiB * 1024 * 1024;
   if (frame + bytes > limit) return { m: m0, hv, stopped: `guest memory exhausted (guest.memoryMiB = ${s0.config.guest.memoryMiB}): the trace touches more pages than the guest has` };
   // the frame is taken first; the page tables the mapping needs come after it
@@ -201,7 +236,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
     events: 0, exits: new Map(), exitCycles: new Map(), translation: Cost.emptyStats, hist: new Map(), guestCycles: 0,
-    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null, logEvents: collectExits ? [] : null,
+    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
@@ -216,7 +251,12 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
       for (let p = first; p <= last; p++) if (!state.gvaPages.has(p) && !(acc.gvaPages?.has(p) ?? false)) (acc.gvaPages ??= new Set()).add(p);
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
+    } else if (ev.op === 'mov_to_cr' && ev.cr === 3) {
+      // SDM "CR3": bits M-1:12 hold the root table's physical address (PCID and the no-flush bit 63 aside)
+      const root = Number(ev.value & 0x000f_ffff_ffff_f000n) / PAGE_SIZE;
+      if (!acc.roots.has(root)) acc.roots = new Set([...acc.roots, root]);
     }
+    if (ev.op === 'guest_map') m = { ...m, guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } };
     const r = runEvent(state, m, hv, ev, acc, state);
     m = r.m;
     hv = r.hv;
@@ -244,7 +284,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
     state: {
       ...state, machine: m, hv, stats: concatRunStats(state.stats, chunkStats),
       gvaPages: union(state.gvaPages, acc.gvaPages), gpaPages: union(state.gpaPages, acc.gpaPages),
-      guestFaults: state.guestFaults + acc.guestFaults, stopped,
+      guestFaults: state.guestFaults + acc.guestFaults, stopped, roots: acc.roots,
     },
     exits: acc.log ?? [],
     exitEvents: acc.logEvents ?? [],
