@@ -6,6 +6,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { isLeft } from 'fp-ts/Either';
 import type { Config } from '../replay/config';
 import { replayChunk, startReplay, type ReplayState } from '../replay/replay';
+import type { ExitCostModel } from '../replay/stats';
 import { toReport, type ConfigSummary, type RunReport } from '../report/model';
 import { exitLines, type ExitRecord as LogRecord } from '../report/exitLog';
 import type { ExitRecord } from '../vmx/machine';
@@ -68,13 +69,12 @@ export const logRecord = (x: ExitRecord, ev?: GuestEvent): LogRecord => {
 
 /** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
 export const runTraceFile = async (
-  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean } = {},
+  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean; exitCost?: ExitCostModel } = {},
 ): Promise<TraceRun> => {
   if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
-  if (config.mode === 'shadow') throw new InputError({ _tag: 'InputProblem', file, path: 'config.mode', expected: '"ept" or "native" (shadow paging replay is not implemented yet)', found: '"shadow"' });
   const s0 = startReplay(config);
   if (isLeft(s0)) throw new InputError({ _tag: 'InputProblem', path: s0.left.path, expected: s0.left.expected, found: s0.left.found });
-  let state = s0.right;
+  let state = opts.exitCost !== undefined ? { ...s0.right, exitCost: opts.exitCost } : s0.right;
   let interrupted = false;
   const off = io.onInterrupt(() => { interrupted = true; });
   const total = Math.max(1, io.fileSize(file));

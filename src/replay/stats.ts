@@ -148,3 +148,19 @@ export const exitCycles = (model: ExitCostModel, reason: number | string): numbe
     ? model.handler[name] : model.defaultHandler);
 };
 
+
+/** The TSC rate at which recorded handler times become cycles unless told otherwise (a nominal Skylake-server TSC). */
+export const DEFAULT_RECORDED_TSC_GHZ = 2.0;
+
+/**
+ * The cost model with recorded handler times (`perf kvm stat report`'s Avg time: the host's time from kvm_exit to
+ * kvm_entry, microseconds) in place of the estimates: handler[name] = avgUs * 1000 * tscGhz cycles, rounded.
+ * Reasons without a recorded time keep the model's estimate; the round trip stays the model's.
+ */
+export const withRecordedTimes = (
+  model: ExitCostModel, avgUs: Readonly<Record<string, number>>, tscGhz = DEFAULT_RECORDED_TSC_GHZ,
+): ExitCostModel => {
+  const handler: Record<string, number> = { ...model.handler };
+  for (const [name, us] of Object.entries(avgUs)) if (Number.isFinite(us) && us >= 0) handler[name] = Math.round(us * 1000 * tscGhz);
+  return { ...model, handler };
+};

@@ -12,6 +12,7 @@ import type { RunReport } from '../../report/model';
 import { detectFormat } from '../traceSource';
 import { reportOf, runTraceFile } from '../replayRun';
 import type { AtomicWriter } from '../io';
+import { DEFAULT_RECORDED_TSC_GHZ, defaultExitCost, withRecordedTimes, type ExitCostModel } from '../../replay/stats';
 import { walkOf, writeHtml } from '../html';
 
 const describeOutcome = (r: StepRecord): string => {
@@ -37,6 +38,17 @@ const printReport = (io: Io, r: RunReport, format: string): void => {
   else io.stdout(renderReportText(r));
 };
 
+/** The recorded average handler times (us by reason) of an import summary (`recordedTimes`), or a problem. */
+const recordedTimes = (io: Io, file: string): Readonly<Record<string, number>> | string => {
+  const v = readJson(io, file);
+  if (!v.ok) return v.message;
+  const t = (v.value as { recordedTimes?: unknown } | null)?.recordedTimes;
+  if (typeof t !== 'object' || t === null || Object.values(t).some((x) => typeof x !== 'number')) {
+    return `${file}: expected an import summary with "recordedTimes" (exit reason -> microseconds), found none`;
+  }
+  return t as Record<string, number>;
+};
+
 export const runCommand: Command = {
   command: 'run <file>',
   describe: 'run a trace (.jsonl) or a scenario (.json) and report exit counts and translation costs',
@@ -47,6 +59,8 @@ export const runCommand: Command = {
     .option('input', { choices: ['auto', 'jsonl', 'lackey'] as const, default: 'auto', describe: 'trace format' })
     .option('html', { type: 'string', describe: 'also write a self-contained HTML report' })
     .option('exit-log', { type: 'string', describe: 'write kvm_exit tracepoint lines (G3) for every exit' })
+    .option('use-recorded-times', { type: 'string', describe: 'price exits with the recorded Avg time per reason (the summary of `import perf-kvm-stat --summary`)' })
+    .option('tsc-ghz', { type: 'number', default: DEFAULT_RECORDED_TSC_GHZ, describe: 'TSC rate that turns recorded microseconds into cycles' })
     .option('steps', { type: 'boolean', default: false, describe: 'per-step outcomes in JSON (always on for scenarios)' }),
   handler: async (args, io) => {
     const json = args.json === true || args.format === 'json';
@@ -59,12 +73,19 @@ export const runCommand: Command = {
       }
       const cfg = loadConfig(io, args.config as string | undefined);
       if (!cfg.ok) return inputFailure(io, json, cfg.problem);
+      let exitCost: ExitCostModel | undefined;
+      const timesFile = args['use-recorded-times'] as string | undefined;
+      if (timesFile !== undefined) {
+        const t = recordedTimes(io, timesFile);
+        if (typeof t === 'string') return inputFailure(io, json, t);
+        exitCost = withRecordedTimes(defaultExitCost, t, Number(args['tsc-ghz'] ?? DEFAULT_RECORDED_TSC_GHZ));
+      }
       const format = await detectFormat(io, file, String(args.input ?? 'auto'));
       const exitLogPath = args['exit-log'] as string | undefined;
       const exitLog: AtomicWriter | undefined = exitLogPath !== undefined ? io.atomicWriter(exitLogPath) : undefined;
       try {
         const htmlPath = args.html as string | undefined;
-        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined });
+        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined, ...(exitCost !== undefined ? { exitCost } : {}) });
         // the overhead is measured against the same trace on bare metal
         let nativeCycles: number | undefined;
         if (cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {

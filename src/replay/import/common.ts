@@ -10,7 +10,9 @@ export type ImportItem =
   | { readonly kind: 'event'; readonly event: GuestEvent }
   /** kept in the trace as a `# ...` comment line (e.g. an exit no guest event causes) */
   | { readonly kind: 'comment'; readonly text: string }
-  | { readonly kind: 'warning'; readonly line?: number; readonly code: string; readonly message: string };
+  | { readonly kind: 'warning'; readonly line?: number; readonly code: string; readonly message: string; readonly reason?: string }
+  /** one exit the recording holds (kvm-trace: one per kvm_exit line) or a report row (perf-kvm-stat), for --fidelity */
+  | { readonly kind: 'recorded'; readonly reason: string; readonly count: number; readonly avgTimeUs?: number };
 
 export interface ImportOptions {
   readonly strict?: boolean;

@@ -34,7 +34,7 @@
 import { gpa as toGpa, gva as toGva, type Gva } from '../../arch/addr';
 import type { GuestEvent } from '../../guest/events';
 import { parseKvmExitBody, splitTraceLine, type KvmExit } from '../../vmx/decode';
-import { R, reasonByNumber } from '../../vmx/exitReasons';
+import { R, exitName, reasonByNumber } from '../../vmx/exitReasons';
 import { decodeEptViolation } from '../../ept/qualification';
 import { decodeInterruptionInfo, decodeQualification } from '../../vmx/qualifications';
 import { event, malformed, type ImportItem, type ImportOptions } from './common';
@@ -177,6 +177,8 @@ export async function* importKvmTrace(lines: AsyncIterable<string>, opts: Import
     const p = pending.get(k);
     if (p === undefined) return;
     pending.delete(k);
+    const name = p.exit.reason !== undefined ? exitName(p.exit.reason) : p.exit.reasonText;
+    yield { kind: 'recorded', reason: name, count: 1 };
     // another CPU's held access goes out first: output order follows the trace's exit order
     for (const o of [...held.keys()]) if (o !== k) yield* release(o);
     const r = exitToEvent(p);
@@ -193,7 +195,7 @@ export async function* importKvmTrace(lines: AsyncIterable<string>, opts: Import
     if (r.event !== undefined) { yield event(r.event); return; }
     const e = p.exit;
     yield { kind: 'comment', text: `kvm_exit${e.vcpu !== undefined ? ` vcpu ${e.vcpu}` : ''} reason ${e.reasonText} rip 0x${e.rip.toString(16)} info1 0x${e.qualification.toString(16)}: ${r.why ?? ''}` };
-    yield { kind: 'warning', line: p.line, code: r.code ?? 'no-guest-event', message: `line ${p.line}: ${r.why ?? ''}` };
+    yield { kind: 'warning', line: p.line, code: r.code ?? 'no-guest-event', message: `line ${p.line}: ${r.why ?? ''}`, reason: name };
   }
   for await (const line of lines) {
     n++;
