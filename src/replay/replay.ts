@@ -12,7 +12,7 @@
  * forked and continued twice. Inside a chunk, counters are accumulated in local variables (nothing escapes).
  */
 import { isLeft, left, right, type Either } from 'fp-ts/Either';
-import { PAGE_SIZE, gva as mkGva, gpa as mkGpa } from '../arch/addr';
+import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { guestStep } from '../vmx/step';
@@ -220,7 +220,9 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
   if (frame + bytes > limit) return { m: m0, hv, stopped: `guest memory exhausted (guest.memoryMiB = ${s0.config.guest.memoryMiB}): the trace touches more pages than the guest has` };
   // the frame is taken first; the page tables the mapping needs come after it
   const m1: Machine = { ...m0, guestAlloc: { next: frame + bytes } };
-  const va = ev.gva as number;
+  // the faulting address is CR2 (SDM "Page-Fault Exceptions"), not the access's start: the second page of an
+  // access that crosses a page boundary faults on its own
+  const va = m0.guest !== null ? (gvaFromBig(m0.guest.cr2) as number) : (ev.gva as number);
   const map: GuestEvent = {
     op: 'guest_map', gva: mkGva(va - (((va % bytes) + bytes) % bytes)), gpa: mkGpa(frame), size,
     flags: ev.user ? 'rwxu' : 'rwx',
