@@ -18,6 +18,8 @@
  *  - EXCEPTION_NMI: an intercepted exception is reflected into the guest (event injection); an NMI is handled by the
  *    host and then injected.
  *  - PREEMPTION_TIMER: resume. PML_FULL: the log is drained (PML index <- 511) and the access retried.
+ *  - Shadow paging (mode shadow, src/replay/shadow.ts): #PF exits (hidden fault filled and retried, page-table write
+ *    emulated and retried, true fault injected), MOV to/from CR3 (shadow root switch, the guest's CR3 value), INVLPG.
  * Leaves out: user-space exits (KVM_EXIT_IO / KVM_EXIT_MMIO round trips are priced, not simulated), device state.
  */
 import { PAGE_SIZE } from '../arch/addr';
@@ -31,14 +33,17 @@ import { eptContextOf } from '../vmx/entry';
 import { encodeInterruptionInfo } from '../vmx/qualifications';
 import type { ExitRecord, Machine } from '../vmx/machine';
 import type { Config } from './config';
+import * as Shadow from './shadow';
 
 export interface Hypervisor {
   readonly config: Config;
   /** an interrupt the host took for the guest, to inject at the next VM entry */
   readonly pendingInjection: { readonly vector: number; readonly type: 'external-interrupt' | 'nmi' | 'hardware-exception'; readonly errorCode?: number } | null;
+  /** the shadow MMU (mode shadow), else null */
+  readonly shadow: Shadow.ShadowState | null;
 }
 
-export const initialHypervisor = (config: Config): Hypervisor => ({ config, pendingInjection: null });
+export const initialHypervisor = (config: Config, shadow: Shadow.ShadowState | null = null): Hypervisor => ({ config, pendingInjection: null, shadow });
 
 const inMmio = (config: Config, gpa: number): boolean => {
   const g = BigInt(gpa);
@@ -88,6 +93,10 @@ export interface Handled {
   readonly hv: Hypervisor;
   /** false: the exit ends the run (triple fault, failed entry) */
   readonly resume: boolean;
+  /** the guest's faulting instruction runs again after VMRESUME (a hidden shadow fault, an emulated table write) */
+  readonly retry?: boolean;
+  /** a #PF injected into the guest at the next entry, with the CR2 the hypervisor loaded (shadow paging) */
+  readonly injectedFault?: { readonly errorCode: number; readonly cr2: bigint };
 }
 
 /** Handles one VM exit in root operation and leaves the machine ready for VMRESUME. */
@@ -116,6 +125,23 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
       const info = exit.interruptionInfo ?? 0;
       const vector = info & 0xff;
       const type = ((info >> 8) & 7) === 2 ? 'nmi' as const : 'hardware-exception' as const;
+      if (hv.shadow !== null && vector === 14 && type === 'hardware-exception') {
+        // SDM "Exception Bitmap": a #PF exit's qualification is the linear address; CR2 was not written
+        const r = Shadow.pageFault(hv.shadow, m, exit.qualification, exit.interruptionErrorCode ?? 0);
+        const hv1 = { ...hv, shadow: r.s };
+        const v = r.verdict;
+        switch (v.kind) {
+          case 'emulated': case 'hidden':
+            return { machine: r.m, hv: hv1, resume: true, retry: true };
+          case 'guest':
+            // kvm_inject_page_fault: CR2 and the event, delivered at the next VM entry
+            return {
+              machine: r.m, hv: { ...hv1, pendingInjection: { vector: 14, type: 'hardware-exception', errorCode: v.errorCode } },
+              resume: true, injectedFault: { errorCode: v.errorCode, cr2: v.cr2 },
+            };
+          default: { const never: never = v; throw new Error(`bad verdict ${JSON.stringify(never)}`); }
+        }
+      }
       return {
         machine: m,
         hv: { ...hv, pendingInjection: { vector, type, ...(exit.interruptionErrorCode !== undefined ? { errorCode: exit.interruptionErrorCode } : {}) } },
@@ -131,6 +157,14 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
       const q = exit.qualification;
       const cr = Number(q & 0xfn);
       const type = Number((q >> 4n) & 3n);
+      if (cr === 3 && hv.shadow !== null) {
+        // shadow paging: MOV to CR3 switches shadow roots; MOV from CR3 reads the guest's own value (into RAX)
+        if (type === 0) {
+          const r = Shadow.loadCr3(hv.shadow, m, m.gprs.rax);
+          return { machine: skipInstruction(r.m), hv: { ...hv, shadow: r.s }, resume: true };
+        }
+        return { machine: skipInstruction({ ...m, gprs: { ...m.gprs, rax: hv.shadow.guestCr3 } }), hv, resume: true };
+      }
       if (type === 0 && (cr === 0 || cr === 4)) {
         const v = m.gprs.rax;
         const shadowEnc = cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW;
@@ -141,6 +175,13 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
       }
       return { machine: skipInstruction(m), hv, resume: true };
     }
+    case R.INVLPG:
+      if (hv.shadow !== null) {
+        // SDM "Exit Qualification for ... INVLPG": the linear-address operand
+        const r = Shadow.invlpg(hv.shadow, m, exit.qualification);
+        return { machine: skipInstruction(r.m), hv: { ...hv, shadow: r.s }, resume: true };
+      }
+      return { machine: skipInstruction(m), hv, resume: true };
     case R.MSR_WRITE: {
       // kvm_set_msr: the guest's value (EDX:EAX) for MSR ECX
       const msrs = new Map(m.guestMsrs);

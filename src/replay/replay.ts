@@ -20,6 +20,8 @@ import { vmEntry } from '../vmx/entry';
 import { R, exitName } from '../vmx/exitReasons';
 import type { Env, ExitRecord, Machine } from '../vmx/machine';
 import type { Config } from './config';
+import * as Shadow from './shadow';
+import { GUEST_TABLES_BASE } from './program';
 import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
 import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
 import { concatRunStats, defaultExitCost, emptyRunStats, exitCycles, type ExitCostModel, type RunStats } from './stats';
@@ -65,8 +67,15 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
     }
     machine = l.right.machine;
   }
+  let hv = initialHypervisor(config);
+  if (config.mode === 'shadow' && machine.guest !== null) {
+    // shadow paging: the launched GUEST_CR3 is the shadow root of the guest OS model's first root table
+    const sh = Shadow.initialShadow(config.guest.levels, BigInt(GUEST_TABLES_BASE), Number(machine.guest.cr3));
+    machine = { ...machine, shadow: Shadow.viewOf(sh) };
+    hv = initialHypervisor(config, sh);
+  }
   return right({
-    env, config, machine, hv: initialHypervisor(config), stats: emptyRunStats, gvaPages: new Set(), gpaPages: new Set(),
+    env, config, machine, hv, stats: emptyRunStats, gvaPages: new Set(), gpaPages: new Set(),
     guestFaults: 0, exitCost: defaultExitCost, stopped: null, roots: new Set(),
   });
 };
@@ -140,7 +149,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
         // Exits": a fault-like exit leaves the instruction to run again); a guest_map/guest_unmap exits only on a
         // table write EPT refused, so the OS's write runs again too (the writes before it stay done). An
         // EPT_MISCONFIG write was emulated by the hypervisor, so that one is complete.
-        const retry = h.machine.pendingRetry !== null
+        const retry = h.machine.pendingRetry !== null || h.retry === true
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
         if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
         const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
@@ -166,6 +175,20 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
           return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome)}` };
         }
         m = { ...m, nonRoot: m.nonRoot === null ? null : { ...m.nonRoot, retry: null } };
+        const inj = h.injectedFault;
+        if (inj !== undefined && m.guest !== null) {
+          // shadow paging: the #PF injected at this entry runs the guest's handler (CR2 as the hypervisor loaded it)
+          m = { ...m, guest: { ...m.guest, cr2: inj.cr2 } };
+          acc.guestFaults++;
+          if (isAccess(ev) && (inj.errorCode & 1) === 0 && config.guest.policy === 'demand') {
+            const mapped = guestOsMap(s0, m, hv, ev, acc, base);
+            if (mapped.stopped !== null) return mapped;
+            m = mapped.m;
+            hv = mapped.hv;
+            continue; // retry the access
+          }
+          return { m, hv, stopped: null };
+        }
         // a memory access (or guest page-table write) that exited runs again; an emulated instruction is done
         if (retry) continue;
         return { m, hv, stopped: null };
