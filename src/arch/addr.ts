@@ -3,15 +3,16 @@
  *
  * Models: the three address spaces of VMX (guest-linear, guest-physical, host-physical). Physical addresses fit a JS
  * number exactly (MAXPHYADDR <= 52 < 53). Guest-linear addresses are 64-bit canonical values; in the hot path they are
- * kept as the low 57 bits in a number (canonical addresses are the sign extension of bit 47 or 56, so nothing is lost
- * once canonicality has been checked at the boundary). Rule 7 of the style guide: numbers in the hot path, bigint at
- * the edges.
+ * kept as the SIGNED value of the canonical address in a number (the upper half is negative): every 4-level
+ * (48-bit) canonical address fits exactly, and so does every 5-level address within 2^53 of zero. Table indexes and
+ * page offsets of a signed address use `mod` (never `%`), which gives the bits of the two's-complement value.
+ * Rule 7 of the style guide: numbers in the hot path, bigint at the edges.
  */
 
 declare const GvaBrand: unique symbol;
 declare const GpaBrand: unique symbol;
 declare const HpaBrand: unique symbol;
-/** guest-linear address: low 57 bits of a canonical address */
+/** guest-linear address: the canonical address as a signed number (upper half negative) */
 export type Gva = number & { readonly [GvaBrand]: true };
 /** guest-physical address */
 export type Gpa = number & { readonly [GpaBrand]: true };
@@ -34,10 +35,10 @@ export const u64 = (x: bigint): bigint => x & U64_MASK;
 /** Page frame number of an address held in a number (no bigint, no 32-bit truncation). */
 export const pfn = (a: number): number => Math.floor(a / PAGE_SIZE);
 /** Offset of an address within its 4 KiB page. */
-export const pageOffset = (a: number): number => a % PAGE_SIZE;
+export const pageOffset = (a: number): number => mod(a, PAGE_SIZE);
 
 /** Bits hi:lo of a number-held address (hi < 53), for table indexes; no bigint. */
-export const bitsOf = (a: number, lo: number, hi: number): number => Math.floor(a / 2 ** lo) % 2 ** (hi - lo + 1);
+export const bitsOf = (a: number, lo: number, hi: number): number => mod(Math.floor(a / 2 ** lo), 2 ** (hi - lo + 1));
 
 /** Is a 64-bit linear address canonical for a 48-bit (4-level) or 57-bit (5-level) linear-address width? */
 export const isCanonical = (a: bigint, la57: boolean): boolean => {
@@ -46,14 +47,20 @@ export const isCanonical = (a: bigint, la57: boolean): boolean => {
   return top === 0n || top === (1n << (65n - w)) - 1n;
 };
 
-/** A canonical 64-bit linear address to its hot-path number form (low 57 bits). */
-export const gvaFromBig = (a: bigint): Gva => Number(u64(a) & ((1n << 57n) - 1n)) as Gva;
-/** Back to the 64-bit canonical value (sign-extends from bit 47, or 56 under LA57). */
-export const gvaToBig = (g: Gva, la57: boolean): bigint => {
-  const x = BigInt(g);
-  const sign = la57 ? 56n : 47n;
-  return (x >> sign) & 1n ? u64(x | ~((1n << (sign + 1n)) - 1n)) : x & ((1n << (sign + 1n)) - 1n);
-};
+/** The signed value of a 64-bit address (bit 63 set: negative). */
+const signed64 = (a: bigint): bigint => { const x = u64(a); return x >= 1n << 63n ? x - (1n << 64n) : x; };
+
+/** Can this canonical address be held exactly as a hot-path number (|value| <= 2^53)? */
+export const gvaRepresentable = (a: bigint): boolean => { const s = signed64(a); return s >= -(1n << 53n) && s <= 1n << 53n; };
+
+/** A canonical 64-bit linear address to its hot-path number form (the signed value; exact when gvaRepresentable). */
+export const gvaFromBig = (a: bigint): Gva => Number(signed64(a)) as Gva;
+/** Back to the 64-bit value (two's complement of the signed number). `la57` is kept for callers' clarity: the signed
+ * form is the same for both widths. */
+export const gvaToBig = (g: Gva, _la57?: boolean): bigint => u64(BigInt(g));
+
+/** Non-negative remainder: the low bits of a (possibly negative, two's-complement) address. */
+export const mod = (a: number, m: number): number => { const r = a % m; return r < 0 ? r + m : r; };
 
 /** Lowercase 0x hex, as the JSON contract writes addresses and 64-bit values. */
 export const hex = (x: bigint | number): string => '0x' + (typeof x === 'bigint' ? u64(x) : x).toString(16);

@@ -9,7 +9,7 @@
  * Leaves out: PAT/PCD/PWT, global pages, protection keys; splitting a large page (a new mapping replaces it).
  */
 
-import { PAGE_SIZE } from '../arch/addr';
+import { PAGE_SIZE, mod } from '../arch/addr';
 import { guestIndex, PTE_HI_XD, PTE_P, PTE_PS, PTE_RW, PTE_US } from './paging';
 
 export interface GuestPhysIo<S> {
@@ -75,7 +75,7 @@ export const guestMap = <S>(
   io: GuestPhysIo<S>, s: S, alloc: GuestFrameAlloc, root: number, levels: 4 | 5, gva: number, gpa: number, size: GuestPageSize, flags: GuestFlags,
 ): GuestMapResult<S> => {
   const bytes = guestPageBytes(size);
-  const v = gva - (gva % bytes);
+  const v = gva - mod(gva, bytes);
   const p = gpa - (gpa % bytes);
   const level = leafLevelOf(size);
   const t = tableFor(io, s, alloc, root, levels, v, level);

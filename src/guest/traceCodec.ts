@@ -15,7 +15,7 @@
  */
 import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
-import { gpa as toGpa, gvaFromBig, gvaToBig, isCanonical, type Gva } from '../arch/addr';
+import { gpa as toGpa, gvaFromBig, gvaRepresentable, gvaToBig, isCanonical, type Gva } from '../arch/addr';
 import { inputProblem, showFound, type InputProblem } from '../arch/problem';
 import { GUEST_OPS, type GuestEvent, type GuestOp } from './events';
 
@@ -77,20 +77,18 @@ const oneOf = <A extends string | number>(values: readonly A[], name: string): t
 const bool = new t.Type<boolean, boolean, unknown>('true or false', t.boolean.is, (u, c) => (typeof u === 'boolean' ? t.success(u) : t.failure(u, c)), (v) => v);
 
 const MAX_U64 = (1n << 64n) - 1n;
-const GVA_EXACT = 'an address whose low 57 bits a JS number holds exactly (at or above 2^53 they must be 16-byte aligned: the Gva limit of src/arch/addr.ts)';
+const GVA_EXACT = 'an address within 2^53 of zero as a signed 64-bit value (every 4-level canonical address is; 5-level upper-half addresses below -2^53 are not supported)';
 
-/** `gva`: a canonical 64-bit linear address (57-bit width), kept as its low 57 bits. */
+/** `gva`: a canonical 64-bit linear address (57-bit width), kept as its signed value (src/arch/addr.ts Gva). */
 export const GvaCodec = new t.Type<Gva, string, unknown>(
   'a canonical 64-bit address as a hex or decimal string',
-  (u): u is Gva => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u < 2 ** 57,
+  (u): u is Gva => typeof u === 'number' && Number.isSafeInteger(u),
   (u, c) => {
     const v = parseUnsigned(u);
     if (v === undefined || v > MAX_U64) return t.failure(u, c, 'a 64-bit address as a hex or decimal string');
     if (!isCanonical(v, true)) return t.failure(u, c, 'a canonical address (bits 63:56 all equal to bit 56)');
-    // a Gva is a JS number: above 2^53 only multiples of 2^(bits - 53) are exact (e.g. 4-level kernel addresses
-    // must be 16-byte aligned); refuse rather than round
-    const low57 = v & ((1n << 57n) - 1n);
-    if (BigInt(Number(low57)) !== low57) return t.failure(u, c, GVA_EXACT);
+    // a Gva is the signed value in a JS number: exact within 2^53 of zero; refuse rather than round
+    if (!gvaRepresentable(v)) return t.failure(u, c, GVA_EXACT);
     return t.success(gvaFromBig(v));
   },
   (g) => '0x' + gvaToBig(g, true).toString(16),

@@ -19,6 +19,7 @@
  * pseudo-LRU and set-index hashing (the set is key mod sets).
  */
 
+import { mod } from '../arch/addr';
 import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ export const emptyArray = (geo: CacheGeometry): CacheArray => {
   return { sets, ways, data: new Array<Float64Array>(sets).fill(zero) };
 };
 
-export const setOf = (arr: CacheArray, key: number): number => key % arr.sets;
+export const setOf = (arr: CacheArray, key: number): number => { const s = key % arr.sets; return s < 0 ? s + arr.sets : s; };
 
 /**
  * The way holding a matching entry in `set`, or -1. A match has the same kind, size and key, the same VPID and EP4TA,
@@ -291,7 +292,7 @@ export const hitFlags = (tlb: Tlb, h: number): number =>
 export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
   const d = tlb.arrays[hitArray(h)].data[hitSet(h)];
   const o = hitWay(h) * STRIDE;
-  return d[o + F_VALUE] * 4096 + (addr % SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
+  return d[o + F_VALUE] * 4096 + mod(addr, SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
 };
 
 const withArray = (tlb: Tlb, a: number, arr: CacheArray): Tlb => {
@@ -316,7 +317,7 @@ const insertSized = (
   tlb: Tlb, a: number, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
 ): Tlb => {
   // an entry smaller than the page holds the piece of the page that contains addr
-  const piece = physBase + (addr % SIZE_BYTES[pageSize]) - (addr % SIZE_BYTES[size]);
+  const piece = physBase + mod(addr, SIZE_BYTES[pageSize]) - mod(addr, SIZE_BYTES[size]);
   const arr = insert(tlb.arrays[a], flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta,
     piece / 4096);
   return withArray(tlb, a, arr);
@@ -339,7 +340,7 @@ export const fill = (
 export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag, addr: number): Tlb => {
   const flags = hitFlags(tlb, h);
   const size = sizeOf(flags);
-  const base = hitPhys(tlb, h, addr) - (addr % SIZE_BYTES[size]);
+  const base = hitPhys(tlb, h, addr) - mod(addr, SIZE_BYTES[size]);
   const [a, s] = l1For(fetch, size);
   return insertSized(tlb, a, s, size, tag, addr, flags, base);
 };

@@ -16,7 +16,7 @@
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
  */
 
-import { gpa as mkGpa, type Gva } from '../arch/addr';
+import { gpa as mkGpa, mod, type Gva } from '../arch/addr';
 import type * as Phys from '../arch/phys';
 import * as Cost from './cost';
 import type { CostModel, TranslationStats } from './cost';
@@ -195,7 +195,7 @@ export const translate = (
         (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0) |
         (ctx.pge && leaf !== undefined && (leaf.lo & PTE_G) !== 0 ? FL_GLOBAL : 0);
       const size = sizeCode(o.pageSize);
-      const physBase = (o.hpa as number) - (addr % o.pageSize);
+      const physBase = (o.hpa as number) - mod(addr, o.pageSize);
       tlb = Tlb.fill(tlb, fetch, { kind, vpid, pcid, ep4ta }, addr, size, rights, physBase);
       if (cfg.guest !== null) {
         const hiAddr = 2 ** (cfg.guest.maxPhyAddr - 32) - 1;

@@ -12,7 +12,7 @@
  * Leaves out: shadow paging (the hardware walks KVM's shadow tables, which the model does not build here).
  */
 import { left, right, isLeft, type Either } from 'fp-ts/Either';
-import { gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
+import { gvaFromBig, gvaToBig, mod, PAGE_SIZE } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as EptBuild from '../ept/build';
 import { eptTranslate, type EptContext } from '../ept/walk';
@@ -94,7 +94,7 @@ export const explainWalk = (config: Config, gva: bigint, access: WalkAccess, use
   if (isLeft(e)) return e;
   const caps = e.right.caps;
   const levels = config.guest.levels;
-  const g = Number(gva & ((1n << 57n) - 1n)) as Gva;
+  const g = gvaFromBig(gva);
   const guestSize = config.guest.pageSize;
   const guestBytes = GuestBuild.guestPageBytes(guestSize);
 
@@ -128,7 +128,7 @@ export const explainWalk = (config: Config, gva: bigint, access: WalkAccess, use
 
   // The guest OS's demand fault: tables from its allocator, then a fresh frame at guest.pageSize above them.
   const dataGpa = opts.gpa !== undefined ? opts.gpa - (opts.gpa % guestBytes) : alignUp(guestNext + levels * PAGE_SIZE, guestBytes);
-  const finalGpa = dataGpa + (g % guestBytes);
+  const finalGpa = dataGpa + mod(g, guestBytes);
   const mmio = inMmio(config, finalGpa);
   let b: Built = { mem, hostNext };
   const io: GuestBuild.GuestPhysIo<Built> = {

@@ -42,9 +42,9 @@ describe('trace codec (interface §2)', () => {
     expect(p.path).toBe('gva');
   });
 
-  test('SDM "Canonical Addressing": a kernel-half address keeps its low 57 bits', () => {
-    // 0xffff800000000000: bits 63:47 set, so bit 56 = 1 and bits 63:57 equal it; low 57 bits = 0x1ff800000000000
-    expect(ok('{"op":"fetch","gva":"0xffff800000000000"}')).toMatchObject({ gva: 0x1ff800000000000 });
+  test('SDM "Canonical Addressing": a kernel-half address is kept as its signed value', () => {
+    // 0xffff800000000000 as a signed 64-bit value is -2^47
+    expect(ok('{"op":"fetch","gva":"0xffff800000000000"}')).toMatchObject({ gva: -(2 ** 47) });
   });
 
   test('SDM "Canonical Addressing": a non-canonical gva is an error naming the field', () => {
@@ -55,9 +55,10 @@ describe('trace codec (interface §2)', () => {
   });
 
   test('an upper-half address that a number cannot hold exactly is refused, not rounded', () => {
-    expect(bad('{"op":"read","gva":"0xffff888012345678"}').expected).toMatch(/exactly/);
-    // 16-byte aligned: low 57 bits 0x1ff888012345670 are exact
-    expect(ok('{"op":"read","gva":"0xffff888012345670"}')).toMatchObject({ gva: 0x1ff888012345670 });
+    // a 5-level upper-half address: signed value -0x00eeffffffffffff, beyond -2^53
+    expect(bad('{"op":"read","gva":"0xff11000000000001"}').expected).toMatch(/2\^53/);
+    // every 4-level kernel address is exact: 0xffff888012345678 - 2^64 = -0x777fedcba988
+    expect(ok('{"op":"read","gva":"0xffff888012345678"}')).toMatchObject({ gva: -0x777fedcba988 });
   });
 
   test('a 65-bit address is an error', () => {
@@ -99,7 +100,7 @@ describe('trace codec (interface §2)', () => {
   });
 
   test('encoder writes lowercase 0x hex and omits defaults', () => {
-    expect(encodeTraceLine({ op: 'read', gva: gva(0x1ff800000000000), size: 1, user: true }))
+    expect(encodeTraceLine({ op: 'read', gva: gva(-(2 ** 47)), size: 1, user: true }))
       .toBe('{"op":"read","gva":"0xffff800000000000"}');
     expect(encodeTraceLine({ op: 'wrmsr', msr: 0x6e0, value: 255n })).toBe('{"op":"wrmsr","msr":"0x6e0","value":"0xff"}');
   });
@@ -110,7 +111,7 @@ describe('trace codec (interface §2)', () => {
 // user-half addresses below 2^53, and upper-half ones whose low 57 bits are exact in a number (16-byte aligned)
 const canonicalGva: fc.Arbitrary<Gva> = fc.oneof(
   fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map(gva),
-  fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((b) => gva(Number((1n << 56n) + b * 16n))),
+  fc.integer({ min: -(2 ** 47), max: -1 }).map((b) => gva(b)),
 );
 const small = (bits: number) => fc.integer({ min: 0, max: 2 ** bits - 1 });
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });

@@ -7,7 +7,7 @@ import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import { inputFailure, printJson } from '../output';
 import { readJson } from '../configFile';
-import { hex, isCanonical } from '../../arch/addr';
+import { gvaRepresentable, hex, isCanonical } from '../../arch/addr';
 import { decodeConfig, type Config } from '../../replay/config';
 import { exitJson } from '../../replay/scenario';
 import { explainWalk, type WalkAccess, type WalkExplanation } from '../../replay/walk';
@@ -78,6 +78,9 @@ export const walkCommand: Command = {
     // SDM Vol. 3A "Canonical Addressing": bits 63:47 (63:56 with 5-level paging) all equal, else #GP before any walk
     if (!isCanonical(g.value, la57)) {
       return inputFailure(io, json, { path: '--gva', expected: `a canonical address for ${la57 ? '57' : '48'}-bit linear addresses (bits 63:${la57 ? 56 : 47} all equal)`, found: hex(g.value) });
+    }
+    if (!gvaRepresentable(g.value)) {
+      return inputFailure(io, json, { path: '--gva', expected: 'an address within 2^53 of zero as a signed 64-bit value (5-level upper-half addresses below -2^53 are not supported)', found: hex(g.value) });
     }
     let gpa: number | undefined;
     if (args.gpa !== undefined) {
