@@ -6,5 +6,6 @@ import { walkCommand } from './walk';
 import { checkCommand } from './check';
 import { decodeCommand } from './decode';
 import { importCommand } from './import';
+import { explainCommand } from './explain';
 
-export const commands: readonly Command[] = [runCommand, compareCommand, walkCommand, checkCommand, decodeCommand, importCommand];
+export const commands: readonly Command[] = [runCommand, compareCommand, walkCommand, checkCommand, decodeCommand, importCommand, explainCommand];
