@@ -91,9 +91,20 @@ export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: bo
   }
 };
 
-const hitStats = (level: 'l1' | 'stlb', cycles: number): TranslationStats => ({
+const hitStatsOf = (level: 'l1' | 'stlb', cycles: number): TranslationStats => ({
   ...Cost.emptyStats, accesses: 1, l1Hits: level === 'l1' ? 1 : 0, stlbHits: level === 'stlb' ? 1 : 0, cycles,
 });
+
+/** The statistics of one L1 / STLB hit depend on the cost model only: made once per model, shared (never mutated). */
+const hitMemo = new WeakMap<CostModel, { readonly l1: TranslationStats; readonly stlb: TranslationStats }>();
+const hitStats = (cost: CostModel, level: 'l1' | 'stlb'): TranslationStats => {
+  let h = hitMemo.get(cost);
+  if (h === undefined) {
+    h = { l1: hitStatsOf('l1', Cost.cyclesOf(cost, 'l1', 0, 0, 0, 0)), stlb: hitStatsOf('stlb', Cost.cyclesOf(cost, 'stlb', 0, 0, 0, 0)) };
+    hitMemo.set(cost, h);
+  }
+  return h[level];
+};
 
 /**
  * Translate `gla` for one access. Pure: the caches and memory come back new; the inputs stay valid.
@@ -119,7 +130,7 @@ export const translate = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
       caches: tlb === caches.tlb ? caches : { ...caches, tlb }, mem, tlbLevel: 'l1',
-      stats: hitStats('l1', Cost.cyclesOf(ctx.cost, 'l1', 0, 0, 0, 0)),
+      stats: hitStats(ctx.cost, 'l1'),
     };
   }
   // 2. STLB; a hit is copied into the L1.
@@ -132,7 +143,7 @@ export const translate = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
       caches: { ...caches, tlb }, mem, tlbLevel: 'stlb',
-      stats: hitStats('stlb', Cost.cyclesOf(ctx.cost, 'stlb', 0, 0, 0, 0)),
+      stats: hitStats(ctx.cost, 'stlb'),
     };
   }
 

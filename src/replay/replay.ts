@@ -24,6 +24,7 @@ import * as Shadow from './shadow';
 import { GUEST_TABLES_BASE } from './program';
 import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
 import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
+import { addPages, emptyPageSet, type PageSet } from './pageSet';
 import { concatRunStats, defaultExitCost, emptyRunStats, exitCycles, type ExitCostModel, type RunStats } from './stats';
 
 export interface ReplayState {
@@ -32,10 +33,10 @@ export interface ReplayState {
   readonly machine: Machine;
   readonly hv: Hypervisor;
   readonly stats: RunStats;
-  /** distinct guest-virtual 4 KiB pages accessed */
-  readonly gvaPages: ReadonlySet<number>;
+  /** distinct guest-virtual 4 KiB pages accessed (a persistent set: forks share it) */
+  readonly gvaPages: PageSet;
   /** distinct guest-physical 4 KiB pages touched (data and guest page tables) */
-  readonly gpaPages: ReadonlySet<number>;
+  readonly gpaPages: PageSet;
   /** page faults delivered to the guest (and handled by the guest OS model or reported) */
   readonly guestFaults: number;
   readonly exitCost: ExitCostModel;
@@ -75,21 +76,44 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
     hv = initialHypervisor(config, sh);
   }
   return right({
-    env, config, machine, hv, stats: emptyRunStats, gvaPages: new Set(), gpaPages: new Set(),
+    env, config, machine, hv, stats: emptyRunStats, gvaPages: emptyPageSet, gpaPages: emptyPageSet,
     guestFaults: 0, exitCost: defaultExitCost, stopped: null, roots: new Set(),
   });
 };
+
+/** Translation counters of one chunk, added to in place (a fresh object local to replayChunk). */
+interface TranslationAcc {
+  accesses: number; l1Hits: number; stlbHits: number; walks: number; guestRefs: number; nestedRefs: number;
+  psc0: number; psc1: number; psc2: number; psc3: number; nestedTlbHits: number; maxRefsPerWalk: number; cycles: number;
+}
+
+const addTranslation = (a: TranslationAcc, b: Cost.TranslationStats): void => {
+  a.accesses += b.accesses; a.l1Hits += b.l1Hits; a.stlbHits += b.stlbHits; a.walks += b.walks;
+  a.guestRefs += b.guestRefs; a.nestedRefs += b.nestedRefs;
+  a.psc0 += b.pscHits[0]; a.psc1 += b.pscHits[1]; a.psc2 += b.pscHits[2]; a.psc3 += b.pscHits[3];
+  a.nestedTlbHits += b.nestedTlbHits; a.cycles += b.cycles;
+  if (b.maxRefsPerWalk > a.maxRefsPerWalk) a.maxRefsPerWalk = b.maxRefsPerWalk;
+};
+
+const translationOf = (a: TranslationAcc): Cost.TranslationStats => ({
+  accesses: a.accesses, l1Hits: a.l1Hits, stlbHits: a.stlbHits, walks: a.walks, guestRefs: a.guestRefs,
+  nestedRefs: a.nestedRefs, pscHits: [a.psc0, a.psc1, a.psc2, a.psc3], nestedTlbHits: a.nestedTlbHits,
+  maxRefsPerWalk: a.maxRefsPerWalk, cycles: a.cycles,
+});
 
 /** Mutable counters of one chunk (local to replayChunk). */
 interface Acc {
   events: number;
   exits: Map<string, number>;
   exitCycles: Map<string, number>;
-  translation: Cost.TranslationStats;
+  translation: TranslationAcc;
   hist: Map<number, number>;
   guestCycles: number;
-  gvaPages: Set<number> | null;
-  gpaPages: Set<number> | null;
+  /** pages touched in this chunk (with repeats; merged into the persistent sets at the end of the chunk) */
+  gvaPages: number[];
+  gpaPages: number[];
+  lastGva: number;
+  lastGpa: number;
   guestFaults: number;
   log: ExitRecord[] | null;
   /** the address-space roots so far (the state's, plus this chunk's CR3 loads) */
@@ -111,7 +135,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
     const r = guestStep(env, m, ev);
     m = r.machine;
     if (r.translation.accesses > 0) {
-      acc.translation = Cost.combine(acc.translation, r.translation);
+      addTranslation(acc.translation, r.translation);
       if (r.translation.walks > 0) {
         // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
         const refs = Math.round((r.translation.guestRefs + r.translation.nestedRefs) / r.translation.walks);
@@ -119,7 +143,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
       }
     }
     for (const p of r.touchedGpaPages) {
-      if (!base.gpaPages.has(p) && !(acc.gpaPages?.has(p) ?? false)) (acc.gpaPages ??= new Set()).add(p);
+      if (p !== acc.lastGpa) { acc.gpaPages.push(p); acc.lastGpa = p; }
     }
     const o = r.outcome;
     switch (o.result) {
@@ -260,8 +284,9 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
 export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], collectExits = false): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
-    events: 0, exits: new Map(), exitCycles: new Map(), translation: Cost.emptyStats, hist: new Map(), guestCycles: 0,
-    gvaPages: null, gpaPages: null, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
+    events: 0, exits: new Map(), exitCycles: new Map(), hist: new Map(), guestCycles: 0,
+    translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, maxRefsPerWalk: 0, cycles: 0 },
+    gvaPages: [], gpaPages: [], lastGva: NaN, lastGpa: NaN, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
@@ -273,7 +298,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
     if (isAccess(ev)) {
       const first = Math.floor((ev.gva as number) / PAGE_SIZE);
       const last = Math.floor(((ev.gva as number) + Math.max(1, ev.size) - 1) / PAGE_SIZE);
-      for (let p = first; p <= last; p++) if (!state.gvaPages.has(p) && !(acc.gvaPages?.has(p) ?? false)) (acc.gvaPages ??= new Set()).add(p);
+      for (let p = first; p <= last; p++) if (p !== acc.lastGva) { acc.gvaPages.push(p); acc.lastGva = p; }
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
     } else if (ev.op === 'mov_to_cr' && ev.cr === 3) {
@@ -293,22 +318,16 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
     events: acc.events,
     exitsByReason: Object.fromEntries(acc.exits),
     exitCyclesByReason: Object.fromEntries(acc.exitCycles),
-    translation: acc.translation,
+    translation: translationOf(acc.translation),
     pscLookups: acc.translation.walks,
     nestedTlbLookups: acc.translation.nestedTlbHits,
     refsHistogram: hist,
     guestCycles: acc.guestCycles,
   };
-  const union = (a: ReadonlySet<number>, b: Set<number> | null): ReadonlySet<number> => {
-    if (b === null) return a;
-    const u = new Set(a);
-    for (const x of b) u.add(x);
-    return u;
-  };
   return {
     state: {
       ...state, machine: m, hv, stats: concatRunStats(state.stats, chunkStats),
-      gvaPages: union(state.gvaPages, acc.gvaPages), gpaPages: union(state.gpaPages, acc.gpaPages),
+      gvaPages: addPages(state.gvaPages, acc.gvaPages), gpaPages: addPages(state.gpaPages, acc.gpaPages),
       guestFaults: state.guestFaults + acc.guestFaults, stopped, roots: acc.roots,
     },
     exits: acc.log ?? [],

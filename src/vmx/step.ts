@@ -71,6 +71,38 @@ const walkOf = (env: Env, m: Machine, g: GuestCpu): NonRoot['walk'] => {
   return { ...base, ept, guest: guestPagingOf(env.caps, g) };
 };
 
+/** What a memory access needs from the machine besides the caches: a pure function of (env, nonRoot, guest). */
+interface AccessContext {
+  readonly env: Env;
+  readonly nonRoot: NonRoot | null;
+  readonly ctx: TranslateContext;
+  readonly la57: boolean;
+}
+
+/**
+ * Memo of the access context per guest register state (all three inputs are immutable, so an entry never goes stale;
+ * a WeakMap lets it go with the guest state). Saves decoding CR0/CR4/EFER bigints on every access.
+ */
+const contexts = new WeakMap<GuestCpu, AccessContext>();
+
+const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
+  const c = contexts.get(g);
+  if (c !== undefined && c.env === env && c.nonRoot === m.nonRoot) return c;
+  const walk = walkOf(env, m, g);
+  const fresh: AccessContext = { env, nonRoot: m.nonRoot, ctx: translateContext(env, m.nonRoot, g, walk), la57: walk.guest?.la57 === true };
+  contexts.set(g, fresh);
+  return fresh;
+};
+
+/** The access kinds as walker inputs, shared (no allocation per access). */
+const ACCESSES = {
+  read: [{ kind: 'read', user: false }, { kind: 'read', user: true }],
+  write: [{ kind: 'write', user: false }, { kind: 'write', user: true }],
+  fetch: [{ kind: 'fetch', user: false }, { kind: 'fetch', user: true }],
+} as const;
+
+const PASSTHROUGH: Outcome = { result: 'passthrough' };
+
 /**
  * A memory access: each 4 KiB piece is one TLB lookup (a page-crossing access is two). A guest #PF goes through the
  * exception bitmap; an EPT violation, misconfiguration or PML-full exits and the access is retried at the next entry.
@@ -85,14 +117,14 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
   let g = g0;
   let stats = Cost.emptyStats;
   const pages: number[] = [];
-  const walk = walkOf(env, m, g);
-  const ctx = translateContext(env, m.nonRoot, g, walk);
-  const la57 = walk.guest?.la57 === true;
+  const { ctx, la57 } = accessContext(env, m, g);
+  const access = ACCESSES[ev.op][ev.user ? 1 : 0];
   for (let i = 0; i < pieces; i++) {
     const addr = (i === 0 ? first : (Math.floor(first / PAGE_SIZE) + i) * PAGE_SIZE) as Gva;
-    const r = translate(m.mmu, m.cpu.mem, ctx, addr, { kind: ev.op, user: ev.user });
-    stats = Cost.combine(stats, r.stats);
-    m = { ...m, mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : { ...m.cpu, mem: r.mem } };
+    const r = translate(m.mmu, m.cpu.mem, ctx, addr, access);
+    stats = i === 0 ? r.stats : Cost.combine(stats, r.stats);
+    // the common case (a hit on the most recently used TLB entry) changes nothing: keep the machine itself
+    if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = { ...m, mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : { ...m.cpu, mem: r.mem } };
     if (r.pmlIndex !== undefined && r.pmlIndex !== g.pmlIndex) {
       g = { ...g, pmlIndex: r.pmlIndex };
       m = withGuest(m, g);
@@ -136,7 +168,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
       }
     }
   }
-  return result(m, { result: 'passthrough' }, stats, pages);
+  return result(m, PASSTHROUGH, stats, pages.length === 0 ? NO_PAGES : pages);
 };
 
 /**

@@ -1,0 +1,331 @@
+/**
+ * `npm run bench`: replay speed (events per second, median of several runs) and peak RSS of the replay engine, per
+ * workload, engine only (events already decoded: decoding is outside the timed part) and end to end (from the trace
+ * file: read, decode, replay, as `vtxsim run` does). Each measurement runs in its own child process, so its peak RSS
+ * (getrusage maxrss) is its own. Workloads are generated deterministically (bench/workloads.ts); trace files are
+ * written once to bench/out/ and reused.
+ *
+ *   node bench/out/build/bench/main.js [--json] [--quick] [--runs N] [--only a,b,...] [--events N] [--profile <job id>]
+ *
+ * --quick: one run each and the scaling series up to 4M; --only: job ids or prefixes (see the table); --events N:
+ * N events per generated workload instead of the defaults (for quick looks; the scaling series then means nothing);
+ * --profile: run one job under `node --cpu-prof` and print its top functions by self time.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as readline from 'readline';
+import { execFileSync, spawnSync } from 'child_process';
+import { isLeft } from 'fp-ts/Either';
+import type { Config, Mode } from '../src/replay/config';
+import { DEFAULT_CONFIG } from '../src/replay/config';
+import { replayChunk, startReplay, type ReplayState } from '../src/replay/replay';
+import { runTraceFile } from '../src/cli/replayRun';
+import type { Io } from '../src/cli/io';
+import type { GuestEvent } from '../src/guest/events';
+import { encodeTraceLine } from '../src/guest/traceCodec';
+import { parseLackeyLine } from '../src/guest/lackey';
+import { generator, type WorkloadName } from './workloads';
+
+// compiled to bench/out/build/bench/main.js; the outputs live in bench/out
+const OUT = path.resolve(__dirname, '..', '..');
+const TRACES = path.join(OUT, 'traces');
+const CHUNK = 4096;
+
+type Source = WorkloadName | 'lackey';
+type Variant = 'engine' | 'e2e';
+
+interface Job {
+  readonly id: string;
+  readonly label: string;
+  readonly source: Source;
+  readonly mode: Mode;
+  /** events for generated workloads; ignored for lackey (the whole recording) */
+  readonly events: number;
+  readonly variant: Variant;
+  readonly runs: number;
+  /** the issue's target, in events (lines for lackey end to end) per second */
+  readonly target?: number;
+}
+
+interface Measured {
+  readonly id: string;
+  readonly events: number;
+  readonly lines: number;
+  readonly seconds: number[];
+  readonly medianSeconds: number;
+  readonly eventsPerSec: number;
+  readonly linesPerSec: number;
+  readonly peakRssMB: number;
+  readonly exits: number;
+  readonly walks: number;
+  readonly l1Hits: number;
+  readonly accesses: number;
+  readonly note?: string;
+}
+
+// ---- the jobs ------------------------------------------------------------------------------------------------------
+
+const M = 1_000_000;
+
+const jobsOf = (runs: number, quick: boolean): Job[] => {
+  const both = (id: string, label: string, source: Source, mode: Mode, events: number, engineTarget?: number, e2eTarget?: number, r = runs): Job[] => [
+    { id: `${id}/engine`, label, source, mode, events, variant: 'engine', runs: r, ...(engineTarget !== undefined ? { target: engineTarget } : {}) },
+    { id: `${id}/e2e`, label, source, mode, events, variant: 'e2e', runs: r, ...(e2eTarget !== undefined ? { target: e2eTarget } : {}) },
+  ];
+  return [
+    ...both('a-loop', '(a) TLB-friendly loop', 'loop', 'ept', 4 * M, 10 * M, 1 * M),
+    ...both('b-random', '(b) random, 4-level EPT, 4 KiB', 'random', 'ept', 1 * M, 1 * M, 1 * M),
+    ...both('c-lackey', '(c) lackey: sort -n (valgrind)', 'lackey', 'ept', 0, undefined, 3 * M),
+    ...both('d-exits', '(d) exit-heavy mix', 'exits', 'ept', 1 * M, 2 * M, 1 * M),
+    ...both('e-native', '(e) (b) in native mode', 'random', 'native', 1 * M),
+    ...both('e-shadow', '(e) (b) in shadow mode', 'random', 'shadow', 1 * M),
+    ...both('s-1M', 'scaling: (b) at 1M', 'random', 'ept', 1 * M),
+    ...both('s-4M', 'scaling: (b) at 4M', 'random', 'ept', 4 * M),
+    ...(quick ? [] : both('s-16M', 'scaling: (b) at 16M', 'random', 'ept', 16 * M, undefined, undefined, Math.min(runs, 2))),
+  ];
+};
+
+const configFor = (mode: Mode): Config => ({ ...DEFAULT_CONFIG, mode });
+
+// ---- trace files ---------------------------------------------------------------------------------------------------
+
+const traceFile = (job: Job): string =>
+  job.source === 'lackey' ? path.join(TRACES, 'lackey-sort.txt') : path.join(TRACES, `${job.source}-${job.events}.jsonl`);
+
+const ensureTrace = (job: Job): void => {
+  const file = traceFile(job);
+  if (fs.existsSync(file)) return;
+  fs.mkdirSync(TRACES, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  if (job.source === 'lackey') {
+    // a real program: sort -n over 1000 numbers, recorded by valgrind's lackey (about 3.4 M lines)
+    const input = path.join(TRACES, 'sort-input.txt');
+    fs.writeFileSync(input, Array.from({ length: 1000 }, (_, i) => String(((i + 1) * 7919) % 1000)).join('\n') + '\n');
+    execFileSync('valgrind', ['--tool=lackey', '--trace-mem=yes', `--log-file=${tmp}`, 'sort', '-n', input, '-o', path.join(TRACES, 'sort-output.txt')], { stdio: 'ignore' });
+  } else {
+    const next = generator(job.source);
+    const fd = fs.openSync(tmp, 'w');
+    let buf: string[] = [];
+    for (let i = 0; i < job.events; i++) {
+      buf.push(encodeTraceLine(next()));
+      if (buf.length === 65536) { fs.writeSync(fd, buf.join('\n') + '\n'); buf = []; }
+    }
+    if (buf.length > 0) fs.writeSync(fd, buf.join('\n') + '\n');
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+};
+
+const nodeIo: Io = {
+  readFile: (p) => fs.readFileSync(p, 'utf8'),
+  exists: (p) => fs.existsSync(p) && fs.statSync(p).isFile(),
+  writeFileAtomic: (p, c) => fs.writeFileSync(p, c),
+  stdout: (s) => { process.stdout.write(s); },
+  stderr: (s) => { process.stderr.write(s); },
+  stderrIsTTY: false,
+  env: process.env,
+  lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
+  fileSize: (p) => fs.statSync(p).size,
+  atomicWriter: () => { throw new Error('no writer in the bench'); },
+  onInterrupt: () => () => undefined,
+};
+
+// ---- one measurement (in the child) --------------------------------------------------------------------------------
+
+/** Decoded chunks of a job's events, produced outside the timed part. */
+async function* decodedChunks(job: Job): AsyncGenerator<GuestEvent[]> {
+  if (job.source === 'lackey') {
+    let chunk: GuestEvent[] = [];
+    for await (const line of nodeIo.lines(traceFile(job))) {
+      const r = parseLackeyLine(line);
+      if (r.kind === 'events') for (const e of r.events) chunk.push(e);
+      if (chunk.length >= CHUNK) { yield chunk; chunk = []; }
+    }
+    if (chunk.length > 0) yield chunk;
+    return;
+  }
+  const next = generator(job.source);
+  for (let done = 0; done < job.events; done += CHUNK) {
+    const n = Math.min(CHUNK, job.events - done);
+    const chunk = new Array<GuestEvent>(n);
+    for (let i = 0; i < n; i++) chunk[i] = next();
+    yield chunk;
+  }
+}
+
+const start = (mode: Mode): ReplayState => {
+  const s = startReplay(configFor(mode));
+  if (isLeft(s)) throw new Error(`startReplay: ${JSON.stringify(s.left)}`);
+  return s.right;
+};
+
+const countLines = async (file: string): Promise<number> => {
+  let n = 0;
+  for await (const line of nodeIo.lines(file)) if (!line.startsWith('==') && line.trim() !== '') n++;
+  return n;
+};
+
+const measureOnce = async (job: Job): Promise<{ seconds: number; state: ReplayState }> => {
+  if (job.variant === 'engine') {
+    let state = start(job.mode);
+    let ns = 0n;
+    for await (const chunk of decodedChunks(job)) {
+      const t0 = process.hrtime.bigint();
+      state = replayChunk(state, chunk).state;
+      ns += process.hrtime.bigint() - t0;
+      if (state.stopped !== null) throw new Error(`replay stopped: ${state.stopped}`);
+    }
+    return { seconds: Number(ns) / 1e9, state };
+  }
+  const t0 = process.hrtime.bigint();
+  const r = await runTraceFile(nodeIo, traceFile(job), configFor(job.mode), job.source === 'lackey' ? 'lackey' : 'jsonl');
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.state.stopped !== null) throw new Error(`replay stopped: ${r.state.stopped}`);
+  return { seconds, state: r.state };
+};
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const child = async (job: Job): Promise<Measured> => {
+  const seconds: number[] = [];
+  let last: ReplayState | undefined;
+  for (let i = 0; i < job.runs; i++) {
+    const r = await measureOnce(job);
+    seconds.push(r.seconds);
+    last = r.state;
+    if (i + 1 < job.runs) global.gc?.();
+  }
+  const st = last!.stats;
+  const events = st.events;
+  const lines = job.source === 'lackey' ? await countLines(traceFile(job)) : events;
+  const med = median(seconds);
+  return {
+    id: job.id, events, lines, seconds, medianSeconds: med, eventsPerSec: events / med, linesPerSec: lines / med,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    exits: Object.values(st.exitsByReason).reduce((a, b) => a + b, 0),
+    walks: st.translation.walks, l1Hits: st.translation.l1Hits, accesses: st.translation.accesses,
+  };
+};
+
+// ---- the parent ----------------------------------------------------------------------------------------------------
+
+const runChild = (job: Job, profileDir?: string): Measured => {
+  const args = [...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--expose-gc', __filename, '--child', JSON.stringify(job)];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !out.startsWith('{')) {
+    const why = (r.stderr.trim().split('\n').find((l) => l.includes('Error')) ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).trim();
+    return { id: job.id, events: 0, lines: 0, seconds: [], medianSeconds: NaN, eventsPerSec: NaN, linesPerSec: NaN, peakRssMB: NaN, exits: 0, walks: 0, l1Hits: 0, accesses: 0, note: `not available: ${why}` };
+  }
+  return JSON.parse(out) as Measured;
+};
+
+const fmtRate = (x: number): string => (Number.isNaN(x) ? '-' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : `${(x / 1e3).toFixed(0)} k`);
+
+const table = (jobs: readonly Job[], results: readonly Measured[]): string => {
+  const rows: string[][] = [['job', 'workload', 'events', 'median s', 'events/s', 'lines/s', 'peak RSS MB', 'L1 hit %', 'exits', 'target', 'ok']];
+  jobs.forEach((j, i) => {
+    const m = results[i];
+    if (m.note !== undefined) { rows.push([j.id, j.label, '-', '-', '-', '-', '-', '-', '-', '-', m.note]); return; }
+    const rate = j.source === 'lackey' && j.variant === 'e2e' ? m.linesPerSec : m.eventsPerSec;
+    rows.push([
+      j.id, j.label, String(m.events), m.medianSeconds.toFixed(3), fmtRate(m.eventsPerSec), j.source === 'lackey' ? fmtRate(m.linesPerSec) : '',
+      m.peakRssMB.toFixed(0), m.accesses > 0 ? (100 * m.l1Hits / m.accesses).toFixed(2) : '-', String(m.exits),
+      j.target === undefined ? '' : `>= ${fmtRate(j.target)}${j.source === 'lackey' && j.variant === 'e2e' ? ' lines' : ''}`,
+      j.target === undefined ? '' : rate >= j.target ? 'yes' : 'NO',
+    ]);
+  });
+  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((x, c) => x.padEnd(w[c])).join('  ').trimEnd()).join('\n');
+};
+
+interface Scaling { readonly variant: Variant; readonly ratio16to4: number; readonly rssMB: readonly number[] }
+
+const scaling = (jobs: readonly Job[], results: readonly Measured[]): Scaling[] =>
+  (['engine', 'e2e'] as const).map((variant) => {
+    const get = (n: string) => results[jobs.findIndex((j) => j.id === `s-${n}/${variant}`)];
+    const m4 = get('4M');
+    const m16 = get('16M');
+    return {
+      variant,
+      ratio16to4: m4 !== undefined && m16 !== undefined ? m16.medianSeconds / m4.medianSeconds : NaN,
+      rssMB: ['1M', '4M', '16M'].map((n) => get(n)?.peakRssMB ?? NaN),
+    };
+  });
+
+const machine = () => ({
+  cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version, platform: `${os.platform()} ${os.release()}`,
+});
+
+/** Self time per function of a V8 .cpuprofile, top `n`. */
+const profileTop = (file: string, n: number): string[] => {
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; samples: number[] };
+  const self = new Map<string, number>();
+  for (const node of p.nodes) {
+    const k = `${node.callFrame.functionName || '(anonymous)'} ${path.basename(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
+    self.set(k, (self.get(k) ?? 0) + (node.hitCount ?? 0));
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+};
+
+const main = async (argv: readonly string[]): Promise<void> => {
+  const ci = argv.indexOf('--child');
+  if (ci >= 0) {
+    const r = await child(JSON.parse(argv[ci + 1]) as Job);
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return;
+  }
+  const json = argv.includes('--json');
+  const quick = argv.includes('--quick');
+  const ri = argv.indexOf('--runs');
+  const runs = ri >= 0 ? Number(argv[ri + 1]) : quick ? 1 : 3;
+  const oi = argv.indexOf('--only');
+  const only = oi >= 0 ? argv[oi + 1].split(',') : null;
+  const pi = argv.indexOf('--profile');
+  const ei = argv.indexOf('--events');
+  let jobs = jobsOf(runs, quick).map((j) => (ei >= 0 && j.source !== 'lackey' ? { ...j, events: Number(argv[ei + 1]) } : j));
+  if (pi >= 0) {
+    const job = jobs.find((j) => j.id === argv[pi + 1]);
+    if (job === undefined) throw new Error(`no job ${argv[pi + 1]} (jobs: ${jobs.map((j) => j.id).join(', ')})`);
+    ensureTrace(job);
+    const dir = path.join(OUT, 'prof', job.id.replace('/', '-'));
+    fs.rmSync(dir, { recursive: true, force: true });
+    const m = runChild({ ...job, runs: 1 }, dir);
+    const prof = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))[0];
+    process.stdout.write(`${job.id}: ${fmtRate(m.eventsPerSec)} events/s, peak RSS ${m.peakRssMB.toFixed(0)} MB\nprofile ${prof}\n${profileTop(prof, 25).join('\n')}\n`);
+    return;
+  }
+  if (only !== null) jobs = jobs.filter((j) => only.some((o) => j.id === o || j.id.startsWith(o)));
+  const results: Measured[] = [];
+  for (const job of jobs) {
+    if (job.variant === 'e2e' || job.source === 'lackey') ensureTrace(job);
+    if (!json) process.stderr.write(`${job.id} ...`);
+    const m = runChild(job);
+    results.push(m);
+    if (!json) process.stderr.write(` ${m.note ?? `${fmtRate(m.eventsPerSec)} events/s, ${m.peakRssMB.toFixed(0)} MB`}\n`);
+  }
+  const sc = scaling(jobs, results);
+  if (json) {
+    process.stdout.write(JSON.stringify({ machine: machine(), runs, jobs: jobs.map((j, i) => ({ ...j, ...results[i] })), scaling: sc }, null, 2) + '\n');
+    return;
+  }
+  const mc = machine();
+  process.stdout.write(`\nvtxsim bench: ${mc.cpu}, ${mc.cores} cores, ${mc.memoryGiB} GiB, Node ${mc.node}; median of ${runs} run(s)\n\n`);
+  process.stdout.write(table(jobs, results) + '\n\n');
+  for (const s of sc) {
+    if (Number.isNaN(s.rssMB[0])) continue;
+    process.stdout.write(`scaling ${s.variant}: time(16M) / time(4M) = ${Number.isNaN(s.ratio16to4) ? '-' : s.ratio16to4.toFixed(2)} (target <= 4.2); peak RSS 1M/4M/16M = ${s.rssMB.map((x) => (Number.isNaN(x) ? '-' : x.toFixed(0))).join(' / ')} MB (target <= 200)\n`);
+  }
+};
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
+
