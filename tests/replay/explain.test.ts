@@ -14,7 +14,7 @@ const readTrace = (f: string, limit = Infinity): GuestEvent[] => {
     const t = line.trim();
     if (t === '' || t.startsWith('#')) continue;
     if (out.length >= limit) break;
-    const d = decodeGuestEvent(JSON.parse(t) as unknown, out.length + 1) as unknown as { _tag: string; right: GuestEvent };
+    const d = decodeGuestEvent(JSON.parse(t) as unknown, `line ${out.length + 1}`) as unknown as { _tag: string; right: GuestEvent };
     if (d._tag !== 'Right') throw new Error(`bad line in ${f}`);
     out.push(d.right);
   }
