@@ -121,7 +121,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   const cpu = { ...(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0), vmx: 'non-root' as const };
-  const guest = loadGuest(f);
+  const guest = { ...loadGuest(f), cr2: m.savedCr2 ?? 0n };
   const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
   const sec = secondaryOf(f);
   const pin = vmcsRead(f, F.PIN_BASED_VM_EXEC_CONTROL);

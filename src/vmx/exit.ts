@@ -94,6 +94,7 @@ export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine
   const vpidOff = nr === null || nr.vpid === 0;
   const machine: Machine = {
     ...m, cpu, guest: failedEntry ? m.guest : null, nonRoot: null,
+    ...(g !== null && !failedEntry ? { savedCr2: g.cr2 } : {}),
     mmu: vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
   };
   const exit: ExitRecord = {

@@ -70,6 +70,9 @@ export interface Machine {
   readonly nonRoot: NonRoot | null;
   /** a memory access that exited, kept across the exit so the next VM entry retries it */
   readonly pendingRetry: MemoryAccess | null;
+  /** the guest's CR2 while the host runs: the VMCS has no CR2 field, so a VMM saves it at VM exit and restores it
+   * before VM entry (KVM keeps vcpu->arch.cr2); absent = 0 */
+  readonly savedCr2?: bigint;
   /** true: no VMX at all, the same trace on bare metal (config mode "native") */
   readonly native: boolean;
   /** the guest OS's allocator of guest-physical frames for its page tables (interface §3: upward from 16 MiB) */
