@@ -69,8 +69,8 @@ const make = (c: MmuCaches, tlb: Tlb.Tlb, psc: Psc.Psc, nested: NestedTlb.Nested
  */
 export const invlpg = (c: MmuCaches, vpid: number, pcid: number, gva: number): MmuCaches =>
   make(c,
-    tlbWhere(c.tlb, (e) => isLinearOrCombined(e) && e.vpid === vpid && covers(e, gva) &&
-      (e.pcid === pcid || (e.flags & FL_GLOBAL) !== 0)),
+    Tlb.mapArrays(c.tlb, (arr) => Tlb.removeCovering(arr, [gva], (e) => isLinearOrCombined(e) && e.vpid === vpid && covers(e, gva) &&
+      (e.pcid === pcid || (e.flags & FL_GLOBAL) !== 0))),
     pscWhere(c.psc, (_l, e) => e.vpid === vpid && e.pcid === pcid),
     c.nested);
 
@@ -104,12 +104,13 @@ export const eptViolation = (
   c: MmuCaches, ep4ta: number, gpa: number, linear?: { readonly vpid: number; readonly pcid: number; readonly gva: number },
 ): MmuCaches =>
   make(c,
-    tlbWhere(c.tlb, (e) =>
+    // every selected entry covers the GPA or the linear address: only their sets are scanned
+    Tlb.mapArrays(c.tlb, (arr) => Tlb.removeCovering(arr, linear === undefined ? [gpa] : [gpa, linear.gva], (e) =>
       (e.kind === KIND_GPA && e.ep4ta === ep4ta && covers(e, gpa)) ||
       (linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === ep4ta && e.vpid === linear.vpid &&
-        (e.pcid === linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(e, linear.gva))),
+        (e.pcid === linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(e, linear.gva)))),
     c.psc,
-    Tlb.removeWhere(c.nested, (e) => e.ep4ta === ep4ta && covers(e, gpa)));
+    Tlb.removeCovering(c.nested, [gpa], (e) => e.ep4ta === ep4ta && covers(e, gpa)));
 
 /** INVEPT / INVVPID (SDM 28.3.3.3 "Guidelines for Use of the INVVPID Instruction" and the instruction pages). */
 export const apply = (c: MmuCaches, inv: Invalidation): MmuCaches => {

@@ -173,23 +173,52 @@ const view = (d: Float64Array, o: number): EntryView => {
   };
 };
 
+/** One set without the entries `pred` selects, or undefined when it selects none. */
+const filterSet = (old: Float64Array, pred: (e: EntryView) => boolean): Float64Array | undefined => {
+  let hit = false;
+  for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(old, o))) { hit = true; break; }
+  if (!hit) return undefined;
+  const d = new Float64Array(old.length);
+  let n = 0;
+  for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) {
+    if (pred(view(old, o))) continue;
+    d.set(old.subarray(o, o + STRIDE), n);
+    n += STRIDE;
+  }
+  return d;
+};
+
 /** Remove every entry the predicate selects; sets with no removed entry are shared with `arr`. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let data: Float64Array[] | undefined;
   for (let s = 0; s < arr.sets; s++) {
-    const old = arr.data[s];
-    let hit = false;
-    for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(old, o))) { hit = true; break; }
-    if (!hit) continue;
-    const d = new Float64Array(old.length);
-    let n = 0;
-    for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) {
-      if (pred(view(old, o))) continue;
-      d.set(old.subarray(o, o + STRIDE), n);
-      n += STRIDE;
-    }
+    const d = filterSet(arr.data[s], pred);
+    if (d === undefined) continue;
     if (data === undefined) data = arr.data.slice();
     data[s] = d;
+  }
+  return data === undefined ? arr : { sets: arr.sets, ways: arr.ways, data };
+};
+
+/**
+ * `removeWhere` for a predicate that only selects entries covering one of `addrs` (key = the address's page number
+ * at the entry's size): such an entry can only sit in the set of that key, so only those sets (one per address and
+ * page size) are scanned. Same result as `removeWhere` under that condition, without visiting the whole array.
+ */
+export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
+  if (arr.sets === 0) return arr;
+  let data: Float64Array[] | undefined;
+  const seen: number[] = [];
+  for (const a of addrs) {
+    for (let size = SIZE_4K; size <= SIZE_1G; size++) {
+      const s = setOf(arr, keyAt(a, size as SizeCode));
+      if (seen.includes(s)) continue;
+      seen.push(s);
+      const d = filterSet((data ?? arr.data)[s], pred);
+      if (d === undefined) continue;
+      if (data === undefined) data = arr.data.slice();
+      data[s] = d;
+    }
   }
   return data === undefined ? arr : { sets: arr.sets, ways: arr.ways, data };
 };
