@@ -12,6 +12,8 @@ export interface Io {
   readonly stderr: (s: string) => void;
   /** stderr is a terminal (progress bars and colour only then) */
   readonly stderrIsTTY: boolean;
+  /** stdout is a terminal (colour of what a command prints there, e.g. `vtxsim explain`); absent means no */
+  readonly stdoutIsTTY?: boolean;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** opens a file for line-by-line streaming */
   readonly lines: (path: string) => AsyncIterable<string>;

@@ -20,8 +20,9 @@ import * as NestedTlb from '../mmu/nestedTlb';
 import { translate, ep4taOf, type TranslateContext } from '../mmu/translate';
 import { walk2d, type Reference, type Walk2dConfig } from '../mmu/walk2d';
 import { guestStep } from '../vmx/step';
+import { currentFields } from '../vmx/cpu';
 import { vmEntry, guestPagingOf } from '../vmx/entry';
-import { R, exitName } from '../vmx/exitReasons';
+import { R } from '../vmx/exitReasons';
 import type { Instruction } from '../vmx/exitConditions';
 import { qualificationFields, type FieldValue } from '../vmx/decode';
 import * as Why from '../vmx/explain';
@@ -216,6 +217,12 @@ export const explainStep = (env: Env, before: Machine, ev: GuestEvent, o: Outcom
   }
 };
 
+/** An exit at VM entry: a zero VMX-preemption timer, or a failed entry told by the checks that fail (`m` after it). */
+const entryExitFacts = (m: Machine, x: ExitRecord): Why.Fact[] =>
+  x.reason === R.PREEMPTION_TIMER
+    ? [{ text: 'activate-vmx-preemption-timer = 1 and the VMX-preemption timer value is 0 at VM entry -> exit 52 (PREEMPTION_TIMER) before any guest instruction', decisive: true }]
+    : Why.explainEntryFailure({ caps: m.cpu.caps, fields: currentFields(m.cpu), mem: m.cpu.mem, currentVmcs: m.cpu.currentVmcs ?? 0, vmxonPtr: m.cpu.vmxonPtr ?? 0 }, x.reason, x.qualification);
+
 const pageBytes = (size: '4K' | '2M' | '1G'): number => (size === '4K' ? PAGE_SIZE : size === '2M' ? 0x200000 : 0x40000000);
 const MAX_ITERATIONS = 64;
 
@@ -276,10 +283,8 @@ const traceEvent = (s: ReplayState, ev0: GuestEvent, index: number, explainAll =
           if (e.outcome.result === 'exit') {
             const y = e.outcome.exit;
             exits.push(y);
-            items.push({ index, op: 'vmresume', ...(via !== undefined ? { via } : {}), outcome: e.outcome, facts: y.reason === R.PREEMPTION_TIMER
-              ? [{ text: 'activate-vmx-preemption-timer = 1 and the VMX-preemption timer value is 0 at VM entry -> exit 52 (PREEMPTION_TIMER) before any guest instruction', decisive: true }]
-              : [{ text: `VM entry failed: exit ${y.reason} (${exitName(y.reason)}), qualification ${hex(y.qualification)} (see vtxsim check)`, decisive: true }],
-            qualification: qualificationFields(y.reason, y.qualification) });
+            items.push({ index, op: 'vmresume', ...(via !== undefined ? { via } : {}), outcome: e.outcome, facts: entryExitFacts(m, y),
+              qualification: qualificationFields(y.reason, y.qualification) });
             if (y.failedEntry) return false;
             const h2 = handleExit(hv, m, y);
             const p2 = prepareEntry(h2.hv, h2.machine);
@@ -388,10 +393,11 @@ export const explainScenario = (sc: Scenario<GuestEvent>, sel: Selection): Eithe
         items.push({ index: k, op: step.op, via: `the retry of ${retry.op} ${hex(retry.gva as number)} at VM entry`, outcome: rec.outcome, ...explainStep(prefix.right.env, m1, retry, rec.outcome) });
         continue;
       }
-      items.push({ index: k, op: step.op, outcome: rec.outcome, facts: x.reason === R.PREEMPTION_TIMER
-        ? [{ text: 'activate-vmx-preemption-timer = 1 and the VMX-preemption timer value is 0 at VM entry -> exit 52 (PREEMPTION_TIMER) before any guest instruction', decisive: true }]
-        : [{ text: `VM entry failed: exit ${x.reason} (${exitName(x.reason)}), qualification ${hex(x.qualification)}: run \`vtxsim check\` on the config for the failing check`, decisive: true }],
-      qualification: qualificationFields(x.reason, x.qualification) });
+      // the machine just after the failed entry: its VMCS is the one the entry checked
+      const after = runScenario({ ...sc, steps: sc.steps.slice(0, k + 1) });
+      if (isLeft(after)) return after;
+      items.push({ index: k, op: step.op, outcome: rec.outcome, facts: entryExitFacts(after.right.machine, x),
+        qualification: qualificationFields(x.reason, x.qualification) });
       continue;
     }
     items.push({ index: k, op: step.op, outcome: rec.outcome, facts: [{ text: `root-mode operation ${step.op}`, decisive: true }] });

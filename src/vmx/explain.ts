@@ -4,7 +4,8 @@
  * Models: SDM Vol. 3C "Instructions That Cause VM Exits Unconditionally/Conditionally", "I/O-Bitmap Addresses",
  * "MSR-Bitmap Address", "Guest/Host Masks and Read Shadows for CR0 and CR4", "CR3-Target Controls", "Exception
  * Bitmap", "Timestamp-Counter Offsetting and Scaling", "EPT Translation Mechanism", "EPT Misconfigurations" and
- * "EPT Violations". The decision itself always comes from the model's own functions (`decide`, `ioExits`,
+ * "EPT Violations", and for a failed VM entry "Checks on Guest-State Area" / "Loading MSRs" (the failing checks of
+ * src/vmx/entryChecks.ts by name). The decision itself always comes from the model's own functions (`decide`, `ioExits`,
  * `msrExits`, `cr3LoadExits`, `Cr.movToCrExits`, `exceptionExits`, `guestTsc`, `eptTranslate`); this module only
  * reads the same inputs again and names them, so an explanation cannot disagree with the outcome it explains.
  * Leaves out: VMREAD/VMWRITE bitmap bits under VMCS shadowing (named by control only), #UD/#GP priority facts beyond
@@ -21,6 +22,7 @@ import * as Cr from './crShadow';
 import { exceptionExits, PF_VECTOR, type ExceptionFilter } from './exceptionBitmap';
 import { guestTsc, tscControls, TSC_MULTIPLIER_FRAC_BITS } from './tsc';
 import { exitName } from './exitReasons';
+import { allEntryFailures, type EntryContext } from './entryChecks';
 
 /** One fact line; `decisive` marks the fact that decided the outcome. */
 export interface Fact {
@@ -105,7 +107,7 @@ const crFacts = (cr: 0 | 4, src: bigint, mask: bigint, shadow: bigint, exits: bo
   return [
     f(`CR${cr} guest/host mask = ${hex(mask)}, CR${cr} read shadow = ${hex(shadow)}, source value = ${hex(src)}`),
     exits
-      ? f(`bits set in the CR${cr} guest/host mask where the source differs from the read shadow: ${hex(differ)} (bits ${bitsOf(differ)}) -> ${reason}`, true)
+      ? f(`bits set in the CR${cr} guest/host mask where the source differs from the read shadow: ${hex(differ)} (${differ === 0n || (differ & (differ - 1n)) !== 0n ? 'bits' : 'bit'} ${bitsOf(differ)}) -> ${reason}`, true)
       : f(`every host-owned bit (mask ${hex(mask)}) of the source equals the read shadow -> the write stays in the guest (only guest-owned bits change)`, true),
   ];
 };
@@ -299,4 +301,23 @@ export const explainEptWalk = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, 
   }
   if (r._tag === 'ok') facts.push(f(`  -> translated to HPA ${hex(r.hpa)} (${r.pageSize === 4096 ? '4 KiB' : r.pageSize === 0x200000 ? '2 MiB' : '1 GiB'} EPT page)`));
   return facts;
+};
+
+/**
+ * A failed VM entry (exit 33 or 34, SDM "VM-Entry Failures During or After Loading Guest State"): every check of that
+ * class that fails on the VMCS, by id and SDM section. The decisive one is the check the processor reports: the first
+ * failing guest-state check in table order for exit 33, the MSR-load entry whose 1-based index is the qualification
+ * for exit 34. The VMCS may be read after the failure: a failed entry writes only the exit-information fields, which
+ * no check reads.
+ */
+export const explainEntryFailure = (ctx: EntryContext, reason: number, qualification: bigint): Fact[] => {
+  const failing = allEntryFailures(ctx).filter((x) => x.outcome.kind === 'exit' && x.outcome.reason === reason);
+  if (failing.length === 0) return [f(`VM entry failed: exit ${reason} (${exitName(reason)}), qualification ${hex(qualification)}; no entry check of the model fails on this VMCS now`, true)];
+  const decisive = reason === 34
+    ? failing.find((x) => x.outcome.kind === 'exit' && x.outcome.qualification === qualification) ?? failing[0]
+    : failing[0];
+  return [
+    f(`VM entry failed: exit ${reason} (${exitName(reason)}), qualification ${hex(qualification)}; ${failing.length} ${reason === 34 ? 'MSR-load' : 'guest-state'} check${failing.length === 1 ? '' : 's'} fail${failing.length === 1 ? 's' : ''}:`),
+    ...failing.map((x) => f(`check ${x.id} (SDM "${x.sdm}"): ${x.message}`, x === decisive)),
+  ];
 };

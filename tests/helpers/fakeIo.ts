@@ -1,7 +1,7 @@
 import type { Io } from '../../src/cli/io';
 
 /** A fake Io that records what a command printed and wrote. */
-export const fakeIo = (files: Record<string, string> = {}) => {
+export const fakeIo = (files: Record<string, string> = {}, tty: { stdoutIsTTY?: boolean; env?: Record<string, string> } = {}) => {
   const out: string[] = [];
   const err: string[] = [];
   const written: Record<string, string> = {};
@@ -12,7 +12,8 @@ export const fakeIo = (files: Record<string, string> = {}) => {
     stdout: (s) => { out.push(s); },
     stderr: (s) => { err.push(s); },
     stderrIsTTY: false,
-    env: {},
+    stdoutIsTTY: tty.stdoutIsTTY ?? false,
+    env: tty.env ?? {},
     lines: async function* (p) { for (const l of (files[p] ?? '').split('\n')) yield l; },
     fileSize: (p) => (files[p] ?? '').length,
     atomicWriter: (p) => {

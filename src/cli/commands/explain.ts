@@ -51,9 +51,12 @@ export const explainJson = (r: ExplainResult): Record<string, unknown> => ({
   })),
 });
 
-/** Colour: --color always|never wins; otherwise a terminal and NO_COLOR unset (https://no-color.org). */
+/**
+ * Colour: --color always|never wins; otherwise only when stdout (where the explanation goes) is a terminal and
+ * NO_COLOR is unset or empty (https://no-color.org).
+ */
 export const useColor = (io: Io, flag: string): boolean =>
-  flag === 'always' ? true : flag === 'never' ? false : io.stderrIsTTY && (io.env.NO_COLOR === undefined || io.env.NO_COLOR === '');
+  flag === 'always' ? true : flag === 'never' ? false : io.stdoutIsTTY === true && (io.env.NO_COLOR === undefined || io.env.NO_COLOR === '');
 
 export const explainCommand: Command = {
   command: 'explain <file>',
