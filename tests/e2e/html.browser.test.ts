@@ -1,42 +1,37 @@
 // Browser test of the self-contained HTML report: Debian's /usr/bin/chromium, headless, driven by playwright-core.
 // Checks: every chart canvas (run and compare pages) was drawn by Chart.js, the page fetched nothing but its own file, logged no error, and
-// the walk grid responds to a click. Saves tests/output/{report,compare}.{html,png}.
+// the walk grid responds to a click. The run page is the CLI's own report of the shipped traces/boot-mix.jsonl; the
+// HTML of the largest shipped trace stays under 2 MB (checked without a browser). Saves tests/output/{report,compare}.{html,png}.
 import * as fs from 'fs';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { renderHtml, type HtmlInput, type TimelinePoint, type WalkJson } from '../../src/report/html';
+import { renderHtml, type HtmlInput } from '../../src/report/html';
+import { main } from '../../src/cli/main';
 import { smallReport } from '../report/fixtures';
+import { fakeIo } from '../helpers/fakeIo';
 
-/** The report drawn in the browser. To test a shipped trace, return its real report (and timeline) here. */
-function reportForBrowserTest(): HtmlInput {
-  return { kind: 'run', report: smallReport, title: 'fixture', timeline: fixtureTimeline(), walk: fixtureWalk() };
+/** A shipped trace's HTML report, made by the CLI itself: `vtxsim run <trace> --html <out>` through a fake Io. */
+async function htmlOfShippedTrace(trace: string): Promise<string> {
+  const out = `tests/output/${path.basename(trace, '.jsonl')}.html`;
+  const f = fakeIo({ [trace]: fs.readFileSync(path.join(ROOT, trace), 'utf8') });
+  const code = await main(['run', trace, '--html', out], f.io);
+  if (code !== 0) throw new Error(`vtxsim run ${trace} --html failed (${code}): ${f.err()}`);
+  const html = f.written[out];
+  if (html === undefined) throw new Error(`vtxsim run ${trace} --html wrote nothing`);
+  return html;
 }
 
-// A hand-written timeline and 4-level x 4-level walk for the fixture (24 references: 4 guest reads, each preceded by
-// a 4-level EPT walk of its table's GPA, then a 4-level EPT walk of the final GPA; SDM Vol. 3C "EPT and the guest
-// paging structures").
-function fixtureTimeline(): TimelinePoint[] {
-  return [
-    { at: 1, reason: 'EPT_VIOLATION' }, { at: 2, reason: 'EPT_VIOLATION' }, { at: 5, reason: 'CPUID' },
-    { at: 9, reason: 'EPT_VIOLATION' },
-  ];
+/** The report drawn in the browser: the real report of the shipped traces/boot-mix.jsonl (exits of many reasons). */
+function reportForBrowserTest(): Promise<string> {
+  return htmlOfShippedTrace('traces/boot-mix.jsonl');
 }
-function fixtureWalk(): WalkJson {
-  const references: WalkJson['references'][number][] = [];
-  for (const g of [4, 3, 2, 1, null]) {
-    for (const e of [4, 3, 2, 1]) {
-      references.push({ index: references.length + 1, dimension: 'nested', guestLevel: g, eptLevel: e,
-        address: '0x' + (0x100000 + references.length * 8).toString(16) });
-    }
-    if (g !== null) {
-      references.push({ index: references.length + 1, dimension: 'guest', guestLevel: g, eptLevel: null,
-        address: '0x' + (0x200000 + references.length * 8).toString(16) });
-    }
-  }
-  return { gva: '0x7fff0000', references, counts: { guest: 4, nested: 20, total: 24 },
-    result: { kind: 'translated', hpa: '0x12345000' } };
-}
+
+const ROOT = path.join(__dirname, '..', '..');
+/** The largest shipped trace by file size (traces/*.jsonl). */
+const largestTrace = (): string => fs.readdirSync(path.join(ROOT, 'traces')).filter((x) => x.endsWith('.jsonl'))
+  .map((x) => ({ x, size: fs.statSync(path.join(ROOT, 'traces', x)).size }))
+  .sort((a, b) => b.size - a.size)[0].x;
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = path.join(__dirname, '..', 'output');
@@ -64,6 +59,15 @@ const compareInput = (): HtmlInput => ({
   },
 });
 
+describe('HTML report size', () => {
+  test('the HTML report of the largest shipped trace (traces/*.jsonl by size) is under 2 MB', async () => {
+    const trace = `traces/${largestTrace()}`;
+    const html = await htmlOfShippedTrace(trace);
+    expect(html.length).toBeGreaterThan(0);
+    expect(Buffer.byteLength(html, 'utf8')).toBeLessThan(2 * 1024 * 1024);
+  }, 300_000);
+});
+
 interface PageResult {
   readonly names: readonly string[];
   readonly notRendered: readonly string[];
@@ -83,7 +87,7 @@ if (!haveChromium && !ci) {
     afterAll(async () => { if (browser !== undefined) await browser.close(); });
 
     /** Writes tests/output/<base>.html, opens it, waits for the charts, runs `more`, saves <base>.png. */
-    const openReport = async (input: HtmlInput, base: string, more?: (page: Page) => Promise<void>): Promise<PageResult> => {
+    const openReport = async (input: HtmlInput | string, base: string, more?: (page: Page) => Promise<void>): Promise<PageResult> => {
       if (!haveChromium) {
         throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run must install Debian's chromium`);
       }
@@ -92,7 +96,7 @@ if (!haveChromium && !ci) {
         // chart.js's package "exports" hide dist/chart.umd.js; it sits next to the CommonJS entry point
         path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js'), 'utf8');
       const file = path.join(OUT, `${base}.html`);
-      fs.writeFileSync(file, renderHtml(input, { chartJs }));
+      fs.writeFileSync(file, typeof input === 'string' ? input : renderHtml(input, { chartJs }));
       const url = pathToFileURL(file).href;
       if (browser === undefined) browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -125,8 +129,8 @@ if (!haveChromium && !ci) {
       return { names, notRendered, blank, errors, requests, url };
     };
 
-    test('run report: every chart renders, no network request, no console or page error, screenshot saved', async () => {
-      const r = await openReport(reportForBrowserTest(), 'report', async (page) => {
+    test('run report of traces/boot-mix.jsonl: every chart renders, no network request, no console or page error, screenshot saved', async () => {
+      const r = await openReport(await reportForBrowserTest(), 'report', async (page) => {
         // each timeline point sits on its own reason's row of the category axis
         const misplaced = await page.evaluate(`(() => {
           const canvas = document.querySelector('canvas[data-chart="timeline"]');
