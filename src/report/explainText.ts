@@ -75,7 +75,7 @@ export const renderEventWhy = (w: EventWhy, o: TextOptions): string => {
   const q = w.qualification;
   if (q !== undefined && Object.keys(q).length > 0) {
     lines.push('  exit qualification:');
-    for (const [k, v] of Object.entries(q)) lines.push(`    ${k.padEnd(24)} ${fieldText(v)}`);
+    for (const [k, v] of Object.entries(q)) lines.push(`    ${k.padEnd(24)} ${k === 'port' && typeof v === 'number' ? `0x${v.toString(16)}` : fieldText(v)}`);
   }
   if (w.walk !== undefined) lines.push(...renderWalkView(w.walk, o).map((l) => `  ${l}`));
   return lines.join('\n') + '\n';
