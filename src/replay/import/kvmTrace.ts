@@ -162,7 +162,15 @@ export async function* importKvmTrace(lines: AsyncIterable<string>, opts: Import
   const mapped = new Set<number>();
   // per CPU column: an EPT violation's access, held until the next exit shows whether it was an MMIO first touch
   const held = new Map<number, { page: number; ev: GuestEvent }>();
+  // the page of the first recorded EPT violation that was not an access to a final translation (qualification bit
+  // 8 = 0: a guest paging-structure access, or a guest-physical access with no linear address such as the guest's
+  // own page-table writes): a page the recorded guest used as a page table, usually its first CR3 root
+  let tablePage: number | undefined;
   function* emitAt(g: number, ev: GuestEvent): Generator<ImportItem> {
+    // The window needs a root: rather than the guest OS model's own root (a page the recording may never have
+    // touched, one more EPT violation than KVM saw), load CR3 with a page the recording faulted on as a page table,
+    // so the window's PML4 entry lands in a page whose EPT violation is already in the recording.
+    if (mapped.size === 0 && tablePage !== undefined) yield event({ op: 'mov_to_cr', cr: 3, value: BigInt(tablePage * PAGE) });
     const map = windowMap(mapped, g);
     if (map !== undefined) yield event(map);
     yield event(ev);
@@ -186,6 +194,7 @@ export async function* importKvmTrace(lines: AsyncIterable<string>, opts: Import
     if (r.event !== undefined && g !== undefined && (r.event.op === 'read' || r.event.op === 'write' || r.event.op === 'fetch')) {
       const moved: GuestEvent = { ...r.event, gva: toGva(GPA_WINDOW + g) };
       const page = Math.floor(g / PAGE);
+      if (tablePage === undefined && p.exit.reason === R.EPT_VIOLATION && (p.exit.qualification & 0x100n) === 0n) tablePage = page;
       if (p.exit.reason === R.EPT_VIOLATION) { yield* release(k); held.set(k, { page, ev: moved }); return; }
       yield* release(k, page);
       yield* emitAt(g, moved);
