@@ -46,7 +46,7 @@ interface Job {
   readonly runs: number;
   /** the issue's target, in events (lines for lackey end to end) per second */
   readonly target?: number;
-  /** EPT backing `prefault` and one untimed read of every page of the footprint before timing (engine only) */
+  /** EPT backing `prefault` and one untimed write to every page of the footprint before timing (engine only) */
   readonly warm?: boolean;
 }
 
@@ -78,7 +78,7 @@ const jobsOf = (runs: number, quick: boolean): Job[] => {
   return [
     ...both('a-loop', '(a) TLB-friendly loop', 'loop', 'ept', 4 * M, 10 * M, 1 * M),
     ...both('b-random', '(b) random, 4-level EPT, 4 KiB', 'random', 'ept', 1 * M, 1 * M, 1 * M),
-    { id: 'b-warm/engine', label: '(b) random, all pages mapped (prefault + warm-up)', source: 'random', mode: 'ept', events: 1 * M, variant: 'engine', runs, target: 1 * M, warm: true },
+    { id: 'b-warm/engine', label: '(b) random, all pages mapped and dirty (prefault + warm-up)', source: 'random', mode: 'ept', events: 1 * M, variant: 'engine', runs, target: 1 * M, warm: true },
     ...both('c-lackey', '(c) lackey: sort -n (valgrind)', 'lackey', 'ept', 0, undefined, 3 * M),
     ...both('d-exits', '(d) exit-heavy mix', 'exits', 'ept', M / 4, 2 * M, 1 * M),
     ...both('e-native', '(e) (b) in native mode', 'random', 'native', 1 * M),

@@ -29,9 +29,12 @@ export const prng = (seed: number): (() => number) => {
 export const BASE = 0x4000_0000; // user-space data at 1 GiB
 export const RANDOM_PAGES = 65536; // 256 MiB
 
-/** One read of every page of the random footprint, in order (the untimed warm-up of `b-warm`). */
+/**
+ * One write to every page of the random footprint, in order (the untimed warm-up of `b-warm`): afterwards every
+ * guest and EPT entry has its accessed and dirty flags set, as in the steady state of a long (b) run.
+ */
 export const warmUp = (): GuestEvent[] =>
-  Array.from({ length: RANDOM_PAGES }, (_, page): GuestEvent => ({ op: 'read', gva: gva(BASE + page * 4096), size: 8, user: true }));
+  Array.from({ length: RANDOM_PAGES }, (_, page): GuestEvent => ({ op: 'write', gva: gva(BASE + page * 4096), size: 8, user: true }));
 
 /** An endless deterministic event stream for `name`; `next()` gives the next event. */
 export const generator = (name: WorkloadName, seed = 1): (() => GuestEvent) => {

@@ -11,9 +11,10 @@
  * the page) and a shared STLB (4K+2M array and a 1G array).
  *
  * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is `sets` small
- * Float64Arrays, one per set, each `ways` entries of STRIDE numbers, valid entries first, most recently used first
- * (true LRU). An update copies the outer array of set pointers and the one set it touches; every other set is shared
- * with the old array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at the
+ * plain number arrays (`Entries`, packed doubles on the V8 heap: cheap to copy, unlike a typed array whose backing
+ * store is allocated apart), one per set, each `ways` entries of STRIDE numbers, valid entries first, most recently
+ * used first (true LRU). An update copies the outer array of set pointers and the one set it touches; every other
+ * set is shared with the old array. An insert of an entry identical to the set's MRU entry copies nothing. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at the
  * entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
  * pseudo-LRU and set-index hashing (the set is key mod sets).
@@ -24,7 +25,7 @@ import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
 
-/** Offsets of an entry's fields inside its set's Float64Array. */
+/** Offsets of an entry's fields inside its set's array. */
 export const F_FLAGS = 0;
 export const F_KEY = 1;
 export const F_VPID = 2;
@@ -77,18 +78,36 @@ export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr /
 
 // ---- set-associative array -----------------------------------------------------------------------------------------
 
+/** One set: ways * STRIDE numbers; never mutated once published. */
+export type Entries = readonly number[];
+
 export interface CacheArray {
   readonly sets: number;
   readonly ways: number;
-  /** one Float64Array of ways * STRIDE per set; never mutated once published */
-  readonly data: ReadonlyArray<Float64Array>;
+  readonly data: ReadonlyArray<Entries>;
 }
+
+/** A zeroed set whose elements are doubles from the start (keys above 2^31 never change its element kind). */
+const zeroSet = (n: number): number[] => {
+  const d = [0.5];
+  d.pop();
+  for (let i = 0; i < n; i++) d.push(0);
+  return d;
+};
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  const zero = new Float64Array(ways * STRIDE); // shared by every set: nothing ever writes a published set
-  return { sets, ways, data: new Array<Float64Array>(sets).fill(zero) };
+  const zero = zeroSet(ways * STRIDE); // shared by every set: nothing ever writes a published set
+  const data: Entries[] = [];
+  for (let i = 0; i < sets; i++) data.push(zero);
+  return { sets, ways, data };
+};
+
+const withSet = (arr: CacheArray, set: number, d: Entries): CacheArray => {
+  const data = arr.data.slice();
+  data[set] = d;
+  return { sets: arr.sets, ways: arr.ways, data };
 };
 
 export const setOf = (arr: CacheArray, key: number): number => { const s = key % arr.sets; return s < 0 ? s + arr.sets : s; };
@@ -115,14 +134,12 @@ export const probe = (
 /** Make `way` of `set` the most recently used; shares every other set. Returns `arr` itself when already MRU. */
 export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
   if (way <= 0) return arr;
-  const old = arr.data[set];
-  const d = new Float64Array(old.length);
-  d.set(old.subarray(way * STRIDE, (way + 1) * STRIDE), 0);
-  d.set(old.subarray(0, way * STRIDE), STRIDE);
-  d.set(old.subarray((way + 1) * STRIDE), (way + 1) * STRIDE);
-  const data = arr.data.slice();
-  data[set] = d;
-  return { sets: arr.sets, ways: arr.ways, data };
+  const d = arr.data[set].slice();
+  const o = way * STRIDE;
+  const f = d[o], k = d[o + 1], v = d[o + 2], p = d[o + 3], e = d[o + 4], x = d[o + 5];
+  for (let i = o + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
+  d[0] = f; d[1] = k; d[2] = v; d[3] = p; d[4] = e; d[5] = x;
+  return withSet(arr, set, d);
 };
 
 /**
@@ -135,22 +152,21 @@ export const insert = (
   if (arr.sets === 0) return arr;
   const set = setOf(arr, key);
   const old = arr.data[set];
-  const d = new Float64Array(old.length);
-  d[F_FLAGS] = flags; d[F_KEY] = key; d[F_VPID] = vpid; d[F_PCID] = pcid; d[F_EP4TA] = ep4ta; d[F_VALUE] = value;
-  let o = STRIDE;
-  for (let w = 0; w < arr.ways && o < d.length; w++) {
-    const s = w * STRIDE;
-    const f = old[s + F_FLAGS];
-    if (f === 0) break;
-    const same = (f & IDENT_MASK) === (flags & IDENT_MASK) && old[s + F_KEY] === key && old[s + F_VPID] === vpid &&
-      old[s + F_PCID] === pcid && old[s + F_EP4TA] === ep4ta;
-    if (same) continue;
-    d.set(old.subarray(s, s + STRIDE), o);
-    o += STRIDE;
+  // the way the new entry displaces: the same identity, else the first free way, else the LRU way
+  const last = (arr.ways - 1) * STRIDE;
+  let at = last;
+  for (let o = 0; o <= last; o += STRIDE) {
+    const f = old[o + F_FLAGS];
+    if (f === 0) { at = o; break; }
+    if ((f & IDENT_MASK) === (flags & IDENT_MASK) && old[o + F_KEY] === key && old[o + F_VPID] === vpid &&
+      old[o + F_PCID] === pcid && old[o + F_EP4TA] === ep4ta) { at = o; break; }
   }
-  const data = arr.data.slice();
-  data[set] = d;
-  return { sets: arr.sets, ways: arr.ways, data };
+  if (at === 0 && old[F_FLAGS] === flags && old[F_KEY] === key && old[F_VALUE] === value && old[F_VPID] === vpid &&
+    old[F_PCID] === pcid && old[F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
+  const d = old.slice();
+  for (let i = at + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
+  d[F_FLAGS] = flags; d[F_KEY] = key; d[F_VPID] = vpid; d[F_PCID] = pcid; d[F_EP4TA] = ep4ta; d[F_VALUE] = value;
+  return withSet(arr, set, d);
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -165,7 +181,7 @@ export interface EntryView {
   readonly value: number;
 }
 
-const view = (d: Float64Array, o: number): EntryView => {
+const view = (d: Entries, o: number): EntryView => {
   const flags = d[o + F_FLAGS];
   return {
     flags, kind: kindOf(flags), size: sizeOf(flags), key: d[o + F_KEY], vpid: d[o + F_VPID], pcid: d[o + F_PCID],
@@ -174,23 +190,24 @@ const view = (d: Float64Array, o: number): EntryView => {
 };
 
 /** One set without the entries `pred` selects, or undefined when it selects none. */
-const filterSet = (old: Float64Array, pred: (e: EntryView) => boolean): Float64Array | undefined => {
+const filterSet = (old: Entries, pred: (e: EntryView) => boolean): Entries | undefined => {
   let hit = false;
   for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(old, o))) { hit = true; break; }
   if (!hit) return undefined;
-  const d = new Float64Array(old.length);
+  const d = old.slice();
   let n = 0;
   for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) {
     if (pred(view(old, o))) continue;
-    d.set(old.subarray(o, o + STRIDE), n);
+    for (let i = 0; i < STRIDE; i++) d[n + i] = old[o + i];
     n += STRIDE;
   }
+  for (; n < d.length; n++) d[n] = 0;
   return d;
 };
 
 /** Remove every entry the predicate selects; sets with no removed entry are shared with `arr`. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
-  let data: Float64Array[] | undefined;
+  let data: Entries[] | undefined;
   for (let s = 0; s < arr.sets; s++) {
     const d = filterSet(arr.data[s], pred);
     if (d === undefined) continue;
@@ -207,7 +224,7 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
  */
 export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
   if (arr.sets === 0) return arr;
-  let data: Float64Array[] | undefined;
+  let data: Entries[] | undefined;
   const seen: number[] = [];
   for (const a of addrs) {
     for (let size = SIZE_4K; size <= SIZE_1G; size++) {
