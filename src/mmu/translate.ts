@@ -106,6 +106,22 @@ const hitStats = (cost: CostModel, level: 'l1' | 'stlb'): TranslationStats => {
   return h[level];
 };
 
+/** The statistics of one L1 hit under `cost` (shared; the replay engine's allocation-free hit path adds these). */
+export const l1HitStats = (cost: CostModel): TranslationStats => hitStats(cost, 'l1');
+
+/**
+ * The L1 TLB entry that translates `gla` for this access with sufficient rights, as a hit number (src/mmu/tlb.ts
+ * encoding), or -1 when `translate` must run (a miss, or an entry whose rights do not allow the access). The first
+ * step of `translate`, allocation-free: on a hit, `translate` returns that entry's translation, the caches after
+ * `Tlb.touchHit` and `l1HitStats` (SDM 4.10.2.3 "Details of TLB Use": a hit needs no paging-structure reference).
+ */
+export const l1Hit = (tlb: Tlb.Tlb, ctx: TranslateContext, gla: number, kind: 'read' | 'write' | 'fetch', user: boolean): number => {
+  const cfg = ctx.walk;
+  const g = cfg.guest;
+  const h = Tlb.lookupL1(tlb, kind === 'fetch', cfg.ept === null ? KIND_LINEAR : KIND_COMBINED, gla, ctx.vpid, ctx.pcid, ep4taOf(cfg));
+  return h >= 0 && allows(Tlb.hitFlags(tlb, h), kind, user, g === null ? true : g.wp, g?.smep === true) ? h : -1;
+};
+
 /**
  * Translate `gla` for one access. Pure: the caches and memory come back new; the inputs stay valid.
  */
@@ -123,8 +139,8 @@ export const translate = (
   const addr = gla as number;
 
   // 1. L1 TLB.
-  const h1 = Tlb.lookupL1(caches.tlb, fetch, kind, addr, vpid, pcid, ep4ta);
-  if (h1 >= 0 && allows(Tlb.hitFlags(caches.tlb, h1), access.kind, access.user, wp, smep)) {
+  const h1 = l1Hit(caches.tlb, ctx, addr, access.kind, access.user);
+  if (h1 >= 0) {
     const hpa = Tlb.hitPhys(caches.tlb, h1, addr);
     const tlb = Tlb.touchHit(caches.tlb, h1);
     return {
@@ -168,10 +184,12 @@ export const translate = (
     }
   }
   let nestedHits = 0;
+  let nestedLookups = 0;
   const nestedOn = ept !== null && nested.sets > 0;
   const nestedLookup = nestedOn
     ? (gpaPage: number, guestLevel: number | null): number | undefined => {
       if (guestLevel === null) return undefined;
+      nestedLookups++;
       const nh = NestedTlb.lookup(nested, ep4ta, gpaPage);
       if (nh < 0) return undefined;
       nestedHits++;
@@ -180,12 +198,12 @@ export const translate = (
       return hpa;
     }
     : undefined;
-  const r = W2.walk2d(mem, cfg, gla, access, { start, nestedLookup, record: nestedOn });
+  const r = W2.walk2d(mem, cfg, gla, access, { start, nestedLookup });
   const guestRefs = r.counts.guest;
   const nestedRefs = r.counts.nested;
   const pscHitCount = pscHits[0] + pscHits[1] + pscHits[2] + pscHits[3];
   const stats: TranslationStats = {
-    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits,
+    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits, nestedTlbLookups: nestedLookups,
     maxRefsPerWalk: guestRefs + nestedRefs,
     cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, pscHitCount, nestedHits),
   };
@@ -220,15 +238,13 @@ export const translate = (
           psc = Psc.fill(psc, g.level, addr, vpid, pcid, ep4ta, table, acc);
         }
       }
-      if (nestedOn && r.references !== undefined) {
-        let i = 0;
-        for (const ref of r.references) {
-          if (ref.dimension !== 'guest') continue;
-          const g = entries[i++];
-          if (g === undefined) break;
-          const gpaPage = (g.gpa as number) - ((g.gpa as number) % 4096);
+      if (nestedOn) {
+        const hpas = r.guestEntryHpa;
+        for (let i = 0; i < entries.length && i < hpas.length; i++) {
+          const g = entries[i].gpa as number;
+          const gpaPage = g - (g % 4096);
           if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
-          nested = NestedTlb.fill(nested, ep4ta, gpaPage, ref.address - (ref.address % 4096),
+          nested = NestedTlb.fill(nested, ep4ta, gpaPage, hpas[i] - (hpas[i] % 4096),
             ept !== null && ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
         }
       }

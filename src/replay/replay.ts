@@ -15,7 +15,8 @@ import { isLeft, left, right, type Either } from 'fp-ts/Either';
 import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { guestStep } from '../vmx/step';
+import { guestStep, memoryAccessL1Hit } from '../vmx/step';
+import { l1HitStats } from '../mmu/translate';
 import { vmEntry } from '../vmx/entry';
 import { R, exitName } from '../vmx/exitReasons';
 import type { Env, ExitRecord, Machine } from '../vmx/machine';
@@ -84,21 +85,22 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
 /** Translation counters of one chunk, added to in place (a fresh object local to replayChunk). */
 interface TranslationAcc {
   accesses: number; l1Hits: number; stlbHits: number; walks: number; guestRefs: number; nestedRefs: number;
-  psc0: number; psc1: number; psc2: number; psc3: number; nestedTlbHits: number; maxRefsPerWalk: number; cycles: number;
+  psc0: number; psc1: number; psc2: number; psc3: number; nestedTlbHits: number; nestedTlbLookups: number;
+  maxRefsPerWalk: number; cycles: number;
 }
 
 const addTranslation = (a: TranslationAcc, b: Cost.TranslationStats): void => {
   a.accesses += b.accesses; a.l1Hits += b.l1Hits; a.stlbHits += b.stlbHits; a.walks += b.walks;
   a.guestRefs += b.guestRefs; a.nestedRefs += b.nestedRefs;
   a.psc0 += b.pscHits[0]; a.psc1 += b.pscHits[1]; a.psc2 += b.pscHits[2]; a.psc3 += b.pscHits[3];
-  a.nestedTlbHits += b.nestedTlbHits; a.cycles += b.cycles;
+  a.nestedTlbHits += b.nestedTlbHits; a.nestedTlbLookups += b.nestedTlbLookups; a.cycles += b.cycles;
   if (b.maxRefsPerWalk > a.maxRefsPerWalk) a.maxRefsPerWalk = b.maxRefsPerWalk;
 };
 
 const translationOf = (a: TranslationAcc): Cost.TranslationStats => ({
   accesses: a.accesses, l1Hits: a.l1Hits, stlbHits: a.stlbHits, walks: a.walks, guestRefs: a.guestRefs,
   nestedRefs: a.nestedRefs, pscHits: [a.psc0, a.psc1, a.psc2, a.psc3], nestedTlbHits: a.nestedTlbHits,
-  maxRefsPerWalk: a.maxRefsPerWalk, cycles: a.cycles,
+  nestedTlbLookups: a.nestedTlbLookups, maxRefsPerWalk: a.maxRefsPerWalk, cycles: a.cycles,
 });
 
 /** Mutable counters of one chunk (local to replayChunk). */
@@ -285,13 +287,15 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
     events: 0, exits: new Map(), exitCycles: new Map(), hist: new Map(), guestCycles: 0,
-    translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, maxRefsPerWalk: 0, cycles: 0 },
+    translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
     gvaPages: [], gpaPages: [], lastGva: NaN, lastGpa: NaN, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
   let hv = state.hv;
   let stopped: string | null = null;
+  const t = acc.translation;
+  const l1 = l1HitStats(state.env.cost);
   for (const ev of events) {
     acc.current = state.stats.events + acc.events;
     acc.events++;
@@ -299,6 +303,13 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
       const first = Math.floor((ev.gva as number) / PAGE_SIZE);
       const last = Math.floor(((ev.gva as number) + Math.max(1, ev.size) - 1) / PAGE_SIZE);
       for (let p = first; p <= last; p++) if (p !== acc.lastGva) { acc.gvaPages.push(p); acc.lastGva = p; }
+      // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
+      const hit = memoryAccessL1Hit(state.env, m, ev);
+      if (hit !== undefined) {
+        m = hit;
+        t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
+        continue;
+      }
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
     } else if (ev.op === 'mov_to_cr' && ev.cr === 3) {
@@ -320,7 +331,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
     exitCyclesByReason: Object.fromEntries(acc.exitCycles),
     translation: translationOf(acc.translation),
     pscLookups: acc.translation.walks,
-    nestedTlbLookups: acc.translation.nestedTlbHits,
+    nestedTlbLookups: acc.translation.nestedTlbLookups,
     refsHistogram: hist,
     guestCycles: acc.guestCycles,
   };

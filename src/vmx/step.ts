@@ -13,7 +13,8 @@ import { gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
-import { translate, type TranslateContext } from '../mmu/translate';
+import { l1Hit, translate, type TranslateContext } from '../mmu/translate';
+import * as Tlb from '../mmu/tlb';
 import { eptTranslate } from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
@@ -85,13 +86,22 @@ interface AccessContext {
  */
 const contexts = new WeakMap<GuestCpu, AccessContext>();
 
+/** The last context asked for, checked before the WeakMap (a run of accesses shares one guest state). */
+let lastGuest: GuestCpu | null = null;
+let lastContext: AccessContext | null = null;
+
 const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
-  const c = contexts.get(g);
-  if (c !== undefined && c.env === env && c.nonRoot === m.nonRoot) return c;
-  const walk = walkOf(env, m, g);
-  const fresh: AccessContext = { env, nonRoot: m.nonRoot, ctx: translateContext(env, m.nonRoot, g, walk), la57: walk.guest?.la57 === true };
-  contexts.set(g, fresh);
-  return fresh;
+  const l = lastContext;
+  if (g === lastGuest && l !== null && l.env === env && l.nonRoot === m.nonRoot) return l;
+  let c = contexts.get(g);
+  if (c === undefined || c.env !== env || c.nonRoot !== m.nonRoot) {
+    const walk = walkOf(env, m, g);
+    c = { env, nonRoot: m.nonRoot, ctx: translateContext(env, m.nonRoot, g, walk), la57: walk.guest?.la57 === true };
+    contexts.set(g, c);
+  }
+  lastGuest = g;
+  lastContext = c;
+  return c;
 };
 
 /** The access kinds as walker inputs, shared (no allocation per access). */
@@ -102,6 +112,28 @@ const ACCESSES = {
 } as const;
 
 const PASSTHROUGH: Outcome = { result: 'passthrough' };
+
+/**
+ * The common case of `memoryAccess` without result objects: an access within one 4 KiB page whose L1 TLB entry allows
+ * it. Returns the machine after the access (the same machine when the entry is already the most recently used of its
+ * set: nothing changes), or undefined when `memoryAccess` must run. When it returns a machine, `memoryAccess` would
+ * return that machine, a passthrough outcome, no touched pages and `l1HitStats(env.cost)` as translation stats.
+ */
+export const memoryAccessL1Hit = (env: Env, m: Machine, ev: MemoryAccess): Machine | undefined => {
+  const g = m.guest;
+  if (g === null) return undefined;
+  const first = ev.gva as number;
+  const size = ev.size > 1 ? ev.size : 1;
+  const off = first % PAGE_SIZE;
+  // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
+  if (off < 0 || off + size > PAGE_SIZE) return undefined;
+  const { ctx } = accessContext(env, m, g);
+  const tlb = m.mmu.tlb;
+  const h = l1Hit(tlb, ctx, first, ev.op, ev.user);
+  if (h < 0) return undefined;
+  const touched = Tlb.touchHit(tlb, h);
+  return touched === tlb ? m : { ...m, mmu: { ...m.mmu, tlb: touched } };
+};
 
 /**
  * A memory access: each 4 KiB piece is one TLB lookup (a page-crossing access is two). A guest #PF goes through the
