@@ -10,7 +10,7 @@
 
 import * as Phys from '../arch/phys';
 import { Caps } from './caps';
-import { fieldByEncoding, widthMask } from './fields';
+import { FIELDS, widthMask } from './fields';
 
 /** VMCS field values keyed by full encoding (access type 0), each truncated to its width; missing = 0. */
 export type VmcsFields = ReadonlyMap<number, bigint>;
@@ -77,20 +77,59 @@ export const withCurrentFields = (cpu: Cpu, fields: VmcsFields): Cpu => {
 /** A field value by full encoding; a field never written reads 0. */
 export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
 
+/** Each known field's width mask by encoding (unknown encodings keep 64 bits). */
+const MASK_BY_ENCODING: ReadonlyMap<number, bigint> = new Map(FIELDS.map((f) => [f.encoding, widthMask(f)]));
+const ALL_64 = 0xffff_ffff_ffff_ffffn;
+const truncate = (enc: number, v: bigint): bigint => v & (MASK_BY_ENCODING.get(enc) ?? ALL_64);
+
+/**
+ * Where a field map came from: the map it was copied from and the encodings written into the copy. A side table of
+ * immutable maps (never mutated after the write returns), so `changedFields` can name what changed between two
+ * versions of a VMCS without comparing every field.
+ */
+interface Derivation { readonly parent: VmcsFields; readonly written: readonly number[] }
+const derivations = new WeakMap<VmcsFields, Derivation>();
+
 /** Writes a field by full encoding, truncating to the field's width (unknown encodings keep 64 bits). */
 export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => {
-  const f = fieldByEncoding(enc);
+  const t = truncate(enc, v);
+  if (fields.get(enc) === t && (t !== 0n || fields.has(enc))) return fields;
   const m = new Map(fields);
-  m.set(enc, v & (f === undefined ? 0xffff_ffff_ffff_ffffn : widthMask(f)));
+  m.set(enc, t);
+  derivations.set(m, { parent: fields, written: [enc] });
   return m;
 };
 
-/** Writes several fields at once (one copy of the map). */
+/** Writes several fields at once (one copy of the map; none when every value is already there). */
 export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [number, bigint]>): VmcsFields => {
-  const m = new Map(fields);
+  let m: Map<number, bigint> | undefined;
+  const written: number[] = [];
   for (const [enc, v] of writes) {
-    const f = fieldByEncoding(enc);
-    m.set(enc, v & (f === undefined ? 0xffff_ffff_ffff_ffffn : widthMask(f)));
+    const t = truncate(enc, v);
+    const cur = m ?? fields;
+    if (cur.get(enc) === t && (t !== 0n || cur.has(enc))) continue;
+    if (m === undefined) m = new Map(fields);
+    m.set(enc, t);
+    written.push(enc);
   }
+  if (m === undefined) return fields;
+  derivations.set(m, { parent: fields, written });
   return m;
+};
+
+/**
+ * The encodings whose value may differ between `from` and `to` (a superset of the changed ones), found by following
+ * `to`'s writes back to `from`; undefined when `to` does not derive from `from` within `maxSteps` copies.
+ */
+export const changedFields = (from: VmcsFields, to: VmcsFields, maxSteps = 64): number[] | undefined => {
+  const out: number[] = [];
+  let cur = to;
+  for (let i = 0; i <= maxSteps; i++) {
+    if (cur === from) return out;
+    const d = derivations.get(cur);
+    if (d === undefined) return undefined;
+    for (const e of d.written) out.push(e);
+    cur = d.parent;
+  }
+  return undefined;
 };

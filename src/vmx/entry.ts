@@ -19,7 +19,7 @@ import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
 import { currentFields, vmcsRead, type VmcsFields } from './cpu';
 import { isSet } from './controls';
-import { firstEntryFailure } from './entryChecks';
+import { firstEntryFailureCached } from './entryChecks';
 import { fromVmcs } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
@@ -108,7 +108,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
   if (pre !== undefined) return { machine: { ...m, cpu: pre.cpu }, outcome: pre.outcome };
   const cpu0 = m.cpu;
   const f = currentFields(cpu0);
-  const failure = firstEntryFailure({
+  const failure = firstEntryFailureCached({
     caps: cpu0.caps, fields: f, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs ?? 0, vmxonPtr: cpu0.vmxonPtr ?? 0,
   });
   if (failure !== undefined) {

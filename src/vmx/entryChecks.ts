@@ -20,6 +20,7 @@
 import { isCanonical } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
+import { changedFields } from './cpu';
 import { F } from './fields';
 
 export type VmcsFields = ReadonlyMap<number, bigint>;
@@ -787,8 +788,9 @@ const outcomeOf = (check: EntryCheck, v: Exclude<Verdict, undefined>): EntryOutc
 };
 
 /** Runs one check: its failure, or undefined when it passes. */
-export const runCheck = (check: EntryCheck, ctx: EntryContext): EntryFailure | undefined => {
-  const v = check.test(ctx);
+export const runCheck = (check: EntryCheck, ctx: EntryContext): EntryFailure | undefined => failureOf(check, check.test(ctx));
+
+const failureOf = (check: EntryCheck, v: Verdict): EntryFailure | undefined => {
   if (v === undefined) return undefined;
   const detail = typeof v === 'string' ? v : v.detail;
   return { id: check.id, message: `${check.rule}: ${detail}`, sdm: check.sdm, outcome: outcomeOf(check, v) };
@@ -810,10 +812,15 @@ export const allEntryFailures = (ctx: EntryContext): EntryFailure[] => {
  * the lowest index). SDM "Basic VM-Entry Checks" ... "Checking and Loading Guest State" and "Loading MSRs": only
  * one error is reported.
  */
-export const firstEntryFailure = (ctx: EntryContext): EntryFailure | undefined => {
+export const firstEntryFailure = (ctx: EntryContext): EntryFailure | undefined =>
+  firstOf((i) => runCheck(ENTRY_CHECKS[i], ctx));
+
+/** The failure VM entry reports, given each check's failure by table index (see `firstEntryFailure`). */
+const firstOf = (failureAt: (i: number) => EntryFailure | undefined): EntryFailure | undefined => {
   let msr: EntryFailure | undefined;
-  for (const check of ENTRY_CHECKS) {
-    const f = runCheck(check, ctx);
+  for (let i = 0; i < ENTRY_CHECKS.length; i++) {
+    const check = ENTRY_CHECKS[i];
+    const f = failureAt(i);
     if (f === undefined) continue;
     if (check.class !== 'msr-load') return f;
     if (msr === undefined || (f.outcome.kind === 'exit' && msr.outcome.kind === 'exit' &&
@@ -824,3 +831,108 @@ export const firstEntryFailure = (ctx: EntryContext): EntryFailure | undefined =
 
 /** The check with this id (for the CLI and tests). */
 export const checkById = (id: string): EntryCheck | undefined => ENTRY_CHECKS.find((c) => c.id === id);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The same outcome, re-running only the checks whose inputs changed
+
+/**
+ * The verdict of every check on one VMCS, with what each check read: the encodings of the fields (its read set on
+ * that run) and whether it read memory. A check is a pure function of what it reads, so while none of its fields
+ * (and, if it read memory, the memory) changed, its verdict stands.
+ */
+interface CheckMemo {
+  readonly caps: Caps;
+  readonly currentVmcs: number;
+  readonly vmxonPtr: number;
+  readonly hostLma: boolean | undefined;
+  readonly fields: VmcsFields;
+  readonly mem: Phys.PhysMem;
+  readonly verdicts: readonly Verdict[];
+  readonly reads: readonly (readonly number[])[];
+  readonly readsMem: readonly boolean[];
+  /** encoding -> indexes of the checks whose read set holds it */
+  readonly readers: ReadonlyMap<number, readonly number[]>;
+}
+
+/** The last memo per capability set (a cache: replaced, never mutated; keyed by the immutable caps object). */
+const memos = new WeakMap<Caps, CheckMemo>();
+
+/** Runs one check, recording the fields it reads and whether it reads memory. */
+const recordCheck = (check: EntryCheck, ctx: EntryContext): { verdict: Verdict; reads: number[]; readsMem: boolean } => {
+  const reads = new Set<number>();
+  let readsMem = false;
+  const fields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { reads.add(enc); return ctx.fields.get(enc); } };
+  const rec: EntryContext = {
+    caps: ctx.caps, fields: fields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr,
+    get mem() { readsMem = true; return ctx.mem; },
+    ...(ctx.hostLma === undefined ? {} : { hostLma: ctx.hostLma }),
+  };
+  const verdict = check.test(rec);
+  return { verdict, reads: [...reads], readsMem };
+};
+
+const readersOf = (reads: readonly (readonly number[])[]): Map<number, number[]> => {
+  const out = new Map<number, number[]>();
+  reads.forEach((rs, i) => {
+    for (const e of rs) {
+      const l = out.get(e);
+      if (l === undefined) out.set(e, [i]); else l.push(i);
+    }
+  });
+  return out;
+};
+
+/** Encodings whose values differ between two field maps (a missing field reads 0). */
+const diffFields = (a: VmcsFields, b: VmcsFields): number[] => {
+  const out: number[] = [];
+  for (const [k, v] of b) if ((a.get(k) ?? 0n) !== v) out.push(k);
+  for (const [k, v] of a) if (!b.has(k) && v !== 0n) out.push(k);
+  return out;
+};
+
+const sameArray = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * What VMLAUNCH/VMRESUME reports, exactly as `firstEntryFailure`, but re-running only the checks that read a field
+ * (or memory) that changed since the last entry checked with the same capabilities; the others keep their verdicts.
+ */
+export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
+  const prev = memos.get(ctx.caps);
+  const n = ENTRY_CHECKS.length;
+  let dirty: boolean[];
+  if (prev === undefined || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
+    dirty = new Array<boolean>(n).fill(true);
+  } else {
+    dirty = new Array<boolean>(n).fill(false);
+    const changed = prev.fields === ctx.fields ? [] : (changedFields(prev.fields, ctx.fields) ?? diffFields(prev.fields, ctx.fields));
+    for (const e of changed) for (const i of prev.readers.get(e) ?? []) dirty[i] = true;
+    if (prev.mem !== ctx.mem) for (let i = 0; i < n; i++) if (prev.readsMem[i]) dirty[i] = true;
+  }
+  let memo = prev;
+  if (prev === undefined || dirty.some((d) => d)) {
+    const verdicts = prev === undefined ? new Array<Verdict>(n) : [...prev.verdicts];
+    const reads = prev === undefined ? new Array<readonly number[]>(n) : [...prev.reads];
+    const readsMem = prev === undefined ? new Array<boolean>(n) : [...prev.readsMem];
+    let readSetsChanged = prev === undefined;
+    for (let i = 0; i < n; i++) {
+      if (!dirty[i]) continue;
+      const r = recordCheck(ENTRY_CHECKS[i], ctx);
+      verdicts[i] = r.verdict;
+      readsMem[i] = r.readsMem;
+      if (!readSetsChanged && !sameArray(reads[i], r.reads)) readSetsChanged = true;
+      reads[i] = r.reads;
+    }
+    memo = {
+      caps: ctx.caps, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
+      fields: ctx.fields, mem: ctx.mem, verdicts, reads, readsMem,
+      readers: readSetsChanged || prev === undefined ? readersOf(reads) : prev.readers,
+    };
+    memos.set(ctx.caps, memo);
+  } else if (prev.fields !== ctx.fields || prev.mem !== ctx.mem) {
+    memo = { ...prev, fields: ctx.fields, mem: ctx.mem };
+    memos.set(ctx.caps, memo);
+  }
+  const verdicts = memo!.verdicts;
+  return firstOf((i) => (verdicts[i] === undefined ? undefined : failureOf(ENTRY_CHECKS[i], verdicts[i])));
+};

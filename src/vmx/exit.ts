@@ -9,7 +9,7 @@
  */
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
-import { currentFields, vmcsRead, vmcsWrite, withCurrentFields, type VmcsFields } from './cpu';
+import { currentFields, vmcsRead, vmcsWriteAll, withCurrentFields, type VmcsFields } from './cpu';
 import { isSet } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
@@ -29,21 +29,22 @@ export interface ExitCause {
 
 const VALID = 0x8000_0000n;
 
+type Writes = Array<readonly [number, bigint]>;
+
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
-const record = (f0: VmcsFields, c: ExitCause, failedEntry: boolean): VmcsFields => {
-  let f = f0;
-  f = vmcsWrite(f, F.VM_EXIT_REASON, BigInt(c.reason) | (failedEntry ? 0x8000_0000n : 0n));
-  f = vmcsWrite(f, F.EXIT_QUALIFICATION, c.qualification);
-  if (c.guestLinear !== undefined) f = vmcsWrite(f, F.GUEST_LINEAR_ADDRESS, c.guestLinear);
-  if (c.guestPhysical !== undefined) f = vmcsWrite(f, F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
+const record = (w: Writes, f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
+  w.push([F.VM_EXIT_REASON, BigInt(c.reason) | (failedEntry ? 0x8000_0000n : 0n)]);
+  w.push([F.EXIT_QUALIFICATION, c.qualification]);
+  if (c.guestLinear !== undefined) w.push([F.GUEST_LINEAR_ADDRESS, c.guestLinear]);
+  if (c.guestPhysical !== undefined) w.push([F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical)]);
   if (!failedEntry) {
-    f = vmcsWrite(f, F.VM_EXIT_INTR_INFO, BigInt(c.interruptionInfo ?? 0));
-    if (c.interruptionErrorCode !== undefined) f = vmcsWrite(f, F.VM_EXIT_INTR_ERROR_CODE, BigInt(c.interruptionErrorCode));
-    f = vmcsWrite(f, F.IDT_VECTORING_INFO_FIELD, 0n);
-    if (c.instructionLength !== undefined) f = vmcsWrite(f, F.VM_EXIT_INSTRUCTION_LEN, BigInt(c.instructionLength));
+    w.push([F.VM_EXIT_INTR_INFO, BigInt(c.interruptionInfo ?? 0)]);
+    if (c.interruptionErrorCode !== undefined) w.push([F.VM_EXIT_INTR_ERROR_CODE, BigInt(c.interruptionErrorCode)]);
+    w.push([F.IDT_VECTORING_INFO_FIELD, 0n]);
+    if (c.instructionLength !== undefined) w.push([F.VM_EXIT_INSTRUCTION_LEN, BigInt(c.instructionLength)]);
   }
   // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
-  return vmcsWrite(f, F.VM_ENTRY_INTR_INFO_FIELD, vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD) & ~VALID);
+  w.push([F.VM_ENTRY_INTR_INFO_FIELD, vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD) & ~VALID]);
 };
 
 /** SDM "Saving MSRs": entries of 16 bytes (index, reserved, value); IA32_TSC is stored as RDMSR would read it outside
@@ -66,30 +67,30 @@ const storeMsrs = (m: Machine, f: VmcsFields, msrs: ReadonlyMap<number, bigint>)
  */
 export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine: Machine; exit: ExitRecord } => {
   const cpu0 = m.cpu;
-  let f = record(currentFields(cpu0), c, failedEntry);
+  // the fields written below are none of the ones read here, so every read sees the VMCS before the exit and the
+  // writes are applied at once (one copy of the field map), in the SDM's order
+  const f = currentFields(cpu0);
+  const w: Writes = [];
+  record(w, f, c, failedEntry);
   let mem = cpu0.mem;
   const g = m.guest;
   const nr = m.nonRoot;
   if (!failedEntry && g !== null && nr !== null) {
     // SDM "Saving Guest State"
-    f = vmcsWrite(f, F.GUEST_CR0, g.cr0);
-    f = vmcsWrite(f, F.GUEST_CR3, g.cr3);
-    f = vmcsWrite(f, F.GUEST_CR4, g.cr4);
-    f = vmcsWrite(f, F.GUEST_RIP, g.rip);
-    f = vmcsWrite(f, F.GUEST_RFLAGS, g.rflags);
-    f = vmcsWrite(f, F.GUEST_ACTIVITY_STATE, BigInt(g.activity));
-    f = vmcsWrite(f, F.GUEST_PML_INDEX, BigInt(g.pmlIndex & 0xffff));
+    w.push([F.GUEST_CR0, g.cr0], [F.GUEST_CR3, g.cr3], [F.GUEST_CR4, g.cr4], [F.GUEST_RIP, g.rip],
+      [F.GUEST_RFLAGS, g.rflags], [F.GUEST_ACTIVITY_STATE, BigInt(g.activity)],
+      [F.GUEST_PML_INDEX, BigInt(g.pmlIndex & 0xffff)]);
     const exitCtls = vmcsRead(f, F.VM_EXIT_CONTROLS);
-    if (isSet('exit', exitCtls, 'save-ia32-efer')) f = vmcsWrite(f, F.GUEST_IA32_EFER, g.efer);
+    if (isSet('exit', exitCtls, 'save-ia32-efer')) w.push([F.GUEST_IA32_EFER, g.efer]);
     if (nr.timer !== null) {
       const a = advance(nr.timer.value, nr.timer.since, m.tsc, rateShift(m.cpu.caps.misc));
       const remaining = a.kind === 'running' ? a.remaining : 0;
       const programmed = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE));
-      f = vmcsWrite(f, F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining)));
+      w.push([F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining))]);
     }
     mem = storeMsrs(m, f, m.guestMsrs);
   }
-  const cpu = withCurrentFields({ ...cpu0, mem, vmx: 'root' }, f);
+  const cpu = withCurrentFields({ ...cpu0, mem, vmx: 'root' }, vmcsWriteAll(f, w));
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const machine: Machine = {

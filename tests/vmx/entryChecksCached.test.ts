@@ -1,0 +1,109 @@
+/**
+ * SDM "Checks on VMX Controls and Host-State Area", "Checking and Loading Guest State", "Loading MSRs": VM entry
+ * reports one outcome, the first failing check in SDM order. `firstEntryFailureCached` re-runs only the checks whose
+ * inputs changed since the last entry; these properties compare it with running every check (`firstEntryFailure`)
+ * on random sequences of VMCS and memory mutations, as a VMM would apply them between entries.
+ */
+import fc from 'fast-check';
+import * as Phys from '../../src/arch/phys';
+import { Caps, presetByName } from '../../src/vmx/caps';
+import { vmcsWrite, type VmcsFields } from '../../src/vmx/cpu';
+import { validVmcs } from '../../src/vmx/defaultState';
+import { EntryContext, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
+import { F, FIELDS } from '../../src/vmx/fields';
+
+const preset = (name: string): Caps => {
+  const c = presetByName(name);
+  if (c === undefined) throw new Error(name);
+  return c;
+};
+const SKL = preset('skylake-server');
+const ICL = preset('icelake-server');
+// EPTP: WB (6), 4-level (bits 5:3 = 3), PML4 at 2 MiB (SDM "Extended-Page-Table Pointer")
+const EPTP = 0x200000n | (3n << 3n) | 6n;
+
+/** fields a mutation picks from: every field of the table, weighted towards the ones the checks read most */
+const HOT = [
+  F.PIN_BASED_VM_EXEC_CONTROL, F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.VM_EXIT_CONTROLS,
+  F.VM_ENTRY_CONTROLS, F.VM_ENTRY_INTR_INFO_FIELD, F.GUEST_INTERRUPTIBILITY_INFO, F.GUEST_ACTIVITY_STATE,
+  F.GUEST_RFLAGS, F.GUEST_RIP, F.GUEST_CR0, F.GUEST_CR4, F.GUEST_CS_AR_BYTES, F.GUEST_SS_AR_BYTES, F.GUEST_TR_AR_BYTES,
+  F.VMCS_LINK_POINTER, F.VM_ENTRY_MSR_LOAD_COUNT, F.VM_ENTRY_MSR_LOAD_ADDR, F.EPT_POINTER, F.VIRTUAL_APIC_PAGE_ADDR,
+  F.TPR_THRESHOLD, F.GUEST_PENDING_DBG_EXCEPTIONS,
+];
+
+type Mutation =
+  | { readonly kind: 'flip'; readonly enc: number; readonly bit: number }
+  | { readonly kind: 'set'; readonly enc: number; readonly value: bigint }
+  | { readonly kind: 'restore'; readonly enc: number }
+  | { readonly kind: 'copy' }
+  | { readonly kind: 'mem'; readonly addr: number; readonly value: bigint };
+
+const encArb = fc.oneof(fc.constantFrom(...HOT), fc.constantFrom(...FIELDS.map((f) => f.encoding)));
+const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), enc: encArb, bit: fc.nat(63) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), enc: encArb, value: fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('restore' as const), enc: encArb }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'copy' as const }) },
+  // the MSR-load list at 0xF000, the VMCS link region, a virtual-APIC page
+  {
+    weight: 2, arbitrary: fc.record({
+      kind: fc.constant('mem' as const), addr: fc.constantFrom(0xf000, 0xf008, 0xf010, 0xf018, 0x3000, 0x4080),
+      value: fc.oneof(fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn }), fc.constantFrom(0xc0000080n, 0x808n, 0x277n, 0n)),
+    }),
+  },
+);
+
+const apply = (valid: VmcsFields, f: VmcsFields, mem: Phys.PhysMem, x: Mutation): { f: VmcsFields; mem: Phys.PhysMem } => {
+  switch (x.kind) {
+    case 'flip': return { f: vmcsWrite(f, x.enc, (f.get(x.enc) ?? 0n) ^ (1n << BigInt(x.bit))), mem };
+    case 'set': return { f: vmcsWrite(f, x.enc, x.value), mem };
+    case 'restore': return { f: vmcsWrite(f, x.enc, valid.get(x.enc) ?? 0n), mem };
+    // a field map not made by vmcsWrite (no record of what changed): the cached path must compare values
+    case 'copy': return { f: new Map(f), mem };
+    case 'mem': return { f, mem: Phys.write64(mem, x.addr, x.value) };
+    default: { const never: never = x; throw new Error(String(never)); }
+  }
+};
+
+const sequenceAgrees = (caps: Caps, muts: readonly Mutation[], hostLma: boolean | undefined): void => {
+  const valid = validVmcs(caps, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+  let f: VmcsFields = valid;
+  let mem = Phys.empty;
+  const states: Array<{ f: VmcsFields; mem: Phys.PhysMem }> = [{ f, mem }];
+  const ctxOf = (s: { f: VmcsFields; mem: Phys.PhysMem }): EntryContext => ({
+    caps, fields: s.f, mem: s.mem, currentVmcs: 0x10000, vmxonPtr: 0x11000, ...(hostLma === undefined ? {} : { hostLma }),
+  });
+  expect(firstEntryFailureCached(ctxOf(states[0]))).toEqual(firstEntryFailure(ctxOf(states[0])));
+  for (const x of muts) {
+    ({ f, mem } = apply(valid, f, mem, x));
+    states.push({ f, mem });
+    expect(firstEntryFailureCached(ctxOf({ f, mem }))).toEqual(firstEntryFailure(ctxOf({ f, mem })));
+  }
+  // going back to an older VMCS (a forked replay state) gives that VMCS's outcome, not the last one's
+  for (const s of [...states].reverse()) expect(firstEntryFailureCached(ctxOf(s))).toEqual(firstEntryFailure(ctxOf(s)));
+};
+
+describe('firstEntryFailureCached gives the outcome of running every check (SDM: one error reported, in check order)', () => {
+  it('on random VMCS and memory mutations of a valid VMCS (skylake-server)', () => {
+    fc.assert(fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 30 }), (muts) => {
+      sequenceAgrees(SKL, muts, undefined);
+    }), { numRuns: 80 });
+  });
+
+  it('on random mutations with another capability set and a 32-bit host (icelake-server, IA32_EFER.LMA = 0)', () => {
+    fc.assert(fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 20 }), (muts) => {
+      sequenceAgrees(ICL, muts, false);
+    }), { numRuns: 60 });
+  });
+
+  it('SDM "Loading MSRs": an MSR-load entry written in memory after a passing entry fails the next entry (exit 34)', () => {
+    const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+    const f = vmcsWrite(vmcsWrite(valid, F.VM_ENTRY_MSR_LOAD_ADDR, 0xf000n), F.VM_ENTRY_MSR_LOAD_COUNT, 1n);
+    const ctx = (mem: Phys.PhysMem): EntryContext => ({ caps: SKL, fields: f, mem, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+    // entry 1: IA32_PAT (277H) with a valid value passes; then IA32_FS_BASE (C0000100H) may not be loaded
+    const ok = Phys.write64(Phys.write32(Phys.empty, 0xf000, 0x277), 0xf008, 0x0007_0406_0007_0406n);
+    expect(firstEntryFailureCached(ctx(ok))).toBeUndefined();
+    const bad = Phys.write32(ok, 0xf000, 0xc0000100);
+    expect(firstEntryFailureCached(ctx(bad))?.outcome).toEqual({ kind: 'exit', reason: 34, qualification: 1n });
+  });
+});
