@@ -101,11 +101,17 @@ export type OnEptRef = (address: number, level: number) => void;
 
 const TWO32 = 4294967296;
 
+/** 2^(12 + 9 (level - 1)): the bytes one entry of `level` maps (index 1..5). */
+const LEVEL_BYTES: readonly number[] = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+
 /** Index of `gpa` in the EPT table at `level` (PML5 56:48 ... PT 20:12). */
-export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512;
+export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / LEVEL_BYTES[level]) % 512;
 
 /** Misconfiguration of one present entry, or null. SDM "EPT Misconfigurations". */
-export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null => {
+export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null =>
+  misconfigOf(ctx, lo, hi, level, 0xfffff & ~(2 ** (ctx.maxPhyAddr - 32) - 1));
+
+const misconfigOf = (ctx: EptContext, lo: number, hi: number, level: number, hiRsvd: number): EptMisconfigReason | null => {
   const perm = lo & EPTE_RWX;
   // Write permission without read permission.
   if ((perm & (EPTE_R | EPTE_W)) === EPTE_W) return 'write-without-read';
@@ -113,8 +119,7 @@ export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: n
   if (!ctx.executeOnly && (perm & EPTE_R) === 0 && ((perm & EPTE_X) !== 0 || (ctx.mbec && (lo & EPTE_UX) !== 0))) {
     return 'execute-only-unsupported';
   }
-  // Bits 51:N are reserved in every entry (N = MAXPHYADDR).
-  const hiRsvd = 0xfffff & ~(2 ** (ctx.maxPhyAddr - 32) - 1);
+  // Bits 51:N are reserved in every entry (N = MAXPHYADDR); hiRsvd holds them in the high word.
   if ((hi & hiRsvd) !== 0) return 'reserved-bit';
   const ps = (lo & EPTE_PS) !== 0;
   if (level >= 4) {
@@ -142,12 +147,13 @@ export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: n
  */
 export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, access: EptAccess, onRef?: OnEptRef): EptResult => {
   const hiAddr = 2 ** (ctx.maxPhyAddr - 32) - 1;
+  const hiRsvd = 0xfffff & ~hiAddr;
   // SDM "Accessed and Dirty Flags for EPT": with EPT A/D on, guest paging-structure accesses count as writes.
   const asWrite = access.kind === 'write' || (access.pagingStructure && ctx.ad);
   const asRead = access.kind === 'read' || (access.pagingStructure && ctx.ad);
   const isFetch = access.kind === 'fetch';
-  const addrs: number[] = [];
-  const los: number[] = [];
+  // an entry without its accessed flag (EPT A/D on): the A/D pass below re-reads the entries used
+  let missingA = false;
   let table = ctx.root as number;
   let r = 1;
   let w = 1;
@@ -163,8 +169,7 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
     hi = Phys.read64Hi(mem, addr);
     refs++;
     if (onRef !== undefined) onRef(addr, level);
-    addrs.push(addr);
-    los.push(lo);
+    if ((lo & EPTE_A) === 0) missingA = true;
     r &= lo & EPTE_R;
     w &= (lo & EPTE_W) >>> 1;
     x &= (lo & EPTE_X) >>> 2;
@@ -178,7 +183,7 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
         suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
       };
     }
-    const bad = entryMisconfig(ctx, lo, hi, level);
+    const bad = misconfigOf(ctx, lo, hi, level, hiRsvd);
     if (bad !== null) return { _tag: 'misconfig', gpa, level, reason: bad, refs };
     if (level === 1 || (level <= 3 && (lo & EPTE_PS) !== 0)) break;
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
@@ -203,25 +208,26 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
   let m = mem;
   let pmlIndex = ctx.pml?.index;
   let logged: number | undefined;
-  if (ctx.ad) {
+  if (ctx.ad && (missingA || (asWrite && (lo & EPTE_D) === 0))) {
     // SDM "Accessed and Dirty Flags for EPT": A in every entry used, D in the leaf on a write.
-    const leafIdx = los.length - 1;
-    const setD = asWrite && (los[leafIdx] & EPTE_D) === 0;
-    let needs = setD;
-    for (let i = 0; i < los.length && !needs; i++) if ((los[i] & EPTE_A) === 0) needs = true;
-    if (needs) {
-      // SDM "Page-Modification Logging": the index is checked before any EPT A/D flag is set.
-      if (ctx.pml !== undefined && !(ctx.pml.index >= 0 && ctx.pml.index <= 511)) return { _tag: 'pml-full', gpa, refs };
-      for (let i = 0; i < los.length; i++) {
-        const nlo = (los[i] | EPTE_A | (i === leafIdx && setD ? EPTE_D : 0)) >>> 0;
-        if (nlo !== los[i]) m = Phys.write64Parts(m, addrs[i], nlo, Phys.read64Hi(mem, addrs[i]));
-      }
-      if (setD && ctx.pml !== undefined) {
-        const page = gpa - (gpa % PAGE_SIZE);
-        m = Phys.write64Parts(m, ctx.pml.address + 8 * ctx.pml.index, page % TWO32, Math.floor(page / TWO32));
-        logged = page;
-        pmlIndex = ctx.pml.index === 0 ? 0xffff : ctx.pml.index - 1;
-      }
+    const setD = asWrite && (lo & EPTE_D) === 0;
+    // SDM "Page-Modification Logging": the index is checked before any EPT A/D flag is set.
+    if (ctx.pml !== undefined && !(ctx.pml.index >= 0 && ctx.pml.index <= 511)) return { _tag: 'pml-full', gpa, refs };
+    // the same entries again, top-down (memory is unchanged since they were read)
+    let t = ctx.root as number;
+    for (let l = ctx.levels as number; l >= level; l--) {
+      const a = t + 8 * eptIndex(gpa, l);
+      const elo = Phys.read64Lo(mem, a);
+      const ehi = Phys.read64Hi(mem, a);
+      const nlo = (elo | EPTE_A | (l === level && setD ? EPTE_D : 0)) >>> 0;
+      if (nlo !== elo) m = Phys.write64Parts(m, a, nlo, ehi);
+      t = ((elo & 0xffff_f000) >>> 0) + (ehi & hiAddr) * TWO32;
+    }
+    if (setD && ctx.pml !== undefined) {
+      const page = gpa - (gpa % PAGE_SIZE);
+      m = Phys.write64Parts(m, ctx.pml.address + 8 * ctx.pml.index, page % TWO32, Math.floor(page / TWO32));
+      logged = page;
+      pmlIndex = ctx.pml.index === 0 ? 0xffff : ctx.pml.index - 1;
     }
   }
   return {

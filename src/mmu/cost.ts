@@ -65,6 +65,8 @@ export interface TranslationStats {
   readonly nestedRefs: number;
   readonly pscHits: readonly [number, number, number, number];
   readonly nestedTlbHits: number;
+  /** nested-TLB lookups: one per guest paging entry whose page was looked up (hits + misses) */
+  readonly nestedTlbLookups: number;
   /** the largest guest + nested reference count of one walk */
   readonly maxRefsPerWalk: number;
   readonly cycles: number;
@@ -72,7 +74,7 @@ export interface TranslationStats {
 
 export const emptyStats: TranslationStats = {
   accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, pscHits: [0, 0, 0, 0], nestedTlbHits: 0,
-  maxRefsPerWalk: 0, cycles: 0,
+  nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0,
 };
 
 export const combine = (a: TranslationStats, b: TranslationStats): TranslationStats => ({
@@ -85,6 +87,7 @@ export const combine = (a: TranslationStats, b: TranslationStats): TranslationSt
   pscHits: [a.pscHits[0] + b.pscHits[0], a.pscHits[1] + b.pscHits[1], a.pscHits[2] + b.pscHits[2],
     a.pscHits[3] + b.pscHits[3]],
   nestedTlbHits: a.nestedTlbHits + b.nestedTlbHits,
+  nestedTlbLookups: a.nestedTlbLookups + b.nestedTlbLookups,
   maxRefsPerWalk: Math.max(a.maxRefsPerWalk, b.maxRefsPerWalk),
   cycles: a.cycles + b.cycles,
 });

@@ -83,6 +83,8 @@ export interface Walk2dResult {
   readonly mem: Phys.PhysMem;
   readonly counts: { readonly guest: number; readonly nested: number };
   readonly references?: readonly Reference[];
+  /** host-physical address of each guest paging entry read, in walk order (same order as the guest entries) */
+  readonly guestEntryHpa: readonly number[];
   /** PML index after the walk (when PML is on) */
   readonly pmlIndex?: number;
 }
@@ -163,6 +165,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
     mem: m,
     counts: { guest: guestRefs, nested: nestedRefs },
     references: refs,
+    guestEntryHpa: entryHpa,
     pmlIndex: ctx?.pml?.index,
   });
 
@@ -234,7 +237,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
   // 2. Guest A/D writes need EPT write permission on the guest table's page (EPT A/D off; with it on, the
   // paging-structure read was already checked as a write).
   const updates = Guest.guestAdUpdates(entries, access.kind === 'write');
-  if (ept !== null && !ept.ad) {
+  if (ept !== null && !ept.ad && updates.length > 0) {
     for (const u of updates) {
       const i = entries.findIndex((e) => e.gpa === u.gpa);
       if (i >= 0 && !entryEptWritable[i]) {

@@ -6,7 +6,7 @@ import * as Cfg from '../../src/mmu/tlbConfig';
 const nat = fc.integer({ min: 0, max: 1_000_000 });
 const stats: fc.Arbitrary<TranslationStats> = fc.record({
   accesses: nat, l1Hits: nat, stlbHits: nat, walks: nat, guestRefs: nat, nestedRefs: nat,
-  pscHits: fc.tuple(nat, nat, nat, nat), nestedTlbHits: nat, maxRefsPerWalk: fc.integer({ min: 0, max: 35 }), cycles: nat,
+  pscHits: fc.tuple(nat, nat, nat, nat), nestedTlbHits: nat, nestedTlbLookups: nat, maxRefsPerWalk: fc.integer({ min: 0, max: 35 }), cycles: nat,
 });
 
 describe('style rule 10: translation statistics form a monoid', () => {

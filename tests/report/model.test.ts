@@ -10,7 +10,7 @@ const counts = fc.dictionary(fc.constantFrom('CPUID', 'HLT', 'EPT_VIOLATION', 'E
 const hist = fc.dictionary(fc.integer({ min: 0, max: 35 }).map(String), n);
 const tstats: fc.Arbitrary<Cost.TranslationStats> = fc.record({
   accesses: n, l1Hits: n, stlbHits: n, walks: n, guestRefs: n, nestedRefs: n,
-  pscHits: fc.tuple(n, n, n, n), nestedTlbHits: n, maxRefsPerWalk: fc.nat({ max: 35 }), cycles: n,
+  pscHits: fc.tuple(n, n, n, n), nestedTlbHits: n, nestedTlbLookups: n, maxRefsPerWalk: fc.nat({ max: 35 }), cycles: n,
 });
 const stats: fc.Arbitrary<RunStats> = fc.record({
   events: n, exitsByReason: counts, exitCyclesByReason: counts, translation: tstats, pscLookups: n,
