@@ -296,19 +296,35 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
   let stopped: string | null = null;
   const t = acc.translation;
   const l1 = l1HitStats(state.env.cost);
-  for (const ev of events) {
-    acc.current = state.stats.events + acc.events;
+  // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged), the
+  // page last hit by each access kind (read/write/fetch x supervisor/user) hits again; any other machine clears it.
+  let hitMachine: Machine | null = null;
+  const hitPages = [NaN, NaN, NaN, NaN, NaN, NaN];
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
     acc.events++;
     if (isAccess(ev)) {
-      const first = Math.floor((ev.gva as number) / PAGE_SIZE);
-      const last = Math.floor(((ev.gva as number) + Math.max(1, ev.size) - 1) / PAGE_SIZE);
-      for (let p = first; p <= last; p++) if (p !== acc.lastGva) { acc.gvaPages.push(p); acc.lastGva = p; }
-      // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
-      const hit = memoryAccessL1Hit(state.env, m, ev);
-      if (hit !== undefined) {
-        m = hit;
-        t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
-        continue;
+      const a = ev.gva as number;
+      const first = Math.floor(a / PAGE_SIZE);
+      const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
+      if (first === last) {
+        if (first !== acc.lastGva) { acc.gvaPages.push(first); acc.lastGva = first; }
+        // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
+        const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
+        if (m === hitMachine && hitPages[slot] === first) {
+          t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
+          continue;
+        }
+        const hit = memoryAccessL1Hit(state.env, m, ev);
+        if (hit !== undefined) {
+          if (hit !== hitMachine) { hitMachine = hit; hitPages.fill(NaN); }
+          hitPages[slot] = first;
+          m = hit;
+          t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
+          continue;
+        }
+      } else {
+        for (let p = first; p <= last; p++) if (p !== acc.lastGva) { acc.gvaPages.push(p); acc.lastGva = p; }
       }
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
@@ -318,6 +334,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
       if (!acc.roots.has(root)) acc.roots = new Set([...acc.roots, root]);
     }
     if (ev.op === 'guest_map') m = { ...m, guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } };
+    acc.current = state.stats.events + i;
     const r = runEvent(state, m, hv, ev, acc, state);
     m = r.m;
     hv = r.hv;
