@@ -165,8 +165,11 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
   let hi = 0;
   for (;;) {
     const addr = table + 8 * eptIndex(gpa, level);
-    lo = Phys.read64Lo(mem, addr);
-    hi = Phys.read64Hi(mem, addr);
+    // one page lookup for both words of the entry (8-byte aligned: never crosses a page)
+    const pg = Phys.page(mem, Math.floor(addr / PAGE_SIZE));
+    const wi = (addr % PAGE_SIZE) >>> 2;
+    lo = pg === undefined ? 0 : pg[wi];
+    hi = pg === undefined ? 0 : pg[wi + 1];
     refs++;
     if (onRef !== undefined) onRef(addr, level);
     if ((lo & EPTE_A) === 0) missingA = true;

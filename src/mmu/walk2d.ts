@@ -89,6 +89,8 @@ export interface Walk2dResult {
   readonly pmlIndex?: number;
 }
 
+const ZERO_ENTRY = { _tag: 'entry', lo: 0, hi: 0 } as const;
+
 type Stop =
   | { readonly _tag: 'violation'; readonly v: Extract<Ept.EptResult, { _tag: 'violation' }>; readonly level: number }
   | { readonly _tag: 'misconfig'; readonly gpa: number; readonly eptLevel: number; readonly level: number }
@@ -157,7 +159,9 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
     if (refs !== undefined) refs.push({ index: refs.length + 1, dimension: 'guest', guestLevel: level, eptLevel: null, address: h });
     entryHpa.push(h);
     entryEptWritable.push(wOk);
-    return { _tag: 'entry', lo: Phys.read64Lo(m, h), hi: Phys.read64Hi(m, h) };
+    const pg = Phys.page(m, Math.floor(h / PAGE_SIZE));
+    const wi = (h % PAGE_SIZE) >>> 2;
+    return pg === undefined ? ZERO_ENTRY : { _tag: 'entry', lo: pg[wi], hi: pg[wi + 1] };
   };
 
   const done = (outcome: Walk2dOutcome): Walk2dResult => ({
