@@ -247,20 +247,64 @@ export const encodeTraceLine = (e: GuestEvent): string => JSON.stringify(encodeG
 // ---------------------------------------------------------------------------------------------------------------
 // Lines
 
-const FAST = /^\{"op":"(read|write|fetch)","gva":"0x([0-9a-fA-F]{1,16})"(?:,"size":([1-9][0-9]{0,3}))?(?:,"user":(true|false))?\}$/;
-
-/** The hand-written parser for the commonest lines; undefined means "ask the codec". */
-export const fastParse = (text: string): GuestEvent | undefined => {
-  const m = FAST.exec(text);
-  if (m === null) return undefined;
-  // 13 hex digits (52 bits) are exact in a number and always canonical; everything longer goes to the codec
-  const h = m[2];
-  if (h.length > 13) return undefined;
-  const g = parseInt(h, 16);
-  const size = m[3] === undefined ? 1 : Number(m[3]);
-  if (size > 4096) return undefined;
-  return { op: m[1] as 'read' | 'write' | 'fetch', gva: g as Gva, size, user: m[4] !== 'false' };
+/** `str` at `text[i]`? (char codes; no allocation) */
+const at = (text: string, i: number, str: string): boolean => {
+  if (i + str.length > text.length) return false;
+  for (let k = 0; k < str.length; k++) if (text.charCodeAt(i + k) !== str.charCodeAt(k)) return false;
+  return true;
 };
+
+const hexValue = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+
+/**
+ * The hand-written parser for the commonest lines, over `text[start, end)`, scanned by char code:
+ * `{"op":"read|write|fetch","gva":"0x<1-13 hex digits>"[,"size":<1-4096>][,"user":true|false]}` exactly (no blanks).
+ * Undefined means "ask the codec" (which then gives the same event or the error).
+ */
+export const fastParseAt = (text: string, start: number, end: number): GuestEvent | undefined => {
+  let i = start;
+  if (!at(text, i, '{"op":"')) return undefined;
+  i += 7;
+  let op: 'read' | 'write' | 'fetch';
+  if (at(text, i, 'read"')) { op = 'read'; i += 5; } else if (at(text, i, 'write"')) { op = 'write'; i += 6; } else if (at(text, i, 'fetch"')) { op = 'fetch'; i += 6; } else return undefined;
+  if (!at(text, i, ',"gva":"0x')) return undefined;
+  i += 10;
+  const h0 = i;
+  let g = 0;
+  for (; i < end; i++) {
+    const d = hexValue(text.charCodeAt(i));
+    if (d < 0) break;
+    g = g * 16 + d;
+  }
+  // 13 hex digits (52 bits) are exact in a number and always canonical; everything longer goes to the codec
+  if (i === h0 || i - h0 > 13 || i >= end || text.charCodeAt(i) !== 34) return undefined;
+  i++;
+  let size = 1;
+  if (at(text, i, ',"size":')) {
+    i += 8;
+    const s0 = i;
+    if (i >= end || text.charCodeAt(i) === 48) return undefined;
+    size = 0;
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      size = size * 10 + (c - 48);
+    }
+    if (i === s0 || i - s0 > 4 || size > 4096) return undefined;
+  }
+  let user = true;
+  if (at(text, i, ',"user":')) {
+    i += 8;
+    if (at(text, i, 'true')) i += 4;
+    else if (at(text, i, 'false')) { user = false; i += 5; } else return undefined;
+  }
+  if (i !== end - 1 || text.charCodeAt(i) !== 125) return undefined;
+  return { op, gva: g as Gva, size, user };
+};
+
+/** `fastParseAt` over a whole line. */
+export const fastParse = (text: string): GuestEvent | undefined => fastParseAt(text, 0, text.length);
 
 /** Decodes one trace line; `null` for a blank line or a `#` comment. */
 export const decodeTraceLine = (text: string, lineNumber: number, file?: string): E.Either<InputProblem, GuestEvent | null> => {

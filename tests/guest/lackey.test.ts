@@ -1,5 +1,7 @@
 import { execFileSync } from 'child_process';
-import { parseLackeyLine } from '../../src/guest/lackey';
+import fc from 'fast-check';
+import { lackeyAt, lackeyInto, parseLackeyLine } from '../../src/guest/lackey';
+import type { GuestEvent } from '../../src/guest/events';
 
 const hasValgrind = (() => {
   try { execFileSync('valgrind', ['--version'], { stdio: 'pipe' }); return true; } catch { return false; }
@@ -35,5 +37,22 @@ describe('lackey (--tool=lackey --trace-mem=yes)', () => {
     expect(events.length).toBeGreaterThan(1000);
     expect(events.some((e) => e.op === 'fetch')).toBe(true);
     expect(events.some((e) => e.op === 'write')).toBe(true);
+  });
+});
+
+describe('lackeyInto / lackeyAt (the char-code fast path) agree with parseLackeyLine', () => {
+  it('every line gives the same events, skip or error as parseLackeyLine, also read in place inside a longer text', () => {
+    const hex = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg'), minLength: 0, maxLength: 17 });
+    const line = fc.tuple(fc.constantFrom('I ', ' L', ' S', ' M', 'I', ' X', '\tL', '=='), fc.constantFrom(' ', '  ', '', '\t'), hex,
+      fc.constantFrom(',', ';', ''), fc.constantFrom('0', '1', '8', '4096', '4097', '12345', ''), fc.constantFrom('', ' ', '\r', 'x'))
+      .map((p) => p.join(''));
+    fc.assert(fc.property(line, (l) => {
+      const ref = parseLackeyLine(l);
+      const out: GuestEvent[] = [];
+      const r = lackeyInto(l, out);
+      if (ref.kind === 'events') { expect(r).toBeNull(); expect(out).toEqual(ref.events); } else { expect(r).toEqual(ref); expect(out).toEqual([]); }
+      const inPlace: GuestEvent[] = [];
+      if (lackeyAt(`xx${l}\nI  ffff,4`, 2, 2 + l.length, inPlace)) expect(inPlace).toEqual(ref.kind === 'events' ? ref.events : null);
+    }), { numRuns: 3000 });
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/Either';
-import { decodeTraceLine, decodeGuestEvent, encodeTraceLine, fastParse } from '../../src/guest/traceCodec';
+import { decodeTraceLine, decodeGuestEvent, encodeTraceLine, fastParse, fastParseAt } from '../../src/guest/traceCodec';
 import type { GuestEvent } from '../../src/guest/events';
 import { gva, gpa, type Gva } from '../../src/arch/addr';
 
@@ -151,6 +151,8 @@ describe('trace codec properties', () => {
       })();
       const fast = fastParse(l);
       if (fast !== undefined) expect(fast).toEqual(viaCodec);
+      // read in place inside a longer text (the streaming decoder's path): the same answer as on the line alone
+      expect(fastParseAt(`{"op":"read"}\n${l}\n{"op":"read","gva":"0x1"}`, 14, 14 + l.length)).toEqual(fast);
       // and decodeTraceLine (fast path first) agrees with the codec in every case, errors included
       const full = decodeTraceLine(l, 3, 'f');
       if (viaCodec === undefined) expect(E.isLeft(full)).toBe(true);

@@ -1,0 +1,45 @@
+/**
+ * Streaming trace input (src/cli/traceSource.ts): lines split from text pieces (`io.textChunks`) decode to the same
+ * events as readline-style lines (`io.lines`), wherever the pieces are cut (CR LF split across pieces included).
+ */
+import fc from 'fast-check';
+import type { Io } from '../../src/cli/io';
+import { eventChunks, type TextChunksIo } from '../../src/cli/traceSource';
+import type { GuestEvent } from '../../src/guest/events';
+
+const ioOf = (lines: readonly string[], pieces?: readonly string[]): Io & TextChunksIo => ({
+  readFile: () => '', exists: () => true, writeFileAtomic: () => undefined, stdout: () => undefined, stderr: () => undefined,
+  stderrIsTTY: false, env: {}, fileSize: () => 1, atomicWriter: () => { throw new Error('no'); }, onInterrupt: () => () => undefined,
+  lines: async function* () { yield* lines; },
+  ...(pieces !== undefined ? { textChunks: async function* () { yield* pieces; } } : {}),
+});
+
+const all = async (io: Io & TextChunksIo, format: 'jsonl' | 'lackey'): Promise<GuestEvent[]> => {
+  const out: GuestEvent[] = [];
+  for await (const c of eventChunks(io, 'f', format, 7)) out.push(...c.events);
+  return out;
+};
+
+const cut = (text: string, at: number[]): string[] => {
+  const cuts = [...new Set(at.map((a) => a % (text.length + 1)))].sort((a, b) => a - b);
+  const out: string[] = [];
+  let i = 0;
+  for (const c of cuts) { out.push(text.slice(i, c)); i = c; }
+  out.push(text.slice(i));
+  return out;
+};
+
+describe('eventChunks over text pieces', () => {
+  it('same events as line by line, for any cut of the text and any line ends (LF, CR LF, CR)', async () => {
+    const lackey = fc.constantFrom('I  0400a0,3', ' L 1ffefff8a8,8', ' S 1fff000768,8', ' M 0401000,4', '==12== x', '');
+    const jsonl = fc.constantFrom('{"op":"read","gva":"0x1000"}', '{"op":"write","gva":"0x2000","size":8,"user":false}', ' {"op":"fetch","gva":"0x3"} ', '# c', '', '{"op":"rdtsc"}');
+    for (const [format, arbLine] of [['lackey', lackey], ['jsonl', jsonl]] as const) {
+      await fc.assert(fc.asyncProperty(fc.array(arbLine, { maxLength: 30 }), fc.array(fc.constantFrom('\n', '\r\n', '\r'), { minLength: 30, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), async (lines, ends, at, lastEnd) => {
+          const text = lines.map((l, i) => l + (i < lines.length - 1 || lastEnd ? ends[i] : '')).join('');
+          const expected = await all(ioOf(text === '' ? [] : text.split(/\r\n|\n|\r/).filter((_, i, a) => i < a.length - 1 || a[i] !== '')), format);
+          expect(await all(ioOf([], cut(text, at)), format)).toEqual(expected);
+        }), { numRuns: 150 });
+    }
+  });
+});
