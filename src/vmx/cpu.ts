@@ -74,6 +74,88 @@ export const withCurrentFields = (cpu: Cpu, fields: VmcsFields): Cpu => {
   return withVmcs(cpu, cpu.currentVmcs, { ...old, fields });
 };
 
+// ---------------------------------------------------------------------------------------------------------------
+// The field store: a persistent map from encoding to value. The field table is fixed, so a known field has a dense
+// index and a VMCS version is a frozen array of values by index (one array copy per batch of writes, instead of
+// rehashing a Map); encodings outside the table go to a small side map.
+
+/** dense index of each encoding of the field table (-1: not in the table) */
+const INDEX_OF = new Int16Array(0x10000).fill(-1);
+FIELDS.forEach((f, i) => { INDEX_OF[f.encoding] = i; });
+const indexOf = (enc: number): number => (enc >= 0 && enc < 0x10000 ? INDEX_OF[enc] : -1);
+
+/** A field store's own data (read through the ReadonlyMap methods of STORE). */
+interface Store extends ReadonlyMap<number, bigint> {
+  readonly vals: readonly (bigint | undefined)[];
+  readonly extra: ReadonlyMap<number, bigint>;
+  readonly count: number;
+  /** the store this one was written from (kept for a few generations only), and the dense indexes written */
+  readonly parent: Store | undefined;
+  readonly written: readonly number[];
+  readonly depth: number;
+}
+
+/** How many generations of writes a store remembers (beyond, `changedFields` compares every value). */
+const MAX_DEPTH = 16;
+
+function* storeEntries(this: Store): IterableIterator<[number, bigint]> {
+  for (let i = 0; i < this.vals.length; i++) {
+    const v = this.vals[i];
+    if (v !== undefined) yield [FIELDS[i].encoding, v];
+  }
+  yield* this.extra;
+}
+
+/** The methods every store shares (a prototype object, so a write allocates only the store and its array). */
+const STORE = {
+  get(this: Store, enc: number): bigint | undefined {
+    const i = indexOf(enc);
+    return i >= 0 ? this.vals[i] : this.extra.get(enc);
+  },
+  has(this: Store, enc: number): boolean {
+    const i = indexOf(enc);
+    return i >= 0 ? this.vals[i] !== undefined : this.extra.has(enc);
+  },
+  get size(): number { return (this as unknown as Store).count; },
+  entries: storeEntries,
+  [Symbol.iterator]: storeEntries,
+  *keys(this: Store): IterableIterator<number> { for (const [k] of this.entries()) yield k; },
+  *values(this: Store): IterableIterator<bigint> { for (const [, v] of this.entries()) yield v; },
+  forEach(this: Store, cb: (v: bigint, k: number, m: ReadonlyMap<number, bigint>) => void): void {
+    for (const [k, v] of this.entries()) cb(v, k, this);
+  },
+  [Symbol.toStringTag]: 'VmcsFields',
+};
+
+const makeStore = (
+  vals: readonly (bigint | undefined)[], extra: ReadonlyMap<number, bigint>, count: number,
+  parent?: Store, written: readonly number[] = [],
+): Store => {
+  const s = Object.create(STORE) as Record<keyof Store, unknown>;
+  s.vals = vals;
+  s.extra = extra;
+  s.count = count;
+  const depth = parent === undefined ? 0 : parent.depth + 1;
+  s.parent = depth > MAX_DEPTH ? undefined : parent;
+  s.written = written;
+  s.depth = depth > MAX_DEPTH ? 0 : depth;
+  return s as unknown as Store;
+};
+
+const isStore = (f: VmcsFields): f is Store => Object.getPrototypeOf(f) === STORE;
+
+/** The same fields as a store (any ReadonlyMap is accepted, e.g. a literal Map from defaultState or a test). */
+const toStore = (f: VmcsFields): Store => {
+  if (isStore(f)) return f;
+  const vals = new Array<bigint | undefined>(FIELDS.length).fill(undefined);
+  const extra = new Map<number, bigint>();
+  for (const [k, v] of f) {
+    const i = indexOf(k);
+    if (i >= 0) vals[i] = v; else extra.set(k, v);
+  }
+  return makeStore(vals, extra, f.size);
+};
+
 /** A field value by full encoding; a field never written reads 0. */
 export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
 
@@ -82,54 +164,56 @@ const MASK_BY_ENCODING: ReadonlyMap<number, bigint> = new Map(FIELDS.map((f) => 
 const ALL_64 = 0xffff_ffff_ffff_ffffn;
 const truncate = (enc: number, v: bigint): bigint => v & (MASK_BY_ENCODING.get(enc) ?? ALL_64);
 
-/**
- * Where a field map came from: the map it was copied from and the encodings written into the copy. A side table of
- * immutable maps (never mutated after the write returns), so `changedFields` can name what changed between two
- * versions of a VMCS without comparing every field.
- */
-interface Derivation { readonly parent: VmcsFields; readonly written: readonly number[] }
-const derivations = new WeakMap<VmcsFields, Derivation>();
-
 /** Writes a field by full encoding, truncating to the field's width (unknown encodings keep 64 bits). */
-export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => {
-  const t = truncate(enc, v);
-  if (fields.get(enc) === t && (t !== 0n || fields.has(enc))) return fields;
-  const m = new Map(fields);
-  m.set(enc, t);
-  derivations.set(m, { parent: fields, written: [enc] });
-  return m;
-};
+export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => vmcsWriteAll(fields, [[enc, v]]);
 
-/** Writes several fields at once (one copy of the map; none when every value is already there). */
+/** Writes several fields at once (one copy of the value array; none when every value is already there). */
 export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [number, bigint]>): VmcsFields => {
-  let m: Map<number, bigint> | undefined;
+  const base = toStore(fields);
+  let vals: Array<bigint | undefined> | undefined;
+  let extra: Map<number, bigint> | undefined;
+  let count = base.count;
   const written: number[] = [];
   for (const [enc, v] of writes) {
     const t = truncate(enc, v);
-    const cur = m ?? fields;
-    if (cur.get(enc) === t && (t !== 0n || cur.has(enc))) continue;
-    if (m === undefined) m = new Map(fields);
-    m.set(enc, t);
-    written.push(enc);
+    const i = indexOf(enc);
+    if (i >= 0) {
+      const cur = (vals ?? base.vals)[i];
+      if (cur === t) continue;
+      if (vals === undefined) vals = base.vals.slice();
+      if (cur === undefined) count++;
+      vals[i] = t;
+      written.push(i);
+    } else {
+      const m = extra ?? base.extra;
+      if (m.get(enc) === t) continue;
+      if (extra === undefined) extra = new Map(base.extra);
+      if (!extra.has(enc)) count++;
+      extra.set(enc, t);
+    }
   }
-  if (m === undefined) return fields;
-  derivations.set(m, { parent: fields, written });
-  return m;
+  if (vals === undefined && extra === undefined) return base;
+  return makeStore(vals ?? base.vals, extra ?? base.extra, count, base, written);
 };
 
-/**
- * The encodings whose value may differ between `from` and `to` (a superset of the changed ones), found by following
- * `to`'s writes back to `from`; undefined when `to` does not derive from `from` within `maxSteps` copies.
- */
-export const changedFields = (from: VmcsFields, to: VmcsFields, maxSteps = 64): number[] | undefined => {
+/** Encodings whose values differ between two versions of a VMCS (a missing field reads 0). */
+export const changedFields = (from: VmcsFields, to: VmcsFields): number[] => {
   const out: number[] = [];
-  let cur = to;
-  for (let i = 0; i <= maxSteps; i++) {
-    if (cur === from) return out;
-    const d = derivations.get(cur);
-    if (d === undefined) return undefined;
-    for (const e of d.written) out.push(e);
-    cur = d.parent;
+  if (from === to) return out;
+  if (isStore(from) && isStore(to)) {
+    const a = from.vals, b = to.vals;
+    // a few generations of writes from `from`: the indexes written (a superset of the changed ones)
+    let cur: Store | undefined = to;
+    const seen: number[] = [];
+    for (let k = 0; k <= MAX_DEPTH && cur !== undefined && cur.vals !== a; k++, cur = cur.parent) for (const i of cur.written) seen.push(i);
+    if (cur !== undefined && cur.vals === a) {
+      for (const i of seen) out.push(FIELDS[i].encoding);
+    } else if (a !== b) {
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (a[i] ?? 0n) !== (b[i] ?? 0n)) out.push(FIELDS[i].encoding);
+    }
+    if (from.extra === to.extra) return out;
   }
-  return undefined;
+  for (const [k, v] of to) if (indexOf(k) < 0 || !isStore(from) || !isStore(to)) { if ((from.get(k) ?? 0n) !== v) out.push(k); }
+  for (const [k, v] of from) if (indexOf(k) < 0 || !isStore(from) || !isStore(to)) { if (!to.has(k) && v !== 0n) out.push(k); }
+  return out;
 };

@@ -848,10 +848,13 @@ interface CheckMemo {
   readonly fields: VmcsFields;
   readonly mem: Phys.PhysMem;
   readonly verdicts: readonly Verdict[];
-  readonly reads: readonly (readonly number[])[];
   readonly readsMem: readonly boolean[];
-  /** encoding -> indexes of the checks whose read set holds it */
+  /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: ReadonlyMap<number, readonly number[]>;
+  /** indexes of the checks that read memory */
+  readonly memReaders: readonly number[];
+  /** what VM entry reports with these verdicts */
+  readonly result: EntryFailure | undefined;
 }
 
 /** The last memo per capability set (a cache: replaced, never mutated; keyed by the immutable caps object). */
@@ -859,16 +862,15 @@ const memos = new WeakMap<Caps, CheckMemo>();
 
 /** Runs one check, recording the fields it reads and whether it reads memory. */
 const recordCheck = (check: EntryCheck, ctx: EntryContext): { verdict: Verdict; reads: number[]; readsMem: boolean } => {
-  const reads = new Set<number>();
+  const reads: number[] = [];
   let readsMem = false;
-  const fields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { reads.add(enc); return ctx.fields.get(enc); } };
+  const base = ctx.fields;
+  const fields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { if (!reads.includes(enc)) reads.push(enc); return base.get(enc); } };
   const rec: EntryContext = {
-    caps: ctx.caps, fields: fields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr,
+    caps: ctx.caps, fields: fields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
     get mem() { readsMem = true; return ctx.mem; },
-    ...(ctx.hostLma === undefined ? {} : { hostLma: ctx.hostLma }),
   };
-  const verdict = check.test(rec);
-  return { verdict, reads: [...reads], readsMem };
+  return { verdict: check.test(rec), reads, readsMem };
 };
 
 const readersOf = (reads: readonly (readonly number[])[]): Map<number, number[]> => {
@@ -882,17 +884,6 @@ const readersOf = (reads: readonly (readonly number[])[]): Map<number, number[]>
   return out;
 };
 
-/** Encodings whose values differ between two field maps (a missing field reads 0). */
-const diffFields = (a: VmcsFields, b: VmcsFields): number[] => {
-  const out: number[] = [];
-  for (const [k, v] of b) if ((a.get(k) ?? 0n) !== v) out.push(k);
-  for (const [k, v] of a) if (!b.has(k) && v !== 0n) out.push(k);
-  return out;
-};
-
-const sameArray = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((x, i) => x === b[i]);
-
 /**
  * What VMLAUNCH/VMRESUME reports, exactly as `firstEntryFailure`, but re-running only the checks that read a field
  * (or memory) that changed since the last entry checked with the same capabilities; the others keep their verdicts.
@@ -900,39 +891,51 @@ const sameArray = (a: readonly number[], b: readonly number[]): boolean =>
 export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
   const prev = memos.get(ctx.caps);
   const n = ENTRY_CHECKS.length;
-  let dirty: boolean[];
   if (prev === undefined || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
-    dirty = new Array<boolean>(n).fill(true);
-  } else {
-    dirty = new Array<boolean>(n).fill(false);
-    const changed = prev.fields === ctx.fields ? [] : (changedFields(prev.fields, ctx.fields) ?? diffFields(prev.fields, ctx.fields));
-    for (const e of changed) for (const i of prev.readers.get(e) ?? []) dirty[i] = true;
-    if (prev.mem !== ctx.mem) for (let i = 0; i < n; i++) if (prev.readsMem[i]) dirty[i] = true;
-  }
-  let memo = prev;
-  if (prev === undefined || dirty.some((d) => d)) {
-    const verdicts = prev === undefined ? new Array<Verdict>(n) : [...prev.verdicts];
-    const reads = prev === undefined ? new Array<readonly number[]>(n) : [...prev.reads];
-    const readsMem = prev === undefined ? new Array<boolean>(n) : [...prev.readsMem];
-    let readSetsChanged = prev === undefined;
-    for (let i = 0; i < n; i++) {
-      if (!dirty[i]) continue;
-      const r = recordCheck(ENTRY_CHECKS[i], ctx);
-      verdicts[i] = r.verdict;
-      readsMem[i] = r.readsMem;
-      if (!readSetsChanged && !sameArray(reads[i], r.reads)) readSetsChanged = true;
-      reads[i] = r.reads;
-    }
-    memo = {
+    const runs = ENTRY_CHECKS.map((c) => recordCheck(c, ctx));
+    const verdicts = runs.map((r) => r.verdict);
+    const readsMem = runs.map((r) => r.readsMem);
+    const memo: CheckMemo = {
       caps: ctx.caps, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: ctx.fields, mem: ctx.mem, verdicts, reads, readsMem,
-      readers: readSetsChanged || prev === undefined ? readersOf(reads) : prev.readers,
+      fields: ctx.fields, mem: ctx.mem, verdicts, readsMem,
+      readers: readersOf(runs.map((r) => r.reads)), memReaders: readsMem.flatMap((m, i) => (m ? [i] : [])),
+      result: resultOf(verdicts),
     };
     memos.set(ctx.caps, memo);
-  } else if (prev.fields !== ctx.fields || prev.mem !== ctx.mem) {
-    memo = { ...prev, fields: ctx.fields, mem: ctx.mem };
-    memos.set(ctx.caps, memo);
+    return memo.result;
   }
-  const verdicts = memo!.verdicts;
-  return firstOf((i) => (verdicts[i] === undefined ? undefined : failureOf(ENTRY_CHECKS[i], verdicts[i])));
+  if (prev.fields === ctx.fields && prev.mem === ctx.mem) return prev.result;
+  // the checks to run again: readers of a changed field, and memory readers when memory changed
+  const mark = new Uint8Array(n);
+  const dirty: number[] = [];
+  const add = (i: number): void => { if (mark[i] === 0) { mark[i] = 1; dirty.push(i); } };
+  for (const e of changedFields(prev.fields, ctx.fields)) for (const i of prev.readers.get(e) ?? []) add(i);
+  if (prev.mem !== ctx.mem) for (const i of prev.memReaders) add(i);
+  // copied on write: an earlier memo's arrays are never changed
+  let verdicts = prev.verdicts, readers = prev.readers, readsMem = prev.readsMem;
+  for (const i of dirty) {
+    const r = recordCheck(ENTRY_CHECKS[i], ctx);
+    if (!sameVerdict(verdicts[i], r.verdict)) { if (verdicts === prev.verdicts) verdicts = [...verdicts]; (verdicts as Verdict[])[i] = r.verdict; }
+    // readers only grows (a superset of the current read sets still marks every check that must run again)
+    for (const e of r.reads) {
+      const l = readers.get(e);
+      if (l !== undefined && l.includes(i)) continue;
+      if (readers === prev.readers) readers = new Map(readers);
+      (readers as Map<number, readonly number[]>).set(e, [...(l ?? []), i]);
+    }
+    if (readsMem[i] !== r.readsMem) { if (readsMem === prev.readsMem) readsMem = [...readsMem]; (readsMem as boolean[])[i] = r.readsMem; }
+  }
+  const memo: CheckMemo = {
+    ...prev, fields: ctx.fields, mem: ctx.mem, verdicts, readsMem, readers,
+    memReaders: readsMem === prev.readsMem ? prev.memReaders : readsMem.flatMap((m, i) => (m ? [i] : [])),
+    result: verdicts === prev.verdicts ? prev.result : resultOf(verdicts),
+  };
+  memos.set(ctx.caps, memo);
+  return memo.result;
 };
+
+const sameVerdict = (a: Verdict, b: Verdict): boolean =>
+  a === b || (typeof a === 'object' && typeof b === 'object' && a.detail === b.detail && a.qualification === b.qualification);
+
+const resultOf = (verdicts: readonly Verdict[]): EntryFailure | undefined =>
+  firstOf((i) => (verdicts[i] === undefined ? undefined : failureOf(ENTRY_CHECKS[i], verdicts[i])));
