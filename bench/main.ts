@@ -129,6 +129,7 @@ const nodeIo: Io = {
   stderr: (s) => { process.stderr.write(s); },
   stderrIsTTY: false,
   env: process.env,
+  textChunks: (p) => fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>,
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: () => { throw new Error('no writer in the bench'); },

@@ -19,6 +19,7 @@ const nodeIo: Io = {
   stderrIsTTY: process.stderr.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
   env: process.env,
+  textChunks: (p) => fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>,
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: (p) => {
