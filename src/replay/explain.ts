@@ -19,11 +19,10 @@ import * as Psc from '../mmu/psc';
 import * as NestedTlb from '../mmu/nestedTlb';
 import { translate, ep4taOf, type TranslateContext } from '../mmu/translate';
 import { walk2d, type Reference, type Walk2dConfig } from '../mmu/walk2d';
-import { guestStep } from '../vmx/step';
+import { guestStep, instructionOf } from '../vmx/step';
 import { currentFields } from '../vmx/cpu';
 import { vmEntry, guestPagingOf } from '../vmx/entry';
 import { R } from '../vmx/exitReasons';
-import type { Instruction } from '../vmx/exitConditions';
 import { qualificationFields, type FieldValue } from '../vmx/decode';
 import * as Why from '../vmx/explain';
 import { IA32_TSC_AUX } from '../vmx/tsc';
@@ -75,23 +74,6 @@ export interface ExplainResult {
 export type Selection = { readonly kind: 'event'; readonly index: number } | { readonly kind: 'all-exits' };
 
 const isAccess = (ev: GuestEvent): ev is MemoryAccess => ev.op === 'read' || ev.op === 'write' || ev.op === 'fetch';
-
-/** The instruction the step function decides for (src/vmx/step.ts instructionOf). */
-const instructionOf = (ev: GuestEvent): Instruction | undefined => {
-  switch (ev.op) {
-    case 'cpuid': case 'rdtsc': case 'rdtscp': case 'rdpid': case 'rdpmc': case 'clts': case 'hlt': case 'pause':
-    case 'mwait': case 'monitor': case 'wbinvd': case 'invd': case 'xsetbv': case 'rdrand': case 'rdseed': case 'vmcall':
-      return { op: ev.op };
-    case 'rdmsr': return { op: 'rdmsr', msr: ev.msr };
-    case 'wrmsr': return { op: 'wrmsr', msr: ev.msr, value: ev.value };
-    case 'in': case 'out': return { op: ev.op, port: ev.port, size: ev.size, string: ev.string, rep: ev.rep };
-    case 'mov_to_cr': return { op: 'mov_to_cr', cr: ev.cr, value: ev.value };
-    case 'mov_from_cr': return { op: 'mov_from_cr', cr: ev.cr };
-    case 'lmsw': return { op: 'lmsw', value: BigInt(ev.value) };
-    case 'invlpg': return { op: 'invlpg', gva: BigInt(ev.gva) };
-    default: return undefined;
-  }
-};
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 

@@ -307,7 +307,7 @@ const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' |
 };
 
 /** The SDM decision for an instruction event, or undefined for events that are not instructions. */
-const instructionOf = (ev: GuestEvent): Instruction | undefined => {
+export const instructionOf = (ev: GuestEvent): Instruction | undefined => {
   switch (ev.op) {
     case 'cpuid': case 'rdtsc': case 'rdtscp': case 'rdpid': case 'rdpmc': case 'clts': case 'hlt': case 'pause':
     case 'mwait': case 'monitor': case 'wbinvd': case 'invd': case 'xsetbv': case 'rdrand': case 'rdseed': case 'vmcall':
@@ -318,7 +318,8 @@ const instructionOf = (ev: GuestEvent): Instruction | undefined => {
     case 'mov_to_cr': return { op: 'mov_to_cr', cr: ev.cr, value: ev.value };
     case 'mov_from_cr': return { op: 'mov_from_cr', cr: ev.cr };
     case 'lmsw': return { op: 'lmsw', value: BigInt(ev.value) };
-    case 'invlpg': return { op: 'invlpg', gva: BigInt(ev.gva) };
+    // the 64-bit linear address (the signed hot-path form converted back)
+    case 'invlpg': return { op: 'invlpg', gva: gvaToBig(ev.gva) };
     default: return undefined;
   }
 };
