@@ -2,6 +2,8 @@
  * Running a trace from a file: stream, decode, replay in chunks, progress on stderr, Ctrl-C gives a partial report,
  * the exit log written atomically. The model work is src/replay/replay.ts; this file holds the effects.
  */
+import type { StepRecord } from '../report/model';
+import { exitJson } from '../replay/scenario';
 import { SingleBar, Presets } from 'cli-progress';
 import { isLeft } from 'fp-ts/Either';
 import type { Config } from '../replay/config';
@@ -23,6 +25,8 @@ export interface TraceRun {
   readonly timeline: readonly { readonly at: number; readonly reason: string }[];
   /** the first memory access of the trace (the HTML report's walk grid explains it) */
   readonly firstAccess: MemoryAccess | null;
+  /** with `steps`: each event and the exits it caused (interface §1 `--steps`) */
+  readonly steps?: readonly StepRecord[];
 }
 
 /** Timeline points kept while replaying (the HTML renderer samples further, to 5,000). */
@@ -69,7 +73,7 @@ export const logRecord = (x: ExitRecord, ev?: GuestEvent): LogRecord => {
 
 /** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
 export const runTraceFile = async (
-  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean; exitCost?: ExitCostModel } = {},
+  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean; exitCost?: ExitCostModel; steps?: boolean } = {},
 ): Promise<TraceRun> => {
   if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
   const s0 = startReplay(config);
@@ -86,12 +90,27 @@ export const runTraceFile = async (
   let stride = 1;
   let seen = 0;
   let firstAccess: MemoryAccess | null = null;
+  const steps: StepRecord[] | null = opts.steps === true ? [] : null;
   try {
     for await (const chunk of eventChunks(io, file, format)) {
       if (firstAccess === null) firstAccess = (chunk.events.find((e) => e.op === 'read' || e.op === 'write' || e.op === 'fetch') as MemoryAccess | undefined) ?? null;
       const base = state.stats.events;
-      const r = replayChunk(state, chunk.events, opts.exitLog !== undefined || opts.timeline === true);
+      const r = replayChunk(state, chunk.events, opts.exitLog !== undefined || opts.timeline === true || steps !== null);
       state = r.state;
+      if (steps !== null) {
+        // --steps: each event with the VM exits it caused (a memory access that exited is retried: it can cause
+        // several), or "passthrough" when it ran without one
+        const byEvent = new Map<number, ExitRecord[]>();
+        for (let i = 0; i < r.exits.length; i++) byEvent.set(r.exitEvents[i], [...(byEvent.get(r.exitEvents[i]) ?? []), r.exits[i]]);
+        const n = state.stats.events - base;
+        for (let i = 0; i < n; i++) {
+          const xs = byEvent.get(base + i) ?? [];
+          steps.push({
+            index: base + i, op: chunk.events[i].op,
+            outcome: xs.length === 0 ? { result: 'passthrough' } : { result: 'exit', exit: exitJson(xs[0]), ...(xs.length > 1 ? { exits: xs.map(exitJson) } : {}) },
+          });
+        }
+      }
       if (opts.timeline === true) {
         for (let i = 0; i < r.exits.length; i++) {
           if (seen++ % stride === 0) timeline.push({ at: r.exitEvents[i], reason: exitName(r.exits[i].reason) });
@@ -110,7 +129,7 @@ export const runTraceFile = async (
     bar?.stop();
     off();
   }
-  return { state, partial: interrupted, timeline, firstAccess };
+  return { state, partial: interrupted, timeline, firstAccess, ...(steps !== null ? { steps } : {}) };
 };
 
 export const reportOf = (run: TraceRun, nativeCycles?: number): RunReport =>
@@ -121,4 +140,5 @@ export const reportOf = (run: TraceRun, nativeCycles?: number): RunReport =>
     guestPhysicalPages: run.state.gpaPages.size,
     ...(run.partial ? { partial: true } : {}),
     ...(nativeCycles !== undefined ? { nativeCycles } : {}),
+    ...(run.steps !== undefined ? { steps: run.steps } : {}),
   });

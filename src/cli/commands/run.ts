@@ -85,7 +85,7 @@ export const runCommand: Command = {
       const exitLog: AtomicWriter | undefined = exitLogPath !== undefined ? io.atomicWriter(exitLogPath) : undefined;
       try {
         const htmlPath = args.html as string | undefined;
-        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined, ...(exitCost !== undefined ? { exitCost } : {}) });
+        const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined, steps: args.steps === true, ...(exitCost !== undefined ? { exitCost } : {}) });
         // the overhead is measured against the same trace on bare metal
         let nativeCycles: number | undefined;
         if (cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {
