@@ -105,6 +105,25 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
     expect([1, 2, 3, 4, 5, 6].map((p) => inL1(t, p))).toEqual([true, false, true, false, true, true]);
   });
 
+  test('property: true LRU (age stamps) matches a recency list: fills and hits in a 4-way fully associative array', () => {
+    // reference: a list of pages, most recently used first; a fill of an absent page into a full list drops the last
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (ops) => {
+      let t = Tlb.emptyTlb(tiny(4, 4));
+      let ref: number[] = [];
+      for (const [hit, p] of ops) {
+        const h = look(t, tag, p * 4096);
+        if (hit && h >= 0 && Tlb.hitArray(h) === Tlb.A_L1D_4K) {
+          t = Tlb.touchHit(t, h);
+          ref = [p, ...ref.filter((x) => x !== p)];
+        } else if (!hit) {
+          t = fillPage(t, p);
+          ref = [p, ...ref.filter((x) => x !== p)].slice(0, 4);
+        }
+        expect(Tlb.entries(t.arrays[Tlb.A_L1D_4K]).map((e) => e.key)).toEqual(ref);
+      }
+    }));
+  });
+
   test('the set is the page number mod the number of sets: pages of another set are not evicted', () => {
     // 4 entries, 2 ways = 2 sets: even pages in set 0, odd pages in set 1
     let t = Tlb.emptyTlb(tiny(4, 2));
