@@ -29,7 +29,7 @@ import { IA32_TSC_AUX } from '../vmx/tsc';
 import type { Env, ExitRecord, Machine, Outcome } from '../vmx/machine';
 import type { Config } from './config';
 import { handleExit, prepareEntry, type Hypervisor } from './hypervisor';
-import { replayChunk, startReplay, type ReplayState } from './replay';
+import { releaseUnwrittenTables, replayChunk, startReplay, type ReplayState } from './replay';
 import { runScenario, type RunProblem } from './scenario';
 import type { Scenario } from './scenarioCodec';
 
@@ -256,7 +256,7 @@ const traceEvent = (s: ReplayState, ev0: GuestEvent, index: number, explainAll =
           const retry = h.machine.pendingRetry !== null || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
           if (ev.op === 'guest_map' && x.guestPhysical !== undefined) {
             const page = x.guestPhysical - (x.guestPhysical % PAGE_SIZE);
-            if (page >= allocBefore && page < h.machine.guestAlloc.next) h = { ...h, machine: { ...h.machine, guestAlloc: { next: page + PAGE_SIZE } } };
+            h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, page) };
           }
           const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
           hv = p.hv;

@@ -178,7 +178,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
         const retry = h.machine.pendingRetry !== null || h.retry === true
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
         if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
-        const p = prepareEntry(h.hv, { ...h.machine, pendingRetry: null });
+        const p = prepareEntry(h.hv, h.machine.pendingRetry === null ? h.machine : { ...h.machine, pendingRetry: null });
         hv = p.hv;
         const e = vmEntry(p.machine, 'vmresume');
         m = e.machine;
@@ -200,7 +200,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
         } else if (e.outcome.result !== 'entered') {
           return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome)}` };
         }
-        m = { ...m, nonRoot: m.nonRoot === null ? null : { ...m.nonRoot, retry: null } };
+        if (m.nonRoot !== null && m.nonRoot.retry !== null) m = { ...m, nonRoot: { ...m.nonRoot, retry: null } };
         const inj = h.injectedFault;
         if (inj !== undefined && m.guest !== null) {
           // shadow paging: the #PF injected at this entry runs the guest's handler (CR2 as the hypervisor loaded it)
@@ -227,14 +227,17 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
 };
 
 /**
- * A guest_map that exited on a write into a table it had just allocated: the tables allocated after that one were
- * never linked (their entries' writes were refused with it), so the OS gets them back, and the retry allocates from
- * there again. Keeps the guest OS model's allocation dense (interface §3: upward from 16 MiB).
+ * A guest_map that exited on a refused table write gives back the tables it allocated and never linked, and the
+ * retry allocates from there again (interface §3: one table page per populated region, allocated upward from
+ * 16 MiB, never more). The builder walks top-down and allocates a table just before writing the entry that links
+ * it, so: a refused write into a table this attempt allocated keeps that table (its parent entry was written) and
+ * frees the ones after it; a refused write into a page that existed before (the root, or a table reached through
+ * present entries) comes before every allocation of this attempt, which are all unlinked and all freed.
  */
-const releaseUnwrittenTables = (allocBefore: number, m: Machine, failedGpa: number): Machine => {
+export const releaseUnwrittenTables = (allocBefore: number, m: Machine, failedGpa: number): Machine => {
   const page = failedGpa - (failedGpa % PAGE_SIZE);
-  if (page < allocBefore || page >= m.guestAlloc.next) return m;
-  return { ...m, guestAlloc: { next: page + PAGE_SIZE } };
+  if (page >= allocBefore && page < m.guestAlloc.next) return { ...m, guestAlloc: { next: page + PAGE_SIZE } };
+  return m.guestAlloc.next > allocBefore ? { ...m, guestAlloc: { next: allocBefore } } : m;
 };
 
 /**

@@ -41,15 +41,8 @@ describe('round trip: --exit-log -> import kvm-trace -> replay (same config)', (
 
   const dir = path.join(__dirname, '../../traces');
   const shipped = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.jsonl') && fs.statSync(path.join(dir, n)).size < 400_000) : [];
-  // traces whose GPA window needs a guest page-table page the recording never touched (the window's PDPT; its root is
-  // a page the recording used as a page table): +1 EPT violation, named by --fidelity
-  const WINDOW_TABLES = new Set(['mp-fork.jsonl', 'mp-idle.jsonl']);
   test.each(shipped)('shipped trace %s', async (name) => {
     const { before, after } = await roundTrip(name, fs.readFileSync(path.join(dir, name), 'utf8'));
-    if (WINDOW_TABLES.has(name)) {
-      expect({ ...after, EPT_VIOLATION: after.EPT_VIOLATION - 1 }).toEqual(before);
-    } else {
-      expect(after).toEqual(before);
-    }
+    expect(after).toEqual(before);
   }, 120_000);
 });
