@@ -12,13 +12,10 @@
  *
  * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is `sets` small
  * plain number arrays (`Entries`, packed doubles on the V8 heap: cheap to copy, unlike a typed array whose backing
- * store is allocated apart), one per set, each `ways` entries of STRIDE numbers, valid entries first. Replacement is
- * true LRU kept by age stamps: each entry carries the set's use counter at its last use (F_AGE; the set's newest
- * stamp is the largest), so an entry never moves: a touch or an insert is one `slice()` of the set and a few writes
- * (no shift), and the LRU victim is the smallest stamp. An update copies the outer array of set pointers and the one
- * set it touches; every other set is shared with the old array. Touching, or inserting an identical copy of, the
- * set's most recently used entry copies nothing. Lookups allocate nothing and use numbers only (no bigint): the key
- * is the page number at the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
+ * store is allocated apart), one per set, each `ways` entries of STRIDE numbers, valid entries first, most recently
+ * used first (true LRU). An update copies the outer array of set pointers and the one set it touches; every other
+ * set is shared with the old array. An insert of an entry identical to the set's MRU entry copies nothing. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at the
+ * entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
  * pseudo-LRU and set-index hashing (the set is key mod sets).
  */
@@ -35,9 +32,7 @@ export const F_VPID = 2;
 export const F_PCID = 3;
 export const F_EP4TA = 4;
 export const F_VALUE = 5;
-/** LRU stamp: the set's use counter when the entry was last inserted or hit (larger = more recent) */
-export const F_AGE = 6;
-export const STRIDE = 7;
+export const STRIDE = 6;
 
 /** Mapping kinds (SDM 28.3.1 names). PSC entries use KIND_PSC. */
 export const KIND_LINEAR = 1;
@@ -136,31 +131,20 @@ export const probe = (
   return -1;
 };
 
-/** The largest age stamp in a set (0 when empty): its most recently used entry carries it. */
-const newestAge = (d: Entries, ways: number): number => {
-  let max = 0;
-  for (let o = 0, w = 0; w < ways; w++, o += STRIDE) {
-    if (d[o + F_FLAGS] === 0) break; // valid entries form a prefix
-    const a = d[o + F_AGE];
-    if (a > max) max = a;
-  }
-  return max;
-};
-
 /** Make `way` of `set` the most recently used; shares every other set. Returns `arr` itself when already MRU. */
 export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
-  const old = arr.data[set];
+  if (way <= 0) return arr;
+  const d = arr.data[set].slice();
   const o = way * STRIDE;
-  const newest = newestAge(old, arr.ways);
-  if (old[o + F_AGE] === newest) return arr;
-  const d = old.slice();
-  d[o + F_AGE] = newest + 1;
+  const f = d[o], k = d[o + 1], v = d[o + 2], p = d[o + 3], e = d[o + 4], x = d[o + 5];
+  for (let i = o + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
+  d[0] = f; d[1] = k; d[2] = v; d[3] = p; d[4] = e; d[5] = x;
   return withSet(arr, set, d);
 };
 
 /**
  * Insert an entry as the most recently used of its set. An entry with the same identity (kind, size, key, VPID,
- * PCID, EP4TA) is replaced; otherwise the least recently used entry (smallest stamp) of a full set is evicted.
+ * PCID, EP4TA) is replaced; otherwise the least recently used entry of a full set is evicted.
  */
 export const insert = (
   arr: CacheArray, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number,
@@ -170,25 +154,18 @@ export const insert = (
   const old = arr.data[set];
   // the way the new entry displaces: the same identity, else the first free way, else the LRU way
   const last = (arr.ways - 1) * STRIDE;
-  let at = -1;
-  let lru = 0;
-  let lruAge = Infinity;
-  let newest = 0;
-  let o = 0;
-  for (; o <= last; o += STRIDE) {
+  let at = last;
+  for (let o = 0; o <= last; o += STRIDE) {
     const f = old[o + F_FLAGS];
-    if (f === 0) break; // valid entries form a prefix: o is the first free way
-    const a = old[o + F_AGE];
-    if (a > newest) newest = a;
-    if (a < lruAge) { lruAge = a; lru = o; }
-    if (at < 0 && (f & IDENT_MASK) === (flags & IDENT_MASK) && old[o + F_KEY] === key && old[o + F_VPID] === vpid &&
-      old[o + F_PCID] === pcid && old[o + F_EP4TA] === ep4ta) at = o;
+    if (f === 0) { at = o; break; }
+    if ((f & IDENT_MASK) === (flags & IDENT_MASK) && old[o + F_KEY] === key && old[o + F_VPID] === vpid &&
+      old[o + F_PCID] === pcid && old[o + F_EP4TA] === ep4ta) { at = o; break; }
   }
-  if (at < 0) at = o <= last ? o : lru; // a free way, else the LRU way
-  else if (old[at + F_AGE] === newest && old[at + F_FLAGS] === flags && old[at + F_VALUE] === value) return arr; // already the MRU entry, unchanged
+  if (at === 0 && old[F_FLAGS] === flags && old[F_KEY] === key && old[F_VALUE] === value && old[F_VPID] === vpid &&
+    old[F_PCID] === pcid && old[F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
   const d = old.slice();
-  d[at + F_FLAGS] = flags; d[at + F_KEY] = key; d[at + F_VPID] = vpid; d[at + F_PCID] = pcid; d[at + F_EP4TA] = ep4ta;
-  d[at + F_VALUE] = value; d[at + F_AGE] = newest + 1;
+  for (let i = at + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
+  d[F_FLAGS] = flags; d[F_KEY] = key; d[F_VPID] = vpid; d[F_PCID] = pcid; d[F_EP4TA] = ep4ta; d[F_VALUE] = value;
   return withSet(arr, set, d);
 };
 
@@ -268,10 +245,7 @@ export const entries = (arr: CacheArray): EntryView[] => {
   const out: EntryView[] = [];
   for (let s = 0; s < arr.sets; s++) {
     const d = arr.data[s];
-    const offsets: number[] = [];
-    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) offsets.push(o);
-    offsets.sort((a, b) => d[b + F_AGE] - d[a + F_AGE]);
-    for (const o of offsets) out.push(view(d, o));
+    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) out.push(view(d, o));
   }
   return out;
 };
