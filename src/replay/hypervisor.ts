@@ -25,8 +25,7 @@
 import { PAGE_SIZE } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as EptBuild from '../ept/build';
-import * as Instr from '../vmx/instructions';
-import { currentFields, vmcsRead } from '../vmx/cpu';
+import { currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields } from '../vmx/cpu';
 import { F } from '../vmx/fields';
 import { R } from '../vmx/exitReasons';
 import { eptContextOf } from '../vmx/entry';
@@ -51,16 +50,22 @@ const inMmio = (config: Config, gpa: number): boolean => {
   return false;
 };
 
-const write = (m: Machine, enc: number, v: bigint): Machine => {
-  const s = Instr.vmwrite(m.cpu, enc, v);
-  if (s.outcome.result !== 'VMsucceed') throw new Error(`hypervisor VMWRITE ${enc.toString(16)} failed: ${JSON.stringify(s.outcome)}`);
-  return { ...m, cpu: s.cpu };
+// The handlers' VMREAD/VMWRITE. The hypervisor is the model's own software: it runs in root operation with its
+// VMCS current and only touches read/write fields at their full encodings, where SDM "VMREAD" / "VMWRITE" succeed and
+// read or store the field's value (truncated to its width). So a handler's reads are plain field reads and its writes
+// one batch, applied in order, instead of one checked instruction (and one copy of the field store) each.
+
+const fieldsOf = (m: Machine): ReturnType<typeof currentFields> => {
+  if (m.cpu.vmx !== 'root' || m.cpu.currentVmcs === null) throw new Error('hypervisor: VMREAD/VMWRITE outside root operation or without a current VMCS');
+  return currentFields(m.cpu);
 };
-const read = (m: Machine, enc: number): bigint => {
-  const s = Instr.vmread(m.cpu, enc);
-  if (s.outcome.result !== 'VMsucceed') throw new Error(`hypervisor VMREAD ${enc.toString(16)} failed`);
-  return s.outcome.value ?? 0n;
+const writeAll = (m: Machine, encs: readonly number[], vals: readonly bigint[]): Machine => {
+  const f = fieldsOf(m);
+  const g = vmcsWriteFlat(f, encs, vals.map((v) => BigInt.asUintN(64, v)));
+  return g === f ? m : { ...m, cpu: withCurrentFields(m.cpu, g) };
 };
+const write = (m: Machine, enc: number, v: bigint): Machine => writeAll(m, [enc], [v]);
+const read = (m: Machine, enc: number): bigint => vmcsRead(fieldsOf(m), enc);
 
 /** skip_emulated_instruction: GUEST_RIP += VM-exit instruction length. */
 const skipInstruction = (m: Machine): Machine =>
@@ -170,8 +175,9 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
         const shadowEnc = cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW;
         const guestEnc = cr === 0 ? F.GUEST_CR0 : F.GUEST_CR4;
         const fixed0 = cr === 0 ? m.cpu.caps.cr0Fixed0 & ~0x8000_0001n : m.cpu.caps.cr4Fixed0;
-        m = write(m, shadowEnc, v);
-        m = write(m, guestEnc, v | fixed0);
+        const f = fieldsOf(m);
+        const rip = (vmcsRead(f, F.GUEST_RIP) + vmcsRead(f, F.VM_EXIT_INSTRUCTION_LEN)) & 0xffff_ffff_ffff_ffffn;
+        return { machine: writeAll(m, [shadowEnc, guestEnc, F.GUEST_RIP], [v, v | fixed0, rip]), hv, resume: true };
       }
       return { machine: skipInstruction(m), hv, resume: true };
     }
@@ -199,8 +205,10 @@ export const prepareEntry = (hv: Hypervisor, m: Machine): { machine: Machine; hv
   const p = hv.pendingInjection;
   if (p === null) return { machine: m, hv };
   const hasError = p.errorCode !== undefined;
-  let x = write(m, F.VM_ENTRY_INTR_INFO_FIELD, encodeInterruptionInfo({ vector: p.vector, type: p.type, errorCodeValid: hasError }));
-  if (hasError) x = write(x, F.VM_ENTRY_EXCEPTION_ERROR_CODE, BigInt(p.errorCode!));
+  const info = encodeInterruptionInfo({ vector: p.vector, type: p.type, errorCodeValid: hasError });
+  const x = hasError
+    ? writeAll(m, [F.VM_ENTRY_INTR_INFO_FIELD, F.VM_ENTRY_EXCEPTION_ERROR_CODE], [info, BigInt(p.errorCode!)])
+    : write(m, F.VM_ENTRY_INTR_INFO_FIELD, info);
   return { machine: x, hv: { ...hv, pendingInjection: null } };
 };
 

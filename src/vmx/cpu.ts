@@ -38,6 +38,56 @@ export interface Cpu {
   readonly blockingByMovSs: boolean;
 }
 
+// The VMCS regions a processor knows are few (one per vCPU in a VMM): a persistent map kept as two small frozen
+// arrays (address, state), copied on write, instead of a Map rehashed on every VMCS write.
+
+interface Regions extends ReadonlyMap<number, VmcsState> {
+  readonly addrs: readonly number[];
+  readonly states: readonly VmcsState[];
+}
+
+function* regionEntries(this: Regions): IterableIterator<[number, VmcsState]> {
+  for (let i = 0; i < this.addrs.length; i++) yield [this.addrs[i], this.states[i]];
+}
+
+const REGIONS = {
+  get(this: Regions, addr: number): VmcsState | undefined {
+    const a = this.addrs;
+    for (let i = 0; i < a.length; i++) if (a[i] === addr) return this.states[i];
+    return undefined;
+  },
+  has(this: Regions, addr: number): boolean { return this.addrs.includes(addr); },
+  get size(): number { return (this as unknown as Regions).addrs.length; },
+  entries: regionEntries,
+  [Symbol.iterator]: regionEntries,
+  *keys(this: Regions): IterableIterator<number> { yield* this.addrs; },
+  *values(this: Regions): IterableIterator<VmcsState> { yield* this.states; },
+  forEach(this: Regions, cb: (v: VmcsState, k: number, m: ReadonlyMap<number, VmcsState>) => void): void {
+    for (let i = 0; i < this.addrs.length; i++) cb(this.states[i], this.addrs[i], this);
+  },
+  [Symbol.toStringTag]: 'VmcsRegions',
+};
+
+const makeRegions = (addrs: readonly number[], states: readonly VmcsState[]): Regions => {
+  const r = Object.create(REGIONS) as { addrs: readonly number[]; states: readonly VmcsState[] };
+  r.addrs = addrs;
+  r.states = states;
+  return r as unknown as Regions;
+};
+
+const emptyRegions: Regions = makeRegions([], []);
+
+/** `set` with the state at `addr` replaced (or added); any ReadonlyMap is accepted (a literal Map from a test). */
+const regionsWith = (set: ReadonlyMap<number, VmcsState>, addr: number, state: VmcsState): Regions => {
+  const r = Object.getPrototypeOf(set) === REGIONS ? set as Regions : makeRegions([...set.keys()], [...set.values()]);
+  const i = r.addrs.indexOf(addr);
+  if (i < 0) return makeRegions([...r.addrs, addr], [...r.states, state]);
+  if (r.states[i] === state) return r;
+  const states = r.states.slice();
+  states[i] = state;
+  return makeRegions(r.addrs, states);
+};
+
 /** VMPTRST's value when there is no current VMCS. */
 export const INVALID_VMCS_POINTER = 0xffff_ffff_ffff_ffffn;
 
@@ -49,7 +99,7 @@ export const initialCpu = (caps: Caps, mem: Phys.PhysMem = Phys.empty): Cpu => (
   vmx: 'off',
   vmxonPtr: null,
   currentVmcs: null,
-  vmcs: new Map(),
+  vmcs: emptyRegions,
   blockingByMovSs: false,
 });
 
@@ -61,17 +111,15 @@ export const currentVmcsState = (cpu: Cpu): VmcsState | undefined =>
 export const currentFields = (cpu: Cpu): VmcsFields => currentVmcsState(cpu)?.fields ?? emptyFields;
 
 /** Replaces the state of the VMCS at `addr`. */
-export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => {
-  const vmcs = new Map(cpu.vmcs);
-  vmcs.set(addr, state);
-  return { ...cpu, vmcs };
-};
+export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => ({ ...cpu, vmcs: regionsWith(cpu.vmcs, addr, state) });
 
-/** Replaces the fields of the current VMCS; throws when there is no current VMCS (a broken invariant). */
-export const withCurrentFields = (cpu: Cpu, fields: VmcsFields): Cpu => {
+/** Replaces the fields of the current VMCS (and, in the same copy of the Cpu, its memory and mode when given);
+ * throws when there is no current VMCS (a broken invariant). */
+export const withCurrentFields = (cpu: Cpu, fields: VmcsFields, also?: { readonly mem: Phys.PhysMem; readonly vmx: VmxMode }): Cpu => {
   if (cpu.currentVmcs === null) throw new Error('withCurrentFields: no current VMCS');
   const old = cpu.vmcs.get(cpu.currentVmcs) ?? { fields: emptyFields, launch: 'clear' as const };
-  return withVmcs(cpu, cpu.currentVmcs, { ...old, fields });
+  const vmcs = old.fields === fields ? cpu.vmcs : regionsWith(cpu.vmcs, cpu.currentVmcs, { ...old, fields });
+  return also === undefined ? { ...cpu, vmcs } : { ...cpu, vmcs, mem: also.mem, vmx: also.vmx };
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -159,25 +207,33 @@ const toStore = (f: VmcsFields): Store => {
 /** A field value by full encoding; a field never written reads 0. */
 export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
 
-/** Each known field's width mask by encoding (unknown encodings keep 64 bits). */
-const MASK_BY_ENCODING: ReadonlyMap<number, bigint> = new Map(FIELDS.map((f) => [f.encoding, widthMask(f)]));
+/** Each known field's width mask by dense index (unknown encodings keep 64 bits). */
+const MASK_BY_INDEX: readonly bigint[] = FIELDS.map((f) => widthMask(f));
 const ALL_64 = 0xffff_ffff_ffff_ffffn;
-const truncate = (enc: number, v: bigint): bigint => v & (MASK_BY_ENCODING.get(enc) ?? ALL_64);
 
 /** Writes a field by full encoding, truncating to the field's width (unknown encodings keep 64 bits). */
-export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => vmcsWriteAll(fields, [[enc, v]]);
+export const vmcsWrite = (fields: VmcsFields, enc: number, v: bigint): VmcsFields => vmcsWriteFlat(fields, [enc], [v]);
 
 /** Writes several fields at once (one copy of the value array; none when every value is already there). */
 export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [number, bigint]>): VmcsFields => {
+  const encs: number[] = [];
+  const vals: bigint[] = [];
+  for (const [enc, v] of writes) { encs.push(enc); vals.push(v); }
+  return vmcsWriteFlat(fields, encs, vals);
+};
+
+/** `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, applied in order. */
+export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[]): VmcsFields => {
   const base = toStore(fields);
   let vals: Array<bigint | undefined> | undefined;
   let extra: Map<number, bigint> | undefined;
   let count = base.count;
   const written: number[] = [];
-  for (const [enc, v] of writes) {
-    const t = truncate(enc, v);
+  for (let k = 0; k < encs.length; k++) {
+    const enc = encs[k];
     const i = indexOf(enc);
     if (i >= 0) {
+      const t = values[k] & MASK_BY_INDEX[i];
       const cur = (vals ?? base.vals)[i];
       if (cur === t) continue;
       if (vals === undefined) vals = base.vals.slice();
@@ -185,6 +241,7 @@ export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [numb
       vals[i] = t;
       written.push(i);
     } else {
+      const t = values[k] & ALL_64;
       const m = extra ?? base.extra;
       if (m.get(enc) === t) continue;
       if (extra === undefined) extra = new Map(base.extra);

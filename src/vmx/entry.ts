@@ -17,10 +17,10 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { currentFields, vmcsRead, type VmcsFields } from './cpu';
+import { changedFields, currentFields, vmcsRead, type VmcsFields } from './cpu';
 import { isSet } from './controls';
 import { firstEntryFailureCached } from './entryChecks';
-import { fromVmcs } from './exitConditions';
+import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { vmExit } from './exit';
@@ -98,6 +98,51 @@ const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<numbe
   return out;
 };
 
+// What VM entry derives from the VMCS besides the guest registers (the execution controls, the walk configuration)
+// is reused from the last entry while none of the fields it reads changed: a cache of one entry, keyed by the field
+// store and caps it was built from (the result is the same value `fromVmcs` / `walkConfigOf` would build).
+
+/** The fields `walkConfigOf` reads: the controls that enable EPT/PML, EPTP, the PML address, the paging registers. */
+const WALK_FIELDS: readonly number[] = [
+  F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.EPT_POINTER, F.PML_ADDRESS, F.GUEST_PML_INDEX,
+  F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, F.GUEST_IA32_EFER,
+];
+const CONTROL_READ = new Uint8Array(0x10000);
+const WALK_READ = new Uint8Array(0x10000);
+for (const e of CONTROL_FIELDS) CONTROL_READ[e] = 1;
+for (const e of WALK_FIELDS) WALK_READ[e] = 1;
+
+interface Derived {
+  readonly caps: Caps;
+  readonly fields: VmcsFields;
+  readonly controls: ExecControls;
+  readonly walk: Walk2dConfig;
+}
+let lastDerived: Derived | null = null;
+
+/** The controls and walk configuration of an entry with these fields and this memory and guest. */
+const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): { controls: ExecControls; walk: Walk2dConfig } => {
+  const d = lastDerived;
+  let controls: ExecControls | undefined;
+  let walk: Walk2dConfig | undefined;
+  if (d !== null && d.caps === caps) {
+    let ctl = true, wlk = true;
+    if (d.fields !== f) {
+      for (const e of changedFields(d.fields, f)) {
+        if (e < 0 || e >= 0x10000) { ctl = false; wlk = false; break; }
+        if (CONTROL_READ[e] === 1) ctl = false;
+        if (WALK_READ[e] === 1) wlk = false;
+      }
+    }
+    if (ctl) controls = d.controls.mem === mem ? d.controls : { ...d.controls, mem };
+    if (wlk) walk = d.walk;
+  }
+  controls ??= fromVmcs(f, mem);
+  walk ??= walkConfigOf(caps, f, guest);
+  lastDerived = { caps, fields: f, controls, walk };
+  return { controls, walk };
+};
+
 /**
  * VMLAUNCH or VMRESUME. `guestMsrs` carries the guest's MSR values across exits (the VMCS does not hold them all).
  * The result's outcome is VMfailInvalid / VMfailValid / #UD, a failed-entry exit (33, 34), `entered`, or the
@@ -128,9 +173,10 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
   const vpid = isSet('secondary', sec, 'enable-vpid') ? Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) : 0;
   const timerOn = isSet('pin', pin, 'activate-vmx-preemption-timer');
   const timerValue = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn);
+  const derived = derive(cpu0.caps, f, cpu0.mem, guest);
   const nonRoot: NonRoot = {
-    controls: fromVmcs(f, cpu0.mem),
-    walk: walkConfigOf(cpu0.caps, f, guest),
+    controls: derived.controls,
+    walk: derived.walk,
     vpid,
     timer: timerOn ? { value: timerValue, since: m.tsc } : null,
     retry: m.pendingRetry,

@@ -839,50 +839,63 @@ export const checkById = (id: string): EntryCheck | undefined => ENTRY_CHECKS.fi
  * The verdict of every check on one VMCS, with what each check read: the encodings of the fields (its read set on
  * that run) and whether it read memory. A check is a pure function of what it reads, so while none of its fields
  * (and, if it read memory, the memory) changed, its verdict stands.
+ *
+ * A cache, not domain state: the memo of a capability set is updated in place (there is one per caps object, and it
+ * always describes the `fields`/`mem` it names, whichever machine state asks next).
  */
 interface CheckMemo {
-  readonly caps: Caps;
-  readonly currentVmcs: number;
-  readonly vmxonPtr: number;
-  readonly hostLma: boolean | undefined;
-  readonly fields: VmcsFields;
-  readonly mem: Phys.PhysMem;
-  readonly verdicts: readonly Verdict[];
-  readonly readsMem: readonly boolean[];
+  currentVmcs: number;
+  vmxonPtr: number;
+  hostLma: boolean | undefined;
+  /** null while an update is in progress (a check that throws leaves the memo unusable, so it is rebuilt) */
+  fields: VmcsFields | null;
+  mem: Phys.PhysMem;
+  readonly verdicts: Verdict[];
+  readonly readsMem: boolean[];
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
-  readonly readers: ReadonlyMap<number, readonly number[]>;
-  /** indexes of the checks that read memory */
-  readonly memReaders: readonly number[];
+  readonly readers: Map<number, number[]>;
   /** what VM entry reports with these verdicts */
-  readonly result: EntryFailure | undefined;
+  result: EntryFailure | undefined;
 }
 
-/** The last memo per capability set (a cache: replaced, never mutated; keyed by the immutable caps object). */
+/** The memo per capability set (keyed by the immutable caps object). */
 const memos = new WeakMap<Caps, CheckMemo>();
 
-/** Runs one check, recording the fields it reads and whether it reads memory. */
-const recordCheck = (check: EntryCheck, ctx: EntryContext): { verdict: Verdict; reads: number[]; readsMem: boolean } => {
-  const reads: number[] = [];
-  let readsMem = false;
-  const base = ctx.fields;
-  const fields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { if (!reads.includes(enc)) reads.push(enc); return base.get(enc); } };
-  const rec: EntryContext = {
-    caps: ctx.caps, fields: fields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-    get mem() { readsMem = true; return ctx.mem; },
+// One recording context, reused: a check's field reads are appended to `recReads`, a memory read sets `recMem`.
+let recReads: number[] = [];
+let recMem = false;
+let recBase: VmcsFields = new Map();
+let recMemValue: Phys.PhysMem = Phys.empty;
+const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads.push(enc); return recBase.get(enc); } };
+
+/** The context a check runs in while its reads are recorded (one per entry). */
+const recordingContext = (ctx: EntryContext): EntryContext => {
+  recBase = ctx.fields;
+  recMemValue = ctx.mem;
+  return {
+    caps: ctx.caps, fields: recFields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
+    get mem() { recMem = true; return recMemValue; },
   };
-  return { verdict: check.test(rec), reads, readsMem };
 };
 
-const readersOf = (reads: readonly (readonly number[])[]): Map<number, number[]> => {
-  const out = new Map<number, number[]>();
-  reads.forEach((rs, i) => {
-    for (const e of rs) {
-      const l = out.get(e);
-      if (l === undefined) out.set(e, [i]); else l.push(i);
-    }
-  });
-  return out;
+/** Runs check `i` in the recording context, adds it to the readers of what it read; returns its verdict. */
+const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => {
+  recReads = [];
+  recMem = false;
+  const verdict = ENTRY_CHECKS[i].test(rec);
+  // readers only grows (a superset of the current read sets still marks every check that must run again)
+  for (const e of recReads) {
+    const l = memo.readers.get(e);
+    if (l === undefined) memo.readers.set(e, [i]);
+    else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
+  }
+  memo.readsMem[i] = recMem;
+  return verdict;
 };
+
+/** Which checks run again on this entry: a stamp per check (the entry's number), so no array is cleared per entry. */
+const stamp = new Int32Array(ENTRY_CHECKS.length);
+let epoch = 0;
 
 /**
  * What VMLAUNCH/VMRESUME reports, exactly as `firstEntryFailure`, but re-running only the checks that read a field
@@ -891,47 +904,44 @@ const readersOf = (reads: readonly (readonly number[])[]): Map<number, number[]>
 export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
   const prev = memos.get(ctx.caps);
   const n = ENTRY_CHECKS.length;
-  if (prev === undefined || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
-    const runs = ENTRY_CHECKS.map((c) => recordCheck(c, ctx));
-    const verdicts = runs.map((r) => r.verdict);
-    const readsMem = runs.map((r) => r.readsMem);
+  if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
     const memo: CheckMemo = {
-      caps: ctx.caps, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: ctx.fields, mem: ctx.mem, verdicts, readsMem,
-      readers: readersOf(runs.map((r) => r.reads)), memReaders: readsMem.flatMap((m, i) => (m ? [i] : [])),
-      result: resultOf(verdicts),
+      currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
+      fields: null, mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+      readers: new Map(), result: undefined,
     };
     memos.set(ctx.caps, memo);
+    const rec = recordingContext(ctx);
+    for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
+    memo.result = resultOf(memo.verdicts);
+    memo.fields = ctx.fields;
     return memo.result;
   }
   if (prev.fields === ctx.fields && prev.mem === ctx.mem) return prev.result;
-  // the checks to run again: readers of a changed field, and memory readers when memory changed
-  const mark = new Uint8Array(n);
-  const dirty: number[] = [];
-  const add = (i: number): void => { if (mark[i] === 0) { mark[i] = 1; dirty.push(i); } };
-  for (const e of changedFields(prev.fields, ctx.fields)) for (const i of prev.readers.get(e) ?? []) add(i);
-  if (prev.mem !== ctx.mem) for (const i of prev.memReaders) add(i);
-  // copied on write: an earlier memo's arrays are never changed
-  let verdicts = prev.verdicts, readers = prev.readers, readsMem = prev.readsMem;
-  for (const i of dirty) {
-    const r = recordCheck(ENTRY_CHECKS[i], ctx);
-    if (!sameVerdict(verdicts[i], r.verdict)) { if (verdicts === prev.verdicts) verdicts = [...verdicts]; (verdicts as Verdict[])[i] = r.verdict; }
-    // readers only grows (a superset of the current read sets still marks every check that must run again)
-    for (const e of r.reads) {
-      const l = readers.get(e);
-      if (l !== undefined && l.includes(i)) continue;
-      if (readers === prev.readers) readers = new Map(readers);
-      (readers as Map<number, readonly number[]>).set(e, [...(l ?? []), i]);
-    }
-    if (readsMem[i] !== r.readsMem) { if (readsMem === prev.readsMem) readsMem = [...readsMem]; (readsMem as boolean[])[i] = r.readsMem; }
-  }
-  const memo: CheckMemo = {
-    ...prev, fields: ctx.fields, mem: ctx.mem, verdicts, readsMem, readers,
-    memReaders: readsMem === prev.readsMem ? prev.memReaders : readsMem.flatMap((m, i) => (m ? [i] : [])),
-    result: verdicts === prev.verdicts ? prev.result : resultOf(verdicts),
+  const memChanged = prev.mem !== ctx.mem;
+  const changed = changedFields(prev.fields, ctx.fields);
+  if (changed.length === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
+  if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
+  const rec = recordingContext(ctx);
+  prev.fields = null;
+  let verdictChanged = false;
+  const rerun = (i: number): void => {
+    if (stamp[i] === epoch) return;
+    stamp[i] = epoch;
+    const v = recordCheck(prev, i, rec);
+    if (!sameVerdict(prev.verdicts[i], v)) { prev.verdicts[i] = v; verdictChanged = true; }
   };
-  memos.set(ctx.caps, memo);
-  return memo.result;
+  // the readers of a changed field, and memory readers when memory changed (a check re-run here may add itself to
+  // the readers of a field it did not read before: that field did not change, so the loop needs no second pass)
+  for (const e of changed) {
+    const l = prev.readers.get(e);
+    if (l !== undefined) for (let k = 0; k < l.length; k++) rerun(l[k]);
+  }
+  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);
+  if (verdictChanged) prev.result = resultOf(prev.verdicts);
+  prev.fields = ctx.fields;
+  prev.mem = ctx.mem;
+  return prev.result;
 };
 
 const sameVerdict = (a: Verdict, b: Verdict): boolean =>

@@ -9,7 +9,7 @@
  */
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
-import { currentFields, vmcsRead, vmcsWriteAll, withCurrentFields, type VmcsFields } from './cpu';
+import { currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields, type VmcsFields } from './cpu';
 import { isSet } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
@@ -29,22 +29,24 @@ export interface ExitCause {
 
 const VALID = 0x8000_0000n;
 
-type Writes = Array<readonly [number, bigint]>;
+/** The writes of one exit, applied at once: encodings and values, in the SDM's order. */
+interface Writes { readonly encs: number[]; readonly vals: bigint[] }
+const put = (w: Writes, enc: number, v: bigint): void => { w.encs.push(enc); w.vals.push(v); };
 
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
 const record = (w: Writes, f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
-  w.push([F.VM_EXIT_REASON, BigInt(c.reason) | (failedEntry ? 0x8000_0000n : 0n)]);
-  w.push([F.EXIT_QUALIFICATION, c.qualification]);
-  if (c.guestLinear !== undefined) w.push([F.GUEST_LINEAR_ADDRESS, c.guestLinear]);
-  if (c.guestPhysical !== undefined) w.push([F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical)]);
+  put(w, F.VM_EXIT_REASON, BigInt(c.reason) | (failedEntry ? 0x8000_0000n : 0n));
+  put(w, F.EXIT_QUALIFICATION, c.qualification);
+  if (c.guestLinear !== undefined) put(w, F.GUEST_LINEAR_ADDRESS, c.guestLinear);
+  if (c.guestPhysical !== undefined) put(w, F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
   if (!failedEntry) {
-    w.push([F.VM_EXIT_INTR_INFO, BigInt(c.interruptionInfo ?? 0)]);
-    if (c.interruptionErrorCode !== undefined) w.push([F.VM_EXIT_INTR_ERROR_CODE, BigInt(c.interruptionErrorCode)]);
-    w.push([F.IDT_VECTORING_INFO_FIELD, 0n]);
-    if (c.instructionLength !== undefined) w.push([F.VM_EXIT_INSTRUCTION_LEN, BigInt(c.instructionLength)]);
+    put(w, F.VM_EXIT_INTR_INFO, BigInt(c.interruptionInfo ?? 0));
+    if (c.interruptionErrorCode !== undefined) put(w, F.VM_EXIT_INTR_ERROR_CODE, BigInt(c.interruptionErrorCode));
+    put(w, F.IDT_VECTORING_INFO_FIELD, 0n);
+    if (c.instructionLength !== undefined) put(w, F.VM_EXIT_INSTRUCTION_LEN, BigInt(c.instructionLength));
   }
   // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
-  w.push([F.VM_ENTRY_INTR_INFO_FIELD, vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD) & ~VALID]);
+  put(w, F.VM_ENTRY_INTR_INFO_FIELD, vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD) & ~VALID);
 };
 
 /** SDM "Saving MSRs": entries of 16 bytes (index, reserved, value); IA32_TSC is stored as RDMSR would read it outside
@@ -70,42 +72,41 @@ export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine
   // the fields written below are none of the ones read here, so every read sees the VMCS before the exit and the
   // writes are applied at once (one copy of the field map), in the SDM's order
   const f = currentFields(cpu0);
-  const w: Writes = [];
+  const w: Writes = { encs: [], vals: [] };
   record(w, f, c, failedEntry);
   let mem = cpu0.mem;
   const g = m.guest;
   const nr = m.nonRoot;
   if (!failedEntry && g !== null && nr !== null) {
     // SDM "Saving Guest State"
-    w.push([F.GUEST_CR0, g.cr0], [F.GUEST_CR3, g.cr3], [F.GUEST_CR4, g.cr4], [F.GUEST_RIP, g.rip],
-      [F.GUEST_RFLAGS, g.rflags], [F.GUEST_ACTIVITY_STATE, BigInt(g.activity)],
-      [F.GUEST_PML_INDEX, BigInt(g.pmlIndex & 0xffff)]);
+    put(w, F.GUEST_CR0, g.cr0); put(w, F.GUEST_CR3, g.cr3); put(w, F.GUEST_CR4, g.cr4); put(w, F.GUEST_RIP, g.rip);
+    put(w, F.GUEST_RFLAGS, g.rflags); put(w, F.GUEST_ACTIVITY_STATE, BigInt(g.activity));
+    put(w, F.GUEST_PML_INDEX, BigInt(g.pmlIndex & 0xffff));
     const exitCtls = vmcsRead(f, F.VM_EXIT_CONTROLS);
-    if (isSet('exit', exitCtls, 'save-ia32-efer')) w.push([F.GUEST_IA32_EFER, g.efer]);
+    if (isSet('exit', exitCtls, 'save-ia32-efer')) put(w, F.GUEST_IA32_EFER, g.efer);
     if (nr.timer !== null) {
       const a = advance(nr.timer.value, nr.timer.since, m.tsc, rateShift(m.cpu.caps.misc));
       const remaining = a.kind === 'running' ? a.remaining : 0;
       const programmed = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE));
-      w.push([F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining))]);
+      put(w, F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining)));
     }
     mem = storeMsrs(m, f, m.guestMsrs);
   }
-  const cpu = withCurrentFields({ ...cpu0, mem, vmx: 'root' }, vmcsWriteAll(f, w));
+  const cpu = withCurrentFields(cpu0, vmcsWriteFlat(f, w.encs, w.vals), { mem, vmx: 'root' });
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
-  const machine: Machine = {
-    ...m, cpu, guest: failedEntry ? m.guest : null, nonRoot: null,
-    ...(g !== null && !failedEntry ? { savedCr2: g.cr2 } : {}),
-    mmu: vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
-  };
-  const exit: ExitRecord = {
-    reason: c.reason, failedEntry, qualification: c.qualification,
-    ...(c.guestLinear !== undefined ? { guestLinear: c.guestLinear } : {}),
-    ...(c.guestPhysical !== undefined ? { guestPhysical: c.guestPhysical } : {}),
-    ...(c.instructionLength !== undefined ? { instructionLength: c.instructionLength } : {}),
-    ...(c.interruptionInfo !== undefined ? { interruptionInfo: c.interruptionInfo } : {}),
-    ...(c.interruptionErrorCode !== undefined ? { interruptionErrorCode: c.interruptionErrorCode } : {}),
-    rip: g?.rip ?? 0n, tsc: m.tsc,
-  };
+  const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  const machine: Machine = g !== null && !failedEntry
+    ? { ...m, cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu }
+    : { ...m, cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu };
+  // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
+  const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
+  if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;
+  if (c.guestPhysical !== undefined) exit.guestPhysical = c.guestPhysical;
+  if (c.instructionLength !== undefined) exit.instructionLength = c.instructionLength;
+  if (c.interruptionInfo !== undefined) exit.interruptionInfo = c.interruptionInfo;
+  if (c.interruptionErrorCode !== undefined) exit.interruptionErrorCode = c.interruptionErrorCode;
+  exit.rip = g?.rip ?? 0n;
+  exit.tsc = m.tsc;
   return { machine, exit };
 };

@@ -75,6 +75,15 @@ export const NO_CONTROLS: ExecControls = {
 };
 
 /** Adapter: the controls of a VMCS (fields keyed by full encoding; a missing field reads 0). */
+/** The fields `fromVmcs` reads (VM entry reuses its controls while none of them changed). */
+export const CONTROL_FIELDS: readonly number[] = [
+  F.PIN_BASED_VM_EXEC_CONTROL, F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.EXCEPTION_BITMAP,
+  F.PAGE_FAULT_ERROR_CODE_MASK, F.PAGE_FAULT_ERROR_CODE_MATCH, F.CR0_GUEST_HOST_MASK, F.CR0_READ_SHADOW,
+  F.CR4_GUEST_HOST_MASK, F.CR4_READ_SHADOW, F.CR3_TARGET_COUNT, F.CR3_TARGET_VALUE0, F.CR3_TARGET_VALUE1,
+  F.CR3_TARGET_VALUE2, F.CR3_TARGET_VALUE3, F.TSC_OFFSET, F.TSC_MULTIPLIER, F.IO_BITMAP_A, F.IO_BITMAP_B, F.MSR_BITMAP,
+  F.VMREAD_BITMAP, F.VMWRITE_BITMAP,
+];
+
 export const fromVmcs = (fields: ReadonlyMap<number, bigint>, mem: PhysMem): ExecControls => {
   const v = (enc: number): bigint => fields.get(enc) ?? 0n;
   const n = (enc: number): number => Number(v(enc) & 0xffffffffn);
