@@ -118,9 +118,18 @@ export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => ({ ..
 export const withCurrentFields = (cpu: Cpu, fields: VmcsFields, also?: { readonly mem: Phys.PhysMem; readonly vmx: VmxMode }): Cpu => {
   if (cpu.currentVmcs === null) throw new Error('withCurrentFields: no current VMCS');
   const old = cpu.vmcs.get(cpu.currentVmcs) ?? { fields: emptyFields, launch: 'clear' as const };
-  const vmcs = old.fields === fields ? cpu.vmcs : regionsWith(cpu.vmcs, cpu.currentVmcs, { ...old, fields });
-  return also === undefined ? { ...cpu, vmcs } : { ...cpu, vmcs, mem: also.mem, vmx: also.vmx };
+  const state: VmcsState = old.corrupted === undefined
+    ? { fields, launch: old.launch } : { fields, launch: old.launch, corrupted: old.corrupted };
+  const vmcs = old.fields === fields ? cpu.vmcs : regionsWith(cpu.vmcs, cpu.currentVmcs, state);
+  return cpuWith(cpu, also === undefined ? { vmcs } : { vmcs, mem: also.mem, vmx: also.vmx });
 };
+
+/** `{ ...cpu, ...p }` as one literal of a fixed shape (a spread of the Cpu is a generic object clone on the hot
+ * exit/entry path). */
+export const cpuWith = (cpu: Cpu, p: { readonly mem?: Phys.PhysMem; readonly vmx?: VmxMode; readonly vmcs?: ReadonlyMap<number, VmcsState> }): Cpu => ({
+  caps: cpu.caps, mem: p.mem ?? cpu.mem, vmx: p.vmx ?? cpu.vmx, vmxonPtr: cpu.vmxonPtr, currentVmcs: cpu.currentVmcs,
+  vmcs: p.vmcs ?? cpu.vmcs, blockingByMovSs: cpu.blockingByMovSs,
+});
 
 // ---------------------------------------------------------------------------------------------------------------
 // The field store: a persistent map from encoding to value. The field table is fixed, so a known field has a dense

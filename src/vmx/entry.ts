@@ -17,7 +17,7 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, currentFields, vmcsRead, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, vmcsRead, type VmcsFields } from './cpu';
 import { isSet } from './controls';
 import { firstEntryFailureCached } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
@@ -25,7 +25,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { vmExit } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import type { GuestCpu, Machine, NonRoot, StepResult } from './machine';
+import { machineWith, type GuestCpu, type Machine, type NonRoot, type StepResult } from './machine';
 
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
@@ -165,7 +165,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     const r = vmExit(m, { reason: failure.outcome.reason, qualification: failure.outcome.qualification }, true);
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
-  const cpu = { ...(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0), vmx: 'non-root' as const };
+  const cpu = cpuWith(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0, { vmx: 'non-root' });
   const guest = { ...loadGuest(f), cr2: m.savedCr2 ?? 0n };
   const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
   const sec = secondaryOf(f);
@@ -181,10 +181,10 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     timer: timerOn ? { value: timerValue, since: m.tsc } : null,
     retry: m.pendingRetry,
   };
-  const entered: Machine = {
-    ...m, cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
+  const entered = machineWith(m, {
+    cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
     mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
-  };
+  });
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
   if (timerOn && timerValue === 0) {
     const r = vmExit(entered, { reason: TIMER_EXIT.reason, qualification: 0n });

@@ -868,14 +868,20 @@ let recBase: VmcsFields = new Map();
 let recMemValue: Phys.PhysMem = Phys.empty;
 const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads.push(enc); return recBase.get(enc); } };
 
-/** The context a check runs in while its reads are recorded (one per entry). */
+/** The context a check runs in while its reads are recorded: one object, set up again for each entry (an object
+ * literal with an accessor per entry costs more than the checks it saves). */
+const rec: { -readonly [K in keyof EntryContext]: EntryContext[K] } = {
+  caps: undefined as unknown as Caps, fields: recFields as VmcsFields, currentVmcs: 0, vmxonPtr: 0, hostLma: undefined,
+  get mem() { recMem = true; return recMemValue; },
+};
 const recordingContext = (ctx: EntryContext): EntryContext => {
   recBase = ctx.fields;
   recMemValue = ctx.mem;
-  return {
-    caps: ctx.caps, fields: recFields as VmcsFields, currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-    get mem() { recMem = true; return recMemValue; },
-  };
+  rec.caps = ctx.caps;
+  rec.currentVmcs = ctx.currentVmcs;
+  rec.vmxonPtr = ctx.vmxonPtr;
+  rec.hostLma = ctx.hostLma;
+  return rec;
 };
 
 /** Runs check `i` in the recording context, adds it to the readers of what it read; returns its verdict. */

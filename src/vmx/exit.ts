@@ -14,7 +14,7 @@ import { isSet } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
 import { msrStoreTsc, IA32_TIME_STAMP_COUNTER } from './tsc';
-import type { ExitRecord, Machine } from './machine';
+import { machineWith, type ExitRecord, type Machine } from './machine';
 
 /** What caused the exit, before the processor records it (src/vmx/step.ts and entry.ts build these). */
 export interface ExitCause {
@@ -96,9 +96,9 @@ export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
-  const machine: Machine = g !== null && !failedEntry
-    ? { ...m, cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu }
-    : { ...m, cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu };
+  const machine = g !== null && !failedEntry
+    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu })
+    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu });
   // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
   const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
   if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;

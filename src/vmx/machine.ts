@@ -140,3 +140,38 @@ export interface StepResult {
 
 /** A memory-access event's guest-linear address as a number (for messages). */
 export const gvaOf = (a: MemoryAccess): Gva => a.gva;
+
+/** The parts of a machine the VM-exit/VM-entry path replaces (left out or undefined: kept). */
+export interface MachinePatch {
+  readonly cpu?: Cpu;
+  readonly mmu?: MmuCaches;
+  readonly guest?: GuestCpu | null;
+  readonly nonRoot?: NonRoot | null;
+  readonly pendingRetry?: MemoryAccess | null;
+  readonly savedCr2?: bigint;
+  readonly guestMsrs?: ReadonlyMap<number, bigint>;
+}
+
+/**
+ * `{ ...m, ...p }` as one object literal of a fixed shape: on the exit/entry path a spread of a Machine is a generic
+ * object clone, several times the cost of listing the fields. Every field of Machine is listed (MACHINE_KEYS fails
+ * to compile when one is added and not here).
+ */
+export const machineWith = (m: Machine, p: MachinePatch): Machine => {
+  const o: { -readonly [K in keyof Machine]: Machine[K] } = {
+    cpu: p.cpu ?? m.cpu, tsc: m.tsc, mmu: p.mmu ?? m.mmu,
+    guest: p.guest !== undefined ? p.guest : m.guest,
+    nonRoot: p.nonRoot !== undefined ? p.nonRoot : m.nonRoot,
+    pendingRetry: p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry,
+    native: m.native, guestAlloc: m.guestAlloc, guestMsrs: p.guestMsrs ?? m.guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc,
+  };
+  const cr2 = p.savedCr2 ?? m.savedCr2;
+  if (cr2 !== undefined) o.savedCr2 = cr2;
+  if (m.shadow !== undefined) o.shadow = m.shadow;
+  return o;
+};
+const MACHINE_KEYS = {
+  cpu: 1, tsc: 1, mmu: 1, guest: 1, nonRoot: 1, pendingRetry: 1, savedCr2: 1, native: 1, guestAlloc: 1, guestMsrs: 1,
+  gprs: 1, hostAlloc: 1, shadow: 1,
+} as const satisfies Record<keyof Machine, 1>;
+void MACHINE_KEYS;
