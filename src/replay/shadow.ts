@@ -88,7 +88,27 @@ export const initialShadow = (levels: 4 | 5, guestCr3: bigint, root: number): Sh
 });
 
 /** What the running guest sees of the shadow state (Machine.shadow). */
-export const viewOf = (s: ShadowState): ShadowView => ({ memBase: MEMSLOT_BASE, guestCr3: s.guestCr3, writeProtected: new Set(s.shadowed.keys()) });
+export const viewOf = (s: ShadowState): ShadowView => {
+  const last = views.get(s.shadowed);
+  if (last !== undefined && last.guestCr3 === s.guestCr3) return last;
+  const v: ShadowView = { memBase: MEMSLOT_BASE, guestCr3: s.guestCr3, writeProtected: keySet(s.shadowed) };
+  views.set(s.shadowed, v);
+  return v;
+};
+
+/** The last view built per shadowed-page map (a cache: the map is immutable, the view a function of it and CR3). */
+const views = new WeakMap<ReadonlyMap<number, readonly Shadowed[]>, ShadowView>();
+
+/** The keys of a map as a read-only set, without copying them (the map is never changed). */
+const keySet = (m: ReadonlyMap<number, unknown>): ReadonlySet<number> => ({
+  has: (k: number) => m.has(k),
+  get size() { return m.size; },
+  forEach: (cb: (v: number, k: number, s: ReadonlySet<number>) => void) => { for (const k of m.keys()) cb(k, k, keySet(m)); },
+  keys: () => m.keys(),
+  values: () => m.keys(),
+  entries: function* () { for (const k of m.keys()) yield [k, k] as [number, number]; },
+  [Symbol.iterator]: () => m.keys(),
+} as ReadonlySet<number>);
 
 const count = (s: ShadowState, k: keyof ShadowCounters): ShadowState => ({ ...s, counters: { ...s.counters, [k]: s.counters[k] + 1 } });
 
