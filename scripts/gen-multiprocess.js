@@ -25,6 +25,7 @@
 // Guest-physical frames named by guest_map events come from a pool from 8 MiB up (below 16 MiB, interface §3).
 'use strict';
 const fs = require('fs');
+const { mulberry32Float, hex } = require('./lib');
 
 const PRESETS = {
   idle: { seed: 0x1d1e, procs: 12, slices: 5000, accesses: 3, newPageEvery: 50, munmapEvery: 97, forkEvery: 500, cpuidEvery: 100, ioEvery: 200, msrEvery: 200 },
@@ -32,14 +33,6 @@ const PRESETS = {
   random: { seed: 0x7a7d, pages: 4096, random: 30000 },
 };
 
-const mulberry32 = (a) => () => {
-  a |= 0; a = (a + 0x6d2b79f5) | 0;
-  let t = Math.imul(a ^ (a >>> 15), 1 | a);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-
-const hex = (n) => '0x' + n.toString(16);
 const PAGE = 4096;
 const ROOT_BASE = 0x400000;
 const POOL_BASE = 0x800000;
@@ -63,7 +56,7 @@ const parseArgs = (argv) => {
 };
 
 const generateMultiprocess = (p) => {
-  const rnd = mulberry32(p.seed);
+  const rnd = mulberry32Float(p.seed);
   const lines = [];
   const ev = (o) => lines.push(JSON.stringify(o));
   let pool = POOL_BASE;
@@ -146,7 +139,7 @@ const generateMultiprocess = (p) => {
 };
 
 const generateRandom = (p) => {
-  const rnd = mulberry32(p.seed);
+  const rnd = mulberry32Float(p.seed);
   const lines = [];
   const ev = (o) => lines.push(JSON.stringify(o));
   for (let i = 0; i < p.pages; i++) ev({ op: 'write', gva: hex(HEAP_BASE + i * PAGE), size: 8 });
