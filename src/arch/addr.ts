@@ -64,3 +64,9 @@ export const mod = (a: number, m: number): number => { const r = a % m; return r
 
 /** Lowercase 0x hex, as the JSON contract writes addresses and 64-bit values. */
 export const hex = (x: bigint | number): string => '0x' + (typeof x === 'bigint' ? u64(x) : x).toString(16);
+
+/** Whether bit n of a 64-bit value (an MSR, control register or VMCS field) is 1. */
+export const isBitSet = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
+
+/** The 64-bit value with only bit n set. */
+export const bitMask = (n: number): bigint => 1n << BigInt(n);

@@ -12,7 +12,7 @@
  * Leaves out: shadow paging (mode "shadow"), exits at VM entry other than a zero preemption timer.
  */
 import { isLeft, left, right, type Either } from 'fp-ts/Either';
-import { gva as mkGva, gpa as mkGpa, hex, PAGE_SIZE, type Gva } from '../arch/addr';
+import { gva as mkGva, gpa as mkGpa, hex, isBitSet as bit, PAGE_SIZE, type Gva } from '../arch/addr';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import type { GuestWalkStart } from '../guest/paging';
 import * as Psc from '../mmu/psc';
@@ -75,7 +75,6 @@ export type Selection = { readonly kind: 'event'; readonly index: number } | { r
 
 const isAccess = (ev: GuestEvent): ev is MemoryAccess => ev.op === 'read' || ev.op === 'write' || ev.op === 'fetch';
 
-const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 
 /** The walk of the first 4 KiB piece of `ev` in machine `m`: TLB hit, or cold vs performed references. */
 export const walkView = (env: Env, m: Machine, ev: MemoryAccess): WalkView | undefined => {

@@ -13,6 +13,8 @@
  * scaling). Ice Lake server = Skylake server plus 5-level EPT (EPT_VPID_CAP bit 7) and CR4.LA57/UMIP allowed.
  */
 
+import { bitMask as bit } from '../arch/addr';
+
 export interface Caps {
   readonly name: string;
   /** CPUID 80000008H EAX[7:0] */
@@ -43,8 +45,6 @@ export interface Caps {
   /** IA32_VMX_PROCBASED_CTLS3 (0x492): 64-bit allowed-1 mask of the tertiary controls */
   readonly procbased3: bigint;
 }
-
-const bit = (n: number): bigint => 1n << BigInt(n);
 
 export const skylakeServer: Caps = {
   name: 'skylake-server',

@@ -8,12 +8,12 @@
  * Leaves out: real-mode, protected-mode (non-paged) and PAE guests, 32-bit hosts.
  */
 
+import { bitMask as bit } from '../arch/addr';
 import { allowedSettings, Caps } from './caps';
 import { F } from './fields';
 
 export type FieldList = Array<[number, bigint]>;
 
-const bit = (n: number): bigint => 1n << BigInt(n);
 const ALL_ONES = 0xffff_ffff_ffff_ffffn;
 
 // CR0: PE (0), MP (1), ET (4), NE (5), WP (16), AM (18), PG (31)

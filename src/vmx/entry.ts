@@ -11,7 +11,7 @@
  * reported in the outcome; the guest model has no IDT).
  */
 import * as Phys from '../arch/phys';
-import type { Hpa } from '../arch/addr';
+import { isBitSet as bit, type Hpa } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
 import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
@@ -27,7 +27,6 @@ import { vmExit } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
 import { machineWith, type GuestCpu, type Machine, type NonRoot, type StepResult } from './machine';
 
-const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
 
 /** Secondary controls as the processor sees them: 0 unless "activate secondary controls" (SDM). */

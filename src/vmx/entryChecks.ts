@@ -17,7 +17,7 @@
  * the microcode MSRs; the checks of step 4 of VMLAUNCH (launch state, MOV-SS blocking), which the instruction does.
  */
 
-import { isCanonical } from '../arch/addr';
+import { isBitSet as bit, isCanonical } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
 import { changedFields } from './cpu';
@@ -71,7 +71,6 @@ export interface EntryFailure {
 // Reading the VMCS
 
 const rd = (ctx: EntryContext, enc: number): bigint => ctx.fields.get(enc) ?? 0n;
-const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 const bits = (v: bigint, lo: number, hi: number): bigint => (v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
 const hx = (v: bigint | number): string => '0x' + (typeof v === 'bigint' ? v : BigInt(v)).toString(16);
 const maxPhy = (ctx: EntryContext): bigint => BigInt(ctx.caps.maxPhyAddr);
