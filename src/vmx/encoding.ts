@@ -7,11 +7,12 @@
  * Leaves out: which fields a particular CPU supports beyond src/vmx/fields.ts (every row there is supported).
  */
 
-import { fieldByEncoding, VmcsField, widthMask } from './fields';
+import { fieldByEncoding, VmcsField, widthMask, type Area, type Width } from './fields';
 
 export type AccessType = 'full' | 'high';
-export type EncodedWidth = 16 | 32 | 64 | 'natural';
-export type EncodedType = 'control' | 'exit-info' | 'guest' | 'host';
+/** the width and type bits of an encoding name the same widths and areas as the field table */
+export type EncodedWidth = Width;
+export type EncodedType = Area;
 
 export interface DecodedEncoding {
   readonly access: AccessType;
