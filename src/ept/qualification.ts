@@ -76,14 +76,7 @@ export const encodeEptViolation = (v: EptViolationBits, l: EptViolationLinear): 
   return q;
 };
 
-export interface DecodedEptViolation {
-  readonly read: boolean;
-  readonly write: boolean;
-  readonly fetch: boolean;
-  readonly readable: boolean;
-  readonly writable: boolean;
-  readonly executable: boolean;
-  readonly userExecutable: boolean;
+export interface DecodedEptViolation extends EptViolationBits {
   readonly guestLinearAddressValid: boolean;
   readonly finalTranslation: boolean;
   readonly userModeLinear: boolean;
