@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG } from '../src/replay/config';
 import { replayChunk, startReplay, type ReplayState } from '../src/replay/replay';
 import { runTraceFile } from '../src/cli/replayRun';
 import type { Io } from '../src/cli/io';
+import { fileTextPieces } from '../src/cli/traceSource';
 import type { GuestEvent } from '../src/guest/events';
 import { encodeTraceLine } from '../src/guest/traceCodec';
 import { parseLackeyLine } from '../src/guest/lackey';
@@ -129,7 +130,7 @@ const nodeIo: Io = {
   stderr: (s) => { process.stderr.write(s); },
   stderrIsTTY: false,
   env: process.env,
-  textChunks: (p) => fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>,
+  textChunks: (p) => fileTextPieces(p),
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: () => { throw new Error('no writer in the bench'); },

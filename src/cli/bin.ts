@@ -5,6 +5,7 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { main } from './main';
 import type { Io } from './io';
+import { fileTextPieces } from './traceSource';
 
 const nodeIo: Io = {
   readFile: (p) => fs.readFileSync(p, 'utf8'),
@@ -19,7 +20,7 @@ const nodeIo: Io = {
   stderrIsTTY: process.stderr.isTTY === true,
   stdoutIsTTY: process.stdout.isTTY === true,
   env: process.env,
-  textChunks: (p) => fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>,
+  textChunks: (p) => fileTextPieces(p),
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: (p) => {

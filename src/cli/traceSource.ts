@@ -9,6 +9,8 @@ import { decodeTraceLine, fastParseAt } from '../guest/traceCodec';
 import { lackeyAt, lackeyInto } from '../guest/lackey';
 import { InputError } from '../arch/problem';
 import type { Io } from './io';
+import { open } from 'fs/promises';
+import { StringDecoder } from 'string_decoder';
 
 export type TraceFormat = 'jsonl' | 'lackey';
 
@@ -36,6 +38,32 @@ export interface Chunk {
  */
 export interface TextChunksIo {
   readonly textChunks?: (path: string) => AsyncIterable<string>;
+}
+
+/** Bytes read per piece by `fileTextPieces`. */
+export const PIECE_BYTES = 1 << 18;
+
+/**
+ * A file as UTF-8 text pieces, read into one reused buffer (a `textChunks` for the real Io). A read stream allocates a
+ * fresh Buffer per read; those outlive the young generation while the piece is replayed and pile up (30+ MB of
+ * ArrayBuffers at 1 MiB pieces) until a full GC. A multi-byte character split between reads is kept for the next.
+ */
+export async function* fileTextPieces(file: string, pieceBytes = PIECE_BYTES): AsyncGenerator<string> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(pieceBytes);
+    const utf8 = new StringDecoder('utf8');
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, pieceBytes, null);
+      if (bytesRead === 0) break;
+      const s = utf8.write(buf.subarray(0, bytesRead));
+      if (s !== '') yield s;
+    }
+    const tail = utf8.end();
+    if (tail !== '') yield tail;
+  } finally {
+    await fh.close();
+  }
 }
 
 const LINE_BREAK = /\r\n|\n|\r/;
@@ -82,19 +110,31 @@ export async function* eventChunks(io: Io & TextChunksIo, file: string, format: 
     let rest = '';
     let pendingCr = false;
     for await (const piece of pieces(file)) {
-      let text = rest + piece;
       // a CR at the end of the previous piece already ended its line: a LF right after it is that same break
-      if (pendingCr && text.charCodeAt(0) === 10) text = text.slice(1);
+      const from = pendingCr && piece.charCodeAt(0) === 10 ? 1 : 0;
       pendingCr = false;
-      if (text.indexOf('\r') < 0) {
-        let i = 0;
-        for (let j = text.indexOf('\n'); j >= 0; j = text.indexOf('\n', i)) {
-          decodeAt(d, text, i, j);
+      if (piece.indexOf('\r', from) < 0) {
+        // the piece is read in place: only the line cut by the previous piece's end is joined (`rest + piece`
+        // would flatten a copy of the whole piece)
+        let i = from;
+        let j = piece.indexOf('\n', i);
+        if (rest !== '') {
+          if (j < 0) { rest += piece.slice(i); continue; }
+          const first = rest + piece.slice(i, j);
+          rest = '';
+          decodeAt(d, first, 0, first.length);
+          i = j + 1;
+          if (d.events.length >= size) { yield { events: d.events, bytes: d.bytes }; d.events = []; }
+          j = piece.indexOf('\n', i);
+        }
+        for (; j >= 0; j = piece.indexOf('\n', i)) {
+          decodeAt(d, piece, i, j);
           i = j + 1;
           if (d.events.length >= size) { yield { events: d.events, bytes: d.bytes }; d.events = []; }
         }
-        rest = text.slice(i);
+        rest = piece.slice(i);
       } else {
+        const text = rest + (from === 1 ? piece.slice(1) : piece);
         const parts = text.split(LINE_BREAK);
         rest = parts.pop() ?? '';
         if (rest === '' && text.endsWith('\r')) pendingCr = true;

@@ -43,3 +43,26 @@ describe('eventChunks over text pieces', () => {
     }
   });
 });
+
+describe('fileTextPieces (the real textChunks: one reused read buffer)', () => {
+  it('the pieces join to the file decoded as UTF-8, for any piece size, a multi-byte character cut between reads included', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('fs');
+    const { tmpdir } = await import('os');
+    const { join } = await import('path');
+    const { fileTextPieces } = await import('../../src/cli/traceSource');
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-pieces-'));
+    try {
+      // é is 2 bytes, € 3, 😀 4 in UTF-8: pieces of 1 to 5 bytes cut every one of them somewhere
+      const text = '{"op":"read"}\n# é € 😀\r\nlast line without newline é€😀';
+      const file = join(dir, 't.jsonl');
+      writeFileSync(file, text, 'utf8');
+      for (const n of [1, 2, 3, 4, 5, 1 << 18]) {
+        const pieces: string[] = [];
+        for await (const p of fileTextPieces(file, n)) pieces.push(p);
+        expect(pieces.join('')).toBe(text);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
