@@ -17,15 +17,7 @@ import { msrStoreTsc, IA32_TIME_STAMP_COUNTER } from './tsc';
 import { machineWith, type ExitRecord, type Machine } from './machine';
 
 /** What caused the exit, before the processor records it (src/vmx/step.ts and entry.ts build these). */
-export interface ExitCause {
-  readonly reason: number;
-  readonly qualification: bigint;
-  readonly guestLinear?: bigint;
-  readonly guestPhysical?: number;
-  readonly instructionLength?: number;
-  readonly interruptionInfo?: number;
-  readonly interruptionErrorCode?: number;
-}
+export type ExitCause = Omit<ExitRecord, 'failedEntry' | 'rip' | 'tsc'>;
 
 const VALID = 0x8000_0000n;
 
