@@ -7,29 +7,13 @@ import { isLeft } from 'fp-ts/Either';
 import type { Command } from '../command';
 import type { Io } from '../io';
 import { guarded, inputFailure, printJson } from '../output';
-import { decodeConfig, DEFAULT_CONFIG, type Config } from '../../replay/config';
+import { loadConfig, readJson } from '../configFile';
 import { detectFormat, eventChunks } from '../traceSource';
 import { hex } from '../../arch/addr';
 import type { GuestEvent } from '../../guest/events';
 import { parseScenario, outcomeJson } from '../../replay/scenario';
 import { explainScenario, explainTrace, type ExplainResult, type Selection } from '../../replay/explain';
 import { renderExplainText } from '../../report/explainText';
-
-const readJson = (io: Io, file: string): { ok: true; value: unknown } | { ok: false; message: string } => {
-  let text: string;
-  try { text = io.readFile(file); } catch { return { ok: false, message: `${file}: no such file or not readable` }; }
-  try { return { ok: true, value: JSON.parse(text) as unknown }; } catch (e) {
-    return { ok: false, message: `${file}: expected JSON, found a syntax error (${(e as Error).message})` };
-  }
-};
-
-const loadConfig = (io: Io, file: string | undefined): { ok: true; config: Config } | { ok: false; problem: string | { file: string; path: string; expected: string; found: string } } => {
-  if (file === undefined) return { ok: true, config: DEFAULT_CONFIG };
-  const v = readJson(io, file);
-  if (!v.ok) return { ok: false, problem: v.message };
-  const c = decodeConfig(v.value, 'config');
-  return isLeft(c) ? { ok: false, problem: { file, path: c.left.path, expected: c.left.expected, found: c.left.found } } : { ok: true, config: c.right };
-};
 
 const jsonValue = (v: unknown): unknown => (typeof v === 'bigint' ? hex(v) : v);
 
