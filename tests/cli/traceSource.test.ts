@@ -4,7 +4,10 @@
  */
 import fc from 'fast-check';
 import type { Io } from '../../src/cli/io';
-import { eventChunks, type TextChunksIo } from '../../src/cli/traceSource';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { eventChunks, fileTextPieces, type TextChunksIo } from '../../src/cli/traceSource';
 import type { GuestEvent } from '../../src/guest/events';
 
 const ioOf = (lines: readonly string[], pieces?: readonly string[]): Io & TextChunksIo => ({
@@ -46,10 +49,6 @@ describe('eventChunks over text pieces', () => {
 
 describe('fileTextPieces (the real textChunks: one reused read buffer)', () => {
   it('the pieces join to the file decoded as UTF-8, for any piece size, a multi-byte character cut between reads included', async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import('fs');
-    const { tmpdir } = await import('os');
-    const { join } = await import('path');
-    const { fileTextPieces } = await import('../../src/cli/traceSource');
     const dir = mkdtempSync(join(tmpdir(), 'vtxsim-pieces-'));
     try {
       // é is 2 bytes, € 3, 😀 4 in UTF-8: pieces of 1 to 5 bytes cut every one of them somewhere
