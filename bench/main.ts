@@ -233,7 +233,9 @@ const child = async (job: Job): Promise<Measured> => {
 // ---- the parent ----------------------------------------------------------------------------------------------------
 
 const runChild = (job: Job, profileDir?: string): Measured => {
-  const args = [...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), '--expose-gc', __filename, '--child', JSON.stringify(job)];
+  // e2e children run as `vtxsim run` does (src/cli/bin.ts's shebang: 4 MiB young-generation semi-spaces)
+  const v8Flags = job.variant === 'e2e' ? ['--max-semi-space-size=4'] : [];
+  const args = [...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...v8Flags, '--expose-gc', __filename, '--child', JSON.stringify(job)];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const out = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !out.startsWith('{')) {

@@ -1,5 +1,10 @@
-#!/usr/bin/env node
-/** The edge: the only file that touches process.argv and the exit code. */
+#!/usr/bin/env -S node --max-semi-space-size=4
+/**
+ * The edge: the only file that touches process.argv and the exit code.
+ * The shebang caps V8's young generation at 4 MiB semi-spaces: the replay makes many short-lived objects, and with
+ * Node's default (16 MiB) peak RSS of a long run was 190-225 MB, with 4 MiB 130-140 MB at the same speed
+ * (docs/BENCH.md "End-to-end peak RSS").
+ */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
