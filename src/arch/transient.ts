@@ -1,0 +1,46 @@
+/**
+ * Transient edits: the persistent structures of the model (physical memory pages and trie nodes, TLB and cache arrays,
+ * VMCS field arrays) updated in place while nobody else can see them.
+ *
+ * Models nothing architectural: this is how the pure model stays fast (the "transients" of persistent data
+ * structures). A pure operation copies what it changes. Inside `transient(f)` an operation may instead write in
+ * place into a copy that was made inside the same call of `transient` (`owned`), because no value that existed
+ * before the call can hold it: it was created by this scope and is reachable only from values this scope created.
+ * When the scope ends its ownership set is dropped, and everything it made is immutable from then on.
+ *
+ * Rules for code that runs inside a scope (src/replay/replay.ts `replayChunk` is the only one that opens one):
+ *  - a value derived inside the scope supersedes the value it came from: do not read an older value of the same
+ *    structure after deriving a newer one (replayChunk threads one machine from event to event);
+ *  - every change still returns a new wrapper object (PhysMem, CacheArray, ...), so identity checks ("did anything
+ *    change?") keep working; only the large buffers inside are shared and written in place.
+ * Outside any scope `owned` is always false and every operation copies, exactly as before.
+ */
+
+/** The ownership set of the innermost open scope, or null outside any scope. */
+let current: Set<object> | null = null;
+
+/**
+ * Runs `f` in a fresh transient scope. Values returned by `f` are ordinary immutable values once `transient`
+ * returns. Scopes nest (the inner one owns nothing of the outer one's).
+ */
+export const transient = <T>(f: () => T): T => {
+  const prev = current;
+  current = new Set<object>();
+  try {
+    return f();
+  } finally {
+    current = prev;
+  }
+};
+
+/** True when `o` was created inside the current scope (so it may be written in place). */
+export const owned = (o: object): boolean => current !== null && current.has(o);
+
+/** Records `o` (a fresh copy made by the caller) as owned by the current scope, if any; returns `o`. */
+export const adopt = <T extends object>(o: T): T => {
+  if (current !== null) current.add(o);
+  return o;
+};
+
+/** True inside a scope. */
+export const inTransient = (): boolean => current !== null;
