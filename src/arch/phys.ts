@@ -5,11 +5,14 @@
  * PML log). Only pages that were written exist; every other byte reads 0. A page is a Uint32Array of 1024 little-endian
  * 32-bit words, so a 64-bit entry is two numbers (low word, high word) and reading it allocates nothing.
  * Purity: a write returns a new memory; the old one stays valid. Storage is a 256-ary radix trie over the page-frame
- * number (5 levels = 40 bits of PFN = 52-bit physical addresses); a write copies one page and the 5 nodes on its path.
+ * number (5 levels = 40 bits of PFN = 52-bit physical addresses); a write copies one page and the 5 nodes on its path,
+ * except inside a transient scope (src/arch/transient.ts), where a page or node copied earlier in the same scope is
+ * written in place (every write still returns a new PhysMem).
  * Leaves out: caching and memory types (the cost model prices accesses; contents do not depend on them).
  */
 
 import { PAGE_SIZE } from './addr';
+import { adopt, owned } from './transient';
 
 export type Page = Uint32Array;
 type Node = ReadonlyArray<Node | Page | undefined>;
@@ -21,21 +24,26 @@ export interface PhysMem {
 }
 
 const FANOUT = 256;
-const LEVELS = 5;
 const EMPTY_NODE: Node = Object.freeze(new Array<undefined>(FANOUT).fill(undefined));
 
 export const empty: PhysMem = { root: EMPTY_NODE, pages: 0 };
 
+// A PFN has at most 40 bits (52-bit physical addresses): index 0 is bits 39:32, then one byte each. `pfn >>> 0` is
+// the PFN modulo 2^32 (exact for any integer below 2^53), so the lookup is integer shifts and masks only.
+const TWO32 = 4294967296;
+
 /** The page holding physical page frame `pfn`, or undefined when it was never written (reads as zeros). */
 export const page = (mem: PhysMem, pfn: number): Page | undefined => {
-  let node: Node | Page | undefined = mem.root;
-  let div = FANOUT ** (LEVELS - 1);
-  for (let l = 0; l < LEVELS; l++) {
-    if (node === undefined) return undefined;
-    node = (node as Node)[Math.floor(pfn / div) % FANOUT];
-    div /= FANOUT;
-  }
-  return node as Page | undefined;
+  const lo = pfn >>> 0;
+  const n1 = mem.root[Math.floor(pfn / TWO32) & 0xff] as Node | undefined;
+  if (n1 === undefined) return undefined;
+  const n2 = n1[lo >>> 24] as Node | undefined;
+  if (n2 === undefined) return undefined;
+  const n3 = n2[(lo >>> 16) & 0xff] as Node | undefined;
+  if (n3 === undefined) return undefined;
+  const n4 = n3[(lo >>> 8) & 0xff] as Node | undefined;
+  if (n4 === undefined) return undefined;
+  return n4[lo & 0xff] as Page | undefined;
 };
 
 /** Low 32 bits of the 64-bit little-endian value at `addr` (8-byte aligned). */
@@ -68,34 +76,38 @@ export const read32 = (mem: PhysMem, addr: number): number => {
 export const read64 = (mem: PhysMem, addr: number): bigint =>
   (BigInt(read32(mem, addr + 4)) << 32n) | BigInt(read32(mem, addr));
 
-/** Applies `edit` to a private copy of page `pfn` and returns the new memory (the old one is unchanged). */
-export const updatePage = (mem: PhysMem, pfn: number, edit: (p: Page) => void): PhysMem => {
-  const path: Node[] = [];
-  let node: Node | undefined = mem.root;
-  let div = FANOUT ** (LEVELS - 1);
-  const idx: number[] = [];
-  for (let l = 0; l < LEVELS - 1; l++) {
-    const n: Node = node ?? EMPTY_NODE;
-    path.push(n);
-    const i = Math.floor(pfn / div) % FANOUT;
-    idx.push(i);
-    node = n[i] as Node | undefined;
-    div /= FANOUT;
-  }
-  const leafNode: Node = node ?? EMPTY_NODE;
-  const li = pfn % FANOUT;
-  const old = leafNode[li] as Page | undefined;
-  const fresh = old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice();
-  edit(fresh);
-  let child: Node | Page = replace(leafNode, li, fresh);
-  for (let l = LEVELS - 2; l >= 0; l--) child = replace(path[l], idx[l], child);
-  return { root: child as Node, pages: mem.pages + (old === undefined ? 1 : 0) };
+type MutableNode = (Node | Page | undefined)[];
+
+/** `n` itself when this transient scope made it (src/arch/transient.ts), else a copy the scope owns from now on. */
+const writableNode = (n: Node | undefined): MutableNode =>
+  n !== undefined && owned(n) ? n as MutableNode : adopt((n ?? EMPTY_NODE).slice());
+
+/**
+ * A memory in which page `pfn` is writable: its page and the trie nodes on its path are fresh copies (or, inside a
+ * transient scope, copies this scope already made), so writing into `page(result, pfn)` changes no other memory.
+ */
+const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
+  const lo = pfn >>> 0;
+  const i0 = Math.floor(pfn / TWO32) & 0xff, i1 = lo >>> 24, i2 = (lo >>> 16) & 0xff, i3 = (lo >>> 8) & 0xff, i4 = lo & 0xff;
+  const n0 = writableNode(mem.root);
+  const n1 = writableNode(n0[i0] as Node | undefined);
+  n0[i0] = n1;
+  const n2 = writableNode(n1[i1] as Node | undefined);
+  n1[i1] = n2;
+  const n3 = writableNode(n2[i2] as Node | undefined);
+  n2[i2] = n3;
+  const n4 = writableNode(n3[i3] as Node | undefined);
+  n3[i3] = n4;
+  const old = n4[i4] as Page | undefined;
+  if (old === undefined || !owned(old)) n4[i4] = adopt(old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice());
+  return { root: n0, pages: mem.pages + (old === undefined ? 1 : 0) };
 };
 
-const replace = (n: Node, i: number, v: Node | Page): Node => {
-  const c = n.slice();
-  c[i] = v;
-  return c;
+/** Applies `edit` to a private copy of page `pfn` and returns the new memory (the old one is unchanged). */
+export const updatePage = (mem: PhysMem, pfn: number, edit: (p: Page) => void): PhysMem => {
+  const m = withWritablePage(mem, pfn);
+  edit(page(m, pfn)!);
+  return m;
 };
 
 export const write8 = (mem: PhysMem, addr: number, v: number): PhysMem =>
@@ -115,12 +127,15 @@ export const write32 = (mem: PhysMem, addr: number, v: number): PhysMem => {
 };
 
 /** Writes a 64-bit value given as two 32-bit halves (8-byte aligned `addr`). */
-export const write64Parts = (mem: PhysMem, addr: number, lo: number, hi: number): PhysMem =>
-  updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => {
-    const w = (addr % PAGE_SIZE) >>> 2;
-    p[w] = lo >>> 0;
-    p[w + 1] = hi >>> 0;
-  });
+export const write64Parts = (mem: PhysMem, addr: number, lo: number, hi: number): PhysMem => {
+  const pfn = Math.floor(addr / PAGE_SIZE);
+  const m = withWritablePage(mem, pfn);
+  const p = page(m, pfn)!;
+  const w = (addr % PAGE_SIZE) >>> 2;
+  p[w] = lo >>> 0;
+  p[w + 1] = hi >>> 0;
+  return m;
+};
 
 export const write64 = (mem: PhysMem, addr: number, v: bigint): PhysMem => {
   const x = v & 0xffff_ffff_ffff_ffffn;

@@ -14,7 +14,7 @@
 
 import {
   type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_RW, FL_US, FL_X, insert, KIND_PSC,
-  probe, setOf, SIZE_4K, STRIDE, touch,
+  entryOffset, probe, setOf, SIZE_4K, touch,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
@@ -52,12 +52,16 @@ const hitSet = (h: number): number => Math.floor(h / 64) % 1024;
 const hitWay = (h: number): number => h % 64;
 
 /** Address (guest-physical under EPT) of the next paging structure the cached entry references. */
-export const hitTable = (psc: Psc, h: number): number =>
-  psc.arrays[hitLevel(h) - 2].data[hitSet(h)][hitWay(h) * STRIDE + F_VALUE] * 4096;
+export const hitTable = (psc: Psc, h: number): number => {
+  const arr = psc.arrays[hitLevel(h) - 2];
+  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_VALUE] * 4096;
+};
 
 /** Accumulated rights (FL_RW, FL_US, FL_X) of the levels down to the cached entry. */
-export const hitRights = (psc: Psc, h: number): number =>
-  psc.arrays[hitLevel(h) - 2].data[hitSet(h)][hitWay(h) * STRIDE + F_FLAGS] & (FL_RW | FL_US | FL_X);
+export const hitRights = (psc: Psc, h: number): number => {
+  const arr = psc.arrays[hitLevel(h) - 2];
+  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_FLAGS] & (FL_RW | FL_US | FL_X);
+};
 
 export const touchHit = (psc: Psc, h: number): Psc => {
   const i = hitLevel(h) - 2;

@@ -10,17 +10,19 @@
  * as the 2 MiB piece that holds the address, which 4.10.2 "Details of TLB Use" allows: an entry may cover less than
  * the page) and a shared STLB (4K+2M array and a 1G array).
  *
- * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is `sets` small
- * plain number arrays (`Entries`, packed doubles on the V8 heap: cheap to copy, unlike a typed array whose backing
- * store is allocated apart), one per set, each `ways` entries of STRIDE numbers, valid entries first, most recently
- * used first (true LRU). An update copies the outer array of set pointers and the one set it touches; every other
- * set is shared with the old array. An insert of an entry identical to the set's MRU entry copies nothing. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at the
- * entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
+ * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one Float64Array
+ * of `sets` x `ways` entries of STRIDE numbers; in each set valid entries come first, most recently used first (true
+ * LRU). An update copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * (src/arch/transient.ts) an array the scope already copied is updated in place, so a replay chunk copies each array
+ * at most once. An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
+ * and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at
+ * the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
  * pseudo-LRU and set-index hashing (the set is key mod sets).
  */
 
 import { mod } from '../arch/addr';
+import { adopt, owned } from '../arch/transient';
 import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
@@ -78,37 +80,27 @@ export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr /
 
 // ---- set-associative array -----------------------------------------------------------------------------------------
 
-/** One set: ways * STRIDE numbers; never mutated once published. */
-export type Entries = readonly number[];
-
 export interface CacheArray {
   readonly sets: number;
   readonly ways: number;
-  readonly data: ReadonlyArray<Entries>;
+  /**
+   * Every entry: set s, way w at (s * ways + w) * STRIDE. Never written once published (written in place only while
+   * owned by the transient scope that copied it: src/arch/transient.ts).
+   */
+  readonly data: Float64Array;
 }
-
-/** A zeroed set whose elements are doubles from the start (keys above 2^31 never change its element kind). */
-const zeroSet = (n: number): number[] => {
-  const d = [0.5];
-  d.pop();
-  for (let i = 0; i < n; i++) d.push(0);
-  return d;
-};
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  const zero = zeroSet(ways * STRIDE); // shared by every set: nothing ever writes a published set
-  const data: Entries[] = [];
-  for (let i = 0; i < sets; i++) data.push(zero);
-  return { sets, ways, data };
+  return { sets, ways, data: new Float64Array(sets * ways * STRIDE) };
 };
 
-const withSet = (arr: CacheArray, set: number, d: Entries): CacheArray => {
-  const data = arr.data.slice();
-  data[set] = d;
-  return { sets: arr.sets, ways: arr.ways, data };
-};
+/**
+ * The data of `arr` for writing: `arr.data` itself when this transient scope copied it, else a copy the scope owns
+ * (outside a scope: a private copy). The caller returns a new CacheArray around it.
+ */
+const writable = (arr: CacheArray): Float64Array => (owned(arr.data) ? arr.data : adopt(arr.data.slice()));
 
 export const setOf = (arr: CacheArray, key: number): number => { const s = key % arr.sets; return s < 0 ? s + arr.sets : s; };
 
@@ -120,9 +112,10 @@ export const probe = (
   arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
 ): number => {
   if (arr.sets === 0) return -1;
-  const d = arr.data[set];
+  const d = arr.data;
   const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
-  for (let w = 0, o = 0; w < arr.ways; w++, o += STRIDE) {
+  const ways = arr.ways;
+  for (let w = 0, o = set * ways * STRIDE; w < ways; w++, o += STRIDE) {
     const f = d[o + F_FLAGS];
     if (f === 0) return -1; // valid entries form a prefix
     if ((f & IDENT_MASK) === ident && d[o + F_KEY] === key && d[o + F_VPID] === vpid && d[o + F_EP4TA] === ep4ta &&
@@ -131,15 +124,19 @@ export const probe = (
   return -1;
 };
 
-/** Make `way` of `set` the most recently used; shares every other set. Returns `arr` itself when already MRU. */
+/** Offset in `data` of way `way` of set `set`. */
+export const entryOffset = (arr: CacheArray, set: number, way: number): number => (set * arr.ways + way) * STRIDE;
+
+/** Make `way` of `set` the most recently used. Returns `arr` itself when it already is (nothing changes). */
 export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
   if (way <= 0) return arr;
-  const d = arr.data[set].slice();
-  const o = way * STRIDE;
+  const d = writable(arr);
+  const base = set * arr.ways * STRIDE;
+  const o = base + way * STRIDE;
   const f = d[o], k = d[o + 1], v = d[o + 2], p = d[o + 3], e = d[o + 4], x = d[o + 5];
-  for (let i = o + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
-  d[0] = f; d[1] = k; d[2] = v; d[3] = p; d[4] = e; d[5] = x;
-  return withSet(arr, set, d);
+  d.copyWithin(base + STRIDE, base, o);
+  d[base] = f; d[base + 1] = k; d[base + 2] = v; d[base + 3] = p; d[base + 4] = e; d[base + 5] = x;
+  return { sets: arr.sets, ways: arr.ways, data: d };
 };
 
 /**
@@ -151,22 +148,24 @@ export const insert = (
 ): CacheArray => {
   if (arr.sets === 0) return arr;
   const set = setOf(arr, key);
-  const old = arr.data[set];
+  const old = arr.data;
+  const base = set * arr.ways * STRIDE;
   // the way the new entry displaces: the same identity, else the first free way, else the LRU way
-  const last = (arr.ways - 1) * STRIDE;
+  const last = base + (arr.ways - 1) * STRIDE;
   let at = last;
-  for (let o = 0; o <= last; o += STRIDE) {
+  for (let o = base; o <= last; o += STRIDE) {
     const f = old[o + F_FLAGS];
     if (f === 0) { at = o; break; }
     if ((f & IDENT_MASK) === (flags & IDENT_MASK) && old[o + F_KEY] === key && old[o + F_VPID] === vpid &&
       old[o + F_PCID] === pcid && old[o + F_EP4TA] === ep4ta) { at = o; break; }
   }
-  if (at === 0 && old[F_FLAGS] === flags && old[F_KEY] === key && old[F_VALUE] === value && old[F_VPID] === vpid &&
-    old[F_PCID] === pcid && old[F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
-  const d = old.slice();
-  for (let i = at + STRIDE - 1; i >= STRIDE; i--) d[i] = d[i - STRIDE];
-  d[F_FLAGS] = flags; d[F_KEY] = key; d[F_VPID] = vpid; d[F_PCID] = pcid; d[F_EP4TA] = ep4ta; d[F_VALUE] = value;
-  return withSet(arr, set, d);
+  if (at === base && old[base + F_FLAGS] === flags && old[base + F_KEY] === key && old[base + F_VALUE] === value &&
+    old[base + F_VPID] === vpid && old[base + F_PCID] === pcid && old[base + F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
+  const d = writable(arr);
+  if (at > base) d.copyWithin(base + STRIDE, base, at);
+  d[base + F_FLAGS] = flags; d[base + F_KEY] = key; d[base + F_VPID] = vpid; d[base + F_PCID] = pcid;
+  d[base + F_EP4TA] = ep4ta; d[base + F_VALUE] = value;
+  return { sets: arr.sets, ways: arr.ways, data: d };
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -181,7 +180,7 @@ export interface EntryView {
   readonly value: number;
 }
 
-const view = (d: Entries, o: number): EntryView => {
+const view = (d: Float64Array, o: number): EntryView => {
   const flags = d[o + F_FLAGS];
   return {
     flags, kind: kindOf(flags), size: sizeOf(flags), key: d[o + F_KEY], vpid: d[o + F_VPID], pcid: d[o + F_PCID],
@@ -189,32 +188,36 @@ const view = (d: Entries, o: number): EntryView => {
   };
 };
 
-/** One set without the entries `pred` selects, or undefined when it selects none. */
-const filterSet = (old: Entries, pred: (e: EntryView) => boolean): Entries | undefined => {
-  let hit = false;
-  for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(old, o))) { hit = true; break; }
-  if (!hit) return undefined;
-  const d = old.slice();
-  let n = 0;
-  for (let o = 0; o < old.length && old[o + F_FLAGS] !== 0; o += STRIDE) {
-    if (pred(view(old, o))) continue;
-    for (let i = 0; i < STRIDE; i++) d[n + i] = old[o + i];
-    n += STRIDE;
-  }
-  for (; n < d.length; n++) d[n] = 0;
-  return d;
+/** Does `pred` select an entry of `set`? */
+const selects = (arr: CacheArray, set: number, pred: (e: EntryView) => boolean): boolean => {
+  const d = arr.data;
+  const end = (set + 1) * arr.ways * STRIDE;
+  for (let o = set * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(d, o))) return true;
+  return false;
 };
 
-/** Remove every entry the predicate selects; sets with no removed entry are shared with `arr`. */
-export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
-  let data: Entries[] | undefined;
-  for (let s = 0; s < arr.sets; s++) {
-    const d = filterSet(arr.data[s], pred);
-    if (d === undefined) continue;
-    if (data === undefined) data = arr.data.slice();
-    data[s] = d;
+/** Removes the entries `pred` selects from `set` of `out` (a writable copy of `arr.data`), keeping the order. */
+const filterSetInto = (arr: CacheArray, out: Float64Array, set: number, pred: (e: EntryView) => boolean): void => {
+  const base = set * arr.ways * STRIDE;
+  const end = base + arr.ways * STRIDE;
+  let n = base;
+  for (let o = base; o < end && out[o + F_FLAGS] !== 0; o += STRIDE) {
+    if (pred(view(out, o))) continue;
+    if (n !== o) out.copyWithin(n, o, o + STRIDE);
+    n += STRIDE;
   }
-  return data === undefined ? arr : { sets: arr.sets, ways: arr.ways, data };
+  out.fill(0, n, end);
+};
+
+/** Remove every entry the predicate selects; returns `arr` itself when it selects none. */
+export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
+  let out: Float64Array | undefined;
+  for (let s = 0; s < arr.sets; s++) {
+    if (!selects(arr, s, pred)) continue;
+    out ??= writable(arr);
+    filterSetInto(arr, out, s, pred);
+  }
+  return out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out };
 };
 
 /**
@@ -224,37 +227,38 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
  */
 export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
   if (arr.sets === 0) return arr;
-  let data: Entries[] | undefined;
+  let out: Float64Array | undefined;
   const seen: number[] = [];
   for (const a of addrs) {
     for (let size = SIZE_4K; size <= SIZE_1G; size++) {
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
-      const d = filterSet((data ?? arr.data)[s], pred);
-      if (d === undefined) continue;
-      if (data === undefined) data = arr.data.slice();
-      data[s] = d;
+      if (!selects(out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out }, s, pred)) continue;
+      out ??= writable(arr);
+      filterSetInto(arr, out, s, pred);
     }
   }
-  return data === undefined ? arr : { sets: arr.sets, ways: arr.ways, data };
+  return out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out };
 };
 
 /** Every valid entry, set by set, MRU first (inspection and tests). */
 export const entries = (arr: CacheArray): EntryView[] => {
   const out: EntryView[] = [];
+  const d = arr.data;
   for (let s = 0; s < arr.sets; s++) {
-    const d = arr.data[s];
-    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) out.push(view(d, o));
+    const end = (s + 1) * arr.ways * STRIDE;
+    for (let o = s * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) out.push(view(d, o));
   }
   return out;
 };
 
 export const count = (arr: CacheArray): number => {
   let n = 0;
+  const d = arr.data;
   for (let s = 0; s < arr.sets; s++) {
-    const d = arr.data[s];
-    for (let o = 0; o < d.length && d[o + F_FLAGS] !== 0; o += STRIDE) n++;
+    const end = (s + 1) * arr.ways * STRIDE;
+    for (let o = s * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) n++;
   }
   return n;
 };
@@ -331,13 +335,16 @@ export const lookupStlb = (
   return h;
 };
 
-export const hitFlags = (tlb: Tlb, h: number): number =>
-  tlb.arrays[hitArray(h)].data[hitSet(h)][hitWay(h) * STRIDE + F_FLAGS];
+export const hitFlags = (tlb: Tlb, h: number): number => {
+  const arr = tlb.arrays[hitArray(h)];
+  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_FLAGS];
+};
 
 /** The physical address `addr` translates to through the entry hit by `h`. */
 export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
-  const d = tlb.arrays[hitArray(h)].data[hitSet(h)];
-  const o = hitWay(h) * STRIDE;
+  const arr = tlb.arrays[hitArray(h)];
+  const d = arr.data;
+  const o = entryOffset(arr, hitSet(h), hitWay(h));
   return d[o + F_VALUE] * 4096 + mod(addr, SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
 };
 

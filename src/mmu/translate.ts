@@ -154,8 +154,8 @@ export const translate = (
   if (h2 >= 0 && allows(Tlb.hitFlags(caches.tlb, h2), access.kind, access.user, wp, smep)) {
     const hpa = Tlb.hitPhys(caches.tlb, h2, addr);
     const size = Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h2));
-    const touched = Tlb.touchHit(caches.tlb, h2);
-    const tlb = Tlb.fillL1FromStlb(touched, fetch, h2, { kind, vpid, pcid, ep4ta }, addr);
+    // the L1 copy is made from the STLB entry as found (touching moves the entry to way 0 of its set)
+    const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, fetch, h2, { kind, vpid, pcid, ep4ta }, addr), h2);
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
       caches: { ...caches, tlb }, mem, tlbLevel: 'stlb',

@@ -13,6 +13,7 @@
  */
 import { isLeft, left, right, type Either } from 'fp-ts/Either';
 import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr';
+import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { guestStep, memoryAccessL1Hit } from '../vmx/step';
@@ -286,7 +287,12 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
  * Replays a chunk of events. Pure: `state` is not changed; the result shares what did not change.
  * `collectExits` keeps every exit record of the chunk (for --exit-log).
  */
-export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], collectExits = false): ChunkResult => {
+export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], collectExits = false): ChunkResult =>
+  // one transient scope per chunk (src/arch/transient.ts): the machine is threaded from event to event and no
+  // intermediate machine is kept, so structures copied during the chunk are updated in place until it returns
+  transient(() => replayEvents(state, events, collectExits));
+
+const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
     events: 0, exits: new Map(), exitCycles: new Map(), hist: new Map(), guestCycles: 0,

@@ -54,6 +54,20 @@ describe('translate: L1 -> STLB -> two-dimensional walk (SDM 28.3.2 "Creating an
     expect(r3.tlbLevel).toBe('l1');
   });
 
+  test('an STLB hit on a way other than the most recent one fills the L1 with that entry (not its neighbour)', () => {
+    // one L1 DTLB entry, one STLB set of two ways: GVA and GVA + 4 KiB both live in the STLB, only the last in the L1
+    const tiny = { ...defaultTlbConfig, l1d4k: { entries: 1, ways: 1 }, stlb: { entries: 2, ways: 2 } };
+    const w = world();
+    const r1 = translate(Inv.emptyCaches(tiny), w.mem, ctx(), mkGva(GVA), read);
+    const r2 = translate(r1.caches, r1.mem, ctx(), mkGva(GVA + 0x1000), read);
+    const r3 = translate(r2.caches, r2.mem, ctx(), mkGva(GVA + 8), read);
+    expect(r3.tlbLevel).toBe('stlb');
+    expect(r3.outcome).toEqual({ _tag: 'translated', hpa: DATA + OFF + 8, pageSize: 4096 });
+    const r4 = translate(r3.caches, r3.mem, ctx(), mkGva(GVA + 16), read);
+    expect(r4.tlbLevel).toBe('l1');
+    expect(r4.outcome).toEqual({ _tag: 'translated', hpa: DATA + OFF + 16, pageSize: 4096 });
+  });
+
   test('SDM 4.10.3 PDE cache: another page of the same 2 MiB region reads only the PTE; its table page hits the nested TLB', () => {
     const w = world();
     const r1 = translate(Inv.emptyCaches(defaultTlbConfig), w.mem, ctx(), mkGva(GVA), read);
