@@ -62,6 +62,11 @@ export const gvaToBig = (g: Gva, _la57?: boolean): bigint => u64(BigInt(g));
 /** Non-negative remainder: the low bits of a (possibly negative, two's-complement) address. */
 export const mod = (a: number, m: number): number => { const r = a % m; return r < 0 ? r + m : r; };
 
+/** 2^(m - 32) - 1 for MAXPHYADDR m in 32..52: the address bits of an entry's high word (a table: no Math.pow on the
+ * hot path). */
+const HI_ADDR: readonly number[] = Array.from({ length: 53 }, (_, m) => (m >= 32 ? 2 ** (m - 32) - 1 : 0));
+export const hiAddrMask = (maxPhyAddr: number): number => HI_ADDR[maxPhyAddr] ?? 2 ** (maxPhyAddr - 32) - 1;
+
 /** Lowercase 0x hex, as the JSON contract writes addresses and 64-bit values. */
 export const hex = (x: bigint | number): string => '0x' + (typeof x === 'bigint' ? u64(x) : x).toString(16);
 

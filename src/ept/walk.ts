@@ -10,7 +10,7 @@
  * violation carries the suppress-#VE bit of the entry that ended the walk so a caller can decide).
  */
 
-import { Hpa, hpa, PAGE_SIZE } from '../arch/addr';
+import { hiAddrMask, Hpa, hpa, PAGE_SIZE } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import {
   EPTE_A, EPTE_D, EPTE_HI_SVE, EPTE_MT_SHIFT, EPTE_PS, EPTE_R, EPTE_RWX, EPTE_UX, EPTE_W, EPTE_X, EPTE_IPAT,
@@ -109,7 +109,7 @@ export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa /
 
 /** Misconfiguration of one present entry, or null. SDM "EPT Misconfigurations". */
 export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null =>
-  misconfigOf(ctx, lo, hi, level, 0xfffff & ~(2 ** (ctx.maxPhyAddr - 32) - 1));
+  misconfigOf(ctx, lo, hi, level, 0xfffff & ~(hiAddrMask(ctx.maxPhyAddr)));
 
 const misconfigOf = (ctx: EptContext, lo: number, hi: number, level: number, hiRsvd: number): EptMisconfigReason | null => {
   const perm = lo & EPTE_RWX;
@@ -141,18 +141,52 @@ const misconfigOf = (ctx: EptContext, lo: number, hi: number, level: number, hiR
   return null;
 };
 
+/** Outcomes of `eptWalk` (the walk part of `eptTranslate`, before A/D updates). */
+export const EW_OK = 0;
+export const EW_NOT_PRESENT = 1;
+export const EW_MISCONFIG = 2;
+export const EW_DENIED = 3;
+
 /**
- * Translates `gpa` through EPT. Pure: `mem` is not changed; the A/D updates come back in the result.
- * `onRef` sees every entry read (for the two-dimensional walk's reference list).
+ * What `eptWalk` found, written in place (one record for the whole process, read right after each call: no
+ * allocation per walk). Fields are valid for the outcome returned: all of them for EW_OK / EW_DENIED, `level`, `hi`
+ * and `refs` for EW_NOT_PRESENT, `level`, `refs` and `reason` for EW_MISCONFIG.
  */
-export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, access: EptAccess, onRef?: OnEptRef): EptResult => {
-  const hiAddr = 2 ** (ctx.maxPhyAddr - 32) - 1;
+export interface EptWalkOut {
+  /** level of the entry that ended the walk (the leaf on EW_OK) */
+  level: number;
+  lo: number;
+  hi: number;
+  /** AND of R, W, X, UX over the entries used (1 or 0) */
+  r: number;
+  w: number;
+  x: number;
+  ux: number;
+  refs: number;
+  /** some entry used had A = 0 (only meaningful with EPT A/D on) */
+  missingA: boolean;
+  reason: EptMisconfigReason | null;
+  /** EW_OK: the host-physical address and the page size of the leaf */
+  hpa: number;
+  pageSize: number;
+}
+export const eptOut: EptWalkOut = {
+  level: 0, lo: 0, hi: 0, r: 0, w: 0, x: 0, ux: 0, refs: 0, missingA: false, reason: null, hpa: 0, pageSize: 0,
+};
+
+/**
+ * Walks EPT for `gpa` without changing anything: the entries top-down, not present => EW_NOT_PRESENT, misconfigured
+ * => EW_MISCONFIG, then the permissions of the whole translation => EW_DENIED or EW_OK. Results in `eptOut`.
+ * `asRead` / `asWrite` / `isFetch` are the access as EPT sees it (a guest paging-structure access with EPT A/D on is
+ * a write: the caller decides). Allocation-free.
+ */
+export const eptWalk = (
+  mem: Phys.PhysMem, ctx: EptContext, gpa: number, asRead: boolean, asWrite: boolean, isFetch: boolean, user: boolean,
+  onRef?: OnEptRef,
+): number => {
+  const o = eptOut;
+  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
   const hiRsvd = 0xfffff & ~hiAddr;
-  // SDM "Accessed and Dirty Flags for EPT": with EPT A/D on, guest paging-structure accesses count as writes.
-  const asWrite = access.kind === 'write' || (access.pagingStructure && ctx.ad);
-  const asRead = access.kind === 'read' || (access.pagingStructure && ctx.ad);
-  const isFetch = access.kind === 'fetch';
-  // an entry without its accessed flag (EPT A/D on): the A/D pass below re-reads the entries used
   let missingA = false;
   let table = ctx.root as number;
   let r = 1;
@@ -177,37 +211,64 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
     w &= (lo & EPTE_W) >>> 1;
     x &= (lo & EPTE_X) >>> 2;
     ux &= (lo & EPTE_UX) >>> 10;
+    o.level = level; o.lo = lo; o.hi = hi; o.refs = refs;
     // SDM "EPT Translation Mechanism": bits 2:0 = 0 (and bit 10 = 0 under MBEC) means not present.
     const present = (lo & EPTE_RWX) !== 0 || (ctx.mbec && (lo & EPTE_UX) !== 0);
-    if (!present) {
-      return {
-        _tag: 'violation', gpa, level, read: asRead, write: asWrite, fetch: isFetch,
-        readable: false, writable: false, executable: false, userExecutable: false,
-        suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
-      };
-    }
+    if (!present) return EW_NOT_PRESENT;
     const bad = misconfigOf(ctx, lo, hi, level, hiRsvd);
-    if (bad !== null) return { _tag: 'misconfig', gpa, level, reason: bad, refs };
+    if (bad !== null) { o.reason = bad; return EW_MISCONFIG; }
     if (level === 1 || (level <= 3 && (lo & EPTE_PS) !== 0)) break;
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
     level--;
   }
+  o.r = r; o.w = w; o.x = x; o.ux = ux; o.missingA = missingA;
+  const size = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000;
+  const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
+  o.hpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + (gpa % size);
+  o.pageSize = size;
   // SDM "EPT Violations": permissions are the AND over every entry used.
   const denied =
     (asRead && r === 0) ||
     (asWrite && w === 0) ||
-    (isFetch && (ctx.mbec && access.user ? ux === 0 : x === 0));
-  if (denied) {
+    (isFetch && (ctx.mbec && user ? ux === 0 : x === 0));
+  return denied ? EW_DENIED : EW_OK;
+};
+
+/** Would a successful translation (`eptWalk` gave EW_OK) write EPT A/D flags? (Then `eptTranslate` must run.) */
+export const eptNeedsAd = (ctx: EptContext, asWrite: boolean): boolean =>
+  ctx.ad && (eptOut.missingA || (asWrite && (eptOut.lo & EPTE_D) === 0));
+
+/**
+ * Translates `gpa` through EPT. Pure: `mem` is not changed; the A/D updates come back in the result.
+ * `onRef` sees every entry read (for the two-dimensional walk's reference list).
+ */
+export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, access: EptAccess, onRef?: OnEptRef): EptResult => {
+  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
+  // SDM "Accessed and Dirty Flags for EPT": with EPT A/D on, guest paging-structure accesses count as writes.
+  const asWrite = access.kind === 'write' || (access.pagingStructure && ctx.ad);
+  const asRead = access.kind === 'read' || (access.pagingStructure && ctx.ad);
+  const isFetch = access.kind === 'fetch';
+  const st = eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, access.user, onRef);
+  const o = eptOut;
+  const { level, lo, hi, refs } = o;
+  if (st === EW_NOT_PRESENT) {
+    return {
+      _tag: 'violation', gpa, level, read: asRead, write: asWrite, fetch: isFetch,
+      readable: false, writable: false, executable: false, userExecutable: false,
+      suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
+    };
+  }
+  if (st === EW_MISCONFIG) return { _tag: 'misconfig', gpa, level, reason: o.reason!, refs };
+  const { r, w, x, ux, missingA } = o;
+  if (st === EW_DENIED) {
     return {
       _tag: 'violation', gpa, level, read: asRead, write: asWrite, fetch: isFetch,
       readable: r === 1, writable: w === 1, executable: x === 1, userExecutable: ctx.mbec && ux === 1,
       suppressVe: (hi & EPTE_HI_SVE) !== 0, refs,
     };
   }
-  const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
-  const size = 2 ** shift;
-  const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
-  const out = ((frameLo >>> 0) + (hi & hiAddr) * TWO32 + (gpa % size)) as number;
+  const size = o.pageSize;
+  const out = o.hpa;
   let m = mem;
   let pmlIndex = ctx.pml?.index;
   let logged: number | undefined;

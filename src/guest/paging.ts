@@ -11,7 +11,7 @@
  */
 
 import { defineLayout, Layout } from '../arch/layout';
-import { Gpa, Gva, gpa as mkGpa, mod } from '../arch/addr';
+import { Gpa, Gva, gpa as mkGpa, hiAddrMask, mod } from '../arch/addr';
 
 const common = [
   { name: 'P', lo: 0, doc: 'present' },
@@ -135,12 +135,13 @@ export type GuestWalkResult<S> =
 const TWO32 = 4294967296;
 
 /** Index of `gva` in the guest table at `level` (PML5 56:48 ... PT 20:12). */
-export const guestIndex = (gva: number, level: number): number => mod(Math.floor(gva / 2 ** (12 + 9 * (level - 1))), 512);
+const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+export const guestIndex = (gva: number, level: number): number => mod(Math.floor(gva / LEVEL_BYTES[level]), 512);
 
 /** Reserved bits set in a present entry? SDM "Page-Fault Exceptions" (RSVD) for 4-level and 5-level paging. */
 export const guestReserved = (cfg: GuestPagingConfig, lo: number, hi: number, level: number): boolean => {
   // Bits 51:M.
-  const hiRsvd = 0xfffff & ~(2 ** (cfg.maxPhyAddr - 32) - 1);
+  const hiRsvd = 0xfffff & ~(hiAddrMask(cfg.maxPhyAddr));
   if ((hi & hiRsvd) !== 0) return true;
   // XD is reserved when IA32_EFER.NXE = 0.
   if (!cfg.nxe && (hi & PTE_HI_XD) !== 0) return true;
@@ -152,22 +153,36 @@ export const guestReserved = (cfg: GuestPagingConfig, lo: number, hi: number, le
 };
 
 /**
+ * SDM "Access Rights": do the rights of a whole translation (U/S and R/W ANDed over the levels, XD ORed) allow the
+ * access? Supervisor writes to read-only pages need CR0.WP = 0; supervisor fetches from user pages fault with SMEP.
+ */
+export const rightsAllow = (cfg: GuestPagingConfig, access: GuestAccess, user: boolean, writable: boolean, xd: boolean): boolean => {
+  if (access.user && !user) return false;
+  if (access.kind === 'write' && !writable && (access.user || cfg.wp)) return false;
+  if (access.kind === 'fetch' && (xd || (!access.user && user && cfg.smep === true))) return false;
+  return true;
+};
+
+/** The page-fault error code bits an access sets whatever the fault (SDM "Page-Fault Error Code": W/R, U/S, I/D;
+ * I/D only when SMEP or (PAE and NXE)). */
+export const accessErrorBits = (cfg: GuestPagingConfig, access: GuestAccess): number =>
+  (access.kind === 'write' ? PFEC.W : 0) | (access.user ? PFEC.U : 0) |
+  (access.kind === 'fetch' && (cfg.nxe || cfg.smep === true) ? PFEC.ID : 0);
+
+/**
  * Translates `gva` with guest paging; every entry is read through `readEntry`.
  * Order (SDM "Linear-Address Translation"): top-down, not-present => #PF(P=0), reserved bit => #PF(RSVD), then the
  * access rights of the whole translation.
  */
 export const guestWalk = <S>(cfg: GuestPagingConfig, gva: Gva, access: GuestAccess, readEntry: ReadEntry<S>, start?: GuestWalkStart): GuestWalkResult<S> => {
-  const hiAddr = 2 ** (cfg.maxPhyAddr - 32) - 1;
+  const hiAddr = hiAddrMask(cfg.maxPhyAddr);
   let level = start?.level ?? (cfg.la57 ? 5 : 4);
   let table = (start?.table ?? cfg.cr3) as number;
   let user = start?.user ?? true;
   let writable = start?.writable ?? true;
   let xd = start?.xd ?? false;
   const entries: GuestEntryUsed[] = [];
-  const isWrite = access.kind === 'write';
-  const isFetch = access.kind === 'fetch';
-  // SDM "Page-Fault Error Code": I/D only when SMEP or (PAE and NXE).
-  const base = (isWrite ? PFEC.W : 0) | (access.user ? PFEC.U : 0) | (isFetch && (cfg.nxe || cfg.smep === true) ? PFEC.ID : 0);
+  const base = accessErrorBits(cfg, access);
   let lo = 0;
   for (;;) {
     const eGpa = mkGpa(table + 8 * guestIndex(gva, level));
@@ -186,13 +201,7 @@ export const guestWalk = <S>(cfg: GuestPagingConfig, gva: Gva, access: GuestAcce
       const size = 2 ** shift;
       const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
       const out = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + mod(gva, size);
-      // SDM "Access Rights".
-      let ok = true;
-      if (access.user && !user) ok = false;
-      if (isWrite && !writable && (access.user || cfg.wp)) ok = false;
-      if (isFetch && xd) ok = false;
-      if (isFetch && !access.user && user && cfg.smep === true) ok = false;
-      if (!ok) return { _tag: 'fault', errorCode: base | PFEC.P, level };
+      if (!rightsAllow(cfg, access, user, writable, xd)) return { _tag: 'fault', errorCode: base | PFEC.P, level };
       return { _tag: 'ok', gpa: mkGpa(out), pageSize: size, leafLevel: level, user, writable, xd, entries };
     }
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;

@@ -16,8 +16,10 @@
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
  */
 
-import { gpa as mkGpa, mod, type Gva } from '../arch/addr';
-import type * as Phys from '../arch/phys';
+import { gpa as mkGpa, hiAddrMask, mod, PAGE_SIZE, type Gpa, type Gva } from '../arch/addr';
+import * as Phys from '../arch/phys';
+import * as Ept from '../ept/walk';
+import * as Guest from '../guest/paging';
 import * as Cost from './cost';
 import type { CostModel, TranslationStats } from './cost';
 import * as Inv from './invalidate';
@@ -123,10 +125,207 @@ export const l1Hit = (tlb: Tlb.Tlb, ctx: TranslateContext, gla: number, kind: 'r
 };
 
 /**
+ * The guest entries of the walk just made, for the fills (one record for the process, filled right before
+ * `fillAfterWalk` reads it: no allocation per walk). `hpa[i]` is NaN when the entry's host address is unknown.
+ */
+const wr = {
+  count: 0,
+  gpa: new Float64Array(5), level: new Int32Array(5), lo: new Float64Array(5), hi: new Float64Array(5), hpa: new Float64Array(5),
+};
+
+/**
+ * After a successful walk (SDM 4.10.2.1 / 4.10.3.1 / 28.3.2): a TLB entry with the rights the walk found, PSC entries
+ * for the non-leaf guest entries read (rights accumulated from `startRights`, the cached upper levels' rights), and
+ * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`.
+ */
+const fillAfterWalk = (
+  c: MmuCaches, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
+  user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number,
+): MmuCaches => {
+  const cfg = ctx.walk;
+  const ept = cfg.ept;
+  const ep4ta = ep4taOf(cfg);
+  const { vpid, pcid } = ctx;
+  const n = wr.count;
+  const leafLo = n > 0 ? wr.lo[n - 1] : 0;
+  const dirty = n === 0 || (leafLo & PTE_D) !== 0 || kind === 'write';
+  const rights =
+    (writable ? FL_RW : 0) | (user ? FL_US : 0) | (xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) | eptRights |
+    (ctx.pge && n > 0 && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
+  const physBase = hpa - mod(addr, pageSize);
+  const tlb = Tlb.fill(c.tlb, kind === 'fetch', { kind: ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta },
+    addr, sizeCode(pageSize), rights, physBase);
+  let psc = c.psc;
+  if (cfg.guest !== null) {
+    const hiAddr = hiAddrMask(cfg.guest.maxPhyAddr);
+    let acc = startRights;
+    for (let i = 0; i < n - 1; i++) {
+      const lo = wr.lo[i];
+      const hi = wr.hi[i];
+      if ((lo & PTE_RW) === 0) acc &= ~FL_RW;
+      if ((lo & PTE_US) === 0) acc &= ~FL_US;
+      if (cfg.guest.nxe && (hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
+      const table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
+      psc = Psc.fill(psc, wr.level[i], addr, vpid, pcid, ep4ta, table, acc);
+    }
+  }
+  let nested = c.nested;
+  if (ept !== null && nested.sets > 0) {
+    for (let i = 0; i < n; i++) {
+      const h = wr.hpa[i];
+      if (Number.isNaN(h)) continue;
+      const g = wr.gpa[i];
+      const gpaPage = g - (g % 4096);
+      if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
+      nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h % 4096), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+    }
+  }
+  return { tlb, psc, nested };
+};
+
+/** Guest-physical pages whose nested-TLB entries the fast walk used, in order (touched when it commits). */
+const nestedUsed = new Float64Array(5);
+
+/**
+ * The walk of `translate` for the common case, allocation-free until it succeeds: guest paging on, every guest and
+ * EPT entry present and well-formed, the rights allow the access, and no guest or EPT accessed/dirty flag needs
+ * setting (so memory does not change and PML logs nothing). Returns undefined in every other case, having changed
+ * nothing (the paging-structure-cache and nested-TLB LRU updates are made only on success), and `translate` then
+ * walks with walk2d, which reports faults, exits and A/D updates. On success the result is the one walk2d's path
+ * gives (same references, cache hits, fills and statistics): tests/mmu/translateFast.test.ts compares the two.
+ */
+const missFast = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, addr: number, access: W2.Walk2dAccess,
+): TranslateResult | undefined => {
+  const cfg = ctx.walk;
+  const g = cfg.guest;
+  if (g === null) return undefined;
+  const ept = cfg.ept;
+  const ep4ta = ep4taOf(cfg);
+  const { vpid, pcid } = ctx;
+  const psc0 = caches.psc;
+  const nested0 = caches.nested;
+  const nestedOn = ept !== null && nested0.sets > 0;
+  // paging-structure caches: start below the deepest hit
+  let level = g.la57 ? 5 : 4;
+  let table = g.cr3 as number;
+  let startRights = FL_RW | FL_US | FL_X;
+  const ph = Psc.lookup(psc0, level, addr, vpid, pcid, ep4ta);
+  if (ph >= 0) {
+    level = Psc.hitLevel(ph) - 1;
+    table = Psc.hitTable(psc0, ph);
+    startRights = Psc.hitRights(psc0, ph);
+  }
+  let user = (startRights & FL_US) !== 0;
+  let writable = (startRights & FL_RW) !== 0;
+  let xd = (startRights & FL_X) === 0;
+  const hiAddr = hiAddrMask(g.maxPhyAddr);
+  const asWriteTable = ept !== null && ept.ad; // a paging-structure access is a write for EPT A/D (SDM 28.3.5)
+  let n = 0;
+  let guestRefs = 0;
+  let nestedRefs = 0;
+  let nestedLookups = 0;
+  let nestedHits = 0;
+  let gpa = 0;
+  let guestSize = 0;
+  for (;;) {
+    const eGpa = table + 8 * Guest.guestIndex(addr, level);
+    let eHpa = eGpa;
+    if (ept !== null) {
+      const off = eGpa % PAGE_SIZE;
+      let hit = -1;
+      if (nestedOn) {
+        nestedLookups++;
+        hit = NestedTlb.lookup(nested0, ep4ta, eGpa - off);
+      }
+      if (hit >= 0) {
+        eHpa = NestedTlb.hitHpa(nested0, hit, eGpa - off) + off;
+        nestedUsed[nestedHits++] = eGpa - off;
+      } else {
+        const st = Ept.eptWalk(mem, ept, eGpa, true, asWriteTable, false, false);
+        nestedRefs += Ept.eptOut.refs;
+        if (st !== Ept.EW_OK || Ept.eptNeedsAd(ept, asWriteTable)) return undefined;
+        eHpa = Ept.eptOut.hpa;
+      }
+    }
+    guestRefs++;
+    const pg = Phys.page(mem, Math.floor(eHpa / PAGE_SIZE));
+    const wi = (eHpa % PAGE_SIZE) >>> 2;
+    const lo = pg === undefined ? 0 : pg[wi];
+    const hi = pg === undefined ? 0 : pg[wi + 1];
+    wr.gpa[n] = eGpa; wr.level[n] = level; wr.lo[n] = lo; wr.hi[n] = hi; wr.hpa[n] = eHpa;
+    n++;
+    // not present, reserved bits, a flag to set: walk2d reports it
+    if ((lo & Guest.PTE_P) === 0 || (lo & Guest.PTE_A) === 0 || Guest.guestReserved(g, lo, hi, level)) return undefined;
+    user = user && (lo & PTE_US) !== 0;
+    writable = writable && (lo & PTE_RW) !== 0;
+    xd = xd || (g.nxe && (hi & PTE_HI_XD) !== 0);
+    if (level === 1 || (level <= 3 && (lo & Guest.PTE_PS) !== 0)) {
+      guestSize = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000;
+      const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
+      gpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + mod(addr, guestSize);
+      if (!Guest.rightsAllow(g, access, user, writable, xd)) return undefined;
+      if (access.kind === 'write' && (lo & PTE_D) === 0) return undefined;
+      break;
+    }
+    table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
+    level--;
+  }
+  // the final guest-physical address through EPT (never from the nested TLB, see the module header)
+  let hpa = gpa;
+  let pageSize = guestSize;
+  let eptRights = FL_EPT_R | FL_EPT_W | FL_EPT_X;
+  if (ept !== null) {
+    const write = access.kind === 'write';
+    const st = Ept.eptWalk(mem, ept, gpa, access.kind === 'read', write, access.kind === 'fetch', user);
+    const o = Ept.eptOut;
+    nestedRefs += o.refs;
+    if (st !== Ept.EW_OK || Ept.eptNeedsAd(ept, write)) return undefined;
+    hpa = o.hpa;
+    pageSize = Math.min(guestSize, o.pageSize);
+    const eptX = ept.mbec && user ? o.ux === 1 : o.x === 1;
+    eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
+  }
+  // success: the LRU updates of the cache hits, in walk order, then the fills
+  let psc = psc0;
+  const pscHits: [number, number, number, number] = [0, 0, 0, 0];
+  if (ph >= 0) {
+    pscHits[Psc.hitLevel(ph) - 2] = 1;
+    psc = Psc.touchHit(psc0, ph);
+  }
+  let nested = nested0;
+  for (let i = 0; i < nestedHits; i++) nested = NestedTlb.touchHit(nested, NestedTlb.lookup(nested, ep4ta, nestedUsed[i]));
+  wr.count = n;
+  const entries: Guest.GuestEntryUsed[] = new Array(n);
+  for (let i = 0; i < n; i++) entries[i] = { gpa: wr.gpa[i] as Gpa, level: wr.level[i], lo: wr.lo[i], hi: wr.hi[i] };
+  const filled = fillAfterWalk({ tlb: caches.tlb, psc, nested }, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
+  const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
+  const stats: TranslationStats = {
+    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits,
+    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
+    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  };
+  return {
+    outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, guestEntries: entries } },
+    caches: next, mem, tlbLevel: null, stats, ...(ept !== null && ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+  };
+};
+
+/**
  * Translate `gla` for one access. Pure: the caches and memory come back new; the inputs stay valid.
  */
 export const translate = (
   caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
+): TranslateResult => translateImpl(caches, mem, ctx, gla, access, true);
+
+/** `translate` without its fast path (every TLB miss walks with walk2d): the reference the fast path is tested
+ * against (tests/mmu/translateFast.test.ts). */
+export const translateReference = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
+): TranslateResult => translateImpl(caches, mem, ctx, gla, access, false);
+
+const translateImpl = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, useFast: boolean,
 ): TranslateResult => {
   const cfg = ctx.walk;
   const ept = cfg.ept;
@@ -163,7 +362,11 @@ export const translate = (
     };
   }
 
-  // 3. Walk: start below the deepest paging-structure-cache hit; guest-table pages from the nested TLB.
+  // 3. Walk: start below the deepest paging-structure-cache hit; guest-table pages from the nested TLB. The common
+  // case (every entry present, rights allow, no A/D flag to set) first, allocation-free; anything else walks again
+  // in full (walk2d) from the same inputs: the fast path changes nothing until it has succeeded.
+  const fast = useFast ? missFast(caches, mem, ctx, addr, access) : undefined;
+  if (fast !== undefined) return fast;
   let psc = caches.psc;
   let nested = caches.nested;
   const pscHits: [number, number, number, number] = [0, 0, 0, 0];
@@ -212,42 +415,20 @@ export const translate = (
   let outcome: TranslateOutcome;
   switch (o._tag) {
     case 'translated': {
-      // 4. Fill: TLB entry with the rights the walk found; PSC entries for the non-leaf guest entries read; nested
-      // TLB entries for the guest-table pages the walk translated through EPT.
       const entries = o.guestEntries;
-      const leaf = entries.length > 0 ? entries[entries.length - 1] : undefined;
-      const dirty = leaf === undefined || (leaf.lo & PTE_D) !== 0 || access.kind === 'write';
+      const hpas = r.guestEntryHpa;
+      wr.count = entries.length;
+      for (let i = 0; i < entries.length; i++) {
+        const g = entries[i];
+        wr.gpa[i] = g.gpa; wr.level[i] = g.level; wr.lo[i] = g.lo; wr.hi[i] = g.hi; wr.hpa[i] = i < hpas.length ? hpas[i] : NaN;
+      }
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
-      const rights =
-        (o.writable ? FL_RW : 0) | (o.user ? FL_US : 0) | (o.xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) |
-        (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0) |
-        (ctx.pge && leaf !== undefined && (leaf.lo & PTE_G) !== 0 ? FL_GLOBAL : 0);
-      const size = sizeCode(o.pageSize);
-      const physBase = (o.hpa as number) - mod(addr, o.pageSize);
-      tlb = Tlb.fill(tlb, fetch, { kind, vpid, pcid, ep4ta }, addr, size, rights, physBase);
-      if (cfg.guest !== null) {
-        const hiAddr = 2 ** (cfg.guest.maxPhyAddr - 32) - 1;
-        let acc = startRights;
-        for (let i = 0; i < entries.length - 1; i++) {
-          const g = entries[i];
-          if ((g.lo & PTE_RW) === 0) acc &= ~FL_RW;
-          if ((g.lo & PTE_US) === 0) acc &= ~FL_US;
-          if (cfg.guest.nxe && (g.hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
-          const table = ((g.lo & 0xffff_f000) >>> 0) + (g.hi & hiAddr) * TWO32;
-          psc = Psc.fill(psc, g.level, addr, vpid, pcid, ep4ta, table, acc);
-        }
-      }
-      if (nestedOn) {
-        const hpas = r.guestEntryHpa;
-        for (let i = 0; i < entries.length && i < hpas.length; i++) {
-          const g = entries[i].gpa as number;
-          const gpaPage = g - (g % 4096);
-          if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
-          nested = NestedTlb.fill(nested, ep4ta, gpaPage, hpas[i] - (hpas[i] % 4096),
-            ept !== null && ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
-        }
-      }
+      const eptRights = (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
+      const filled = fillAfterWalk({ tlb, psc, nested }, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
+      tlb = filled.tlb;
+      psc = filled.psc;
+      nested = filled.nested;
       outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize, walked: { gpa: o.gpa as number, guestEntries: entries } };
       break;
     }

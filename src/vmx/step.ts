@@ -28,9 +28,9 @@ import { tscControls, guestTsc, IA32_TIME_STAMP_COUNTER, IA32_TSC_AUX } from './
 import { encodeInterruptionInfo } from './qualifications';
 import { vmExit, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
-import { currentFields, vmcsRead } from './cpu';
+import { cpuWith, currentFields, vmcsRead } from './cpu';
 import { F } from './fields';
-import type { Env, GuestCpu, Machine, NonRoot, Outcome } from './machine';
+import { machineWith, type Env, type GuestCpu, type Machine, type NonRoot, type Outcome } from './machine';
 
 export interface GuestStepResult {
   readonly machine: Machine;
@@ -132,7 +132,7 @@ export const memoryAccessL1Hit = (env: Env, m: Machine, ev: MemoryAccess): Machi
   const h = l1Hit(tlb, ctx, first, ev.op, ev.user);
   if (h < 0) return undefined;
   const touched = Tlb.touchHit(tlb, h);
-  return touched === tlb ? m : { ...m, mmu: { ...m.mmu, tlb: touched } };
+  return touched === tlb ? m : machineWith(m, { mmu: { tlb: touched, psc: m.mmu.psc, nested: m.mmu.nested } });
 };
 
 /**
@@ -156,7 +156,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
     const r = translate(m.mmu, m.cpu.mem, ctx, addr, access);
     stats = i === 0 ? r.stats : Cost.combine(stats, r.stats);
     // the common case (a hit on the most recently used TLB entry) changes nothing: keep the machine itself
-    if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = { ...m, mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : { ...m.cpu, mem: r.mem } };
+    if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = machineWith(m, { mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: r.mem }) });
     if (r.pmlIndex !== undefined && r.pmlIndex !== g.pmlIndex) {
       g = { ...g, pmlIndex: r.pmlIndex };
       m = withGuest(m, g);
