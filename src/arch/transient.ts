@@ -25,11 +25,14 @@ let current: Set<object> | null = null;
  */
 export const transient = <T>(f: () => T): T => {
   const prev = current;
-  current = new Set<object>();
+  const mine = new Set<object>();
+  current = mine;
   try {
     return f();
   } finally {
     current = prev;
+    // the set may outlive the scope as the `scope()` identity recorded by a structure: keep it empty
+    mine.clear();
   }
 };
 
@@ -41,6 +44,13 @@ export const adopt = <T extends object>(o: T): T => {
   if (current !== null) current.add(o);
   return o;
 };
+
+/**
+ * The current scope's identity (null outside any scope): a structure that records the scope that copied it (rather
+ * than `adopt`ing it) is writable in place while `scope()` still returns that value. Cheaper than `owned` for a few
+ * large buffers that are checked on every update (TLB arrays).
+ */
+export const scope = (): object | null => current;
 
 /** True inside a scope. */
 export const inTransient = (): boolean => current !== null;

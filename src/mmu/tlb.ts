@@ -22,7 +22,7 @@
  */
 
 import { mod } from '../arch/addr';
-import { adopt, owned } from '../arch/transient';
+import { scope } from '../arch/transient';
 import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
@@ -88,19 +88,31 @@ export interface CacheArray {
    * owned by the transient scope that copied it: src/arch/transient.ts).
    */
   readonly data: Float64Array;
+  /** the transient scope that copied `data` (src/arch/transient.ts `scope`), or null: `data` is then never written */
+  readonly owner: object | null;
+  /** bit s set: an entry of page-size code s may be present (set on insert, never cleared: lookups of absent sizes
+   * are skipped) */
+  readonly sizes: number;
 }
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  return { sets, ways, data: new Float64Array(sets * ways * STRIDE) };
+  return { sets, ways, data: new Float64Array(sets * ways * STRIDE), owner: null, sizes: 0 };
 };
 
 /**
  * The data of `arr` for writing: `arr.data` itself when this transient scope copied it, else a copy the scope owns
  * (outside a scope: a private copy). The caller returns a new CacheArray around it.
  */
-const writable = (arr: CacheArray): Float64Array => (owned(arr.data) ? arr.data : adopt(arr.data.slice()));
+const writable = (arr: CacheArray): Float64Array => {
+  const s = scope();
+  return s !== null && arr.owner === s ? arr.data : arr.data.slice();
+};
+
+/** A new CacheArray around `data` (written by the caller through `writable`). */
+const withData = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray =>
+  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), sizes });
 
 export const setOf = (arr: CacheArray, key: number): number => { const s = key % arr.sets; return s < 0 ? s + arr.sets : s; };
 
@@ -116,9 +128,14 @@ export const probe = (
   const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
   const ways = arr.ways;
   for (let w = 0, o = set * ways * STRIDE; w < ways; w++, o += STRIDE) {
+    // the key first: it differs in almost every entry a lookup visits (an invalid entry's key is 0)
+    if (d[o + F_KEY] !== key) {
+      if (d[o + F_FLAGS] === 0) return -1; // valid entries form a prefix
+      continue;
+    }
     const f = d[o + F_FLAGS];
-    if (f === 0) return -1; // valid entries form a prefix
-    if ((f & IDENT_MASK) === ident && d[o + F_KEY] === key && d[o + F_VPID] === vpid && d[o + F_EP4TA] === ep4ta &&
+    if (f === 0) return -1;
+    if ((f & IDENT_MASK) === ident && d[o + F_VPID] === vpid && d[o + F_EP4TA] === ep4ta &&
       (d[o + F_PCID] === pcid || (f & FL_GLOBAL) !== 0)) return w;
   }
   return -1;
@@ -136,7 +153,7 @@ export const touch = (arr: CacheArray, set: number, way: number): CacheArray => 
   const f = d[o], k = d[o + 1], v = d[o + 2], p = d[o + 3], e = d[o + 4], x = d[o + 5];
   d.copyWithin(base + STRIDE, base, o);
   d[base] = f; d[base + 1] = k; d[base + 2] = v; d[base + 3] = p; d[base + 4] = e; d[base + 5] = x;
-  return { sets: arr.sets, ways: arr.ways, data: d };
+  return withData(arr, d, arr.sizes);
 };
 
 /**
@@ -165,7 +182,7 @@ export const insert = (
   if (at > base) d.copyWithin(base + STRIDE, base, at);
   d[base + F_FLAGS] = flags; d[base + F_KEY] = key; d[base + F_VPID] = vpid; d[base + F_PCID] = pcid;
   d[base + F_EP4TA] = ep4ta; d[base + F_VALUE] = value;
-  return { sets: arr.sets, ways: arr.ways, data: d };
+  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)));
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -188,11 +205,20 @@ const view = (d: Float64Array, o: number): EntryView => {
   };
 };
 
+/** One view reused for every predicate call of an invalidation (predicates never keep the view they are given). */
+const scratch: { -readonly [K in keyof EntryView]: EntryView[K] } = { flags: 0, kind: 1, size: 0, key: 0, vpid: 0, pcid: 0, ep4ta: 0, value: 0 };
+const viewAt = (d: Float64Array, o: number): EntryView => {
+  const flags = d[o + F_FLAGS];
+  scratch.flags = flags; scratch.kind = kindOf(flags); scratch.size = sizeOf(flags); scratch.key = d[o + F_KEY];
+  scratch.vpid = d[o + F_VPID]; scratch.pcid = d[o + F_PCID]; scratch.ep4ta = d[o + F_EP4TA]; scratch.value = d[o + F_VALUE];
+  return scratch;
+};
+
 /** Does `pred` select an entry of `set`? */
 const selects = (arr: CacheArray, set: number, pred: (e: EntryView) => boolean): boolean => {
   const d = arr.data;
   const end = (set + 1) * arr.ways * STRIDE;
-  for (let o = set * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) if (pred(view(d, o))) return true;
+  for (let o = set * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) if (pred(viewAt(d, o))) return true;
   return false;
 };
 
@@ -202,7 +228,7 @@ const filterSetInto = (arr: CacheArray, out: Float64Array, set: number, pred: (e
   const end = base + arr.ways * STRIDE;
   let n = base;
   for (let o = base; o < end && out[o + F_FLAGS] !== 0; o += STRIDE) {
-    if (pred(view(out, o))) continue;
+    if (pred(viewAt(out, o))) continue;
     if (n !== o) out.copyWithin(n, o, o + STRIDE);
     n += STRIDE;
   }
@@ -217,7 +243,7 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
     out ??= writable(arr);
     filterSetInto(arr, out, s, pred);
   }
-  return out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out };
+  return out === undefined ? arr : withData(arr, out, arr.sizes);
 };
 
 /**
@@ -234,12 +260,12 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
-      if (!selects(out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out }, s, pred)) continue;
+      if (!selects(out === undefined ? arr : withData(arr, out, arr.sizes), s, pred)) continue;
       out ??= writable(arr);
       filterSetInto(arr, out, s, pred);
     }
   }
-  return out === undefined ? arr : { sets: arr.sets, ways: arr.ways, data: out };
+  return out === undefined ? arr : withData(arr, out, arr.sizes);
 };
 
 /** Every valid entry, set by set, MRU first (inspection and tests). */
@@ -302,7 +328,7 @@ const probeAt = (
   tlb: Tlb, a: number, size: SizeCode, kind: MappingKind, addr: number, vpid: number, pcid: number, ep4ta: number,
 ): number => {
   const arr = tlb.arrays[a];
-  if (arr.sets === 0) return -1;
+  if ((arr.sizes & (1 << size)) === 0) return -1; // never held an entry of this size (or has no sets)
   const key = keyAt(addr, size);
   const set = setOf(arr, key);
   const w = probe(arr, set, kind, size, key, vpid, pcid, ep4ta);
