@@ -70,3 +70,9 @@ export const isBitSet = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1
 
 /** The 64-bit value with only bit n set. */
 export const bitMask = (n: number): bigint => 1n << BigInt(n);
+
+/** The bigints 0..1023, made once: BigInt(n) of a small count, index or reason allocates a new bigint every time. */
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** BigInt(n) for an integer n (a shared value for 0 <= n < 1024; throws for a non-integer, as BigInt does). */
+export const bigOf = (n: number): bigint => (n >= 0 && n < 1024 && (n | 0) === n ? SMALL_BIGINTS[n] : BigInt(n));

@@ -293,17 +293,17 @@ export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [numb
 };
 
 /**
- * `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, applied in order. The arrays are read
- * during the call only (a caller may reuse them).
+ * `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, the first `n` of them (default: all)
+ * applied in order. The arrays are read during the call only (a caller may reuse them).
  */
-export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[]): VmcsFields => {
+export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[], n = encs.length): VmcsFields => {
   const base = toStore(fields);
   let vals: Array<bigint | undefined> | undefined;
   let extra: Map<number, bigint> | undefined;
   let count = base.count;
   let written: number[] | undefined;
   let touched = 0;
-  for (let k = 0; k < encs.length; k++) {
+  for (let k = 0; k < n; k++) {
     const enc = encs[k];
     const i = indexOf(enc);
     const v = values[k];
