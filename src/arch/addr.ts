@@ -65,8 +65,12 @@ export const mod = (a: number, m: number): number => { const r = a % m; return r
 /** Lowercase 0x hex, as the JSON contract writes addresses and 64-bit values. */
 export const hex = (x: bigint | number): string => '0x' + (typeof x === 'bigint' ? u64(x) : x).toString(16);
 
+/** 1n << n for n = 0..63, made once (a bit test then makes one bigint, not three). */
+const BIT_MASKS: readonly bigint[] = Array.from({ length: 64 }, (_, i) => 1n << BigInt(i));
+
 /** Whether bit n of a 64-bit value (an MSR, control register or VMCS field) is 1. */
-export const isBitSet = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
+export const isBitSet = (v: bigint, n: number): boolean =>
+  (n >= 0 && n < 64 && (n | 0) === n ? (v & BIT_MASKS[n]) !== 0n : ((v >> BigInt(n)) & 1n) === 1n);
 
 /** The 64-bit value with only bit n set. */
 export const bitMask = (n: number): bigint => 1n << BigInt(n);

@@ -71,7 +71,9 @@ export interface EntryFailure {
 // Reading the VMCS
 
 const rd = (ctx: EntryContext, enc: number): bigint => ctx.fields.get(enc) ?? 0n;
-const bits = (v: bigint, lo: number, hi: number): bigint => (v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
+/** (1n << w) - 1n for widths 0..64, made once */
+const WIDTH_MASKS: readonly bigint[] = Array.from({ length: 65 }, (_, w) => (1n << BigInt(w)) - 1n);
+const bits = (v: bigint, lo: number, hi: number): bigint => (lo === 0 ? v : v >> BigInt(lo)) & WIDTH_MASKS[hi - lo + 1];
 const hx = (v: bigint | number): string => '0x' + (typeof v === 'bigint' ? v : BigInt(v)).toString(16);
 const maxPhy = (ctx: EntryContext): bigint => BigInt(ctx.caps.maxPhyAddr);
 /** no bit at or above MAXPHYADDR */
@@ -161,10 +163,11 @@ const cr = (fixed0: bigint, fixed1: bigint, value: bigint, relax: bigint): Verdi
 // Guest segments (SDM "Checks on Guest Segment Registers")
 
 interface Seg { readonly name: string; readonly sel: bigint; readonly base: bigint; readonly limit: bigint; readonly ar: bigint }
-const SEGS = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const;
-type SegName = (typeof SEGS)[number];
+/** the segment registers in VMCS field order (GUEST_ES_* + 2k) */
+const SEG_INDEX = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5, LDTR: 6, TR: 7 } as const;
+type SegName = keyof typeof SEG_INDEX;
 const seg = (ctx: EntryContext, name: SegName): Seg => {
-  const k = SEGS.indexOf(name);
+  const k = SEG_INDEX[name];
   return {
     name,
     sel: rd(ctx, F.GUEST_ES_SELECTOR + 2 * k),
@@ -854,6 +857,8 @@ interface CheckMemo {
   readonly readsMem: boolean[];
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: Map<number, number[]>;
+  /** check i is in the readers of the field at dense index d (a table field): registered[i * FIELDS.length + d] = 1 */
+  readonly registered: Uint8Array;
   /** some check read a field outside WATCHED (the HOT_FIELDS fast path is then off for this memo) */
   readsUnwatched: boolean;
   /** what VM entry reports with these verdicts */
@@ -876,13 +881,18 @@ const HOT_FIELDS: readonly number[] = [
 const COLD_FIELDS: readonly number[] = FIELDS
   .filter((f) => f.area !== 'exit-info' && !HOT_FIELDS.includes(f.encoding)).map((f) => f.encoding);
 const COLD_GROUP = watchFields(COLD_FIELDS);
+/** the dense index (position in FIELDS) of each encoding of the table, -1 for the others */
+const DENSE = new Int16Array(0x10000).fill(-1);
+FIELDS.forEach((f, d) => { DENSE[f.encoding] = d; });
 /** 1 for the encodings of HOT_FIELDS and COLD_FIELDS */
 const WATCHED = new Uint8Array(0x10000);
 for (const e of HOT_FIELDS) WATCHED[e] = 1;
 for (const e of COLD_FIELDS) WATCHED[e] = 1;
 
-/** The memo per capability set (keyed by the immutable caps object). */
+/** The memo per capability set (keyed by the immutable caps object), and the last one used (checked first). */
 const memos = new WeakMap<Caps, CheckMemo>();
+let lastCaps: Caps | undefined;
+let lastMemo: CheckMemo | undefined;
 
 // One recording context, reused: a check's field reads are appended to `recReads` (the first `recCount` entries), a
 // memory read sets `recMem`.
@@ -915,11 +925,15 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
   recMem = false;
   const verdict = ENTRY_CHECKS[i].test(rec);
   // readers only grows (a superset of the current read sets still marks every check that must run again)
+  const row = i * FIELDS.length;
   for (let k = 0; k < recCount; k++) {
     const e = recReads[k];
+    const d = e >= 0 && e < 0x10000 ? DENSE[e] : -1;
+    if (d >= 0 && memo.registered[row + d] === 1) continue;
     const l = memo.readers.get(e);
     if (l === undefined) memo.readers.set(e, [i]);
     else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
+    if (d >= 0) memo.registered[row + d] = 1;
     if (!(e >= 0 && e < 0x10000 && WATCHED[e] === 1)) memo.readsUnwatched = true;
   }
   memo.readsMem[i] = recMem;
@@ -930,43 +944,52 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
 const stamp = new Int32Array(ENTRY_CHECKS.length);
 let epoch = 0;
 
-/** The encodings whose readers run again on this entry (reused). */
-const changedScratch: number[] = [];
+/** The hot fields that changed on this entry (the first ones of the array; reused). */
+const changedScratch: number[] = new Array<number>(HOT_FIELDS.length).fill(0);
 
 /**
  * What VMLAUNCH/VMRESUME reports, exactly as `firstEntryFailure`, but re-running only the checks that read a field
  * (or memory) that changed since the last entry checked with the same capabilities; the others keep their verdicts.
  */
 export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
-  const prev = memos.get(ctx.caps);
+  const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
   const n = ENTRY_CHECKS.length;
   if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
     const memo: CheckMemo = {
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), readsUnwatched: false, result: undefined,
+      readers: new Map(), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
     };
     memos.set(ctx.caps, memo);
+    lastCaps = ctx.caps;
+    lastMemo = memo;
     const rec = recordingContext(ctx);
     for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
     memo.result = resultOf(memo.verdicts);
     memo.fields = ctx.fields;
     return memo.result;
   }
+  lastCaps = ctx.caps;
+  lastMemo = prev;
   const from = prev.fields;
   if (from === ctx.fields && prev.mem === ctx.mem) return prev.result;
   const memChanged = prev.mem !== ctx.mem;
   let changed: readonly number[];
+  let nChanged: number;
   const cold = groupStamp(from, COLD_GROUP);
   if (!prev.readsUnwatched && cold !== undefined && cold === groupStamp(ctx.fields, COLD_GROUP)) {
     // only hot fields may differ among the fields the checks read
-    changedScratch.length = 0;
-    for (const e of HOT_FIELDS) if ((from.get(e) ?? 0n) !== (ctx.fields.get(e) ?? 0n)) changedScratch.push(e);
+    nChanged = 0;
+    for (let k = 0; k < HOT_FIELDS.length; k++) {
+      const e = HOT_FIELDS[k];
+      if ((from.get(e) ?? 0n) !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
+    }
     changed = changedScratch;
   } else {
     changed = changedFields(from, ctx.fields);
+    nChanged = changed.length;
   }
-  if (changed.length === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
+  if (nChanged === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
   if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
   const rec = recordingContext(ctx);
   prev.fields = null;
@@ -979,8 +1002,8 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   };
   // the readers of a changed field, and memory readers when memory changed (a check re-run here may add itself to
   // the readers of a field it did not read before: that field did not change, so the loop needs no second pass)
-  for (const e of changed) {
-    const l = prev.readers.get(e);
+  for (let c = 0; c < nChanged; c++) {
+    const l = prev.readers.get(changed[c]);
     if (l !== undefined) for (let k = 0; k < l.length; k++) rerun(l[k]);
   }
   if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);
