@@ -178,6 +178,10 @@ export const watchFields = (encs: readonly number[]): number => {
   return g;
 };
 
+/** The encodings of each declared group, in declaration order (for tests and diagnostics). */
+export const watchedGroups = (): readonly (readonly number[])[] =>
+  Array.from({ length: groups }, (_, g) => FIELDS.filter((_f, i) => (GROUP_BITS[i] & (1 << g)) !== 0).map((f) => f.encoding));
+
 const freshStamps = (): number[] => {
   const s = new Array<number>(MAX_GROUPS);
   for (let g = 0; g < MAX_GROUPS; g++) s[g] = ++lastStamp;
@@ -336,27 +340,6 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
   }
   return makeStore(vals ?? base.vals, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
 };
-
-/**
- * The dense indexes (positions in FIELDS) of the table fields whose values may differ between two versions of a
- * VMCS, appended to `out` (a superset: a field written and written back may be listed), when `to` was written from
- * `from` within the generations a store remembers and neither side map changed. Returns false (and leaves `out` as
- * it may have been partly filled) otherwise: the caller then compares values (`changedFields`).
- */
-export const writtenSince = (from: VmcsFields, to: VmcsFields, out: number[]): boolean => {
-  if (from === to) return true;
-  if (!isStore(from) || !isStore(to) || from.extra !== to.extra) return false;
-  const a = from.vals;
-  let cur: Store | undefined = to;
-  for (let k = 0; k <= MAX_DEPTH && cur !== undefined && cur.vals !== a; k++, cur = cur.parent) {
-    const w = cur.written;
-    for (let j = 0; j < w.length; j++) out.push(w[j]);
-  }
-  return cur !== undefined && cur.vals === a;
-};
-
-/** The encoding of the field at dense index `i` of the field table. */
-export const encodingAt = (i: number): number => FIELDS[i].encoding;
 
 /** Encodings whose values differ between two versions of a VMCS (a missing field reads 0). */
 export const changedFields = (from: VmcsFields, to: VmcsFields): number[] => {
