@@ -70,8 +70,18 @@ export const hiAddrMask = (maxPhyAddr: number): number => HI_ADDR[maxPhyAddr] ??
 /** Lowercase 0x hex, as the JSON contract writes addresses and 64-bit values. */
 export const hex = (x: bigint | number): string => '0x' + (typeof x === 'bigint' ? u64(x) : x).toString(16);
 
+/** 1n << n for n = 0..63, made once (a bit test then makes one bigint, not three). */
+const BIT_MASKS: readonly bigint[] = Array.from({ length: 64 }, (_, i) => 1n << BigInt(i));
+
 /** Whether bit n of a 64-bit value (an MSR, control register or VMCS field) is 1. */
-export const isBitSet = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
+export const isBitSet = (v: bigint, n: number): boolean =>
+  (n >= 0 && n < 64 && (n | 0) === n ? (v & BIT_MASKS[n]) !== 0n : ((v >> BigInt(n)) & 1n) === 1n);
 
 /** The 64-bit value with only bit n set. */
 export const bitMask = (n: number): bigint => 1n << BigInt(n);
+
+/** The bigints 0..1023, made once: BigInt(n) of a small count, index or reason allocates a new bigint every time. */
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
+/** BigInt(n) for an integer n (a shared value for 0 <= n < 1024; throws for a non-integer, as BigInt does). */
+export const bigOf = (n: number): bigint => (n >= 0 && n < 1024 && (n | 0) === n ? SMALL_BIGINTS[n] : BigInt(n));

@@ -105,6 +105,20 @@ export const encode = (layout: Layout, fields: Readonly<Record<string, bigint | 
   return v;
 };
 
+/**
+ * The placer of one field of a value held in a number, for hot paths: `v` truncated to the field's width and moved to
+ * its place, (v mod 2^width) * 2^lo, the same bits `set` puts into 0 for a non-negative integer `v`. Only for fields
+ * within bits 31:0 (the sum of the placed fields of one layout is then the encoded value); throws otherwise.
+ */
+export const numberField = (layout: Layout, name: string): ((v: number) => number) => {
+  const f = layout.byName[name];
+  if (f === undefined) throw new Error(`layout ${layout.name} has no field ${name}`);
+  if (f.hi > 31) throw new Error(`layout ${layout.name}: field ${name} is above bit 31`);
+  const mask = 2 ** f.width - 1;
+  const scale = 2 ** f.lo;
+  return f.width === 32 ? (v) => (v >>> 0) * scale : (v) => (v & mask) * scale;
+};
+
 /** Bits of `value` not covered by any declared field (reserved or undefined bits that are set). */
 export const undeclaredBits = (layout: Layout, value: bigint): bigint => {
   let covered = 0n;

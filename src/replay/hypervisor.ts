@@ -29,8 +29,8 @@ import { currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields } from '../vm
 import { F } from '../vmx/fields';
 import { R } from '../vmx/exitReasons';
 import { eptContextOf } from '../vmx/entry';
-import { encodeInterruptionInfo } from '../vmx/qualifications';
-import type { ExitRecord, Machine } from '../vmx/machine';
+import { interruptionInfoNumber } from '../vmx/qualifications';
+import { machineWith, type ExitRecord, type Machine } from '../vmx/machine';
 import type { Config } from './config';
 import * as Shadow from './shadow';
 
@@ -59,17 +59,32 @@ const fieldsOf = (m: Machine): ReturnType<typeof currentFields> => {
   if (m.cpu.vmx !== 'root' || m.cpu.currentVmcs === null) throw new Error('hypervisor: VMREAD/VMWRITE outside root operation or without a current VMCS');
   return currentFields(m.cpu);
 };
+const U64 = 0xffff_ffff_ffff_ffffn;
+/** a register value as the 64-bit pattern VMWRITE stores (no new bigint when it is one already) */
+const u64 = (v: bigint): bigint => (v >= 0n && v <= U64 ? v : BigInt.asUintN(64, v));
 const writeAll = (m: Machine, encs: readonly number[], vals: readonly bigint[]): Machine => {
   const f = fieldsOf(m);
-  const g = vmcsWriteFlat(f, encs, vals.map((v) => BigInt.asUintN(64, v)));
-  return g === f ? m : { ...m, cpu: withCurrentFields(m.cpu, g) };
+  const g = vmcsWriteFlat(f, encs, vals.map(u64));
+  return g === f ? m : machineWith(m, { cpu: withCurrentFields(m.cpu, g) });
 };
-const write = (m: Machine, enc: number, v: bigint): Machine => writeAll(m, [enc], [v]);
+const ONE_ENC: number[] = [0];
+const ONE_VAL: bigint[] = [0n];
+const write = (m: Machine, enc: number, v: bigint): Machine => {
+  const f = fieldsOf(m);
+  // one pair of arrays for every single write (vmcsWriteFlat reads them during the call only)
+  ONE_ENC[0] = enc;
+  ONE_VAL[0] = u64(v);
+  const g = vmcsWriteFlat(f, ONE_ENC, ONE_VAL);
+  return g === f ? m : machineWith(m, { cpu: withCurrentFields(m.cpu, g) });
+};
 const read = (m: Machine, enc: number): bigint => vmcsRead(fieldsOf(m), enc);
 
 /** skip_emulated_instruction: GUEST_RIP += VM-exit instruction length. */
-const skipInstruction = (m: Machine): Machine =>
-  write(m, F.GUEST_RIP, (read(m, F.GUEST_RIP) + read(m, F.VM_EXIT_INSTRUCTION_LEN)) & 0xffff_ffff_ffff_ffffn);
+const skipInstruction = (m: Machine): Machine => {
+  const f = fieldsOf(m);
+  const rip = vmcsRead(f, F.GUEST_RIP) + vmcsRead(f, F.VM_EXIT_INSTRUCTION_LEN);
+  return write(m, F.GUEST_RIP, rip > U64 ? rip & U64 : rip);
+};
 
 /** KVM's MMIO SPTE for EPT: write + execute without read, a misconfiguration on every access (reference §8.5). */
 const MMIO_ENTRY_LO = 0b110;
@@ -114,7 +129,7 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
     case R.EPT_MISCONFIG:
       // emulated MMIO: the instruction completes in the hypervisor, no retry; EPT violations have no instruction length
       // field, so KVM decodes the instruction; the model's accesses are one instruction of unknown length: RIP + 3
-      m = { ...m, pendingRetry: null };
+      m = machineWith(m, { pendingRetry: null });
       return { machine: write(m, F.GUEST_RIP, (read(m, F.GUEST_RIP) + 3n) & 0xffff_ffff_ffff_ffffn), hv, resume: true };
     case R.PML_FULL: {
       // drain the log (a real VMM would record the logged GPAs as dirty for migration) and reset the index
@@ -192,7 +207,7 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
       // kvm_set_msr: the guest's value (EDX:EAX) for MSR ECX
       const msrs = new Map(m.guestMsrs);
       msrs.set(Number(m.gprs.rcx), m.gprs.rax);
-      return { machine: skipInstruction({ ...m, guestMsrs: msrs }), hv, resume: true };
+      return { machine: skipInstruction(machineWith(m, { guestMsrs: msrs })), hv, resume: true };
     }
     default:
       // every instruction exit: emulate and skip it
@@ -205,7 +220,7 @@ export const prepareEntry = (hv: Hypervisor, m: Machine): { machine: Machine; hv
   const p = hv.pendingInjection;
   if (p === null) return { machine: m, hv };
   const hasError = p.errorCode !== undefined;
-  const info = encodeInterruptionInfo({ vector: p.vector, type: p.type, errorCodeValid: hasError });
+  const info = BigInt(interruptionInfoNumber({ vector: p.vector, type: p.type, errorCodeValid: hasError }));
   const x = hasError
     ? writeAll(m, [F.VM_ENTRY_INTR_INFO_FIELD, F.VM_ENTRY_EXCEPTION_ERROR_CODE], [info, BigInt(p.errorCode!)])
     : write(m, F.VM_ENTRY_INTR_INFO_FIELD, info);

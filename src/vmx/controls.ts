@@ -155,6 +155,13 @@ export const layoutOf = (kind: ControlKind): Layout => {
 /** The bit of a named control (as a mask), or undefined when the control field has no such control. */
 export const controlBit = (kind: ControlKind, name: string): bigint | undefined => layoutOf(kind).byName[name]?.mask;
 
+/** The bit of a named control as a mask, for tables built at module load (an unknown name throws). */
+export const controlMask = (kind: ControlKind, name: string): bigint => {
+  const b = controlBit(kind, name);
+  if (b === undefined) throw new Error(`no ${kind} control named ${name}`);
+  return b;
+};
+
 /** Is the named control set in `value`? (An unknown name is a programming error and throws.) */
 export const isSet = (kind: ControlKind, value: bigint, name: string): boolean => {
   const b = controlBit(kind, name);

@@ -46,43 +46,45 @@ interface Regions extends ReadonlyMap<number, VmcsState> {
   readonly states: readonly VmcsState[];
 }
 
-function* regionEntries(this: Regions): IterableIterator<[number, VmcsState]> {
+function* regionEntries(this: RegionsImpl): IterableIterator<[number, VmcsState]> {
   for (let i = 0; i < this.addrs.length; i++) yield [this.addrs[i], this.states[i]];
 }
 
-const REGIONS = {
-  get(this: Regions, addr: number): VmcsState | undefined {
+/** The methods every region set shares (a class, so a write allocates only the object and its arrays). */
+class RegionsImpl {
+  constructor(readonly addrs: readonly number[], readonly states: readonly VmcsState[]) {}
+  get(addr: number): VmcsState | undefined {
     const a = this.addrs;
     for (let i = 0; i < a.length; i++) if (a[i] === addr) return this.states[i];
     return undefined;
-  },
-  has(this: Regions, addr: number): boolean { return this.addrs.includes(addr); },
-  get size(): number { return (this as unknown as Regions).addrs.length; },
-  entries: regionEntries,
-  [Symbol.iterator]: regionEntries,
-  *keys(this: Regions): IterableIterator<number> { yield* this.addrs; },
-  *values(this: Regions): IterableIterator<VmcsState> { yield* this.states; },
-  forEach(this: Regions, cb: (v: VmcsState, k: number, m: ReadonlyMap<number, VmcsState>) => void): void {
-    for (let i = 0; i < this.addrs.length; i++) cb(this.states[i], this.addrs[i], this);
-  },
-  [Symbol.toStringTag]: 'VmcsRegions',
-};
+  }
 
-const makeRegions = (addrs: readonly number[], states: readonly VmcsState[]): Regions => {
-  const r = Object.create(REGIONS) as { addrs: readonly number[]; states: readonly VmcsState[] };
-  r.addrs = addrs;
-  r.states = states;
-  return r as unknown as Regions;
-};
+  has(addr: number): boolean { return this.addrs.includes(addr); }
+  get size(): number { return this.addrs.length; }
+  entries(): IterableIterator<[number, VmcsState]> { return regionEntries.call(this); }
+  [Symbol.iterator](): IterableIterator<[number, VmcsState]> { return regionEntries.call(this); }
+  *keys(): IterableIterator<number> { yield* this.addrs; }
+  *values(): IterableIterator<VmcsState> { yield* this.states; }
+  forEach(cb: (v: VmcsState, k: number, m: ReadonlyMap<number, VmcsState>) => void): void {
+    for (let i = 0; i < this.addrs.length; i++) cb(this.states[i], this.addrs[i], this as unknown as Regions);
+  }
+
+  get [Symbol.toStringTag](): string { return 'VmcsRegions'; }
+}
+
+const makeRegions = (addrs: readonly number[], states: readonly VmcsState[]): Regions =>
+  new RegionsImpl(addrs, states) as unknown as Regions;
 
 const emptyRegions: Regions = makeRegions([], []);
 
 /** `set` with the state at `addr` replaced (or added); any ReadonlyMap is accepted (a literal Map from a test). */
 const regionsWith = (set: ReadonlyMap<number, VmcsState>, addr: number, state: VmcsState): Regions => {
-  const r = Object.getPrototypeOf(set) === REGIONS ? set as Regions : makeRegions([...set.keys()], [...set.values()]);
+  const r = set instanceof RegionsImpl ? set as Regions : makeRegions([...set.keys()], [...set.values()]);
   const i = r.addrs.indexOf(addr);
   if (i < 0) return makeRegions([...r.addrs, addr], [...r.states, state]);
   if (r.states[i] === state) return r;
+  // one region (one vCPU) is the common case: no slice of a one-element array
+  if (r.states.length === 1) return makeRegions(r.addrs, [state]);
   const states = r.states.slice();
   states[i] = state;
   return makeRegions(r.addrs, states);
@@ -135,13 +137,58 @@ export const cpuWith = (cpu: Cpu, p: { readonly mem?: Phys.PhysMem; readonly vmx
 // The field store: a persistent map from encoding to value. The field table is fixed, so a known field has a dense
 // index and a VMCS version is a frozen array of values by index (one array copy per batch of writes, instead of
 // rehashing a Map); encodings outside the table go to a small side map.
+//
+// A store also carries one stamp per watched group of fields (`watchFields`): a number that changes exactly when a
+// write changes the value of a field of the group. Two stores with the same stamp for a group hold the same values in
+// every field of the group (they descend from the one write that set the stamp, with no change to the group since),
+// so a cache keyed on a group (VM entry's decoded controls, the entry checks' memo) compares one number per group
+// instead of diffing field maps.
 
 /** dense index of each encoding of the field table (-1: not in the table) */
 const INDEX_OF = new Int16Array(0x10000).fill(-1);
 FIELDS.forEach((f, i) => { INDEX_OF[f.encoding] = i; });
 const indexOf = (enc: number): number => (enc >= 0 && enc < 0x10000 ? INDEX_OF[enc] : -1);
 
-/** A field store's own data (read through the ReadonlyMap methods of STORE). */
+/** How many generations of writes a store remembers (beyond, `changedFields` compares every value). */
+const MAX_DEPTH = 16;
+
+/** At most this many watched groups (a bit each in GROUP_BITS). */
+const MAX_GROUPS = 8;
+/** the groups each dense index belongs to, one bit per group */
+const GROUP_BITS = new Uint8Array(FIELDS.length);
+let groups = 0;
+/** the last stamp handed out (stamps are unique for the life of the process) */
+let lastStamp = 0;
+let storesMade = false;
+
+/**
+ * Declares a group of fields whose changes a store tracks with a stamp (see `groupStamp`). Groups are declared at
+ * module load, before any store exists (a store made earlier would not have tracked the group): throws otherwise,
+ * or when an encoding is not in the field table.
+ */
+export const watchFields = (encs: readonly number[]): number => {
+  if (storesMade) throw new Error('watchFields: a field store already exists');
+  if (groups >= MAX_GROUPS) throw new Error('watchFields: too many groups');
+  const g = groups++;
+  for (const e of encs) {
+    const i = indexOf(e);
+    if (i < 0) throw new Error(`watchFields: ${e.toString(16)} is not a VMCS field of the table`);
+    GROUP_BITS[i] |= 1 << g;
+  }
+  return g;
+};
+
+/** The encodings of each declared group, in declaration order (for tests and diagnostics). */
+export const watchedGroups = (): readonly (readonly number[])[] =>
+  Array.from({ length: groups }, (_, g) => FIELDS.filter((_f, i) => (GROUP_BITS[i] & (1 << g)) !== 0).map((f) => f.encoding));
+
+const freshStamps = (): number[] => {
+  const s = new Array<number>(MAX_GROUPS);
+  for (let g = 0; g < MAX_GROUPS; g++) s[g] = ++lastStamp;
+  return s;
+};
+
+/** A field store's own data (read through the ReadonlyMap methods of StoreImpl). */
 interface Store extends ReadonlyMap<number, bigint> {
   readonly vals: readonly (bigint | undefined)[];
   readonly extra: ReadonlyMap<number, bigint>;
@@ -150,12 +197,11 @@ interface Store extends ReadonlyMap<number, bigint> {
   readonly parent: Store | undefined;
   readonly written: readonly number[];
   readonly depth: number;
+  /** a stamp per watched group */
+  readonly stamps: readonly number[];
 }
 
-/** How many generations of writes a store remembers (beyond, `changedFields` compares every value). */
-const MAX_DEPTH = 16;
-
-function* storeEntries(this: Store): IterableIterator<[number, bigint]> {
+function* storeEntries(this: StoreImpl): IterableIterator<[number, bigint]> {
   for (let i = 0; i < this.vals.length; i++) {
     const v = this.vals[i];
     if (v !== undefined) yield [FIELDS[i].encoding, v];
@@ -163,43 +209,56 @@ function* storeEntries(this: Store): IterableIterator<[number, bigint]> {
   yield* this.extra;
 }
 
-/** The methods every store shares (a prototype object, so a write allocates only the store and its array). */
-const STORE = {
-  get(this: Store, enc: number): bigint | undefined {
+/** One version of a VMCS's fields (read through the ReadonlyMap methods). */
+class StoreImpl {
+  readonly parent: Store | undefined;
+  readonly depth: number;
+  constructor(
+    readonly vals: readonly (bigint | undefined)[],
+    readonly extra: ReadonlyMap<number, bigint>,
+    readonly count: number,
+    parent: Store | undefined,
+    readonly written: readonly number[],
+    readonly stamps: readonly number[],
+  ) {
+    const depth = parent === undefined ? 0 : parent.depth + 1;
+    this.parent = depth > MAX_DEPTH ? undefined : parent;
+    this.depth = depth > MAX_DEPTH ? 0 : depth;
+  }
+
+  get(enc: number): bigint | undefined {
     const i = indexOf(enc);
     return i >= 0 ? this.vals[i] : this.extra.get(enc);
-  },
-  has(this: Store, enc: number): boolean {
+  }
+
+  has(enc: number): boolean {
     const i = indexOf(enc);
     return i >= 0 ? this.vals[i] !== undefined : this.extra.has(enc);
-  },
-  get size(): number { return (this as unknown as Store).count; },
-  entries: storeEntries,
-  [Symbol.iterator]: storeEntries,
-  *keys(this: Store): IterableIterator<number> { for (const [k] of this.entries()) yield k; },
-  *values(this: Store): IterableIterator<bigint> { for (const [, v] of this.entries()) yield v; },
-  forEach(this: Store, cb: (v: bigint, k: number, m: ReadonlyMap<number, bigint>) => void): void {
-    for (const [k, v] of this.entries()) cb(v, k, this);
-  },
-  [Symbol.toStringTag]: 'VmcsFields',
-};
+  }
+
+  get size(): number { return this.count; }
+  entries(): IterableIterator<[number, bigint]> { return storeEntries.call(this); }
+  [Symbol.iterator](): IterableIterator<[number, bigint]> { return storeEntries.call(this); }
+  *keys(): IterableIterator<number> { for (const [k] of this.entries()) yield k; }
+  *values(): IterableIterator<bigint> { for (const [, v] of this.entries()) yield v; }
+  forEach(cb: (v: bigint, k: number, m: ReadonlyMap<number, bigint>) => void): void {
+    for (const [k, v] of this.entries()) cb(v, k, this as unknown as Store);
+  }
+
+  get [Symbol.toStringTag](): string { return 'VmcsFields'; }
+}
+
+const NO_INDEXES: readonly number[] = [];
 
 const makeStore = (
   vals: readonly (bigint | undefined)[], extra: ReadonlyMap<number, bigint>, count: number,
-  parent?: Store, written: readonly number[] = [],
+  parent?: Store, written: readonly number[] = NO_INDEXES, stamps?: readonly number[],
 ): Store => {
-  const s = Object.create(STORE) as Record<keyof Store, unknown>;
-  s.vals = vals;
-  s.extra = extra;
-  s.count = count;
-  const depth = parent === undefined ? 0 : parent.depth + 1;
-  s.parent = depth > MAX_DEPTH ? undefined : parent;
-  s.written = written;
-  s.depth = depth > MAX_DEPTH ? 0 : depth;
-  return s as unknown as Store;
+  storesMade = true;
+  return new StoreImpl(vals, extra, count, parent, written, stamps ?? freshStamps()) as unknown as Store;
 };
 
-const isStore = (f: VmcsFields): f is Store => Object.getPrototypeOf(f) === STORE;
+const isStore = (f: VmcsFields): f is Store => f instanceof StoreImpl;
 
 /** The same fields as a store (any ReadonlyMap is accepted, e.g. a literal Map from defaultState or a test). */
 const toStore = (f: VmcsFields): Store => {
@@ -212,6 +271,12 @@ const toStore = (f: VmcsFields): Store => {
   }
   return makeStore(vals, extra, f.size);
 };
+
+/**
+ * The stamp of a watched group in this version of the fields: equal stamps of two versions mean every field of the
+ * group holds the same value in both. A map that is not a field store has no stamps (undefined: compare values).
+ */
+export const groupStamp = (f: VmcsFields, group: number): number | undefined => (isStore(f) ? f.stamps[group] : undefined);
 
 /** A field value by full encoding; a field never written reads 0. */
 export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
@@ -231,26 +296,34 @@ export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [numb
   return vmcsWriteFlat(fields, encs, vals);
 };
 
-/** `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, applied in order. */
-export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[]): VmcsFields => {
+/**
+ * `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, the first `n` of them (default: all)
+ * applied in order. The arrays are read during the call only (a caller may reuse them).
+ */
+export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[], n = encs.length): VmcsFields => {
   const base = toStore(fields);
   let vals: Array<bigint | undefined> | undefined;
   let extra: Map<number, bigint> | undefined;
   let count = base.count;
-  const written: number[] = [];
-  for (let k = 0; k < encs.length; k++) {
+  let written: number[] | undefined;
+  let touched = 0;
+  for (let k = 0; k < n; k++) {
     const enc = encs[k];
     const i = indexOf(enc);
+    const v = values[k];
     if (i >= 0) {
-      const t = values[k] & MASK_BY_INDEX[i];
+      // a value already within the field's width is its own truncation (no new bigint)
+      const mask = MASK_BY_INDEX[i];
+      const t = v >= 0n && v <= mask ? v : v & mask;
       const cur = (vals ?? base.vals)[i];
       if (cur === t) continue;
-      if (vals === undefined) vals = base.vals.slice();
+      if (vals === undefined) { vals = base.vals.slice(); written = []; }
       if (cur === undefined) count++;
       vals[i] = t;
-      written.push(i);
+      written!.push(i);
+      touched |= GROUP_BITS[i];
     } else {
-      const t = values[k] & ALL_64;
+      const t = v >= 0n && v <= ALL_64 ? v : v & ALL_64;
       const m = extra ?? base.extra;
       if (m.get(enc) === t) continue;
       if (extra === undefined) extra = new Map(base.extra);
@@ -259,7 +332,13 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
     }
   }
   if (vals === undefined && extra === undefined) return base;
-  return makeStore(vals ?? base.vals, extra ?? base.extra, count, base, written);
+  let stamps = base.stamps;
+  if (touched !== 0) {
+    const s = stamps.slice();
+    for (let g = 0; g < groups; g++) if ((touched & (1 << g)) !== 0) s[g] = ++lastStamp;
+    stamps = s;
+  }
+  return makeStore(vals ?? base.vals, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
 };
 
 /** Encodings whose values differ between two versions of a VMCS (a missing field reads 0). */

@@ -17,13 +17,13 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, vmcsRead, type VmcsFields } from './cpu';
-import { isSet } from './controls';
+import { changedFields, cpuWith, currentFields, groupStamp, vmcsRead, watchFields, type VmcsFields } from './cpu';
+import { controlMask, isSet } from './controls';
 import { firstEntryFailureCached } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
-import { vmExit } from './exit';
+import { noteGuestLoaded, vmExit } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
 import { machineWith, type GuestCpu, type Machine, type NonRoot, type StepResult } from './machine';
 
@@ -73,19 +73,32 @@ export const walkConfigOf = (caps: Caps, f: VmcsFields, g: GuestCpu): Walk2dConf
   advancedInfo: eptVpidCapBit(caps, 22),
 });
 
-/** SDM "Loading Guest State": the registers the model keeps, from the guest-state area. */
-const loadGuest = (f: VmcsFields): GuestCpu => ({
-  cr0: vmcsRead(f, F.GUEST_CR0),
-  cr2: 0n,
-  cr3: vmcsRead(f, F.GUEST_CR3),
-  cr4: vmcsRead(f, F.GUEST_CR4),
-  cr8: 0n,
-  efer: vmcsRead(f, F.GUEST_IA32_EFER),
-  rip: vmcsRead(f, F.GUEST_RIP),
-  rflags: vmcsRead(f, F.GUEST_RFLAGS),
-  activity: Number(vmcsRead(f, F.GUEST_ACTIVITY_STATE)),
-  pmlIndex: Number(vmcsRead(f, F.GUEST_PML_INDEX)),
-});
+/** The fields loadGuest reads that a VM exit saves back (src/vmx/exit.ts noteGuestLoaded). */
+const SAVED_GUEST_FIELDS: readonly number[] = [
+  F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, F.GUEST_IA32_EFER, F.GUEST_RIP, F.GUEST_RFLAGS, F.GUEST_ACTIVITY_STATE,
+  F.GUEST_PML_INDEX,
+];
+
+/** SDM "Loading Guest State": the registers the model keeps, from the guest-state area; CR2 is the VMM's saved value
+ * (the VMCS has no CR2 field). */
+const loadGuest = (f: VmcsFields, cr2: bigint): GuestCpu => {
+  const g: GuestCpu = {
+    cr0: vmcsRead(f, F.GUEST_CR0),
+    cr2,
+    cr3: vmcsRead(f, F.GUEST_CR3),
+    cr4: vmcsRead(f, F.GUEST_CR4),
+    cr8: 0n,
+    efer: vmcsRead(f, F.GUEST_IA32_EFER),
+    rip: vmcsRead(f, F.GUEST_RIP),
+    rflags: vmcsRead(f, F.GUEST_RFLAGS),
+    activity: Number(vmcsRead(f, F.GUEST_ACTIVITY_STATE)),
+    pmlIndex: Number(vmcsRead(f, F.GUEST_PML_INDEX)),
+  };
+  let complete = true;
+  for (let i = 0; i < SAVED_GUEST_FIELDS.length && complete; i++) complete = f.has(SAVED_GUEST_FIELDS[i]);
+  noteGuestLoaded(g, f, complete);
+  return g;
+};
 
 /** SDM "Loading MSRs": the VM-entry MSR-load list (after the checks passed) into the guest's MSR values. */
 const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<number, bigint>): ReadonlyMap<number, bigint> => {
@@ -97,49 +110,83 @@ const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<numbe
   return out;
 };
 
-// What VM entry derives from the VMCS besides the guest registers (the execution controls, the walk configuration)
-// is reused from the last entry while none of the fields it reads changed: a cache of one entry, keyed by the field
-// store and caps it was built from (the result is the same value `fromVmcs` / `walkConfigOf` would build).
+// What VM entry derives from the VMCS besides the guest registers (the execution controls, the walk configuration,
+// the VPID and whether the preemption timer is active) is reused from the last entry while none of the fields it
+// reads changed: a cache of one entry, keyed by the caps and by the stamps of the field groups it reads (src/vmx/cpu.ts
+// `watchFields`), or, for a field map that is not a store, by the fields that changed. The result is the same value
+// `fromVmcs` / `walkConfigOf` / the control decoding would build.
 
 /** The fields `walkConfigOf` reads: the controls that enable EPT/PML, EPTP, the PML address, the paging registers. */
 const WALK_FIELDS: readonly number[] = [
   F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.EPT_POINTER, F.PML_ADDRESS, F.GUEST_PML_INDEX,
   F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, F.GUEST_IA32_EFER,
 ];
+/** The fields the VPID and timer decisions read. */
+const MODE_FIELDS: readonly number[] = [
+  F.PIN_BASED_VM_EXEC_CONTROL, F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.VIRTUAL_PROCESSOR_ID,
+];
+const CONTROL_GROUP = watchFields(CONTROL_FIELDS);
+const WALK_GROUP = watchFields(WALK_FIELDS);
+const MODE_GROUP = watchFields(MODE_FIELDS);
 const CONTROL_READ = new Uint8Array(0x10000);
 const WALK_READ = new Uint8Array(0x10000);
+const MODE_READ = new Uint8Array(0x10000);
 for (const e of CONTROL_FIELDS) CONTROL_READ[e] = 1;
 for (const e of WALK_FIELDS) WALK_READ[e] = 1;
+for (const e of MODE_FIELDS) MODE_READ[e] = 1;
+
+const ENABLE_VPID = controlMask('secondary', 'enable-vpid');
+const TIMER_ON = controlMask('pin', 'activate-vmx-preemption-timer');
+
+/** VPID (0 when "enable VPID" is off) and "activate VMX-preemption timer". */
+interface Mode { readonly vpid: number; readonly timerOn: boolean }
+const modeOf = (f: VmcsFields): Mode => ({
+  vpid: (secondaryOf(f) & ENABLE_VPID) !== 0n ? Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) : 0,
+  timerOn: (vmcsRead(f, F.PIN_BASED_VM_EXEC_CONTROL) & TIMER_ON) !== 0n,
+});
 
 interface Derived {
   readonly caps: Caps;
   readonly fields: VmcsFields;
   readonly controls: ExecControls;
   readonly walk: Walk2dConfig;
+  readonly mode: Mode;
 }
 let lastDerived: Derived | null = null;
 
-/** The controls and walk configuration of an entry with these fields and this memory and guest. */
-const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): { controls: ExecControls; walk: Walk2dConfig } => {
+/** The controls, walk configuration and mode of an entry with these fields and this memory and guest. */
+const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): Derived => {
   const d = lastDerived;
   let controls: ExecControls | undefined;
   let walk: Walk2dConfig | undefined;
+  let mode: Mode | undefined;
   if (d !== null && d.caps === caps) {
-    let ctl = true, wlk = true;
+    let ctl = true, wlk = true, md = true;
     if (d.fields !== f) {
-      for (const e of changedFields(d.fields, f)) {
-        if (e < 0 || e >= 0x10000) { ctl = false; wlk = false; break; }
-        if (CONTROL_READ[e] === 1) ctl = false;
-        if (WALK_READ[e] === 1) wlk = false;
+      const c0 = groupStamp(d.fields, CONTROL_GROUP), c1 = groupStamp(f, CONTROL_GROUP);
+      if (c0 !== undefined && c1 !== undefined) {
+        ctl = c0 === c1;
+        wlk = groupStamp(d.fields, WALK_GROUP) === groupStamp(f, WALK_GROUP);
+        md = groupStamp(d.fields, MODE_GROUP) === groupStamp(f, MODE_GROUP);
+      } else {
+        for (const e of changedFields(d.fields, f)) {
+          if (e < 0 || e >= 0x10000) { ctl = false; wlk = false; md = false; break; }
+          if (CONTROL_READ[e] === 1) ctl = false;
+          if (WALK_READ[e] === 1) wlk = false;
+          if (MODE_READ[e] === 1) md = false;
+        }
       }
     }
     if (ctl) controls = d.controls.mem === mem ? d.controls : { ...d.controls, mem };
     if (wlk) walk = d.walk;
+    if (md) mode = d.mode;
   }
   controls ??= fromVmcs(f, mem);
   walk ??= walkConfigOf(caps, f, guest);
-  lastDerived = { caps, fields: f, controls, walk };
-  return { controls, walk };
+  mode ??= modeOf(f);
+  const out: Derived = { caps, fields: f, controls, walk, mode };
+  lastDerived = out;
+  return out;
 };
 
 /**
@@ -149,7 +196,7 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
  */
 export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult => {
   const pre = vmentryPreconditions(m.cpu, instr);
-  if (pre !== undefined) return { machine: { ...m, cpu: pre.cpu }, outcome: pre.outcome };
+  if (pre !== undefined) return { machine: machineWith(m, { cpu: pre.cpu }), outcome: pre.outcome };
   const cpu0 = m.cpu;
   const f = currentFields(cpu0);
   const failure = firstEntryFailureCached({
@@ -158,21 +205,18 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
   if (failure !== undefined) {
     if (failure.outcome.kind === 'VMfailValid') {
       const s = vmFail(cpu0, failure.outcome.error);
-      return { machine: { ...m, cpu: s.cpu }, outcome: s.outcome };
+      return { machine: machineWith(m, { cpu: s.cpu }), outcome: s.outcome };
     }
     // SDM "VM-Entry Failures During or After Loading Guest State": exit reason with bit 31, host state loaded
     const r = vmExit(m, { reason: failure.outcome.reason, qualification: failure.outcome.qualification }, true);
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   const cpu = cpuWith(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0, { vmx: 'non-root' });
-  const guest = { ...loadGuest(f), cr2: m.savedCr2 ?? 0n };
+  const guest = loadGuest(f, m.savedCr2 ?? 0n);
   const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
-  const sec = secondaryOf(f);
-  const pin = vmcsRead(f, F.PIN_BASED_VM_EXEC_CONTROL);
-  const vpid = isSet('secondary', sec, 'enable-vpid') ? Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) : 0;
-  const timerOn = isSet('pin', pin, 'activate-vmx-preemption-timer');
-  const timerValue = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn);
   const derived = derive(cpu0.caps, f, cpu0.mem, guest);
+  const { vpid, timerOn } = derived.mode;
+  const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
   const nonRoot: NonRoot = {
     controls: derived.controls,
     walk: derived.walk,

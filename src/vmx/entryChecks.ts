@@ -20,8 +20,8 @@
 import { isBitSet as bit, isCanonical } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
-import { changedFields } from './cpu';
-import { F } from './fields';
+import { changedFields, groupStamp, watchFields } from './cpu';
+import { F, FIELDS } from './fields';
 
 export type VmcsFields = ReadonlyMap<number, bigint>;
 
@@ -71,7 +71,9 @@ export interface EntryFailure {
 // Reading the VMCS
 
 const rd = (ctx: EntryContext, enc: number): bigint => ctx.fields.get(enc) ?? 0n;
-const bits = (v: bigint, lo: number, hi: number): bigint => (v >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n);
+/** (1n << w) - 1n for widths 0..64, made once */
+const WIDTH_MASKS: readonly bigint[] = Array.from({ length: 65 }, (_, w) => (1n << BigInt(w)) - 1n);
+const bits = (v: bigint, lo: number, hi: number): bigint => (lo === 0 ? v : v >> BigInt(lo)) & WIDTH_MASKS[hi - lo + 1];
 const hx = (v: bigint | number): string => '0x' + (typeof v === 'bigint' ? v : BigInt(v)).toString(16);
 const maxPhy = (ctx: EntryContext): bigint => BigInt(ctx.caps.maxPhyAddr);
 /** no bit at or above MAXPHYADDR */
@@ -161,10 +163,11 @@ const cr = (fixed0: bigint, fixed1: bigint, value: bigint, relax: bigint): Verdi
 // Guest segments (SDM "Checks on Guest Segment Registers")
 
 interface Seg { readonly name: string; readonly sel: bigint; readonly base: bigint; readonly limit: bigint; readonly ar: bigint }
-const SEGS = ['ES', 'CS', 'SS', 'DS', 'FS', 'GS', 'LDTR', 'TR'] as const;
-type SegName = (typeof SEGS)[number];
+/** the segment registers in VMCS field order (GUEST_ES_* + 2k) */
+const SEG_INDEX = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5, LDTR: 6, TR: 7 } as const;
+type SegName = keyof typeof SEG_INDEX;
 const seg = (ctx: EntryContext, name: SegName): Seg => {
-  const k = SEGS.indexOf(name);
+  const k = SEG_INDEX[name];
   return {
     name,
     sel: rd(ctx, F.GUEST_ES_SELECTOR + 2 * k),
@@ -259,7 +262,8 @@ const S_MSR = 'Loading MSRs';
 const row = (
   cls: CheckClass, sdm: string, id: string, rule: string, test: (ctx: EntryContext) => Verdict, qualification?: bigint,
 ): EntryCheck => (qualification === undefined ? { id, sdm, class: cls, rule, test } : { id, sdm, class: cls, rule, test, qualification });
-const when = (cond: boolean, detail: string): string | undefined => (cond ? detail : undefined);
+/** The detail when `cond` holds (built only then: a passing check builds no message). */
+const when = (cond: boolean, detail: () => string): string | undefined => (cond ? detail() : undefined);
 
 const controlChecks: readonly EntryCheck[] = [
   row('control', S_EXEC, 'pin-based-controls-allowed', 'pin-based controls within IA32_VMX_(TRUE_)PINBASED_CTLS',
@@ -273,22 +277,22 @@ const controlChecks: readonly EntryCheck[] = [
   row('control', S_EXEC, 'cr3-target-count', 'CR3-target count ≤ IA32_VMX_MISC[24:16]', (c) => {
     const n = rd(c, F.CR3_TARGET_COUNT);
     const max = bits(c.caps.misc, 16, 24);
-    return when(n > max, `count ${n} > ${max}`);
+    return when(n > max, () => `count ${n} > ${max}`);
   }),
   row('control', S_EXEC, 'io-bitmap-addresses', '"use I/O bitmaps" ⇒ I/O bitmap A and B 4-KByte aligned within MAXPHYADDR',
     (c) => {
       if (!bit(primary(c), PRI_IO_BITMAPS)) return undefined;
       const a = rd(c, F.IO_BITMAP_A), b = rd(c, F.IO_BITMAP_B);
-      return when(!physOk(c, a, 12) || !physOk(c, b, 12), `A ${hx(a)}, B ${hx(b)}`);
+      return when(!physOk(c, a, 12) || !physOk(c, b, 12), () => `A ${hx(a)}, B ${hx(b)}`);
     }),
   row('control', S_EXEC, 'msr-bitmap-address', '"use MSR bitmaps" ⇒ MSR-bitmap address 4-KByte aligned within MAXPHYADDR',
-    (c) => when(bit(primary(c), PRI_MSR_BITMAPS) && !physOk(c, rd(c, F.MSR_BITMAP), 12), hx(rd(c, F.MSR_BITMAP)))),
+    (c) => when(bit(primary(c), PRI_MSR_BITMAPS) && !physOk(c, rd(c, F.MSR_BITMAP), 12), () => hx(rd(c, F.MSR_BITMAP)))),
   row('control', S_EXEC, 'virtual-apic-address', '"use TPR shadow" ⇒ virtual-APIC address 4-KByte aligned within MAXPHYADDR',
     (c) => when(bit(primary(c), PRI_TPR_SHADOW) && !physOk(c, rd(c, F.VIRTUAL_APIC_PAGE_ADDR), 12),
-      hx(rd(c, F.VIRTUAL_APIC_PAGE_ADDR)))),
+      () => hx(rd(c, F.VIRTUAL_APIC_PAGE_ADDR)))),
   row('control', S_EXEC, 'tpr-threshold-reserved', '"use TPR shadow" and no VID ⇒ TPR threshold bits 31:4 = 0', (c) => {
     const t = rd(c, F.TPR_THRESHOLD);
-    return when(bit(primary(c), PRI_TPR_SHADOW) && !bit(secondary(c), SEC_VID) && (t & 0xffff_fff0n) !== 0n, hx(t));
+    return when(bit(primary(c), PRI_TPR_SHADOW) && !bit(secondary(c), SEC_VID) && (t & 0xffff_fff0n) !== 0n, () => hx(t));
   }),
   row('control', S_EXEC, 'tpr-threshold-vtpr',
     '"use TPR shadow", no VID, no "virtualize APIC accesses" ⇒ TPR threshold[3:0] ≤ VTPR[7:4]', (c) => {
@@ -299,86 +303,86 @@ const controlChecks: readonly EntryCheck[] = [
       // VTPR is byte 80H of the virtual-APIC page
       const vtpr = Phys.read8(c.mem, Number(vapic) + 0x80);
       const thr = Number(rd(c, F.TPR_THRESHOLD) & 0xfn);
-      return when(thr > vtpr >> 4, `threshold ${thr} > VTPR[7:4] ${vtpr >> 4}`);
+      return when(thr > vtpr >> 4, () => `threshold ${thr} > VTPR[7:4] ${vtpr >> 4}`);
     }),
   row('control', S_EXEC, 'tpr-shadow-required',
     'no "use TPR shadow" ⇒ "virtualize x2APIC mode", "APIC-register virtualization" and VID are 0', (c) => {
       const s = secondary(c);
       return when(!bit(primary(c), PRI_TPR_SHADOW) && (bit(s, SEC_X2APIC) || bit(s, SEC_APIC_REG) || bit(s, SEC_VID)),
-        `secondary ${hx(s)}`);
+        () => `secondary ${hx(s)}`);
     }),
   row('control', S_EXEC, 'virtual-nmis-need-nmi-exiting', '"NMI exiting" = 0 ⇒ "virtual NMIs" = 0',
-    (c) => when(!bit(pin(c), PIN_NMI_EXITING) && bit(pin(c), PIN_VIRTUAL_NMIS), `pin ${hx(pin(c))}`)),
+    (c) => when(!bit(pin(c), PIN_NMI_EXITING) && bit(pin(c), PIN_VIRTUAL_NMIS), () => `pin ${hx(pin(c))}`)),
   row('control', S_EXEC, 'nmi-window-needs-virtual-nmis', '"virtual NMIs" = 0 ⇒ "NMI-window exiting" = 0',
-    (c) => when(!bit(pin(c), PIN_VIRTUAL_NMIS) && bit(primary(c), PRI_NMI_WINDOW), `primary ${hx(primary(c))}`)),
+    (c) => when(!bit(pin(c), PIN_VIRTUAL_NMIS) && bit(primary(c), PRI_NMI_WINDOW), () => `primary ${hx(primary(c))}`)),
   row('control', S_EXEC, 'apic-access-address', '"virtualize APIC accesses" ⇒ APIC-access address 4-KByte aligned within MAXPHYADDR',
-    (c) => when(bit(secondary(c), SEC_APIC_ACCESSES) && !physOk(c, rd(c, F.APIC_ACCESS_ADDR), 12), hx(rd(c, F.APIC_ACCESS_ADDR)))),
+    (c) => when(bit(secondary(c), SEC_APIC_ACCESSES) && !physOk(c, rd(c, F.APIC_ACCESS_ADDR), 12), () => hx(rd(c, F.APIC_ACCESS_ADDR)))),
   row('control', S_EXEC, 'x2apic-excludes-apic-accesses', '"virtualize x2APIC mode" ⇒ "virtualize APIC accesses" = 0',
-    (c) => when(bit(secondary(c), SEC_X2APIC) && bit(secondary(c), SEC_APIC_ACCESSES), `secondary ${hx(secondary(c))}`)),
+    (c) => when(bit(secondary(c), SEC_X2APIC) && bit(secondary(c), SEC_APIC_ACCESSES), () => `secondary ${hx(secondary(c))}`)),
   row('control', S_EXEC, 'vid-needs-external-interrupt-exiting', 'VID ⇒ "external-interrupt exiting" = 1',
-    (c) => when(bit(secondary(c), SEC_VID) && !bit(pin(c), PIN_EXT_INTR), `pin ${hx(pin(c))}`)),
+    (c) => when(bit(secondary(c), SEC_VID) && !bit(pin(c), PIN_EXT_INTR), () => `pin ${hx(pin(c))}`)),
   row('control', S_EXEC, 'posted-interrupts-controls', 'PI ⇒ VID = 1 and "acknowledge interrupt on exit" = 1',
     (c) => when(bit(pin(c), PIN_POSTED_INTR) && (!bit(secondary(c), SEC_VID) || !bit(exitCtl(c), EXIT_ACK_INTR)),
-      `secondary ${hx(secondary(c))}, exit ${hx(exitCtl(c))}`)),
+      () => `secondary ${hx(secondary(c))}, exit ${hx(exitCtl(c))}`)),
   row('control', S_EXEC, 'posted-interrupt-vector', 'PI ⇒ posted-interrupt notification vector bits 15:8 = 0',
-    (c) => when(bit(pin(c), PIN_POSTED_INTR) && (rd(c, F.POSTED_INTR_NV) & 0xff00n) !== 0n, hx(rd(c, F.POSTED_INTR_NV)))),
+    (c) => when(bit(pin(c), PIN_POSTED_INTR) && (rd(c, F.POSTED_INTR_NV) & 0xff00n) !== 0n, () => hx(rd(c, F.POSTED_INTR_NV)))),
   row('control', S_EXEC, 'posted-interrupt-descriptor', 'PI ⇒ posted-interrupt descriptor 64-byte aligned within MAXPHYADDR',
-    (c) => when(bit(pin(c), PIN_POSTED_INTR) && !physOk(c, rd(c, F.POSTED_INTR_DESC_ADDR), 6), hx(rd(c, F.POSTED_INTR_DESC_ADDR)))),
+    (c) => when(bit(pin(c), PIN_POSTED_INTR) && !physOk(c, rd(c, F.POSTED_INTR_DESC_ADDR), 6), () => hx(rd(c, F.POSTED_INTR_DESC_ADDR)))),
   row('control', S_EXEC, 'vpid-nonzero', '"enable VPID" ⇒ VPID ≠ 0',
-    (c) => when(bit(secondary(c), SEC_VPID) && (rd(c, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) === 0n, 'VPID is 0')),
+    (c) => when(bit(secondary(c), SEC_VPID) && (rd(c, F.VIRTUAL_PROCESSOR_ID) & 0xffffn) === 0n, () => 'VPID is 0')),
   row('control', S_EXEC, 'eptp-memory-type', '"enable EPT" ⇒ EPTP[2:0] is UC (0) or WB (6) and that type is in IA32_VMX_EPT_VPID_CAP',
     (c) => {
       if (!bit(secondary(c), SEC_EPT)) return undefined;
       const t = Number(bits(rd(c, F.EPT_POINTER), 0, 2));
       const ok = (t === 0 && eptVpidCapBit(c.caps, 8)) || (t === 6 && eptVpidCapBit(c.caps, 14));
-      return when(!ok, `memory type ${t}`);
+      return when(!ok, () => `memory type ${t}`);
     }),
   row('control', S_EXEC, 'eptp-walk-length', '"enable EPT" ⇒ EPTP[5:3] is 3 (4-level) or 4 (5-level) as IA32_VMX_EPT_VPID_CAP allows',
     (c) => {
       if (!bit(secondary(c), SEC_EPT)) return undefined;
       const w = Number(bits(rd(c, F.EPT_POINTER), 3, 5));
       const ok = (w === 3 && eptVpidCapBit(c.caps, 6)) || (w === 4 && eptVpidCapBit(c.caps, 7));
-      return when(!ok, `page-walk length ${w + 1}`);
+      return when(!ok, () => `page-walk length ${w + 1}`);
     }),
   row('control', S_EXEC, 'eptp-accessed-dirty', '"enable EPT" ⇒ EPTP[6] (A/D flags) only if IA32_VMX_EPT_VPID_CAP[21]',
-    (c) => when(bit(secondary(c), SEC_EPT) && bit(rd(c, F.EPT_POINTER), 6) && !eptVpidCapBit(c.caps, 21), 'A/D not supported')),
+    (c) => when(bit(secondary(c), SEC_EPT) && bit(rd(c, F.EPT_POINTER), 6) && !eptVpidCapBit(c.caps, 21), () => 'A/D not supported')),
   row('control', S_EXEC, 'eptp-reserved-bits',
     '"enable EPT" ⇒ EPTP bit 7 only if IA32_VMX_EPT_VPID_CAP[23]; bits 11:8 and 63:N are 0', (c) => {
       if (!bit(secondary(c), SEC_EPT)) return undefined;
       const e = rd(c, F.EPT_POINTER);
       if (bit(e, 7) && !eptVpidCapBit(c.caps, 23)) return 'bit 7 (supervisor shadow-stack control) not supported';
-      return when(bits(e, 8, 11) !== 0n || !inWidth(c, e), hx(e));
+      return when(bits(e, 8, 11) !== 0n || !inWidth(c, e), () => hx(e));
     }),
   row('control', S_EXEC, 'pml-needs-ept', '"enable PML" ⇒ "enable EPT"',
-    (c) => when(bit(secondary(c), SEC_PML) && !bit(secondary(c), SEC_EPT), `secondary ${hx(secondary(c))}`)),
+    (c) => when(bit(secondary(c), SEC_PML) && !bit(secondary(c), SEC_EPT), () => `secondary ${hx(secondary(c))}`)),
   row('control', S_EXEC, 'pml-address', '"enable PML" ⇒ PML address 4-KByte aligned within MAXPHYADDR',
-    (c) => when(bit(secondary(c), SEC_PML) && !physOk(c, rd(c, F.PML_ADDRESS), 12), hx(rd(c, F.PML_ADDRESS)))),
+    (c) => when(bit(secondary(c), SEC_PML) && !physOk(c, rd(c, F.PML_ADDRESS), 12), () => hx(rd(c, F.PML_ADDRESS)))),
   row('control', S_EXEC, 'unrestricted-guest-needs-ept', '"unrestricted guest" ⇒ "enable EPT"',
-    (c) => when(ug(c) && !bit(secondary(c), SEC_EPT), `secondary ${hx(secondary(c))}`)),
+    (c) => when(ug(c) && !bit(secondary(c), SEC_EPT), () => `secondary ${hx(secondary(c))}`)),
   row('control', S_EXEC, 'mbec-needs-ept', '"mode-based execute control for EPT" ⇒ "enable EPT"',
-    (c) => when(bit(secondary(c), SEC_MBEC) && !bit(secondary(c), SEC_EPT), `secondary ${hx(secondary(c))}`)),
+    (c) => when(bit(secondary(c), SEC_MBEC) && !bit(secondary(c), SEC_EPT), () => `secondary ${hx(secondary(c))}`)),
   row('control', S_EXEC, 'spp-needs-ept', '"sub-page write permissions for EPT" ⇒ "enable EPT"',
-    (c) => when(bit(secondary(c), SEC_SPP) && !bit(secondary(c), SEC_EPT), `secondary ${hx(secondary(c))}`)),
+    (c) => when(bit(secondary(c), SEC_SPP) && !bit(secondary(c), SEC_EPT), () => `secondary ${hx(secondary(c))}`)),
   row('control', S_EXEC, 'vm-function-controls', '"enable VM functions" ⇒ VM-function controls within IA32_VMX_VMFUNC',
     (c) => {
       const v = rd(c, F.VM_FUNCTION_CONTROL);
-      return when(bit(secondary(c), SEC_VMFUNC) && (v & ~c.caps.vmfunc) !== 0n, hx(v));
+      return when(bit(secondary(c), SEC_VMFUNC) && (v & ~c.caps.vmfunc) !== 0n, () => hx(v));
     }),
   row('control', S_EXEC, 'eptp-switching',
     'EPTP switching ⇒ "enable EPT" and EPTP-list address 4-KByte aligned within MAXPHYADDR', (c) => {
       if (!bit(secondary(c), SEC_VMFUNC) || !bit(rd(c, F.VM_FUNCTION_CONTROL), 0)) return undefined;
-      return when(!bit(secondary(c), SEC_EPT) || !physOk(c, rd(c, F.EPTP_LIST_ADDRESS), 12), hx(rd(c, F.EPTP_LIST_ADDRESS)));
+      return when(!bit(secondary(c), SEC_EPT) || !physOk(c, rd(c, F.EPTP_LIST_ADDRESS), 12), () => hx(rd(c, F.EPTP_LIST_ADDRESS)));
     }),
   row('control', S_EXEC, 'vmcs-shadowing-bitmaps', '"VMCS shadowing" ⇒ VMREAD/VMWRITE bitmaps 4-KByte aligned within MAXPHYADDR',
     (c) => when(bit(secondary(c), SEC_SHADOW_VMCS) && (!physOk(c, rd(c, F.VMREAD_BITMAP), 12) || !physOk(c, rd(c, F.VMWRITE_BITMAP), 12)),
-      `${hx(rd(c, F.VMREAD_BITMAP))}, ${hx(rd(c, F.VMWRITE_BITMAP))}`)),
+      () => `${hx(rd(c, F.VMREAD_BITMAP))}, ${hx(rd(c, F.VMWRITE_BITMAP))}`)),
   row('control', S_EXEC, 've-information-address', '"EPT-violation #VE" ⇒ #VE-information address 4-KByte aligned within MAXPHYADDR',
-    (c) => when(bit(secondary(c), SEC_EPT_VE) && !physOk(c, rd(c, F.VE_INFORMATION_ADDRESS), 12), hx(rd(c, F.VE_INFORMATION_ADDRESS)))),
+    (c) => when(bit(secondary(c), SEC_EPT_VE) && !physOk(c, rd(c, F.VE_INFORMATION_ADDRESS), 12), () => hx(rd(c, F.VE_INFORMATION_ADDRESS)))),
   // --- VM-exit control fields
   row('control', S_EXIT, 'exit-controls-allowed', 'primary VM-exit controls within IA32_VMX_(TRUE_)EXIT_CTLS',
     (c) => allowedRule(c, 'exit', exitCtl(c))),
   row('control', S_EXIT, 'preemption-timer-save', '"activate VMX-preemption timer" = 0 ⇒ "save VMX-preemption timer value" = 0',
-    (c) => when(!bit(pin(c), PIN_PREEMPTION_TIMER) && bit(exitCtl(c), EXIT_SAVE_TIMER), `exit ${hx(exitCtl(c))}`)),
+    (c) => when(!bit(pin(c), PIN_PREEMPTION_TIMER) && bit(exitCtl(c), EXIT_SAVE_TIMER), () => `exit ${hx(exitCtl(c))}`)),
   row('control', S_EXIT, 'exit-msr-store-area', 'VM-exit MSR-store area 16-byte aligned, last byte within MAXPHYADDR',
     (c) => msrArea(c, F.VM_EXIT_MSR_STORE_ADDR, F.VM_EXIT_MSR_STORE_COUNT)),
   row('control', S_EXIT, 'exit-msr-load-area', 'VM-exit MSR-load area 16-byte aligned, last byte within MAXPHYADDR',
@@ -391,14 +395,14 @@ const controlChecks: readonly EntryCheck[] = [
       if (!injecting(c)) return undefined;
       const t = injType(c);
       const mtf = bit(allowedSettings(c.caps, 'primary').allowed1, PRI_MTF);
-      return when(t === 1 || (t === INTR_OTHER && !mtf), `type ${t}`);
+      return when(t === 1 || (t === INTR_OTHER && !mtf), () => `type ${t}`);
     }),
   row('control', S_ENTRY, 'event-injection-vector', 'NMI ⇒ vector 2; hardware exception ⇒ vector ≤ 31; other event ⇒ vector 0',
     (c) => {
       if (!injecting(c)) return undefined;
       const t = injType(c), v = injVector(c);
       return when((t === INTR_NMI && v !== 2) || (t === INTR_HW_EXC && v > 31) || (t === INTR_OTHER && v !== 0),
-        `type ${t} vector ${v}`);
+        () => `type ${t} vector ${v}`);
     }),
   row('control', S_ENTRY, 'event-injection-error-code-bit',
     'deliver-error-code = 1 exactly for a hardware exception that pushes one in protected mode (any vector if IA32_VMX_BASIC[56])',
@@ -411,28 +415,28 @@ const controlChecks: readonly EntryCheck[] = [
       const pushes = [8, 10, 11, 12, 13, 14, 17, 21].includes(v);
       const must1 = t === INTR_HW_EXC && protectedMode && !anyVector && pushes;
       const must0 = t !== INTR_HW_EXC || !protectedMode || (!anyVector && !pushes);
-      return when((must1 && !deliver) || (must0 && deliver), `type ${t} vector ${v} deliver-error-code ${deliver ? 1 : 0}`);
+      return when((must1 && !deliver) || (must0 && deliver), () => `type ${t} vector ${v} deliver-error-code ${deliver ? 1 : 0}`);
     }),
   row('control', S_ENTRY, 'event-injection-reserved', 'VM-entry interruption-information bits 30:12 = 0',
-    (c) => when(injecting(c) && bits(intrInfo(c), 12, 30) !== 0n, hx(intrInfo(c)))),
+    (c) => when(injecting(c) && bits(intrInfo(c), 12, 30) !== 0n, () => hx(intrInfo(c)))),
   row('control', S_ENTRY, 'event-injection-error-code', 'deliver-error-code ⇒ VM-entry exception error code bits 31:16 = 0',
     (c) => when(injecting(c) && bit(intrInfo(c), 11) && (rd(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff_0000n) !== 0n,
-      hx(rd(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE)))),
+      () => hx(rd(c, F.VM_ENTRY_EXCEPTION_ERROR_CODE)))),
   row('control', S_ENTRY, 'event-injection-instruction-length',
     'software interrupt/exception (types 4, 5, 6) ⇒ instruction length 1..15 (0 allowed if IA32_VMX_MISC[30])', (c) => {
       if (!injecting(c) || ![4, 5, 6].includes(injType(c))) return undefined;
       const len = rd(c, F.VM_ENTRY_INSTRUCTION_LEN);
       const min = bit(c.caps.misc, 30) ? 0n : 1n;
-      return when(len < min || len > 15n, `length ${len}`);
+      return when(len < min || len > 15n, () => `length ${len}`);
     }),
   row('control', S_ENTRY, 'entry-msr-load-area', 'VM-entry MSR-load area 16-byte aligned, last byte within MAXPHYADDR',
     (c) => msrArea(c, F.VM_ENTRY_MSR_LOAD_ADDR, F.VM_ENTRY_MSR_LOAD_COUNT)),
   // the model is never in SMM: both controls must be 0 (SDM: "entry to SMM" and "deactivate dual-monitor
   // treatment" must be 0 if VM entry is not from SMM)
   row('control', S_ENTRY, 'entry-to-smm', '"entry to SMM" = 0 outside SMM',
-    (c) => when(bit(entryCtl(c), ENTRY_SMM), `entry ${hx(entryCtl(c))}`)),
+    (c) => when(bit(entryCtl(c), ENTRY_SMM), () => `entry ${hx(entryCtl(c))}`)),
   row('control', S_ENTRY, 'deactivate-dual-monitor', '"deactivate dual-monitor treatment" = 0 outside SMM',
-    (c) => when(bit(entryCtl(c), ENTRY_DUAL_MONITOR), `entry ${hx(entryCtl(c))}`)),
+    (c) => when(bit(entryCtl(c), ENTRY_DUAL_MONITOR), () => `entry ${hx(entryCtl(c))}`)),
 ];
 
 const hostCr4 = (c: EntryContext): bigint => rd(c, F.HOST_CR4);
@@ -451,14 +455,14 @@ const hostChecks: readonly EntryCheck[] = [
   row('host', S_HOST_CR, 'host-cr4-fixed', 'host CR4 obeys IA32_VMX_CR4_FIXED0/FIXED1',
     (c) => cr(c.caps.cr4Fixed0, c.caps.cr4Fixed1, hostCr4(c), 0n)),
   row('host', S_HOST_CR, 'host-cr3-width', 'host CR3 has no bit set at or above MAXPHYADDR',
-    (c) => when(!inWidth(c, rd(c, F.HOST_CR3)), hx(rd(c, F.HOST_CR3)))),
+    (c) => when(!inWidth(c, rd(c, F.HOST_CR3)), () => hx(rd(c, F.HOST_CR3)))),
   row('host', S_HOST_CR, 'host-sysenter-canonical', 'host IA32_SYSENTER_ESP and IA32_SYSENTER_EIP canonical', (c) => {
     const esp = rd(c, F.HOST_IA32_SYSENTER_ESP), eip = rd(c, F.HOST_IA32_SYSENTER_EIP);
-    return when(!isCanonical(esp, hostLa57(c)) || !isCanonical(eip, hostLa57(c)), `ESP ${hx(esp)}, EIP ${hx(eip)}`);
+    return when(!isCanonical(esp, hostLa57(c)) || !isCanonical(eip, hostLa57(c)), () => `ESP ${hx(esp)}, EIP ${hx(eip)}`);
   }),
   row('host', S_HOST_CR, 'host-perf-global-ctrl', '"load IA32_PERF_GLOBAL_CTRL" ⇒ host value has no reserved bit set', (c) => {
     const v = rd(c, F.HOST_IA32_PERF_GLOBAL_CTRL);
-    return when(bit(exitCtl(c), EXIT_LOAD_PERF) && (v & ~PERF_GLOBAL_DEFINED) !== 0n, hx(v));
+    return when(bit(exitCtl(c), EXIT_LOAD_PERF) && (v & ~PERF_GLOBAL_DEFINED) !== 0n, () => hx(v));
   }),
   row('host', S_HOST_CR, 'host-pat', '"load IA32_PAT" ⇒ every host PAT entry a valid memory type',
     (c) => (bit(exitCtl(c), EXIT_LOAD_PAT) ? patProblem(rd(c, F.HOST_IA32_PAT)) : undefined)),
@@ -467,36 +471,36 @@ const hostChecks: readonly EntryCheck[] = [
       if (!bit(exitCtl(c), EXIT_LOAD_EFER)) return undefined;
       const e = rd(c, F.HOST_IA32_EFER);
       const h = host64(c);
-      return when((e & ~EFER_DEFINED) !== 0n || bit(e, 10) !== h || bit(e, 8) !== h, hx(e));
+      return when((e & ~EFER_DEFINED) !== 0n || bit(e, 10) !== h || bit(e, 8) !== h, () => hx(e));
     }),
   row('host', S_HOST_SEG, 'host-selector-rpl-ti', 'host ES, CS, SS, DS, FS, GS, TR selectors have RPL = 0 and TI = 0', (c) => {
     const bad = HOST_SELECTORS.filter(([, e]) => (rd(c, e) & 7n) !== 0n);
-    return when(bad.length > 0, bad.map(([n, e]) => `${n} ${hx(rd(c, e))}`).join(', '));
+    return when(bad.length > 0, () => bad.map(([n, e]) => `${n} ${hx(rd(c, e))}`).join(', '));
   }),
-  row('host', S_HOST_SEG, 'host-cs-nonzero', 'host CS selector ≠ 0', (c) => when(rd(c, F.HOST_CS_SELECTOR) === 0n, 'CS is 0')),
-  row('host', S_HOST_SEG, 'host-tr-nonzero', 'host TR selector ≠ 0', (c) => when(rd(c, F.HOST_TR_SELECTOR) === 0n, 'TR is 0')),
+  row('host', S_HOST_SEG, 'host-cs-nonzero', 'host CS selector ≠ 0', (c) => when(rd(c, F.HOST_CS_SELECTOR) === 0n, () => 'CS is 0')),
+  row('host', S_HOST_SEG, 'host-tr-nonzero', 'host TR selector ≠ 0', (c) => when(rd(c, F.HOST_TR_SELECTOR) === 0n, () => 'TR is 0')),
   row('host', S_HOST_SEG, 'host-ss-nonzero', '"host address-space size" = 0 ⇒ host SS selector ≠ 0',
-    (c) => when(!host64(c) && rd(c, F.HOST_SS_SELECTOR) === 0n, 'SS is 0')),
+    (c) => when(!host64(c) && rd(c, F.HOST_SS_SELECTOR) === 0n, () => 'SS is 0')),
   row('host', S_HOST_SEG, 'host-bases-canonical', 'host FS, GS, GDTR, IDTR, TR bases canonical', (c) => {
     const bad = HOST_BASES.filter(([, e]) => !isCanonical(rd(c, e), hostLa57(c)));
-    return when(bad.length > 0, bad.map(([n, e]) => `${n} ${hx(rd(c, e))}`).join(', '));
+    return when(bad.length > 0, () => bad.map(([n, e]) => `${n} ${hx(rd(c, e))}`).join(', '));
   }),
   row('host', S_HOST_SIZE, 'host-address-space-size',
     'host in IA-32e mode (IA32_EFER.LMA = 1) ⇒ "host address-space size" = 1; otherwise it and "IA-32e mode guest" are 0', (c) => {
       const lma = c.hostLma ?? true;
-      if (lma) return when(!host64(c), 'host address-space size is 0 on a 64-bit host');
-      return when(host64(c) || ia32e(c), 'host is not in IA-32e mode');
+      if (lma) return when(!host64(c), () => 'host address-space size is 0 on a 64-bit host');
+      return when(host64(c) || ia32e(c), () => 'host is not in IA-32e mode');
     }),
   row('host', S_HOST_SIZE, 'host-32-ia32e-guest', '"host address-space size" = 0 ⇒ "IA-32e mode guest" = 0',
-    (c) => when(!host64(c) && ia32e(c), `entry ${hx(entryCtl(c))}`)),
+    (c) => when(!host64(c) && ia32e(c), () => `entry ${hx(entryCtl(c))}`)),
   row('host', S_HOST_SIZE, 'host-32-pcide', '"host address-space size" = 0 ⇒ host CR4.PCIDE = 0',
-    (c) => when(!host64(c) && bit(hostCr4(c), 17), hx(hostCr4(c)))),
+    (c) => when(!host64(c) && bit(hostCr4(c), 17), () => hx(hostCr4(c)))),
   row('host', S_HOST_SIZE, 'host-32-rip', '"host address-space size" = 0 ⇒ host RIP[63:32] = 0',
-    (c) => when(!host64(c) && rd(c, F.HOST_RIP) >> 32n !== 0n, hx(rd(c, F.HOST_RIP)))),
+    (c) => when(!host64(c) && rd(c, F.HOST_RIP) >> 32n !== 0n, () => hx(rd(c, F.HOST_RIP)))),
   row('host', S_HOST_SIZE, 'host-64-pae', '"host address-space size" = 1 ⇒ host CR4.PAE = 1',
-    (c) => when(host64(c) && !bit(hostCr4(c), 5), hx(hostCr4(c)))),
+    (c) => when(host64(c) && !bit(hostCr4(c), 5), () => hx(hostCr4(c)))),
   row('host', S_HOST_SIZE, 'host-64-rip-canonical', '"host address-space size" = 1 ⇒ host RIP canonical',
-    (c) => when(host64(c) && !isCanonical(rd(c, F.HOST_RIP), hostLa57(c)), hx(rd(c, F.HOST_RIP)))),
+    (c) => when(host64(c) && !isCanonical(rd(c, F.HOST_RIP), hostLa57(c)), () => hx(rd(c, F.HOST_RIP)))),
 ];
 
 const guestChecks: readonly EntryCheck[] = [
@@ -504,40 +508,40 @@ const guestChecks: readonly EntryCheck[] = [
   row('guest', S_GUEST_CR, 'guest-cr0-fixed', 'guest CR0 obeys IA32_VMX_CR0_FIXED0/FIXED1 (PE and PG free with "unrestricted guest")',
     (c) => cr(c.caps.cr0Fixed0, c.caps.cr0Fixed1, guestCr0(c), ug(c) ? 0x8000_0001n : 0n)),
   row('guest', S_GUEST_CR, 'guest-cr0-pg-needs-pe', 'guest CR0.PG = 1 ⇒ CR0.PE = 1',
-    (c) => when(bit(guestCr0(c), 31) && !bit(guestCr0(c), 0), hx(guestCr0(c)))),
+    (c) => when(bit(guestCr0(c), 31) && !bit(guestCr0(c), 0), () => hx(guestCr0(c)))),
   row('guest', S_GUEST_CR, 'guest-cr4-fixed', 'guest CR4 obeys IA32_VMX_CR4_FIXED0/FIXED1',
     (c) => cr(c.caps.cr4Fixed0, c.caps.cr4Fixed1, guestCr4(c), 0n)),
   row('guest', S_GUEST_CR, 'guest-debugctl', '"load debug controls" ⇒ guest IA32_DEBUGCTL reserved bits 0', (c) => {
     const v = rd(c, F.GUEST_IA32_DEBUGCTL);
-    return when(bit(entryCtl(c), ENTRY_LOAD_DEBUG) && (v & ~DEBUGCTL_DEFINED) !== 0n, hx(v));
+    return when(bit(entryCtl(c), ENTRY_LOAD_DEBUG) && (v & ~DEBUGCTL_DEFINED) !== 0n, () => hx(v));
   }),
   row('guest', S_GUEST_CR, 'guest-ia32e-pg-pae', '"IA-32e mode guest" ⇒ guest CR0.PG = 1 and CR4.PAE = 1',
-    (c) => when(ia32e(c) && (!bit(guestCr0(c), 31) || !bit(guestCr4(c), 5)), `CR0 ${hx(guestCr0(c))}, CR4 ${hx(guestCr4(c))}`)),
+    (c) => when(ia32e(c) && (!bit(guestCr0(c), 31) || !bit(guestCr4(c), 5)), () => `CR0 ${hx(guestCr0(c))}, CR4 ${hx(guestCr4(c))}`)),
   row('guest', S_GUEST_CR, 'guest-pcide-needs-ia32e', '"IA-32e mode guest" = 0 ⇒ guest CR4.PCIDE = 0',
-    (c) => when(!ia32e(c) && bit(guestCr4(c), 17), hx(guestCr4(c)))),
+    (c) => when(!ia32e(c) && bit(guestCr4(c), 17), () => hx(guestCr4(c)))),
   row('guest', S_GUEST_CR, 'guest-cr3-width', 'guest CR3 has no bit set at or above MAXPHYADDR',
-    (c) => when(!inWidth(c, rd(c, F.GUEST_CR3)), hx(rd(c, F.GUEST_CR3)))),
+    (c) => when(!inWidth(c, rd(c, F.GUEST_CR3)), () => hx(rd(c, F.GUEST_CR3)))),
   row('guest', S_GUEST_CR, 'guest-dr7', '"load debug controls" ⇒ guest DR7[63:32] = 0',
-    (c) => when(bit(entryCtl(c), ENTRY_LOAD_DEBUG) && rd(c, F.GUEST_DR7) >> 32n !== 0n, hx(rd(c, F.GUEST_DR7)))),
+    (c) => when(bit(entryCtl(c), ENTRY_LOAD_DEBUG) && rd(c, F.GUEST_DR7) >> 32n !== 0n, () => hx(rd(c, F.GUEST_DR7)))),
   row('guest', S_GUEST_CR, 'guest-sysenter-canonical', 'guest IA32_SYSENTER_ESP and IA32_SYSENTER_EIP canonical', (c) => {
     const esp = rd(c, F.GUEST_SYSENTER_ESP), eip = rd(c, F.GUEST_SYSENTER_EIP);
-    return when(!isCanonical(esp, guestLa57(c)) || !isCanonical(eip, guestLa57(c)), `ESP ${hx(esp)}, EIP ${hx(eip)}`);
+    return when(!isCanonical(esp, guestLa57(c)) || !isCanonical(eip, guestLa57(c)), () => `ESP ${hx(esp)}, EIP ${hx(eip)}`);
   }),
   row('guest', S_GUEST_CR, 'guest-perf-global-ctrl', '"load IA32_PERF_GLOBAL_CTRL" ⇒ guest value has no reserved bit set', (c) => {
     const v = rd(c, F.GUEST_IA32_PERF_GLOBAL_CTRL);
-    return when(bit(entryCtl(c), ENTRY_LOAD_PERF) && (v & ~PERF_GLOBAL_DEFINED) !== 0n, hx(v));
+    return when(bit(entryCtl(c), ENTRY_LOAD_PERF) && (v & ~PERF_GLOBAL_DEFINED) !== 0n, () => hx(v));
   }),
   row('guest', S_GUEST_CR, 'guest-pat', '"load IA32_PAT" ⇒ every guest PAT entry a valid memory type',
     (c) => (bit(entryCtl(c), ENTRY_LOAD_PAT) ? patProblem(rd(c, F.GUEST_IA32_PAT)) : undefined)),
   row('guest', S_GUEST_CR, 'guest-efer-reserved', '"load IA32_EFER" ⇒ guest EFER reserved bits 0', (c) => {
     const e = rd(c, F.GUEST_IA32_EFER);
-    return when(bit(entryCtl(c), ENTRY_LOAD_EFER) && (e & ~EFER_DEFINED) !== 0n, hx(e));
+    return when(bit(entryCtl(c), ENTRY_LOAD_EFER) && (e & ~EFER_DEFINED) !== 0n, () => hx(e));
   }),
   row('guest', S_GUEST_CR, 'guest-efer-lma', '"load IA32_EFER" ⇒ guest EFER.LMA = "IA-32e mode guest"',
-    (c) => when(bit(entryCtl(c), ENTRY_LOAD_EFER) && bit(rd(c, F.GUEST_IA32_EFER), 10) !== ia32e(c), hx(rd(c, F.GUEST_IA32_EFER)))),
+    (c) => when(bit(entryCtl(c), ENTRY_LOAD_EFER) && bit(rd(c, F.GUEST_IA32_EFER), 10) !== ia32e(c), () => hx(rd(c, F.GUEST_IA32_EFER)))),
   row('guest', S_GUEST_CR, 'guest-efer-lme', '"load IA32_EFER" and CR0.PG = 1 ⇒ guest EFER.LME = EFER.LMA', (c) => {
     const e = rd(c, F.GUEST_IA32_EFER);
-    return when(bit(entryCtl(c), ENTRY_LOAD_EFER) && bit(guestCr0(c), 31) && bit(e, 8) !== bit(e, 10), hx(e));
+    return when(bit(entryCtl(c), ENTRY_LOAD_EFER) && bit(guestCr0(c), 31) && bit(e, 8) !== bit(e, 10), () => hx(e));
   }),
   // --- segment registers
   row('guest', S_GUEST_SEG, 'guest-v8086-segments',
@@ -545,28 +549,28 @@ const guestChecks: readonly EntryCheck[] = [
       if (!v8086(c)) return undefined;
       return firstBad((['CS', 'SS', 'DS', 'ES', 'FS', 'GS'] as const).map((n) => seg(c, n)), (s) =>
         when(s.base !== s.sel << 4n || s.limit !== 0xffffn || s.ar !== 0xf3n,
-          `base ${hx(s.base)}, limit ${hx(s.limit)}, AR ${hx(s.ar)}`));
+          () => `base ${hx(s.base)}, limit ${hx(s.limit)}, AR ${hx(s.ar)}`));
     }),
   row('guest', S_GUEST_SEG, 'guest-tr-ldtr-selector-ti', 'TR selector TI = 0; usable LDTR selector TI = 0', (c) => {
     const tr = seg(c, 'TR'), ldtr = seg(c, 'LDTR');
-    return when(bit(tr.sel, 2) || (usable(ldtr) && bit(ldtr.sel, 2)), `TR ${hx(tr.sel)}, LDTR ${hx(ldtr.sel)}`);
+    return when(bit(tr.sel, 2) || (usable(ldtr) && bit(ldtr.sel, 2)), () => `TR ${hx(tr.sel)}, LDTR ${hx(ldtr.sel)}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-ss-cs-rpl', 'not virtual-8086 and no "unrestricted guest" ⇒ SS.RPL = CS.RPL', (c) => {
     const ss = seg(c, 'SS'), cs = seg(c, 'CS');
-    return when(!v8086(c) && !ug(c) && rpl(ss) !== rpl(cs), `SS ${hx(ss.sel)}, CS ${hx(cs.sel)}`);
+    return when(!v8086(c) && !ug(c) && rpl(ss) !== rpl(cs), () => `SS ${hx(ss.sel)}, CS ${hx(cs.sel)}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-segment-bases',
     'TR, FS, GS (and usable LDTR) bases canonical; CS base and usable SS, DS, ES bases have bits 63:32 = 0', (c) => {
       const la57 = guestLa57(c);
       const canon = [seg(c, 'TR'), seg(c, 'FS'), seg(c, 'GS'), seg(c, 'LDTR')].filter((s) => s.name !== 'LDTR' || usable(s));
       const low = [seg(c, 'CS'), ...(['SS', 'DS', 'ES'] as const).map((n) => seg(c, n)).filter(usable)];
-      return firstBad(canon, (s) => when(!isCanonical(s.base, la57), `base ${hx(s.base)} not canonical`)) ??
-        firstBad(low, (s) => when(s.base >> 32n !== 0n, `base ${hx(s.base)} above 4 GBytes`));
+      return firstBad(canon, (s) => when(!isCanonical(s.base, la57), () => `base ${hx(s.base)} not canonical`)) ??
+        firstBad(low, (s) => when(s.base >> 32n !== 0n, () => `base ${hx(s.base)} above 4 GBytes`));
     }),
   row('guest', S_GUEST_SEG, 'guest-cs-type', 'CS type 9, 11, 13 or 15 (or 3 with "unrestricted guest")', (c) => {
     if (v8086(c)) return undefined;
     const t = arType(seg(c, 'CS'));
-    return when(![9, 11, 13, 15].includes(t) && !(t === 3 && ug(c)), `type ${t}`);
+    return when(![9, 11, 13, 15].includes(t) && !(t === 3 && ug(c)), () => `type ${t}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-data-segment-types',
     'usable SS type 3 or 7; usable DS, ES, FS, GS accessed, and readable if code', (c) => {
@@ -575,18 +579,18 @@ const guestChecks: readonly EntryCheck[] = [
       if (usable(ss) && ![3, 7].includes(arType(ss))) return `SS: type ${arType(ss)}`;
       return firstBad((['DS', 'ES', 'FS', 'GS'] as const).map((n) => seg(c, n)).filter(usable), (s) => {
         const t = arType(s);
-        return when((t & 1) === 0 || ((t & 8) !== 0 && (t & 2) === 0), `type ${t}`);
+        return when((t & 1) === 0 || ((t & 8) !== 0 && (t & 2) === 0), () => `type ${t}`);
       });
     }),
   row('guest', S_GUEST_SEG, 'guest-segment-s', 'CS and usable SS, DS, ES, FS, GS have S = 1 (code or data)',
-    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!bit(s.ar, 4), 'S = 0')))),
+    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!bit(s.ar, 4), () => 'S = 0')))),
   row('guest', S_GUEST_SEG, 'guest-cs-dpl',
     'CS type 3 ⇒ DPL 0; type 9 or 11 ⇒ DPL = SS.DPL; type 13 or 15 ⇒ DPL ≤ SS.DPL', (c) => {
       if (v8086(c)) return undefined;
       const cs = seg(c, 'CS'), ss = seg(c, 'SS');
       const t = arType(cs), d = arDpl(cs), sd = arDpl(ss);
       const bad = (t === 3 && d !== 0) || ((t === 9 || t === 11) && d !== sd) || ((t === 13 || t === 15) && d > sd);
-      return when(bad, `CS type ${t} DPL ${d}, SS.DPL ${sd}`);
+      return when(bad, () => `CS type ${t} DPL ${d}, SS.DPL ${sd}`);
     }),
   row('guest', S_GUEST_SEG, 'guest-ss-dpl',
     'no "unrestricted guest" ⇒ SS.DPL = SS.RPL; CS type 3 or CR0.PE = 0 ⇒ SS.DPL = 0', (c) => {
@@ -594,76 +598,76 @@ const guestChecks: readonly EntryCheck[] = [
       const ss = seg(c, 'SS');
       const bad = (!ug(c) && arDpl(ss) !== rpl(ss)) ||
         ((arType(seg(c, 'CS')) === 3 || !bit(guestCr0(c), 0)) && arDpl(ss) !== 0);
-      return when(bad, `SS selector ${hx(ss.sel)} DPL ${arDpl(ss)}`);
+      return when(bad, () => `SS selector ${hx(ss.sel)} DPL ${arDpl(ss)}`);
     }),
   row('guest', S_GUEST_SEG, 'guest-data-segment-dpl',
     'no "unrestricted guest" ⇒ usable DS, ES, FS, GS of type 0..11 have DPL ≥ RPL', (c) => {
       if (v8086(c) || ug(c)) return undefined;
       return firstBad((['DS', 'ES', 'FS', 'GS'] as const).map((n) => seg(c, n)).filter(usable),
-        (s) => when(arType(s) <= 11 && arDpl(s) < rpl(s), `DPL ${arDpl(s)} < RPL ${rpl(s)}`));
+        (s) => when(arType(s) <= 11 && arDpl(s) < rpl(s), () => `DPL ${arDpl(s)} < RPL ${rpl(s)}`));
     }),
   row('guest', S_GUEST_SEG, 'guest-segment-present', 'CS and usable SS, DS, ES, FS, GS are present (P = 1)',
-    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!bit(s.ar, 7), 'P = 0')))),
+    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!bit(s.ar, 7), () => 'P = 0')))),
   row('guest', S_GUEST_SEG, 'guest-segment-ar-reserved', 'CS and usable SS, DS, ES, FS, GS have AR bits 11:8 and 31:17 = 0',
-    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when((s.ar & AR_RESERVED) !== 0n, `AR ${hx(s.ar)}`)))),
+    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when((s.ar & AR_RESERVED) !== 0n, () => `AR ${hx(s.ar)}`)))),
   row('guest', S_GUEST_SEG, 'guest-cs-l-d', '"IA-32e mode guest" and CS.L = 1 ⇒ CS.D = 0', (c) => {
     const cs = seg(c, 'CS');
-    return when(!v8086(c) && ia32e(c) && bit(cs.ar, 13) && bit(cs.ar, 14), `AR ${hx(cs.ar)}`);
+    return when(!v8086(c) && ia32e(c) && bit(cs.ar, 13) && bit(cs.ar, 14), () => `AR ${hx(cs.ar)}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-segment-granularity', 'CS and usable SS, DS, ES, FS, GS: G and limit agree',
-    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!limitOk(s), `limit ${hx(s.limit)}, AR ${hx(s.ar)}`)))),
+    (c) => (v8086(c) ? undefined : firstBad(checkedSegs(c), (s) => when(!limitOk(s), () => `limit ${hx(s.limit)}, AR ${hx(s.ar)}`)))),
   row('guest', S_GUEST_SEG, 'guest-tr-type', 'TR type 11 (busy 64-bit TSS) with "IA-32e mode guest"; else 3 or 11', (c) => {
     const t = arType(seg(c, 'TR'));
-    return when(ia32e(c) ? t !== 11 : t !== 3 && t !== 11, `type ${t}`);
+    return when(ia32e(c) ? t !== 11 : t !== 3 && t !== 11, () => `type ${t}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-tr-descriptor', 'TR usable, S = 0, P = 1, AR reserved bits 0, G and limit agree', (c) => {
     const tr = seg(c, 'TR');
     const bad = !usable(tr) || bit(tr.ar, 4) || !bit(tr.ar, 7) || (tr.ar & AR_RESERVED) !== 0n || !limitOk(tr);
-    return when(bad, `limit ${hx(tr.limit)}, AR ${hx(tr.ar)}`);
+    return when(bad, () => `limit ${hx(tr.limit)}, AR ${hx(tr.ar)}`);
   }),
   row('guest', S_GUEST_SEG, 'guest-ldtr-descriptor', 'usable LDTR: type 2, S = 0, P = 1, AR reserved bits 0, G and limit agree',
     (c) => {
       const l = seg(c, 'LDTR');
       if (!usable(l)) return undefined;
       const bad = arType(l) !== 2 || bit(l.ar, 4) || !bit(l.ar, 7) || (l.ar & AR_RESERVED) !== 0n || !limitOk(l);
-      return when(bad, `limit ${hx(l.limit)}, AR ${hx(l.ar)}`);
+      return when(bad, () => `limit ${hx(l.limit)}, AR ${hx(l.ar)}`);
     }),
   // --- descriptor-table registers
   row('guest', S_GUEST_DT, 'guest-gdtr-idtr-bases', 'GDTR and IDTR bases canonical', (c) => {
     const g = rd(c, F.GUEST_GDTR_BASE), i = rd(c, F.GUEST_IDTR_BASE);
-    return when(!isCanonical(g, guestLa57(c)) || !isCanonical(i, guestLa57(c)), `GDTR ${hx(g)}, IDTR ${hx(i)}`);
+    return when(!isCanonical(g, guestLa57(c)) || !isCanonical(i, guestLa57(c)), () => `GDTR ${hx(g)}, IDTR ${hx(i)}`);
   }),
   row('guest', S_GUEST_DT, 'guest-gdtr-idtr-limits', 'GDTR and IDTR limits bits 31:16 = 0', (c) => {
     const g = rd(c, F.GUEST_GDTR_LIMIT), i = rd(c, F.GUEST_IDTR_LIMIT);
-    return when(g > 0xffffn || i > 0xffffn, `GDTR ${hx(g)}, IDTR ${hx(i)}`);
+    return when(g > 0xffffn || i > 0xffffn, () => `GDTR ${hx(g)}, IDTR ${hx(i)}`);
   }),
   // --- RIP and RFLAGS
   row('guest', S_GUEST_RIP, 'guest-rip',
     'RIP[63:32] = 0 unless "IA-32e mode guest" and CS.L = 1; then bits 63:N (N = linear-address width) identical', (c) => {
       const rip = rd(c, F.GUEST_RIP);
-      if (!ia32e(c) || !bit(seg(c, 'CS').ar, 13)) return when(rip >> 32n !== 0n, hx(rip));
+      if (!ia32e(c) || !bit(seg(c, 'CS').ar, 13)) return when(rip >> 32n !== 0n, () => hx(rip));
       // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical
       const top = rip >> (guestLa57(c) ? 57n : 48n);
-      return when(top !== 0n && top !== (1n << (guestLa57(c) ? 7n : 16n)) - 1n, hx(rip));
+      return when(top !== 0n && top !== (1n << (guestLa57(c) ? 7n : 16n)) - 1n, () => hx(rip));
     }),
   row('guest', S_GUEST_RIP, 'guest-rflags-reserved', 'RFLAGS bits 63:22, 15, 5, 3 = 0 and bit 1 = 1', (c) => {
     const f = rd(c, F.GUEST_RFLAGS);
-    return when((f & 0xffff_ffff_ffc0_8028n) !== 0n || !bit(f, 1), hx(f));
+    return when((f & 0xffff_ffff_ffc0_8028n) !== 0n || !bit(f, 1), () => hx(f));
   }),
   row('guest', S_GUEST_RIP, 'guest-rflags-vm', '"IA-32e mode guest" or CR0.PE = 0 ⇒ RFLAGS.VM = 0',
-    (c) => when((ia32e(c) || !bit(guestCr0(c), 0)) && v8086(c), hx(rd(c, F.GUEST_RFLAGS)))),
+    (c) => when((ia32e(c) || !bit(guestCr0(c), 0)) && v8086(c), () => hx(rd(c, F.GUEST_RFLAGS)))),
   row('guest', S_GUEST_RIP, 'guest-rflags-if-injection', 'injecting an external interrupt ⇒ RFLAGS.IF = 1',
-    (c) => when(injecting(c) && injType(c) === INTR_EXT && !bit(rd(c, F.GUEST_RFLAGS), 9), hx(rd(c, F.GUEST_RFLAGS)))),
+    (c) => when(injecting(c) && injType(c) === INTR_EXT && !bit(rd(c, F.GUEST_RFLAGS), 9), () => hx(rd(c, F.GUEST_RFLAGS)))),
   // --- non-register state
   row('guest', S_GUEST_NR, 'guest-activity-state', 'activity state 0..3 and supported by IA32_VMX_MISC[8:6]', (c) => {
     const a = rd(c, F.GUEST_ACTIVITY_STATE);
-    return when(a > 3n || (a > 0n && !bit(c.caps.misc, 5 + Number(a))), `activity state ${a}`);
+    return when(a > 3n || (a > 0n && !bit(c.caps.misc, 5 + Number(a))), () => `activity state ${a}`);
   }),
   row('guest', S_GUEST_NR, 'guest-activity-hlt-ss-dpl', 'activity state HLT ⇒ SS.DPL = 0',
-    (c) => when(rd(c, F.GUEST_ACTIVITY_STATE) === 1n && arDpl(seg(c, 'SS')) !== 0, `SS.DPL ${arDpl(seg(c, 'SS'))}`)),
+    (c) => when(rd(c, F.GUEST_ACTIVITY_STATE) === 1n && arDpl(seg(c, 'SS')) !== 0, () => `SS.DPL ${arDpl(seg(c, 'SS'))}`)),
   row('guest', S_GUEST_NR, 'guest-activity-blocking', 'activity state not active ⇒ no blocking by STI or by MOV SS',
     (c) => when(rd(c, F.GUEST_ACTIVITY_STATE) !== 0n && (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 3n) !== 0n,
-      `interruptibility ${hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO))}`)),
+      () => `interruptibility ${hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO))}`)),
   row('guest', S_GUEST_NR, 'guest-activity-injection',
     'injection in HLT: external interrupt, NMI, #DB, #MC, MTF only; in shutdown: NMI, #MC only; none in wait-for-SIPI', (c) => {
       if (!injecting(c)) return undefined;
@@ -672,36 +676,36 @@ const guestChecks: readonly EntryCheck[] = [
       const ok = a === 0n ||
         (a === 1n && (t === INTR_EXT || t === INTR_NMI || excOk([1, 18]) || (t === INTR_OTHER && v === 0))) ||
         (a === 2n && (t === INTR_NMI || excOk([18])));
-      return when(!ok, `activity state ${a}, event type ${t} vector ${v}`);
+      return when(!ok, () => `activity state ${a}, event type ${t} vector ${v}`);
     }),
   row('guest', S_GUEST_NR, 'guest-interruptibility-reserved', 'interruptibility state bits 31:5 = 0',
-    (c) => when((rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 0xffff_ffe0n) !== 0n, hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+    (c) => when((rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 0xffff_ffe0n) !== 0n, () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   row('guest', S_GUEST_NR, 'guest-interruptibility-sti-movss', 'not both blocking by STI and blocking by MOV SS',
-    (c) => when((rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 3n) === 3n, hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+    (c) => when((rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 3n) === 3n, () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   row('guest', S_GUEST_NR, 'guest-interruptibility-sti-if', 'blocking by STI ⇒ RFLAGS.IF = 1',
-    (c) => when(bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 0) && !bit(rd(c, F.GUEST_RFLAGS), 9), hx(rd(c, F.GUEST_RFLAGS)))),
+    (c) => when(bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 0) && !bit(rd(c, F.GUEST_RFLAGS), 9), () => hx(rd(c, F.GUEST_RFLAGS)))),
   row('guest', S_GUEST_NR, 'guest-interruptibility-external-injection',
     'injecting an external interrupt ⇒ no blocking by STI or by MOV SS',
     (c) => when(injecting(c) && injType(c) === INTR_EXT && (rd(c, F.GUEST_INTERRUPTIBILITY_INFO) & 3n) !== 0n,
-      hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+      () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   row('guest', S_GUEST_NR, 'guest-interruptibility-nmi-movss', 'injecting an NMI ⇒ no blocking by MOV SS',
     (c) => when(injecting(c) && injType(c) === INTR_NMI && bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 1),
-      hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+      () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   // the NMI-under-STI rule has its own exit qualification (3);
   // the SDM allows a processor to refuse it, and the model does
   row('guest', S_GUEST_NR, 'guest-interruptibility-nmi-sti', 'injecting an NMI ⇒ no blocking by STI (implementation-specific)',
     (c) => when(injecting(c) && injType(c) === INTR_NMI && bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 0),
-      hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO))), 3n),
+      () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO))), 3n),
   row('guest', S_GUEST_NR, 'guest-interruptibility-smi', 'outside SMM ⇒ no blocking by SMI',
-    (c) => when(bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 2), hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+    (c) => when(bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 2), () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   row('guest', S_GUEST_NR, 'guest-interruptibility-virtual-nmi',
     '"virtual NMIs" and injecting an NMI ⇒ no blocking by NMI (virtual-NMI blocking)',
     (c) => when(bit(pin(c), PIN_VIRTUAL_NMIS) && injecting(c) && injType(c) === INTR_NMI &&
-      bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 3), hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
+      bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 3), () => hx(rd(c, F.GUEST_INTERRUPTIBILITY_INFO)))),
   row('guest', S_GUEST_NR, 'guest-pending-dbg-reserved', 'pending debug exceptions bits 11:4, 13, 15, 63:17 = 0', (c) => {
     const p = rd(c, F.GUEST_PENDING_DBG_EXCEPTIONS);
     // B3:B0 (3:0), enabled breakpoint (12), BS (14), RTM (16) are defined
-    return when((p & ~0x1_500fn) !== 0n, hx(p));
+    return when((p & ~0x1_500fn) !== 0n, () => hx(p));
   }),
   row('guest', S_GUEST_NR, 'guest-pending-dbg-bs',
     'STI/MOV-SS blocking or HLT ⇒ pending BS = 1 iff RFLAGS.TF = 1 and IA32_DEBUGCTL.BTF = 0', (c) => {
@@ -709,18 +713,18 @@ const guestChecks: readonly EntryCheck[] = [
       if (!blocked) return undefined;
       const tf = bit(rd(c, F.GUEST_RFLAGS), 8), btf = bit(rd(c, F.GUEST_IA32_DEBUGCTL), 1);
       const bs = bit(rd(c, F.GUEST_PENDING_DBG_EXCEPTIONS), 14);
-      return when(bs !== (tf && !btf), `BS ${bs ? 1 : 0}, TF ${tf ? 1 : 0}, BTF ${btf ? 1 : 0}`);
+      return when(bs !== (tf && !btf), () => `BS ${bs ? 1 : 0}, TF ${tf ? 1 : 0}, BTF ${btf ? 1 : 0}`);
     }),
   row('guest', S_GUEST_NR, 'guest-pending-dbg-rtm',
     'pending RTM (bit 16) ⇒ bit 12 = 1, bits 11:0 and 15:13 = 0, no blocking by MOV SS', (c) => {
       const p = rd(c, F.GUEST_PENDING_DBG_EXCEPTIONS);
       if (!bit(p, 16)) return undefined;
-      return when((p & 0xefffn) !== 0n || !bit(p, 12) || bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 1), hx(p));
+      return when((p & 0xefffn) !== 0n || !bit(p, 12) || bit(rd(c, F.GUEST_INTERRUPTIBILITY_INFO), 1), () => hx(p));
     }),
   row('guest', S_GUEST_NR, 'vmcs-link-pointer-address',
     'VMCS link pointer all ones, or 4-KByte aligned within MAXPHYADDR', (c) => {
       const p = rd(c, F.VMCS_LINK_POINTER);
-      return when(p !== 0xffff_ffff_ffff_ffffn && !physOk(c, p, 12), hx(p));
+      return when(p !== 0xffff_ffff_ffff_ffffn && !physOk(c, p, 12), () => hx(p));
     }, 4n),
   row('guest', S_GUEST_NR, 'vmcs-link-pointer-revision',
     'VMCS link pointer (not all ones): region bits 30:0 = VMCS revision, bit 31 = "VMCS shadowing"', (c) => {
@@ -729,10 +733,10 @@ const guestChecks: readonly EntryCheck[] = [
       const w = Phys.read32(c.mem, Number(p));
       const rev = w & 0x7fff_ffff, shadow = w >>> 31 === 1;
       return when(rev !== revisionId(c.caps) || shadow !== bit(secondary(c), SEC_SHADOW_VMCS),
-        `region header ${hx(w)}, revision ${hx(revisionId(c.caps))}`);
+        () => `region header ${hx(w)}, revision ${hx(revisionId(c.caps))}`);
     }, 4n),
   row('guest', S_GUEST_NR, 'vmcs-link-pointer-current', 'outside SMM, the VMCS link pointer ≠ the current-VMCS pointer',
-    (c) => when(rd(c, F.VMCS_LINK_POINTER) === BigInt(c.currentVmcs), hx(c.currentVmcs)), 4n),
+    (c) => when(rd(c, F.VMCS_LINK_POINTER) === BigInt(c.currentVmcs), () => hx(c.currentVmcs)), 4n),
   // --- PDPTEs
   row('guest', S_GUEST_PDPTE, 'guest-pdptes',
     'PAE paging (CR0.PG, CR4.PAE, not IA-32e): present PDPTEs have bits 2:1, 8:5 and 63:N = 0', (c) => {
@@ -750,18 +754,18 @@ const guestChecks: readonly EntryCheck[] = [
 
 const msrChecks: readonly EntryCheck[] = [
   row('msr-load', S_MSR, 'entry-msr-load-fs-gs-base', 'no entry loads IA32_FS_BASE (C0000100H) or IA32_GS_BASE (C0000101H)',
-    (c) => firstBadEntry(c, (e) => when(e.index === MSR_FS_BASE || e.index === MSR_GS_BASE, 'FS/GS base'))),
+    (c) => firstBadEntry(c, (e) => when(e.index === MSR_FS_BASE || e.index === MSR_GS_BASE, () => 'FS/GS base'))),
   // the SDM rules out the whole x2APIC range (bits 31:8 = 000008H), whatever the APIC mode; KVM checks it only in
   // x2APIC mode
   row('msr-load', S_MSR, 'entry-msr-load-x2apic', 'no entry with index bits 31:8 = 000008H (x2APIC registers)',
-    (c) => firstBadEntry(c, (e) => when(e.index >>> 8 === 0x8, 'x2APIC MSR'))),
+    (c) => firstBadEntry(c, (e) => when(e.index >>> 8 === 0x8, () => 'x2APIC MSR'))),
   row('msr-load', S_MSR, 'entry-msr-load-smm-only', 'no entry loads an MSR writable only in SMM (IA32_SMM_MONITOR_CTL)',
-    (c) => firstBadEntry(c, (e) => when(e.index === MSR_SMM_MONITOR_CTL, 'IA32_SMM_MONITOR_CTL'))),
+    (c) => firstBadEntry(c, (e) => when(e.index === MSR_SMM_MONITOR_CTL, () => 'IA32_SMM_MONITOR_CTL'))),
   // "cannot be loaded for model-specific reasons": the model refuses the microcode MSRs, as KVM does
   row('msr-load', S_MSR, 'entry-msr-load-model-specific', 'no entry loads an MSR refused for model-specific reasons',
-    (c) => firstBadEntry(c, (e) => when(e.index === MSR_BIOS_UPDT_TRIG || e.index === MSR_BIOS_SIGN_ID, 'microcode MSR'))),
+    (c) => firstBadEntry(c, (e) => when(e.index === MSR_BIOS_UPDT_TRIG || e.index === MSR_BIOS_SIGN_ID, () => 'microcode MSR'))),
   row('msr-load', S_MSR, 'entry-msr-load-reserved', 'each entry has bits 63:32 = 0',
-    (c) => firstBadEntry(c, (e) => when(e.reserved !== 0, `reserved ${hx(e.reserved)}`))),
+    (c) => firstBadEntry(c, (e) => when(e.reserved !== 0, () => `reserved ${hx(e.reserved)}`))),
   row('msr-load', S_MSR, 'entry-msr-load-wrmsr-gp', 'no entry holds a value WRMSR at CPL 0 would refuse with #GP',
     (c) => firstBadEntry(c, wrmsrFaults)),
 ];
@@ -853,19 +857,51 @@ interface CheckMemo {
   readonly readsMem: boolean[];
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: Map<number, number[]>;
+  /** check i is in the readers of the field at dense index d (a table field): registered[i * FIELDS.length + d] = 1 */
+  readonly registered: Uint8Array;
+  /** some check read a field outside WATCHED (the HOT_FIELDS fast path is then off for this memo) */
+  readsUnwatched: boolean;
   /** what VM entry reports with these verdicts */
   result: EntryFailure | undefined;
 }
 
-/** The memo per capability set (keyed by the immutable caps object). */
-const memos = new WeakMap<Caps, CheckMemo>();
+// Between two entries of a running guest, a VMM changes few fields the checks read: the handler advances RIP or
+// injects an event, and the exit clears the valid bit of the injection field (besides writing the VM-exit
+// information fields, which no check reads). So the memo keeps a stamp of every other field the checks may read
+// (COLD_GROUP, src/vmx/cpu.ts `watchFields`): while it is unchanged, only the HOT_FIELDS need comparing, value by
+// value, and only their readers run again. A check that reads a field in neither set (an exit-information field, or
+// an encoding outside the field table) turns this path off for the memo; the general path diffs the field maps.
 
-// One recording context, reused: a check's field reads are appended to `recReads`, a memory read sets `recMem`.
-let recReads: number[] = [];
+/** The fields VMM software commonly changes between entries (KVM: skip_emulated_instruction, event injection). */
+const HOT_FIELDS: readonly number[] = [
+  F.GUEST_RIP, F.GUEST_RFLAGS, F.GUEST_ACTIVITY_STATE, F.GUEST_INTERRUPTIBILITY_INFO, F.VM_ENTRY_INTR_INFO_FIELD,
+  F.VM_ENTRY_EXCEPTION_ERROR_CODE, F.VM_ENTRY_INSTRUCTION_LEN,
+];
+/** Every other field of the table except the VM-exit information fields. */
+const COLD_FIELDS: readonly number[] = FIELDS
+  .filter((f) => f.area !== 'exit-info' && !HOT_FIELDS.includes(f.encoding)).map((f) => f.encoding);
+const COLD_GROUP = watchFields(COLD_FIELDS);
+/** the dense index (position in FIELDS) of each encoding of the table, -1 for the others */
+const DENSE = new Int16Array(0x10000).fill(-1);
+FIELDS.forEach((f, d) => { DENSE[f.encoding] = d; });
+/** 1 for the encodings of HOT_FIELDS and COLD_FIELDS */
+const WATCHED = new Uint8Array(0x10000);
+for (const e of HOT_FIELDS) WATCHED[e] = 1;
+for (const e of COLD_FIELDS) WATCHED[e] = 1;
+
+/** The memo per capability set (keyed by the immutable caps object), and the last one used (checked first). */
+const memos = new WeakMap<Caps, CheckMemo>();
+let lastCaps: Caps | undefined;
+let lastMemo: CheckMemo | undefined;
+
+// One recording context, reused: a check's field reads are appended to `recReads` (the first `recCount` entries), a
+// memory read sets `recMem`.
+const recReads: number[] = [];
+let recCount = 0;
 let recMem = false;
 let recBase: VmcsFields = new Map();
 let recMemValue: Phys.PhysMem = Phys.empty;
-const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads.push(enc); return recBase.get(enc); } };
+const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads[recCount++] = enc; return recBase.get(enc); } };
 
 /** The context a check runs in while its reads are recorded: one object, set up again for each entry (an object
  * literal with an accessor per entry costs more than the checks it saves). */
@@ -885,14 +921,20 @@ const recordingContext = (ctx: EntryContext): EntryContext => {
 
 /** Runs check `i` in the recording context, adds it to the readers of what it read; returns its verdict. */
 const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => {
-  recReads = [];
+  recCount = 0;
   recMem = false;
   const verdict = ENTRY_CHECKS[i].test(rec);
   // readers only grows (a superset of the current read sets still marks every check that must run again)
-  for (const e of recReads) {
+  const row = i * FIELDS.length;
+  for (let k = 0; k < recCount; k++) {
+    const e = recReads[k];
+    const d = e >= 0 && e < 0x10000 ? DENSE[e] : -1;
+    if (d >= 0 && memo.registered[row + d] === 1) continue;
     const l = memo.readers.get(e);
     if (l === undefined) memo.readers.set(e, [i]);
     else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
+    if (d >= 0) memo.registered[row + d] = 1;
+    if (!(e >= 0 && e < 0x10000 && WATCHED[e] === 1)) memo.readsUnwatched = true;
   }
   memo.readsMem[i] = recMem;
   return verdict;
@@ -902,30 +944,52 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
 const stamp = new Int32Array(ENTRY_CHECKS.length);
 let epoch = 0;
 
+/** The hot fields that changed on this entry (the first ones of the array; reused). */
+const changedScratch: number[] = new Array<number>(HOT_FIELDS.length).fill(0);
+
 /**
  * What VMLAUNCH/VMRESUME reports, exactly as `firstEntryFailure`, but re-running only the checks that read a field
  * (or memory) that changed since the last entry checked with the same capabilities; the others keep their verdicts.
  */
 export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
-  const prev = memos.get(ctx.caps);
+  const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
   const n = ENTRY_CHECKS.length;
   if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
     const memo: CheckMemo = {
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), result: undefined,
+      readers: new Map(), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
     };
     memos.set(ctx.caps, memo);
+    lastCaps = ctx.caps;
+    lastMemo = memo;
     const rec = recordingContext(ctx);
     for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
     memo.result = resultOf(memo.verdicts);
     memo.fields = ctx.fields;
     return memo.result;
   }
-  if (prev.fields === ctx.fields && prev.mem === ctx.mem) return prev.result;
+  lastCaps = ctx.caps;
+  lastMemo = prev;
+  const from = prev.fields;
+  if (from === ctx.fields && prev.mem === ctx.mem) return prev.result;
   const memChanged = prev.mem !== ctx.mem;
-  const changed = changedFields(prev.fields, ctx.fields);
-  if (changed.length === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
+  let changed: readonly number[];
+  let nChanged: number;
+  const cold = groupStamp(from, COLD_GROUP);
+  if (!prev.readsUnwatched && cold !== undefined && cold === groupStamp(ctx.fields, COLD_GROUP)) {
+    // only hot fields may differ among the fields the checks read
+    nChanged = 0;
+    for (let k = 0; k < HOT_FIELDS.length; k++) {
+      const e = HOT_FIELDS[k];
+      if ((from.get(e) ?? 0n) !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
+    }
+    changed = changedScratch;
+  } else {
+    changed = changedFields(from, ctx.fields);
+    nChanged = changed.length;
+  }
+  if (nChanged === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
   if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
   const rec = recordingContext(ctx);
   prev.fields = null;
@@ -938,8 +1002,8 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   };
   // the readers of a changed field, and memory readers when memory changed (a check re-run here may add itself to
   // the readers of a field it did not read before: that field did not change, so the loop needs no second pass)
-  for (const e of changed) {
-    const l = prev.readers.get(e);
+  for (let c = 0; c < nChanged; c++) {
+    const l = prev.readers.get(changed[c]);
     if (l !== undefined) for (let k = 0; k < l.length; k++) rerun(l[k]);
   }
   if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);

@@ -8,45 +8,72 @@
  * fail), IDT-vectoring information (events are never interrupted mid-delivery in the model; the field reads 0).
  */
 import * as Phys from '../arch/phys';
+import { bigOf } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
-import { currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields, type VmcsFields } from './cpu';
-import { isSet } from './controls';
+import { currentFields, groupStamp, vmcsRead, vmcsWriteFlat, watchFields, withCurrentFields, type VmcsFields } from './cpu';
+import { controlMask } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
 import { msrStoreTsc, IA32_TIME_STAMP_COUNTER } from './tsc';
-import { machineWith, type ExitRecord, type Machine } from './machine';
+import { machineWith, type ExitRecord, type GuestCpu, type Machine, type MachinePatch } from './machine';
 
 /** What caused the exit, before the processor records it (src/vmx/step.ts and entry.ts build these). */
 export type ExitCause = Omit<ExitRecord, 'failedEntry' | 'rip' | 'tsc'>;
 
 const VALID = 0x8000_0000n;
 
-/** The writes of one exit, applied at once: encodings and values, in the SDM's order. */
-interface Writes { readonly encs: number[]; readonly vals: bigint[] }
-const put = (w: Writes, enc: number, v: bigint): void => { w.encs.push(enc); w.vals.push(v); };
+// The writes of one exit, applied at once: encodings and values, in the SDM's order. One pair of arrays for every
+// exit, the first `count` entries in use (vmExit is not re-entered, and vmcsWriteFlat reads them during the call only).
+const ENCS: number[] = new Array<number>(32).fill(0);
+const VALS: bigint[] = new Array<bigint>(32).fill(0n);
+let count = 0;
+const put = (enc: number, v: bigint): void => { ENCS[count] = enc; VALS[count] = v; count++; };
 
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
-const record = (w: Writes, f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
-  put(w, F.VM_EXIT_REASON, BigInt(c.reason) | (failedEntry ? 0x8000_0000n : 0n));
-  put(w, F.EXIT_QUALIFICATION, c.qualification);
-  if (c.guestLinear !== undefined) put(w, F.GUEST_LINEAR_ADDRESS, c.guestLinear);
-  if (c.guestPhysical !== undefined) put(w, F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
+const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
+  put(F.VM_EXIT_REASON, failedEntry ? BigInt(c.reason) | 0x8000_0000n : bigOf(c.reason));
+  put(F.EXIT_QUALIFICATION, c.qualification);
+  if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
+  if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
   if (!failedEntry) {
-    put(w, F.VM_EXIT_INTR_INFO, BigInt(c.interruptionInfo ?? 0));
-    if (c.interruptionErrorCode !== undefined) put(w, F.VM_EXIT_INTR_ERROR_CODE, BigInt(c.interruptionErrorCode));
-    put(w, F.IDT_VECTORING_INFO_FIELD, 0n);
-    if (c.instructionLength !== undefined) put(w, F.VM_EXIT_INSTRUCTION_LEN, BigInt(c.instructionLength));
+    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : BigInt(c.interruptionInfo));
+    if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
+    put(F.IDT_VECTORING_INFO_FIELD, 0n);
+    if (c.instructionLength !== undefined) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(c.instructionLength));
   }
   // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
-  put(w, F.VM_ENTRY_INTR_INFO_FIELD, vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD) & ~VALID);
+  const entryInfo = vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD);
+  put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo < VALID ? entryInfo : entryInfo & ~VALID);
+};
+
+// What the exit controls and the MSR-store count decide, per version of those fields (they change only when the VMM
+// writes them): a memo of one, keyed by the stamp of the group (src/vmx/cpu.ts `watchFields`).
+const EXIT_GROUP = watchFields([F.VM_EXIT_CONTROLS, F.VM_EXIT_MSR_STORE_COUNT]);
+const SAVE_EFER = controlMask('exit', 'save-ia32-efer');
+const SAVE_TIMER = controlMask('exit', 'save-vmx-preemption-timer-value');
+interface ExitDecisions { readonly saveEfer: boolean; readonly saveTimer: boolean; readonly storeCount: number }
+let lastStamp: number | undefined;
+let lastDecisions: ExitDecisions = { saveEfer: false, saveTimer: false, storeCount: 0 };
+const decisionsOf = (f: VmcsFields): ExitDecisions => {
+  const stamp = groupStamp(f, EXIT_GROUP);
+  if (stamp !== undefined && stamp === lastStamp) return lastDecisions;
+  const ctls = vmcsRead(f, F.VM_EXIT_CONTROLS);
+  const d: ExitDecisions = {
+    saveEfer: (ctls & SAVE_EFER) !== 0n,
+    saveTimer: (ctls & SAVE_TIMER) !== 0n,
+    storeCount: Number(vmcsRead(f, F.VM_EXIT_MSR_STORE_COUNT) & 0xffff_ffffn),
+  };
+  lastStamp = stamp;
+  lastDecisions = d;
+  return d;
 };
 
 /** SDM "Saving MSRs": entries of 16 bytes (index, reserved, value); IA32_TSC is stored as RDMSR would read it outside
  * non-root operation, i.e. the host TSC without offset or scaling. */
-const storeMsrs = (m: Machine, f: VmcsFields, msrs: ReadonlyMap<number, bigint>): Phys.PhysMem => {
-  const count = Number(vmcsRead(f, F.VM_EXIT_MSR_STORE_COUNT) & 0xffff_ffffn);
-  const base = Number(vmcsRead(f, F.VM_EXIT_MSR_STORE_ADDR));
+const storeMsrs = (m: Machine, f: VmcsFields, count: number, msrs: ReadonlyMap<number, bigint>): Phys.PhysMem => {
   let mem = m.cpu.mem;
+  if (count === 0) return mem;
+  const base = Number(vmcsRead(f, F.VM_EXIT_MSR_STORE_ADDR));
   for (let i = 0; i < Math.min(count, 512); i++) {
     const idx = Phys.read32(mem, base + 16 * i);
     const value = idx === IA32_TIME_STAMP_COUNTER ? msrStoreTsc(m.tsc) : (msrs.get(idx) ?? 0n);
@@ -55,42 +82,71 @@ const storeMsrs = (m: Machine, f: VmcsFields, msrs: ReadonlyMap<number, bigint>)
   return mem;
 };
 
+// The guest state the last VM entry loaded and the field store it loaded it from (set by src/vmx/entry.ts). Both are
+// immutable, so while the guest at exit is that very object and the current fields are that very store (the VMCS
+// cannot change in non-root operation), saving the guest state would write back exactly the values the fields hold:
+// the saves are left out. Only a guest whose saved fields were all present (not defaulted to 0) is noted, so leaving
+// the writes out never leaves a field absent that the writes would have created.
+let loadedGuest: GuestCpu | null = null;
+let loadedFields: VmcsFields | null = null;
+
+/** VM entry loaded guest `g` from `f`; `complete`: every field the exit saves was present in `f`. */
+export const noteGuestLoaded = (g: GuestCpu, f: VmcsFields, complete: boolean): void => {
+  loadedGuest = complete ? g : null;
+  loadedFields = complete ? f : null;
+};
+
+/** What software state the exit leaves besides the processor's (see `vmExit`). */
+export interface ExitSoftware {
+  /** the memory access to retry at the next VM entry (Machine.pendingRetry) */
+  readonly pendingRetry?: MachinePatch['pendingRetry'];
+  /** the exiting instruction's register operands, where the VMM's handler reads them (Machine.gprs) */
+  readonly gprs?: Machine['gprs'];
+}
+
 /**
  * A VM exit from non-root operation (or a failed VM entry when `failedEntry`): record, save, store, load host,
  * flush VPID-0 mappings when VPID is off. Returns the machine in root operation and the exit as the VMM reads it.
+ * `sw` sets the software state that goes with the exit (the retried access, the instruction's operands) in the same
+ * copy of the machine: the same machine as `vmExit({ ...m, ...sw }, c, failedEntry)`.
  */
-export const vmExit = (m: Machine, c: ExitCause, failedEntry = false): { machine: Machine; exit: ExitRecord } => {
+export const vmExit = (m: Machine, c: ExitCause, failedEntry = false, sw?: ExitSoftware): { machine: Machine; exit: ExitRecord } => {
   const cpu0 = m.cpu;
   // the fields written below are none of the ones read here, so every read sees the VMCS before the exit and the
   // writes are applied at once (one copy of the field map), in the SDM's order
   const f = currentFields(cpu0);
-  const w: Writes = { encs: [], vals: [] };
-  record(w, f, c, failedEntry);
+  count = 0;
+  record(f, c, failedEntry);
   let mem = cpu0.mem;
   const g = m.guest;
   const nr = m.nonRoot;
   if (!failedEntry && g !== null && nr !== null) {
-    // SDM "Saving Guest State"
-    put(w, F.GUEST_CR0, g.cr0); put(w, F.GUEST_CR3, g.cr3); put(w, F.GUEST_CR4, g.cr4); put(w, F.GUEST_RIP, g.rip);
-    put(w, F.GUEST_RFLAGS, g.rflags); put(w, F.GUEST_ACTIVITY_STATE, BigInt(g.activity));
-    put(w, F.GUEST_PML_INDEX, BigInt(g.pmlIndex & 0xffff));
-    const exitCtls = vmcsRead(f, F.VM_EXIT_CONTROLS);
-    if (isSet('exit', exitCtls, 'save-ia32-efer')) put(w, F.GUEST_IA32_EFER, g.efer);
+    // SDM "Saving Guest State" (left out when it would write back the values the fields hold: see noteGuestLoaded)
+    const d = decisionsOf(f);
+    if (g !== loadedGuest || f !== loadedFields) {
+      put(F.GUEST_CR0, g.cr0); put(F.GUEST_CR3, g.cr3); put(F.GUEST_CR4, g.cr4); put(F.GUEST_RIP, g.rip);
+      put(F.GUEST_RFLAGS, g.rflags); put(F.GUEST_ACTIVITY_STATE, bigOf(g.activity));
+      put(F.GUEST_PML_INDEX, bigOf(g.pmlIndex & 0xffff));
+      if (d.saveEfer) put(F.GUEST_IA32_EFER, g.efer);
+    }
     if (nr.timer !== null) {
       const a = advance(nr.timer.value, nr.timer.since, m.tsc, rateShift(m.cpu.caps.misc));
       const remaining = a.kind === 'running' ? a.remaining : 0;
       const programmed = Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE));
-      put(w, F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(isSet('exit', exitCtls, 'save-vmx-preemption-timer-value'), programmed, remaining)));
+      put(F.VMX_PREEMPTION_TIMER_VALUE, BigInt(valueSavedOnExit(d.saveTimer, programmed, remaining)));
     }
-    mem = storeMsrs(m, f, m.guestMsrs);
+    mem = storeMsrs(m, f, d.storeCount, m.guestMsrs);
   }
-  const cpu = withCurrentFields(cpu0, vmcsWriteFlat(f, w.encs, w.vals), { mem, vmx: 'root' });
+  const cpu = withCurrentFields(cpu0, vmcsWriteFlat(f, ENCS, VALS, count), { mem, vmx: 'root' });
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  const pendingRetry = sw?.pendingRetry;
   const machine = g !== null && !failedEntry
-    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu })
-    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu });
+    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry })
+    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry });
+  // a fresh object no one else holds yet: the operands go in before it is returned (MachinePatch has no gprs)
+  if (sw?.gprs !== undefined) (machine as { gprs: Machine['gprs'] }).gprs = sw.gprs;
   // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
   const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
   if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;

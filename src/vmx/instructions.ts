@@ -200,7 +200,7 @@ export const vmwrite = (cpu: Cpu, encoding: number, value: bigint): Step => {
  * Returns the failure, or undefined when VM entry goes on to the control/host/guest checks.
  */
 export const vmentryPreconditions = (cpu: Cpu, instr: 'vmlaunch' | 'vmresume'): Step | undefined => {
-  requireNotNonRoot(cpu, instr.toUpperCase());
+  requireNotNonRoot(cpu, instr === 'vmlaunch' ? 'VMLAUNCH' : 'VMRESUME');
   if (cpu.vmx === 'off') return fault(cpu, UD);
   const st = currentVmcsState(cpu);
   if (st === undefined) return failInvalid(cpu);

@@ -9,7 +9,7 @@
  * layouts; decodeQualification names fields only for the reasons listed above.
  */
 
-import { defineLayout, encode, get, type Layout } from '../arch/layout';
+import { defineLayout, encode, get, numberField, type Layout } from '../arch/layout';
 import { R } from './exitReasons';
 
 // SDM "Exit Qualification for Control-Register Accesses"
@@ -101,15 +101,15 @@ export interface IoAccess {
   readonly port: number;
 }
 
+const IO_SIZE = numberField(IO_QUAL, 'size'), IO_DIRECTION = numberField(IO_QUAL, 'direction');
+const IO_STRING = numberField(IO_QUAL, 'string'), IO_REP = numberField(IO_QUAL, 'rep');
+const IO_OPERAND = numberField(IO_QUAL, 'operandEncoding'), IO_PORT = numberField(IO_QUAL, 'port');
+
+/** The I/O qualification: the IO_QUAL fields placed by arithmetic (every field lies in bits 31:0; the same value as
+ * `encode(IO_QUAL, ...)`, without the generic codec, since every I/O exit builds one). */
 export const encodeIo = (io: IoAccess): bigint =>
-  encode(IO_QUAL, {
-    size: io.size - 1,
-    direction: io.direction === 'in',
-    string: io.string,
-    rep: io.rep,
-    operandEncoding: io.immediate,
-    port: io.port & 0xffff,
-  });
+  BigInt(IO_SIZE(io.size - 1) + IO_DIRECTION(io.direction === 'in' ? 1 : 0) + IO_STRING(io.string ? 1 : 0) +
+    IO_REP(io.rep ? 1 : 0) + IO_OPERAND(io.immediate ? 1 : 0) + IO_PORT(io.port & 0xffff));
 
 export type TaskSwitchSource = 'call' | 'iret' | 'jmp' | 'task-gate';
 const TASK_SWITCH_SOURCES: readonly TaskSwitchSource[] = ['call', 'iret', 'jmp', 'task-gate'];
@@ -156,14 +156,19 @@ export interface InterruptionInfo {
   readonly valid?: boolean;
 }
 
-export const encodeInterruptionInfo = (i: InterruptionInfo): bigint =>
-  encode(INTR_INFO, {
-    vector: i.vector,
-    type: INTR_TYPES[i.type],
-    errorCodeValid: i.errorCodeValid,
-    nmiUnblocking: i.nmiUnblocking === true,
-    valid: i.valid !== false,
-  });
+const intrField = (name: string): ((v: number) => number) => numberField(INTR_INFO, name);
+const I_VECTOR = intrField('vector'), I_TYPE = intrField('type'), I_ERROR_CODE = intrField('errorCodeValid');
+const I_NMI_UNBLOCKING = intrField('nmiUnblocking'), I_VALID = intrField('valid');
+
+/**
+ * The interruption-information value as a number: the INTR_INFO layout's fields placed by arithmetic (the same value
+ * as `encode(INTR_INFO, ...)`, without the generic codec, for the VM-exit and event-injection paths).
+ */
+export const interruptionInfoNumber = (i: InterruptionInfo): number =>
+  I_VECTOR(i.vector) + I_TYPE(INTR_TYPES[i.type]) + I_ERROR_CODE(i.errorCodeValid ? 1 : 0) +
+  I_NMI_UNBLOCKING(i.nmiUnblocking === true ? 1 : 0) + I_VALID(i.valid !== false ? 1 : 0);
+
+export const encodeInterruptionInfo = (i: InterruptionInfo): bigint => BigInt(interruptionInfoNumber(i));
 
 export type QualificationFields = Readonly<Record<string, string | number | boolean | bigint>>;
 

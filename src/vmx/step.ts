@@ -9,7 +9,7 @@
  * without an exit reads all ones, as from an absent device), interrupt-window and NMI-window exits (the model
  * delivers an arriving interrupt at once when it does not exit), and event delivery through a guest IDT.
  */
-import { gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
+import { bigOf, gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
@@ -25,7 +25,8 @@ import * as Cr from './crShadow';
 import { onException } from './exceptionBitmap';
 import { advance, rateShift } from './preemptionTimer';
 import { tscControls, guestTsc, IA32_TIME_STAMP_COUNTER, IA32_TSC_AUX } from './tsc';
-import { encodeInterruptionInfo } from './qualifications';
+import { interruptionInfoNumber } from './qualifications';
+import { controlMask } from './controls';
 import { vmExit, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
 import { cpuWith, currentFields, vmcsRead } from './cpu';
@@ -42,15 +43,21 @@ export interface GuestStepResult {
 }
 
 const NO_PAGES: readonly number[] = [];
+/** VM-exit control "acknowledge interrupt on exit" (bit 15) */
+const ACK_INTR_ON_EXIT = controlMask('exit', 'acknowledge-interrupt-on-exit');
 const U64 = (1n << 64n) - 1n;
 const bit = (v: bigint, n: number): boolean => ((v >> BigInt(n)) & 1n) === 1n;
 
 const result = (machine: Machine, outcome: Outcome, translation = Cost.emptyStats, touchedGpaPages = NO_PAGES): GuestStepResult =>
   ({ machine, outcome, translation, touchedGpaPages });
 
-/** A VM exit for `cause`; a memory access that exited is kept for the retry at the next VM entry. */
-const exitWith = (m: Machine, cause: ExitCause, retry: MemoryAccess | null = null, translation = Cost.emptyStats, pages = NO_PAGES): GuestStepResult => {
-  const r = vmExit({ ...m, pendingRetry: retry }, cause);
+/** A VM exit for `cause`; a memory access that exited is kept for the retry at the next VM entry; `gprs`: the
+ * exiting instruction's register operands (see `operandsOf`). */
+const exitWith = (
+  m: Machine, cause: ExitCause, retry: MemoryAccess | null = null, translation = Cost.emptyStats, pages = NO_PAGES,
+  gprs?: Machine['gprs'],
+): GuestStepResult => {
+  const r = vmExit(m, cause, false, gprs === undefined ? { pendingRetry: retry } : { pendingRetry: retry, gprs });
   return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
 };
 
@@ -337,15 +344,16 @@ const raise = (m: Machine, vector: number, errorCode: number | undefined): Guest
   return result(m, { result: 'fault', vector: x.vector, ...(x.errorCode !== undefined ? { errorCode: x.errorCode } : {}) });
 };
 
-/** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs). */
-const withOperands = (m: Machine, ev: GuestEvent): Machine => {
+/** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
+ * the instruction has none. */
+const operandsOf = (gprs: Machine['gprs'], ev: GuestEvent): Machine['gprs'] | undefined => {
   switch (ev.op) {
-    case 'mov_to_cr': return { ...m, gprs: { ...m.gprs, rax: ev.value } };
-    case 'wrmsr': return { ...m, gprs: { rax: ev.value, rcx: BigInt(ev.msr) } };
-    case 'rdmsr': return { ...m, gprs: { ...m.gprs, rcx: BigInt(ev.msr) } };
-    case 'cpuid': return { ...m, gprs: { rax: BigInt(ev.leaf), rcx: BigInt(ev.subleaf) } };
-    case 'lmsw': return { ...m, gprs: { ...m.gprs, rax: BigInt(ev.value) } };
-    default: return m;
+    case 'mov_to_cr': return { rax: ev.value, rcx: gprs.rcx };
+    case 'wrmsr': return { rax: ev.value, rcx: bigOf(ev.msr) };
+    case 'rdmsr': return { rax: gprs.rax, rcx: bigOf(ev.msr) };
+    case 'cpuid': return { rax: bigOf(ev.leaf), rcx: bigOf(ev.subleaf) };
+    case 'lmsw': return { rax: bigOf(ev.value), rcx: gprs.rcx };
+    default: return undefined;
   }
 };
 
@@ -444,11 +452,10 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
       if (!m.native && c !== undefined && (c.pin & 1) !== 0) {
         // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
         // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
-        const ack = ((vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) >> 15n) & 1n) === 1n;
-        return exitWith(m, {
-          reason: R.EXTERNAL_INTERRUPT, qualification: 0n,
-          ...(ack ? { interruptionInfo: Number(encodeInterruptionInfo({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false })) } : {}),
-        });
+        const ack = (vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) & ACK_INTR_ON_EXIT) !== 0n;
+        return exitWith(m, ack
+          ? { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false }) }
+          : { reason: R.EXTERNAL_INTERRUPT, qualification: 0n });
       }
       // delivered through the guest IDT; an interrupt ends HLT
       return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
@@ -456,7 +463,7 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
     case 'nmi': {
       const c = m.nonRoot?.controls;
       if (!m.native && c !== undefined && (c.pin & (1 << 3)) !== 0) {
-        return exitWith(m, { reason: R.EXCEPTION_NMI, qualification: 0n, interruptionInfo: Number(encodeInterruptionInfo({ vector: 2, type: 'nmi', errorCodeValid: false })) });
+        return exitWith(m, { reason: R.EXCEPTION_NMI, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector: 2, type: 'nmi', errorCodeValid: false }) });
       }
       return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: 2n });
     }
@@ -472,11 +479,8 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
       const d = decide(m.nonRoot!.controls, { cpl: 0, cr4: g.cr4 }, i);
       switch (d.kind) {
         case 'exit':
-          return exitWith(withOperands(m, ev), {
-            reason: d.reason, qualification: d.qualification,
-            ...(d.instructionLength !== undefined ? { instructionLength: d.instructionLength } : {}),
-            ...(d.guestLinear !== undefined ? { guestLinear: d.guestLinear } : {}),
-          });
+          // the decision carries the cause's fields (reason, qualification, instruction length, linear address)
+          return exitWith(m, d, null, Cost.emptyStats, NO_PAGES, operandsOf(m.gprs, ev));
         case 'ud': return raise(m, 6, undefined);
         case 'gp': return raise(m, 13, 0);
         case 'run': return execute(env, m, ev);

@@ -1,0 +1,78 @@
+/**
+ * The caches of the VM-exit round trip give what the uncached code would: a VM exit leaves out the guest-state saves
+ * when the guest is the very state the last entry loaded from the very same fields (SDM "Saving Guest State" would
+ * write back the values the fields hold), and VM entry reuses the controls, walk configuration, VPID and timer mode
+ * of the last entry while the stamps of the fields they read are unchanged (SDM "VM Entries"; the same values as
+ * decoding the VMCS afresh).
+ */
+import fc from 'fast-check';
+import { DEFAULT_CONFIG } from '../../src/replay/config';
+import { startReplay } from '../../src/replay/replay';
+import { currentFields, vmcsRead, vmcsWriteAll, withCurrentFields } from '../../src/vmx/cpu';
+import { vmEntry, walkConfigOf } from '../../src/vmx/entry';
+import { vmExit } from '../../src/vmx/exit';
+import { fromVmcs } from '../../src/vmx/exitConditions';
+import { F } from '../../src/vmx/fields';
+import { R } from '../../src/vmx/exitReasons';
+import type { Machine } from '../../src/vmx/machine';
+
+const running = (): Machine => {
+  const s = startReplay({ ...DEFAULT_CONFIG, mode: 'ept' });
+  if (s._tag !== 'Right') throw new Error('replay did not start');
+  const m = s.right.machine;
+  if (m.guest === null || m.nonRoot === null) throw new Error('guest not running');
+  return m;
+};
+
+const CPUID = { reason: R.CPUID, qualification: 0n, instructionLength: 2 };
+
+describe('VM exit: guest-state saves left out only when they would write what the fields hold', () => {
+  it('an exit of the guest the entry loaded gives the same VMCS as an exit of an equal copy of it', () => {
+    const m = running();
+    const a = vmExit(m, CPUID);
+    const b = vmExit({ ...m, guest: { ...m.guest! } }, CPUID);
+    expect([...currentFields(a.machine.cpu)]).toEqual([...currentFields(b.machine.cpu)]);
+    expect(a.exit).toEqual(b.exit);
+  });
+
+  it('a guest changed after entry (RIP, CR0, HLT, PML index) is saved', () => {
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 511 }), (rip, activity, pml) => {
+      const m = running();
+      const g = { ...m.guest!, rip, activity, pmlIndex: pml };
+      const x = vmExit({ ...m, guest: g }, CPUID);
+      const f = currentFields(x.machine.cpu);
+      expect(vmcsRead(f, F.GUEST_RIP)).toBe(rip);
+      expect(vmcsRead(f, F.GUEST_ACTIVITY_STATE)).toBe(BigInt(activity));
+      expect(vmcsRead(f, F.GUEST_PML_INDEX)).toBe(BigInt(pml));
+    }), { numRuns: 30 });
+  });
+});
+
+describe('VM entry: decoded controls reused only while their fields are unchanged', () => {
+  // control fields a VMM may change between entries, with values that keep the VMCS valid
+  const writeArb = fc.oneof(
+    fc.tuple(fc.constant(F.EXCEPTION_BITMAP), fc.bigInt({ min: 0n, max: 0xffff_ffffn })),
+    fc.tuple(fc.constant(F.TSC_OFFSET), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })),
+    fc.tuple(fc.constant(F.CR0_READ_SHADOW), fc.bigInt({ min: 0n, max: 0xffffn })),
+    fc.tuple(fc.constant(F.VIRTUAL_PROCESSOR_ID), fc.bigInt({ min: 1n, max: 0xffffn })),
+    fc.tuple(fc.constant(F.GUEST_RIP), fc.bigInt({ min: 0n, max: (1n << 47n) - 1n })),
+    fc.tuple(fc.constant(F.GUEST_PML_INDEX), fc.bigInt({ min: 0n, max: 511n })),
+  );
+
+  it('after random VMWRITEs between exits and entries, the loaded controls, walk and VPID equal a fresh decode', () => {
+    fc.assert(fc.property(fc.array(fc.array(writeArb, { maxLength: 3 }), { minLength: 1, maxLength: 8 }), (rounds) => {
+      let m = running();
+      for (const writes of rounds) {
+        const x = vmExit(m, CPUID).machine;
+        const f = vmcsWriteAll(currentFields(x.cpu), writes);
+        const e = vmEntry({ ...x, cpu: withCurrentFields(x.cpu, f) }, 'vmresume');
+        expect(e.outcome).toEqual({ result: 'entered' });
+        m = e.machine;
+        const nr = m.nonRoot!;
+        expect(nr.controls).toEqual(fromVmcs(f, m.cpu.mem));
+        expect(nr.walk).toEqual(walkConfigOf(m.cpu.caps, f, m.guest!));
+        expect(nr.vpid).toBe(Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID)));
+      }
+    }), { numRuns: 40 });
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The VMCS field store (src/vmx/cpu.ts): a persistent map from encoding to value. Stores made by writes carry a stamp
+ * per watched group of fields; caches on the exit/entry path (VM entry's decoded controls, the exit's control
+ * decisions, the entry-check memo) take equal stamps to mean equal values in every field of the group. These
+ * properties check that claim on random trees of versions (writes from any earlier version, as forked replay states
+ * make them), and that the store reads back what was written (truncated to the field width).
+ */
+import fc from 'fast-check';
+import { changedFields, emptyFields, groupStamp, vmcsRead, vmcsWrite, vmcsWriteFlat, watchedGroups, type VmcsFields } from '../../src/vmx/cpu';
+import { F, FIELDS, widthMask } from '../../src/vmx/fields';
+// the modules that declare the groups the exit/entry path uses
+import '../../src/vmx/entry';
+import '../../src/vmx/exit';
+import '../../src/vmx/entryChecks';
+
+const GROUPS = watchedGroups();
+const HOT = [F.GUEST_RIP, F.VM_ENTRY_INTR_INFO_FIELD, F.CPU_BASED_VM_EXEC_CONTROL, F.EXCEPTION_BITMAP, F.VM_EXIT_CONTROLS, F.GUEST_CR0];
+const encArb = fc.oneof(fc.constantFrom(...HOT), fc.constantFrom(...FIELDS.map((f) => f.encoding)));
+const valueArb = fc.oneof(fc.constantFrom(0n, 1n, 0x8000_00ecn), fc.bigInt({ min: -(1n << 64n), max: 1n << 65n }));
+/** a write to a random field of version `from` (an index into the versions made so far) */
+const stepArb = fc.record({ from: fc.nat(), writes: fc.array(fc.tuple(encArb, valueArb), { minLength: 1, maxLength: 4 }) });
+
+const sameInGroup = (a: VmcsFields, b: VmcsFields, encs: readonly number[]): boolean => encs.every((e) => vmcsRead(a, e) === vmcsRead(b, e));
+
+describe('field store stamps', () => {
+  it('declares the groups of the exit/entry caches', () => {
+    expect(GROUPS.length).toBeGreaterThanOrEqual(4);
+    for (const g of GROUPS) expect(g.length).toBeGreaterThan(0);
+  });
+
+  it('equal stamps of a group mean equal values of every field of the group (any two versions of a tree)', () => {
+    fc.assert(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 25 }), (steps) => {
+      const versions: VmcsFields[] = [vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n)];
+      for (const s of steps) {
+        const base = versions[s.from % versions.length];
+        versions.push(vmcsWriteFlat(base, s.writes.map(([e]) => e), s.writes.map(([, v]) => v)));
+      }
+      for (const a of versions) {
+        for (const b of versions) {
+          GROUPS.forEach((encs, g) => {
+            const sa = groupStamp(a, g), sb = groupStamp(b, g);
+            expect(sa).toBeDefined();
+            if (sa === sb) expect(sameInGroup(a, b, encs)).toBe(true);
+          });
+        }
+      }
+    }), { numRuns: 60 });
+  });
+
+  it('a write that changes a field of a group changes its stamp; a write that changes nothing returns the same store', () => {
+    fc.assert(fc.property(encArb, valueArb, (enc, v) => {
+      const a = vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n);
+      const b = vmcsWrite(a, enc, v);
+      GROUPS.forEach((encs, g) => {
+        if (encs.includes(enc) && vmcsRead(a, enc) !== vmcsRead(b, enc)) expect(groupStamp(b, g)).not.toBe(groupStamp(a, g));
+        if (!encs.includes(enc)) expect(groupStamp(b, g)).toBe(groupStamp(a, g));
+      });
+      expect(vmcsWrite(b, enc, v)).toBe(b);
+    }), { numRuns: 300 });
+  });
+
+  it('a map that is not a store has no stamps (the caches then compare values)', () => {
+    expect(groupStamp(new Map([[F.GUEST_RIP, 1n]]), 0)).toBeUndefined();
+  });
+});
+
+describe('field store writes', () => {
+  it('reads back each value truncated to the field width (two\'s complement for negative values), later writes winning', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(encArb, valueArb), { minLength: 1, maxLength: 12 }), (writes) => {
+      const f = vmcsWriteFlat(emptyFields, writes.map(([e]) => e), writes.map(([, v]) => v));
+      const expected = new Map<number, bigint>();
+      for (const [e, v] of writes) expected.set(e, v & widthMask(FIELDS.find((x) => x.encoding === e)!));
+      for (const [e, v] of expected) expect(vmcsRead(f, e)).toBe(v);
+      expect(f.size).toBe(expected.size);
+      expect(changedFields(emptyFields, f).sort()).toEqual([...expected].filter(([, v]) => v !== 0n).map(([e]) => e).sort());
+    }), { numRuns: 200 });
+  });
+
+  it('applies only the first n writes when given a count', () => {
+    const f = vmcsWriteFlat(emptyFields, [F.GUEST_RIP, F.GUEST_CR0], [5n, 7n], 1);
+    expect([...f]).toEqual([[F.GUEST_RIP, 5n]]);
+  });
+});
