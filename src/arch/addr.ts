@@ -62,6 +62,13 @@ export const gvaToBig = (g: Gva, _la57?: boolean): bigint => u64(BigInt(g));
 /** Non-negative remainder: the low bits of a (possibly negative, two's-complement) address. */
 export const mod = (a: number, m: number): number => { const r = a % m; return r < 0 ? r + m : r; };
 
+/**
+ * `mod(x, size)` for an integer x with |x| < 2^53 and a power-of-two size up to 2^30, without a floating-point
+ * remainder (which V8 computes with a libc call for numbers above 2^31): ToInt32 keeps x modulo 2^32 exactly, so the
+ * low bits are x's low bits in two's complement, i.e. the mathematical (non-negative) remainder.
+ */
+export const lowBits = (x: number, size: number): number => x & (size - 1);
+
 /** 2^(m - 32) - 1 for MAXPHYADDR m in 32..52: the address bits of an entry's high word (a table: no Math.pow on the
  * hot path). */
 const HI_ADDR: readonly number[] = Array.from({ length: 53 }, (_, m) => (m >= 32 ? 2 ** (m - 32) - 1 : 0));

@@ -49,27 +49,27 @@ export const page = (mem: PhysMem, pfn: number): Page | undefined => {
 /** Low 32 bits of the 64-bit little-endian value at `addr` (8-byte aligned). */
 export const read64Lo = (mem: PhysMem, addr: number): number => {
   const p = page(mem, Math.floor(addr / PAGE_SIZE));
-  return p === undefined ? 0 : p[(addr % PAGE_SIZE) >>> 2];
+  return p === undefined ? 0 : p[(addr & 0xfff) >>> 2];
 };
 /** High 32 bits of the 64-bit little-endian value at `addr` (8-byte aligned). */
 export const read64Hi = (mem: PhysMem, addr: number): number => {
   const p = page(mem, Math.floor(addr / PAGE_SIZE));
-  return p === undefined ? 0 : p[((addr % PAGE_SIZE) >>> 2) + 1];
+  return p === undefined ? 0 : p[((addr & 0xfff) >>> 2) + 1];
 };
 
 export const read8 = (mem: PhysMem, addr: number): number => {
   const p = page(mem, Math.floor(addr / PAGE_SIZE));
   if (p === undefined) return 0;
-  const off = addr % PAGE_SIZE;
+  const off = addr & 0xfff;
   return (p[off >>> 2] >>> ((off & 3) * 8)) & 0xff;
 };
 
 export const read32 = (mem: PhysMem, addr: number): number => {
-  if (addr % 4 !== 0) {
+  if ((addr & 3) !== 0) {
     return (read8(mem, addr) | (read8(mem, addr + 1) << 8) | (read8(mem, addr + 2) << 16) | (read8(mem, addr + 3) << 24)) >>> 0;
   }
   const p = page(mem, Math.floor(addr / PAGE_SIZE));
-  return p === undefined ? 0 : p[(addr % PAGE_SIZE) >>> 2];
+  return p === undefined ? 0 : p[(addr & 0xfff) >>> 2];
 };
 
 /** The 64-bit value at `addr` as a bigint (edges only: VMX structures, scenario reads). */
@@ -112,18 +112,18 @@ export const updatePage = (mem: PhysMem, pfn: number, edit: (p: Page) => void): 
 
 export const write8 = (mem: PhysMem, addr: number, v: number): PhysMem =>
   updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => {
-    const off = addr % PAGE_SIZE;
+    const off = addr & 0xfff;
     const sh = (off & 3) * 8;
     p[off >>> 2] = ((p[off >>> 2] & ~(0xff << sh)) | ((v & 0xff) << sh)) >>> 0;
   });
 
 export const write32 = (mem: PhysMem, addr: number, v: number): PhysMem => {
-  if (addr % 4 !== 0) {
+  if ((addr & 3) !== 0) {
     let m = mem;
     for (let i = 0; i < 4; i++) m = write8(m, addr + i, (v >>> (8 * i)) & 0xff);
     return m;
   }
-  return updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => { p[(addr % PAGE_SIZE) >>> 2] = v >>> 0; });
+  return updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => { p[(addr & 0xfff) >>> 2] = v >>> 0; });
 };
 
 /** Writes a 64-bit value given as two 32-bit halves (8-byte aligned `addr`). */
@@ -131,7 +131,7 @@ export const write64Parts = (mem: PhysMem, addr: number, lo: number, hi: number)
   const pfn = Math.floor(addr / PAGE_SIZE);
   const m = withWritablePage(mem, pfn);
   const p = page(m, pfn)!;
-  const w = (addr % PAGE_SIZE) >>> 2;
+  const w = (addr & 0xfff) >>> 2;
   p[w] = lo >>> 0;
   p[w + 1] = hi >>> 0;
   return m;
@@ -141,7 +141,7 @@ export const write64 = (mem: PhysMem, addr: number, v: bigint): PhysMem => {
   const x = v & 0xffff_ffff_ffff_ffffn;
   const lo = Number(x & 0xffff_ffffn);
   const hi = Number(x >> 32n);
-  if (addr % 8 === 0) return write64Parts(mem, addr, lo, hi);
+  if ((addr & 7) === 0) return write64Parts(mem, addr, lo, hi);
   return write32(write32(mem, addr, lo), addr + 4, hi);
 };
 

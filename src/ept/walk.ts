@@ -10,7 +10,7 @@
  * violation carries the suppress-#VE bit of the entry that ended the walk so a caller can decide).
  */
 
-import { hiAddrMask, Hpa, hpa, PAGE_SIZE } from '../arch/addr';
+import { hiAddrMask, Hpa, hpa, lowBits, PAGE_SIZE } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import {
   EPTE_A, EPTE_D, EPTE_HI_SVE, EPTE_MT_SHIFT, EPTE_PS, EPTE_R, EPTE_RWX, EPTE_UX, EPTE_W, EPTE_X, EPTE_IPAT,
@@ -105,7 +105,7 @@ const TWO32 = 4294967296;
 const LEVEL_BYTES: readonly number[] = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
 
 /** Index of `gpa` in the EPT table at `level` (PML5 56:48 ... PT 20:12). */
-export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / LEVEL_BYTES[level]) % 512;
+export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / LEVEL_BYTES[level]) & 511;
 
 /** Misconfiguration of one present entry, or null. SDM "EPT Misconfigurations". */
 export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null =>
@@ -201,7 +201,7 @@ export const eptWalk = (
     const addr = table + 8 * eptIndex(gpa, level);
     // one page lookup for both words of the entry (8-byte aligned: never crosses a page)
     const pg = Phys.page(mem, Math.floor(addr / PAGE_SIZE));
-    const wi = (addr % PAGE_SIZE) >>> 2;
+    const wi = (addr & 0xfff) >>> 2;
     lo = pg === undefined ? 0 : pg[wi];
     hi = pg === undefined ? 0 : pg[wi + 1];
     refs++;
@@ -224,7 +224,7 @@ export const eptWalk = (
   o.r = r; o.w = w; o.x = x; o.ux = ux; o.missingA = missingA;
   const size = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000;
   const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
-  o.hpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + (gpa % size);
+  o.hpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + lowBits(gpa, size);
   o.pageSize = size;
   // SDM "EPT Violations": permissions are the AND over every entry used.
   const denied =
@@ -288,7 +288,7 @@ export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, ac
       t = ((elo & 0xffff_f000) >>> 0) + (ehi & hiAddr) * TWO32;
     }
     if (setD && ctx.pml !== undefined) {
-      const page = gpa - (gpa % PAGE_SIZE);
+      const page = gpa - (gpa & 0xfff);
       m = Phys.write64Parts(m, ctx.pml.address + 8 * ctx.pml.index, page % TWO32, Math.floor(page / TWO32));
       logged = page;
       pmlIndex = ctx.pml.index === 0 ? 0xffff : ctx.pml.index - 1;

@@ -11,7 +11,7 @@
  */
 
 import { defineLayout, Layout } from '../arch/layout';
-import { Gpa, Gva, gpa as mkGpa, hiAddrMask, mod } from '../arch/addr';
+import { Gpa, Gva, gpa as mkGpa, hiAddrMask, lowBits } from '../arch/addr';
 
 const common = [
   { name: 'P', lo: 0, doc: 'present' },
@@ -136,7 +136,7 @@ const TWO32 = 4294967296;
 
 /** Index of `gva` in the guest table at `level` (PML5 56:48 ... PT 20:12). */
 const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-export const guestIndex = (gva: number, level: number): number => mod(Math.floor(gva / LEVEL_BYTES[level]), 512);
+export const guestIndex = (gva: number, level: number): number => Math.floor(gva / LEVEL_BYTES[level]) & 511;
 
 /** Reserved bits set in a present entry? SDM "Page-Fault Exceptions" (RSVD) for 4-level and 5-level paging. */
 export const guestReserved = (cfg: GuestPagingConfig, lo: number, hi: number, level: number): boolean => {
@@ -200,7 +200,7 @@ export const guestWalk = <S>(cfg: GuestPagingConfig, gva: Gva, access: GuestAcce
       const shift = level === 1 ? 12 : level === 2 ? 21 : 30;
       const size = 2 ** shift;
       const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
-      const out = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + mod(gva, size);
+      const out = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + lowBits(gva, size);
       if (!rightsAllow(cfg, access, user, writable, xd)) return { _tag: 'fault', errorCode: base | PFEC.P, level };
       return { _tag: 'ok', gpa: mkGpa(out), pageSize: size, leafLevel: level, user, writable, xd, entries };
     }

@@ -33,13 +33,13 @@ export const lookup = (n: NestedTlb, ep4ta: number, gpa: number): number => {
 
 /** The host-physical address of `gpa` through the hit entry. */
 export const hitHpa = (n: NestedTlb, h: number, gpa: number): number =>
-  n.data[entryOffset(n, Math.floor(h / 64), h % 64) + F_VALUE] * 4096 + (gpa % 4096);
+  n.data[entryOffset(n, h >>> 6, h & 63) + F_VALUE] * 4096 + (gpa & 0xfff);
 
 /** The EPT rights (FL_EPT_R | FL_EPT_W | FL_EPT_X) of the hit entry. */
 export const hitRights = (n: NestedTlb, h: number): number =>
-  n.data[entryOffset(n, Math.floor(h / 64), h % 64) + F_FLAGS] & (FL_EPT_R | FL_EPT_W | FL_EPT_X);
+  n.data[entryOffset(n, h >>> 6, h & 63) + F_FLAGS] & (FL_EPT_R | FL_EPT_W | FL_EPT_X);
 
-export const touchHit = (n: NestedTlb, h: number): NestedTlb => touch(n, Math.floor(h / 64), h % 64);
+export const touchHit = (n: NestedTlb, h: number): NestedTlb => touch(n, h >>> 6, h & 63);
 
 /** Cache the guest-physical mapping of the 4 KiB page holding `gpa` (EPT rights as FL_EPT_* bits). */
 export const fill = (n: NestedTlb, ep4ta: number, gpa: number, hpa: number, eptRights: number): NestedTlb =>

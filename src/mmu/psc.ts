@@ -49,8 +49,8 @@ export const lookup = (psc: Psc, rootLevel: number, gva: number, vpid: number, p
 
 /** The level of the cached entry (2 = PDE); the walk continues at level - 1. */
 export const hitLevel = (h: number): number => Math.floor(h / 65536);
-const hitSet = (h: number): number => Math.floor(h / 64) % 1024;
-const hitWay = (h: number): number => h % 64;
+const hitSet = (h: number): number => (h >>> 6) & 1023;
+const hitWay = (h: number): number => h & 63;
 
 /** Address (guest-physical under EPT) of the next paging structure the cached entry references. */
 export const hitTable = (psc: Psc, h: number): number => {

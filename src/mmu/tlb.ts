@@ -21,7 +21,7 @@
  * pseudo-LRU and set-index hashing (the set is key mod sets).
  */
 
-import { mod } from '../arch/addr';
+import { lowBits } from '../arch/addr';
 import { scope } from '../arch/transient';
 import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
@@ -114,7 +114,13 @@ const writable = (arr: CacheArray): Float64Array => {
 const withData = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray =>
   ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), sizes });
 
-export const setOf = (arr: CacheArray, key: number): number => { const s = key % arr.sets; return s < 0 ? s + arr.sets : s; };
+export const setOf = (arr: CacheArray, key: number): number => {
+  const n = arr.sets;
+  // a power-of-two set count (every preset) takes the key's low bits; keys are integers below 2^53 in magnitude
+  if ((n & (n - 1)) === 0) return key & (n - 1);
+  const s = key % n;
+  return s < 0 ? s + n : s;
+};
 
 /**
  * The way holding a matching entry in `set`, or -1. A match has the same kind, size and key, the same VPID and EP4TA,
@@ -257,6 +263,9 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
   const seen: number[] = [];
   for (const a of addrs) {
     for (let size = SIZE_4K; size <= SIZE_1G; size++) {
+      // an entry of a size the array never held cannot be there (and entries of other sizes in that set are found
+      // through their own size)
+      if ((arr.sizes & (1 << size)) === 0) continue;
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
@@ -320,8 +329,8 @@ export interface TlbTag {
  * A hit is one number: array * 2^16 + set * 64 + way (ways <= 64), or -1 for a miss. Reading it back allocates nothing.
  */
 export const hitArray = (h: number): number => Math.floor(h / 65536);
-export const hitSet = (h: number): number => Math.floor(h / 64) % 1024;
-export const hitWay = (h: number): number => h % 64;
+export const hitSet = (h: number): number => (h >>> 6) & 1023;
+export const hitWay = (h: number): number => h & 63;
 const hitOf = (a: number, set: number, way: number): number => a * 65536 + set * 64 + way;
 
 const probeAt = (
@@ -371,7 +380,7 @@ export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
   const arr = tlb.arrays[hitArray(h)];
   const d = arr.data;
   const o = entryOffset(arr, hitSet(h), hitWay(h));
-  return d[o + F_VALUE] * 4096 + mod(addr, SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
+  return d[o + F_VALUE] * 4096 + lowBits(addr, SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
 };
 
 const withArray = (tlb: Tlb, a: number, arr: CacheArray): Tlb => {
@@ -396,7 +405,7 @@ const insertSized = (
   tlb: Tlb, a: number, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
 ): Tlb => {
   // an entry smaller than the page holds the piece of the page that contains addr
-  const piece = physBase + mod(addr, SIZE_BYTES[pageSize]) - mod(addr, SIZE_BYTES[size]);
+  const piece = physBase + lowBits(addr, SIZE_BYTES[pageSize]) - lowBits(addr, SIZE_BYTES[size]);
   const arr = insert(tlb.arrays[a], flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta,
     piece / 4096);
   return withArray(tlb, a, arr);
@@ -419,7 +428,7 @@ export const fill = (
 export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag, addr: number): Tlb => {
   const flags = hitFlags(tlb, h);
   const size = sizeOf(flags);
-  const base = hitPhys(tlb, h, addr) - mod(addr, SIZE_BYTES[size]);
+  const base = hitPhys(tlb, h, addr) - lowBits(addr, SIZE_BYTES[size]);
   const [a, s] = l1For(fetch, size);
   return insertSized(tlb, a, s, size, tag, addr, flags, base);
 };

@@ -16,7 +16,7 @@
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
  */
 
-import { gpa as mkGpa, hiAddrMask, mod, PAGE_SIZE, type Gpa, type Gva } from '../arch/addr';
+import { gpa as mkGpa, hiAddrMask, lowBits, PAGE_SIZE, type Gpa, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Ept from '../ept/walk';
 import * as Guest from '../guest/paging';
@@ -152,7 +152,7 @@ const fillAfterWalk = (
   const rights =
     (writable ? FL_RW : 0) | (user ? FL_US : 0) | (xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) | eptRights |
     (ctx.pge && n > 0 && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
-  const physBase = hpa - mod(addr, pageSize);
+  const physBase = hpa - lowBits(addr, pageSize);
   const tlb = Tlb.fill(c.tlb, kind === 'fetch', { kind: ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta },
     addr, sizeCode(pageSize), rights, physBase);
   let psc = c.psc;
@@ -175,9 +175,9 @@ const fillAfterWalk = (
       const h = wr.hpa[i];
       if (Number.isNaN(h)) continue;
       const g = wr.gpa[i];
-      const gpaPage = g - (g % 4096);
+      const gpaPage = g - (g & 0xfff);
       if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
-      nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h % 4096), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+      nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h & 0xfff), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
     }
   }
   return { tlb, psc, nested };
@@ -232,7 +232,7 @@ const missFast = (
     const eGpa = table + 8 * Guest.guestIndex(addr, level);
     let eHpa = eGpa;
     if (ept !== null) {
-      const off = eGpa % PAGE_SIZE;
+      const off = eGpa & 0xfff;
       let hit = -1;
       if (nestedOn) {
         nestedLookups++;
@@ -250,7 +250,7 @@ const missFast = (
     }
     guestRefs++;
     const pg = Phys.page(mem, Math.floor(eHpa / PAGE_SIZE));
-    const wi = (eHpa % PAGE_SIZE) >>> 2;
+    const wi = (eHpa & 0xfff) >>> 2;
     const lo = pg === undefined ? 0 : pg[wi];
     const hi = pg === undefined ? 0 : pg[wi + 1];
     wr.gpa[n] = eGpa; wr.level[n] = level; wr.lo[n] = lo; wr.hi[n] = hi; wr.hpa[n] = eHpa;
@@ -263,7 +263,7 @@ const missFast = (
     if (level === 1 || (level <= 3 && (lo & Guest.PTE_PS) !== 0)) {
       guestSize = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000;
       const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
-      gpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + mod(addr, guestSize);
+      gpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + lowBits(addr, guestSize);
       if (!Guest.rightsAllow(g, access, user, writable, xd)) return undefined;
       if (access.kind === 'write' && (lo & PTE_D) === 0) return undefined;
       break;

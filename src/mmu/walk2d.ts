@@ -127,7 +127,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
     let h: number = entryGpa;
     let wOk = true;
     if (ctx !== null) {
-      const off = entryGpa % PAGE_SIZE;
+      const off = entryGpa & 0xfff;
       const hit = lookup === undefined ? undefined : lookup(entryGpa - off, level);
       if (hit !== undefined) {
         h = hit + off;
@@ -160,7 +160,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
     entryHpa.push(h);
     entryEptWritable.push(wOk);
     const pg = Phys.page(m, Math.floor(h / PAGE_SIZE));
-    const wi = (h % PAGE_SIZE) >>> 2;
+    const wi = (h & 0xfff) >>> 2;
     return pg === undefined ? ZERO_ENTRY : { _tag: 'entry', lo: pg[wi], hi: pg[wi + 1] };
   };
 
@@ -256,7 +256,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
   let eptSize: number | null = null;
   let eptPerms: { r: boolean; w: boolean; x: boolean; ux: boolean; memType: number } | null = null;
   if (ctx !== null) {
-    const off = finalGpa % PAGE_SIZE;
+    const off = finalGpa & 0xfff;
     const hit = lookup === undefined ? undefined : lookup(finalGpa - off, null);
     if (hit !== undefined) {
       out = hit + off;

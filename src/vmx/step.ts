@@ -131,9 +131,8 @@ export const memoryAccessL1Hit = (env: Env, m: Machine, ev: MemoryAccess): Machi
   if (g === null) return undefined;
   const first = ev.gva as number;
   const size = ev.size > 1 ? ev.size : 1;
-  const off = first % PAGE_SIZE;
   // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
-  if (off < 0 || off + size > PAGE_SIZE) return undefined;
+  if (first < 0 || (first & 0xfff) + size > PAGE_SIZE) return undefined;
   const { ctx } = accessContext(env, m, g);
   const tlb = m.mmu.tlb;
   const h = l1Hit(tlb, ctx, first, ev.op, ev.user);
