@@ -82,31 +82,38 @@ const walkOf = (env: Env, m: Machine, g: GuestCpu): NonRoot['walk'] => {
 /** What a memory access needs from the machine besides the caches: a pure function of (env, nonRoot, guest). */
 interface AccessContext {
   readonly env: Env;
-  readonly nonRoot: NonRoot | null;
+  /** what it was built from (nonRoot's walk and VPID, the guest's paging registers and PML index) */
+  readonly walk: NonRoot['walk'] | null;
+  readonly vpid: number;
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
+  readonly pmlIndex: number;
   readonly ctx: TranslateContext;
   readonly la57: boolean;
 }
 
 /**
- * Memo of the access context per guest register state (all three inputs are immutable, so an entry never goes stale;
- * a WeakMap lets it go with the guest state). Saves decoding CR0/CR4/EFER bigints on every access.
+ * The last access context built, reused while everything it was built from is equal (a few number and bigint
+ * comparisons instead of decoding CR0/CR4/EFER bigints): accesses between two exits share it, and so do accesses after
+ * a VM exit and entry that left the paging registers, the VPID and the walk configuration as they were (VM entry
+ * reuses the walk configuration while the fields it reads are unchanged).
  */
-const contexts = new WeakMap<GuestCpu, AccessContext>();
-
-/** The last context asked for, checked before the WeakMap (a run of accesses shares one guest state). */
-let lastGuest: GuestCpu | null = null;
 let lastContext: AccessContext | null = null;
 
 const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
   const l = lastContext;
-  if (g === lastGuest && l !== null && l.env === env && l.nonRoot === m.nonRoot) return l;
-  let c = contexts.get(g);
-  if (c === undefined || c.env !== env || c.nonRoot !== m.nonRoot) {
-    const walk = walkOf(env, m, g);
-    c = { env, nonRoot: m.nonRoot, ctx: translateContext(env, m.nonRoot, g, walk), la57: walk.guest?.la57 === true };
-    contexts.set(g, c);
-  }
-  lastGuest = g;
+  const nr = m.nonRoot;
+  const walk = nr === null ? null : nr.walk;
+  const vpid = nr === null ? 0 : nr.vpid;
+  if (l !== null && l.env === env && l.walk === walk && l.vpid === vpid && l.cr0 === g.cr0 && l.cr3 === g.cr3 &&
+    l.cr4 === g.cr4 && l.efer === g.efer && l.pmlIndex === g.pmlIndex) return l;
+  const w = walkOf(env, m, g);
+  const c: AccessContext = {
+    env, walk, vpid, cr0: g.cr0, cr3: g.cr3, cr4: g.cr4, efer: g.efer, pmlIndex: g.pmlIndex,
+    ctx: translateContext(env, nr, g, w), la57: w.guest?.la57 === true,
+  };
   lastContext = c;
   return c;
 };
