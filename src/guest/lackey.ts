@@ -39,8 +39,11 @@ export const parseLackeyLine = (line: string): LackeyLine => {
 };
 
 /** The value of a hex digit's char code, or -1. */
-const hexDigit = (c: number): number =>
-  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+/** Value of each ASCII hex digit, -1 for every other char code below 128. */
+const HEX = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) { HEX[97 + c] = 10 + c; HEX[65 + c] = 10 + c; }
+const hexDigit = (c: number): number => (c < 128 ? HEX[c] : -1);
 
 /**
  * The commonest lackey records (`I  addr,size`, ` L|S|M addr,size`, spaces only, no trailing blanks) in
