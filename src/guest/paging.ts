@@ -209,16 +209,21 @@ export const guestWalk = <S>(cfg: GuestPagingConfig, gva: Gva, access: GuestAcce
   }
 };
 
+/** An entry's new value after its A/D update, and its position in the walk's entries. */
+export interface GuestAdUpdate extends GuestEntryUsed {
+  readonly index: number;
+}
+
 /**
  * The guest A/D updates a successful access makes (SDM "Accessed and Dirty Flags"): A in every entry used, D in the
  * leaf on a write. Returns only entries whose value changes.
  */
-export const guestAdUpdates = (entries: readonly GuestEntryUsed[], write: boolean): readonly GuestEntryUsed[] => {
-  const out: GuestEntryUsed[] = [];
+export const guestAdUpdates = (entries: readonly GuestEntryUsed[], write: boolean): readonly GuestAdUpdate[] => {
+  const out: GuestAdUpdate[] = [];
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
     const nlo = (e.lo | PTE_A | (write && i === entries.length - 1 ? PTE_D : 0)) >>> 0;
-    if (nlo !== e.lo) out.push({ gpa: e.gpa, level: e.level, lo: nlo, hi: e.hi });
+    if (nlo !== e.lo) out.push({ gpa: e.gpa, level: e.level, lo: nlo, hi: e.hi, index: i });
   }
   return out;
 };

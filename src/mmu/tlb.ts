@@ -396,19 +396,18 @@ export const touchHit = (tlb: Tlb, h: number): Tlb => {
   return withArray(tlb, a, touch(tlb.arrays[a], hitSet(h), hitWay(h)));
 };
 
-/** The L1 array and page size that hold a translation of `size` for fetches or data (1 GiB fetches as 2 MiB). */
-const l1For = (fetch: boolean, size: SizeCode): [number, SizeCode] =>
-  fetch ? (size === SIZE_4K ? [A_L1I_4K, SIZE_4K] : [A_L1I_2M, SIZE_2M])
-    : [size === SIZE_4K ? A_L1D_4K : size === SIZE_2M ? A_L1D_2M : A_L1D_1G, size];
+/** The L1 array that holds a translation of `size` for fetches or data (1 GiB fetches as 2 MiB pieces). */
+const l1ArrayFor = (fetch: boolean, size: SizeCode): number =>
+  fetch ? (size === SIZE_4K ? A_L1I_4K : A_L1I_2M) : size === SIZE_4K ? A_L1D_4K : size === SIZE_2M ? A_L1D_2M : A_L1D_1G;
+/** The entry size an L1 array keeps for a translation of `size` (the ITLB has no 1 GiB array). */
+const l1SizeFor = (fetch: boolean, size: SizeCode): SizeCode => (fetch && size === SIZE_1G ? SIZE_2M : size);
 
-const insertSized = (
-  tlb: Tlb, a: number, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
-): Tlb => {
-  // an entry smaller than the page holds the piece of the page that contains addr
+/** `arr` with an entry of `size` for `addr`; an entry smaller than the page holds the piece that contains addr. */
+const insertPiece = (
+  arr: CacheArray, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
+): CacheArray => {
   const piece = physBase + lowBits(addr, SIZE_BYTES[pageSize]) - lowBits(addr, SIZE_BYTES[size]);
-  const arr = insert(tlb.arrays[a], flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta,
-    piece / 4096);
-  return withArray(tlb, a, arr);
+  return insert(arr, flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta, piece / 4096);
 };
 
 /**
@@ -419,9 +418,15 @@ const insertSized = (
 export const fill = (
   tlb: Tlb, fetch: boolean, tag: TlbTag, addr: number, size: SizeCode, rights: number, physBase: number,
 ): Tlb => {
-  const [a, s] = l1For(fetch, size);
-  const t1 = insertSized(tlb, a, s, size, tag, addr, rights, physBase);
-  return insertSized(t1, size === SIZE_1G ? A_STLB_1G : A_STLB, size, size, tag, addr, rights, physBase);
+  const a = l1ArrayFor(fetch, size);
+  const sa = size === SIZE_1G ? A_STLB_1G : A_STLB;
+  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag, addr, rights, physBase);
+  const st = insertPiece(tlb.arrays[sa], size, size, tag, addr, rights, physBase);
+  if (l1 === tlb.arrays[a] && st === tlb.arrays[sa]) return tlb;
+  const arrays = tlb.arrays.slice();
+  arrays[a] = l1;
+  arrays[sa] = st;
+  return { arrays };
 };
 
 /** Fill the L1 only (after an STLB hit: the STLB entry is copied into the L1 of the access kind). */
@@ -429,8 +434,8 @@ export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag,
   const flags = hitFlags(tlb, h);
   const size = sizeOf(flags);
   const base = hitPhys(tlb, h, addr) - lowBits(addr, SIZE_BYTES[size]);
-  const [a, s] = l1For(fetch, size);
-  return insertSized(tlb, a, s, size, tag, addr, flags, base);
+  const a = l1ArrayFor(fetch, size);
+  return withArray(tlb, a, insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag, addr, flags, base));
 };
 
 /** Apply `f` to every array (invalidation); arrays that come back unchanged stay shared. */

@@ -344,7 +344,7 @@ const translateImpl = (
     const tlb = Tlb.touchHit(caches.tlb, h1);
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
-      caches: tlb === caches.tlb ? caches : { ...caches, tlb }, mem, tlbLevel: 'l1',
+      caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'l1',
       stats: hitStats(ctx.cost, 'l1'),
     };
   }
@@ -357,7 +357,7 @@ const translateImpl = (
     const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, fetch, h2, { kind, vpid, pcid, ep4ta }, addr), h2);
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
-      caches: { ...caches, tlb }, mem, tlbLevel: 'stlb',
+      caches: { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
       stats: hitStats(ctx.cost, 'stlb'),
     };
   }

@@ -243,8 +243,8 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
   const updates = Guest.guestAdUpdates(entries, access.kind === 'write');
   if (ept !== null && !ept.ad && updates.length > 0) {
     for (const u of updates) {
-      const i = entries.findIndex((e) => e.gpa === u.gpa);
-      if (i >= 0 && !entryEptWritable[i]) {
+      const i = u.index;
+      if (!entryEptWritable[i]) {
         const re = Ept.eptTranslate(m, ept, u.gpa, { kind: 'write', user: false, pagingStructure: true });
         if (re._tag === 'violation') return violation(re, u.level, null);
       }
@@ -288,10 +288,7 @@ export const walk2d = (mem: Phys.PhysMem, cfg: Walk2dConfig, gla: Gva, access: W
   }
 
   // 4. The access succeeds: write the guest A/D flags (guest-physical writes at the entries' host addresses).
-  for (const u of updates) {
-    const i = entries.findIndex((e) => e.gpa === u.gpa);
-    m = Phys.write64Parts(m, entryHpa[i], u.lo, u.hi);
-  }
+  for (const u of updates) m = Phys.write64Parts(m, entryHpa[u.index], u.lo, u.hi);
 
   const pageSize = eptSize === null ? guestSize : Math.min(guestSize, eptSize);
   return done({
