@@ -15,7 +15,7 @@ import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
 import { l1Hit, translate, type TranslateContext } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
-import { eptTranslate } from '../ept/walk';
+import { eptNeedsAd, eptOut, eptTranslate, eptWalk, EW_OK } from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
@@ -31,7 +31,7 @@ import { vmExit, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
 import { cpuWith, currentFields, vmcsRead } from './cpu';
 import { F } from './fields';
-import { machineWith, type Env, type GuestCpu, type Machine, type NonRoot, type Outcome } from './machine';
+import { machineWith, withMem, type Env, type GuestCpu, type Machine, type NonRoot, type Outcome } from './machine';
 
 export interface GuestStepResult {
   readonly machine: Machine;
@@ -251,13 +251,17 @@ const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): PhysWr
         exit: { reason: x.reason, qualification: x.qualification, interruptionInfo: Number(x.interruptionInfo), interruptionErrorCode: PFEC_WRITE_PRESENT },
       };
     }
-    return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(mem, hpa, lo, hi) } } };
+    return { m: withMem(m, Phys.write64Parts(mem, hpa, lo, hi)) };
   }
-  if (ept === null) return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(m.cpu.mem, gpa, lo, hi) } } };
+  if (ept === null) return { m: withMem(m, Phys.write64Parts(m.cpu.mem, gpa, lo, hi)) };
+  // the common case first: a translation that sets no EPT A/D flag (walk only, nothing allocated)
+  if (eptWalk(m.cpu.mem, ept, gpa, false, true, false, false) === EW_OK && !eptNeedsAd(ept, true)) {
+    return { m: withMem(m, Phys.write64Parts(m.cpu.mem, eptOut.hpa, lo, hi)) };
+  }
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'write', user: false, pagingStructure: false });
   switch (r._tag) {
     case 'ok':
-      return { m: { ...m, cpu: { ...m.cpu, mem: Phys.write64Parts(r.mem, r.hpa as number, lo, hi) } } };
+      return { m: withMem(m, Phys.write64Parts(r.mem, r.hpa as number, lo, hi)) };
     case 'violation':
       // a guest-physical access with no linear address: qualification bit 7 = 0 (SDM "Exit Qualification for EPT
       // Violations")
@@ -278,6 +282,11 @@ const guestPhysRead = (m: Machine, gpa: number): { lo: number; hi: number } => {
   const base = ept === null && m.shadow !== undefined ? m.shadow.memBase : 0;
   if (base !== 0) return { lo: Phys.read64Lo(m.cpu.mem, gpa + base), hi: Phys.read64Hi(m.cpu.mem, gpa + base) };
   if (ept === null) return { lo: Phys.read64Lo(m.cpu.mem, gpa), hi: Phys.read64Hi(m.cpu.mem, gpa) };
+  // the common case first: a translation that would set no EPT A/D flag (walk only, nothing allocated)
+  if (eptWalk(m.cpu.mem, ept, gpa, true, false, false, false) === EW_OK && !eptNeedsAd(ept, false)) {
+    const h = eptOut.hpa;
+    return { lo: Phys.read64Lo(m.cpu.mem, h), hi: Phys.read64Hi(m.cpu.mem, h) };
+  }
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'read', user: false, pagingStructure: false });
   if (r._tag !== 'ok') return { lo: 0, hi: 0 };
   return { lo: Phys.read64Lo(m.cpu.mem, r.hpa as number), hi: Phys.read64Hi(m.cpu.mem, r.hpa as number) };
