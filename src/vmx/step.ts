@@ -172,7 +172,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
     if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = machineWith(m, { mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: r.mem }) });
     if (r.pmlIndex !== undefined && r.pmlIndex !== g.pmlIndex) {
       g = { ...g, pmlIndex: r.pmlIndex };
-      m = withGuest(m, g);
+      m = machineWith(m, { guest: g });
     }
     const o = r.outcome;
     switch (o._tag) {
@@ -196,7 +196,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
           }, null, stats, pages);
         }
         g = { ...g, cr2: linear };
-        return result(withGuest(m, g), { result: 'fault', vector: 14, errorCode: o.errorCode }, stats, pages);
+        return result(machineWith(m, { guest: g }), { result: 'fault', vector: 14, errorCode: o.errorCode }, stats, pages);
       }
       case 'ept-violation':
         return exitWith(m, {
