@@ -186,17 +186,57 @@ const fillAfterWalk = (
 /** Guest-physical pages whose nested-TLB entries the fast walk used, in order (touched when it commits). */
 const nestedUsed = new Float64Array(5);
 
+/** The nested-TLB entries of the first `count` pages of `nestedUsed`, made most recently used in that order. */
+const touchNestedUsed = (nested: NestedTlb.NestedTlb, ep4ta: number, count: number): NestedTlb.NestedTlb => {
+  let n = nested;
+  for (let i = 0; i < count; i++) n = NestedTlb.touchHit(n, NestedTlb.lookup(n, ep4ta, nestedUsed[i]));
+  return n;
+};
+
+/** Per-level paging-structure-cache hit counts of one walk (`ph` a Psc.lookup result). */
+const pscHitsOf = (ph: number): [number, number, number, number] => {
+  const hits: [number, number, number, number] = [0, 0, 0, 0];
+  if (ph >= 0) hits[Psc.hitLevel(ph) - 2] = 1;
+  return hits;
+};
+
+/**
+ * The fast walk met a guest page fault: what walk2d's path returns for it (SDM "Page-Fault Exceptions"): no fill, no
+ * A/D update, the cache hits of the walk made most recently used, the references read up to the faulting entry.
+ */
+const guestFault = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, ph: number, nestedHits: number,
+  errorCode: number, guestRefs: number, nestedRefs: number, nestedLookups: number,
+): TranslateResult => {
+  const cfg = ctx.walk;
+  const ept = cfg.ept;
+  const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
+  const nested = touchNestedUsed(caches.nested, ep4taOf(cfg), nestedHits);
+  const stats: TranslationStats = {
+    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits: pscHitsOf(ph), nestedTlbHits: nestedHits,
+    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
+    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  };
+  return {
+    outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
+    caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
+    mem, tlbLevel: null, stats, ...(ept !== null && ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+  };
+};
+
 /**
  * The walk of `translate` for the common case, allocation-free until it succeeds: guest paging on, every guest and
  * EPT entry present and well-formed, the rights allow the access, and no guest or EPT accessed/dirty flag needs
- * setting (so memory does not change and PML logs nothing). Returns undefined in every other case, having changed
+ * setting (so memory does not change and PML logs nothing); and a guest page fault met on a walk whose EPT side is in
+ * that case (a fault writes no flag). Returns undefined in every other case, having changed
  * nothing (the paging-structure-cache and nested-TLB LRU updates are made only on success), and `translate` then
  * walks with walk2d, which reports faults, exits and A/D updates. On success the result is the one walk2d's path
  * gives (same references, cache hits, fills and statistics): tests/mmu/translateFast.test.ts compares the two.
  */
 const missFast = (
-  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, addr: number, access: W2.Walk2dAccess,
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
 ): TranslateResult | undefined => {
+  const addr = gla as number;
   const cfg = ctx.walk;
   const g = cfg.guest;
   if (g === null) return undefined;
@@ -228,6 +268,7 @@ const missFast = (
   let nestedHits = 0;
   let gpa = 0;
   let guestSize = 0;
+  let allAccessed = true;
   for (;;) {
     const eGpa = table + 8 * Guest.guestIndex(addr, level);
     let eHpa = eGpa;
@@ -255,8 +296,12 @@ const missFast = (
     const hi = pg === undefined ? 0 : pg[wi + 1];
     wr.gpa[n] = eGpa; wr.level[n] = level; wr.lo[n] = lo; wr.hi[n] = hi; wr.hpa[n] = eHpa;
     n++;
-    // not present, reserved bits, a flag to set: walk2d reports it
-    if ((lo & Guest.PTE_P) === 0 || (lo & Guest.PTE_A) === 0 || Guest.guestReserved(g, lo, hi, level)) return undefined;
+    // SDM "Page-Fault Exceptions": not present, then reserved bits (the walk stops at this entry)
+    if ((lo & Guest.PTE_P) === 0) return guestFault(caches, mem, ctx, gla, ph, nestedHits, Guest.accessErrorBits(g, access), guestRefs, nestedRefs, nestedLookups);
+    if (Guest.guestReserved(g, lo, hi, level)) {
+      return guestFault(caches, mem, ctx, gla, ph, nestedHits, Guest.accessErrorBits(g, access) | Guest.PFEC.P | Guest.PFEC.RSVD, guestRefs, nestedRefs, nestedLookups);
+    }
+    if ((lo & Guest.PTE_A) === 0) allAccessed = false;
     user = user && (lo & PTE_US) !== 0;
     writable = writable && (lo & PTE_RW) !== 0;
     xd = xd || (g.nxe && (hi & PTE_HI_XD) !== 0);
@@ -264,8 +309,11 @@ const missFast = (
       guestSize = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000;
       const frameLo = level === 1 ? lo & 0xffff_f000 : level === 2 ? lo & 0xffe0_0000 : lo & 0xc000_0000;
       gpa = (frameLo >>> 0) + (hi & hiAddr) * TWO32 + lowBits(addr, guestSize);
-      if (!Guest.rightsAllow(g, access, user, writable, xd)) return undefined;
-      if (access.kind === 'write' && (lo & PTE_D) === 0) return undefined;
+      if (!Guest.rightsAllow(g, access, user, writable, xd)) {
+        return guestFault(caches, mem, ctx, gla, ph, nestedHits, Guest.accessErrorBits(g, access) | Guest.PFEC.P, guestRefs, nestedRefs, nestedLookups);
+      }
+      // a flag to set (the access succeeds): walk2d writes it
+      if (!allAccessed || (access.kind === 'write' && (lo & PTE_D) === 0)) return undefined;
       break;
     }
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
@@ -287,14 +335,9 @@ const missFast = (
     eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
   }
   // success: the LRU updates of the cache hits, in walk order, then the fills
-  let psc = psc0;
-  const pscHits: [number, number, number, number] = [0, 0, 0, 0];
-  if (ph >= 0) {
-    pscHits[Psc.hitLevel(ph) - 2] = 1;
-    psc = Psc.touchHit(psc0, ph);
-  }
-  let nested = nested0;
-  for (let i = 0; i < nestedHits; i++) nested = NestedTlb.touchHit(nested, NestedTlb.lookup(nested, ep4ta, nestedUsed[i]));
+  const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
+  const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
+  const pscHits = pscHitsOf(ph);
   wr.count = n;
   const entries: Guest.GuestEntryUsed[] = new Array(n);
   for (let i = 0; i < n; i++) entries[i] = { gpa: wr.gpa[i] as Gpa, level: wr.level[i], lo: wr.lo[i], hi: wr.hi[i] };
@@ -365,7 +408,7 @@ const translateImpl = (
   // 3. Walk: start below the deepest paging-structure-cache hit; guest-table pages from the nested TLB. The common
   // case (every entry present, rights allow, no A/D flag to set) first, allocation-free; anything else walks again
   // in full (walk2d) from the same inputs: the fast path changes nothing until it has succeeded.
-  const fast = useFast ? missFast(caches, mem, ctx, addr, access) : undefined;
+  const fast = useFast ? missFast(caches, mem, ctx, gla, access) : undefined;
   if (fast !== undefined) return fast;
   let psc = caches.psc;
   let nested = caches.nested;
