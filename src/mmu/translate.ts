@@ -19,6 +19,7 @@
 import { gpa as mkGpa, hiAddrMask, lowBits, PAGE_SIZE, type Gpa, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Ept from '../ept/walk';
+import { encodeEptViolation } from '../ept/qualification';
 import * as Guest from '../guest/paging';
 import * as Cost from './cost';
 import type { CostModel, TranslationStats } from './cost';
@@ -225,6 +226,40 @@ const guestFault = (
 };
 
 /**
+ * The fast walk's final guest-physical address is not mapped or not allowed by EPT: what walk2d's path returns (SDM
+ * "Exit Qualification for EPT Violations", final translation with the guest's rights as advanced information, and the
+ * invalidation of SDM 28.3.3.1). The violation record is made again by eptTranslate (a violation changes no memory).
+ */
+const finalViolation = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, ph: number,
+  nestedHits: number, gpa: number, user: boolean, writable: boolean, xd: boolean, guestRefs: number, nestedRefs: number,
+  nestedLookups: number,
+): TranslateResult | undefined => {
+  const cfg = ctx.walk;
+  const ept = cfg.ept!;
+  const v = Ept.eptTranslate(mem, ept, gpa, { kind: access.kind, user, pagingStructure: false });
+  if (v._tag !== 'violation') return undefined;
+  const ep4ta = ep4taOf(cfg);
+  const qualification = encodeEptViolation(v, {
+    guestLinearAddressValid: true, finalTranslation: true,
+    advanced: cfg.advancedInfo === true ? { userModeLinear: user, writableLinear: writable, executeDisableLinear: xd } : undefined,
+  });
+  const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
+  const nested = touchNestedUsed(caches.nested, ep4ta, nestedHits);
+  const after = Inv.eptViolation({ tlb: caches.tlb, psc, nested }, ep4ta, gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
+  const stats: TranslationStats = {
+    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits: pscHitsOf(ph), nestedTlbHits: nestedHits,
+    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
+    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  };
+  return {
+    outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
+    caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
+    mem, tlbLevel: null, stats, ...(ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+  };
+};
+
+/**
  * The walk of `translate` for the common case, allocation-free until it succeeds: guest paging on, every guest and
  * EPT entry present and well-formed, the rights allow the access, and no guest or EPT accessed/dirty flag needs
  * setting (so memory does not change and PML logs nothing); and a guest page fault met on a walk whose EPT side is in
@@ -269,6 +304,9 @@ const missFast = (
   let gpa = 0;
   let guestSize = 0;
   let allAccessed = true;
+  let needGuestAd = false;
+  // every guest-table page translated through EPT here allows writes (nested-TLB hits count as writable, as in walk2d)
+  let tablesWritable = true;
   for (;;) {
     const eGpa = table + 8 * Guest.guestIndex(addr, level);
     let eHpa = eGpa;
@@ -287,6 +325,7 @@ const missFast = (
         nestedRefs += Ept.eptOut.refs;
         if (st !== Ept.EW_OK || Ept.eptNeedsAd(ept, asWriteTable)) return undefined;
         eHpa = Ept.eptOut.hpa;
+        if (Ept.eptOut.w === 0) tablesWritable = false;
       }
     }
     guestRefs++;
@@ -312,8 +351,8 @@ const missFast = (
       if (!Guest.rightsAllow(g, access, user, writable, xd)) {
         return guestFault(caches, mem, ctx, gla, ph, nestedHits, Guest.accessErrorBits(g, access) | Guest.PFEC.P, guestRefs, nestedRefs, nestedLookups);
       }
-      // a flag to set (the access succeeds): walk2d writes it
-      if (!allAccessed || (access.kind === 'write' && (lo & PTE_D) === 0)) return undefined;
+      // a flag to set when the access succeeds (walk2d writes it)
+      needGuestAd = !allAccessed || (access.kind === 'write' && (lo & PTE_D) === 0);
       break;
     }
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
@@ -328,12 +367,18 @@ const missFast = (
     const st = Ept.eptWalk(mem, ept, gpa, access.kind === 'read', write, access.kind === 'fetch', user);
     const o = Ept.eptOut;
     nestedRefs += o.refs;
+    if (st === Ept.EW_NOT_PRESENT || st === Ept.EW_DENIED) {
+      // with EPT A/D off, guest A/D writes are checked against the tables' EPT rights first (walk2d step 2)
+      if (needGuestAd && !ept.ad && !tablesWritable) return undefined;
+      return finalViolation(caches, mem, ctx, gla, access, ph, nestedHits, gpa, user, writable, xd, guestRefs, nestedRefs, nestedLookups);
+    }
     if (st !== Ept.EW_OK || Ept.eptNeedsAd(ept, write)) return undefined;
     hpa = o.hpa;
     pageSize = Math.min(guestSize, o.pageSize);
     const eptX = ept.mbec && user ? o.ux === 1 : o.x === 1;
     eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
   }
+  if (needGuestAd) return undefined;
   // success: the LRU updates of the cache hits, in walk order, then the fills
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);

@@ -51,7 +51,8 @@ describe('translate: the fast miss path equals the reference walk', () => {
       fc.array(access, { minLength: 40, maxLength: 120 }),
       fc.array(fc.constantFrom(true, true, true, false), { minLength: 12, maxLength: 12 }),
       fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
-      (accesses, mapped, writable) => {
+      fc.boolean(),
+      (accesses, mapped, writable, roTable) => {
         // pages 0-11 over three 2 MiB regions: some mapped (some read-only, supervisor-only), some not (guest #PF);
         // EPT maps every mapped page but the last one (EPT violation on the data page)
         let w = newWorld();
@@ -69,6 +70,12 @@ describe('translate: the fast miss path equals the reference walk', () => {
           if (!mapped[p]) continue;
           const gpa = 0x0200_0000 + p * 0x1000;
           const r = EptBuild.eptMap(w.mem, w.eptAlloc, EPT_ROOT, eptLevels === 5 ? 5 : 4, gpa, gpa + OFF, '4K', { r: true, w: false, x: false, ux: false });
+          w = { ...w, mem: r.mem, eptAlloc: r.alloc };
+        }
+        if (roTable && eptLevels !== 0) {
+          // the last guest table page read-only in EPT: guest A/D writes to it (EPT A/D off) are EPT violations
+          const t = w.guestPages[w.guestPages.length - 1];
+          const r = EptBuild.eptMap(w.mem, w.eptAlloc, EPT_ROOT, eptLevels === 5 ? 5 : 4, t, t + OFF, '4K', { r: true, w: false, x: false, ux: false });
           w = { ...w, mem: r.mem, eptAlloc: r.alloc };
         }
         const ctx: TranslateContext = {
