@@ -11,6 +11,10 @@
  * change: that is what a missing INVLPG / INVEPT / INVVPID looks like.
  * The mapping kind follows SDM 28.3.1: EPT off => linear mappings (EP4TA -1); EPT on => combined mappings tagged by
  * VPID, PCID and EP4TA (with CR0.PG = 0 also combined, PCID as given; unverified against the SDM).
+ * Two implementations of the miss, one behaviour: `missFast` walks without allocating for the commonest outcomes
+ * (a translation that sets no A/D flag, a guest page fault, an EPT violation of the final guest-physical address) and
+ * gives up, having changed nothing, on anything else (A/D flags to set, misconfigurations, PML, violations on a
+ * guest-table page), which walk2d then walks. `translateReference` uses walk2d alone; a property test compares the two.
  * Leaves out: the data access, page-crossing splits (the caller translates each page), the invalidation on a guest
  * page fault, EPT paging-structure caches; the nested TLB serves guest paging-structure pages only (the final GPA
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
