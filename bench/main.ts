@@ -9,9 +9,11 @@
  *
  * --quick: one run each and the scaling series up to 4M; --only: job ids or prefixes (see the table); --events N:
  * N events per generated workload instead of the defaults (for quick looks; the scaling series then means nothing);
- * --profile: run one job under `node --cpu-prof` and print its top functions by self time.
+ * --profile: profile one job (an engine job: its timed part only, with the inspector; an end-to-end job: the whole
+ *   child under `node --cpu-prof`) and print its top functions by self time and by total time.
  */
 import * as fs from 'fs';
+import * as inspector from 'inspector';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
@@ -184,6 +186,18 @@ const measureOnce = async (job: Job): Promise<{ seconds: number; state: ReplaySt
     }
     const before = state;
     let ns = 0n;
+    const profileDir = process.env.VTXSIM_BENCH_PROFILE;
+    if (profileDir !== undefined) {
+      // profile the timed part only: decode every chunk first, then replay under the inspector's CPU profiler
+      const chunks: GuestEvent[][] = [];
+      for await (const chunk of decodedChunks(job)) chunks.push(chunk);
+      const stop = await startProfiler();
+      const t0 = process.hrtime.bigint();
+      for (const chunk of chunks) state = replayChunk(state, chunk).state;
+      ns = process.hrtime.bigint() - t0;
+      fs.writeFileSync(path.join(profileDir, 'engine.cpuprofile'), JSON.stringify(await stop()));
+      return { seconds: Number(ns) / 1e9, state, before };
+    }
     for await (const chunk of decodedChunks(job)) {
       const t0 = process.hrtime.bigint();
       state = replayChunk(state, chunk).state;
@@ -235,8 +249,12 @@ const child = async (job: Job): Promise<Measured> => {
 const runChild = (job: Job, profileDir?: string): Measured => {
   // e2e children run as `vtxsim run` does (src/cli/bin.ts's shebang: 4 MiB young-generation semi-spaces)
   const v8Flags = job.variant === 'e2e' ? ['--max-semi-space-size=4'] : [];
-  const args = [...(profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...v8Flags, '--expose-gc', __filename, '--child', JSON.stringify(job)];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // an engine job profiles its timed part itself (VTXSIM_BENCH_PROFILE); an end-to-end job is profiled whole
+  const whole = profileDir !== undefined && job.variant === 'e2e';
+  if (profileDir !== undefined) fs.mkdirSync(profileDir, { recursive: true });
+  const args = [...(whole ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...v8Flags, '--expose-gc', __filename, '--child', JSON.stringify(job)];
+  const env = profileDir !== undefined && !whole ? { ...process.env, VTXSIM_BENCH_PROFILE: profileDir } : process.env;
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
   const out = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !out.startsWith('{')) {
     const why = (r.stderr.trim().split('\n').find((l) => l.includes('Error')) ?? r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).trim();
@@ -278,21 +296,64 @@ const scaling = (jobs: readonly Job[], results: readonly Measured[]): Scaling[] 
     };
   });
 
+/** Starts the inspector's CPU profiler in this process; the returned function stops it and gives the profile. */
+const startProfiler = async (): Promise<() => Promise<object>> => {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const r = (await post('Profiler.stop')) as { profile: object };
+    session.disconnect();
+    return r.profile;
+  };
+};
+
 const machine = () => ({
   cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   node: process.version, platform: `${os.platform()} ${os.release()}`,
 });
 
-/** Self time per function of a V8 .cpuprofile, top `n`. */
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+/**
+ * A V8 .cpuprofile summarized: the top `n` functions by self time, then by total time (self plus callees, each
+ * function counted once per stack: recursion does not count twice). Self times are spread thin by inlining; the totals
+ * show which parts of the model the time goes to.
+ */
 const profileTop = (file: string, n: number): string[] => {
-  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[]; samples: number[] };
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[] };
+  const keyOf = (node: ProfileNode): string => `${node.callFrame.functionName || '(anonymous)'} ${path.basename(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
+  const hits = new Map<number, number>();
+  for (const id of p.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
   const self = new Map<string, number>();
-  for (const node of p.nodes) {
-    const k = `${node.callFrame.functionName || '(anonymous)'} ${path.basename(node.callFrame.url)}:${node.callFrame.lineNumber + 1}`;
-    self.set(k, (self.get(k) ?? 0) + (node.hitCount ?? 0));
-  }
+  for (const node of p.nodes) self.set(keyOf(node), (self.get(keyOf(node)) ?? 0) + (hits.get(node.id) ?? node.hitCount ?? 0));
   const total = [...self.values()].reduce((a, b) => a + b, 0);
-  return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const subtree = new Map<number, number>();
+  const sizeOf = (id: number): number => {
+    const known = subtree.get(id);
+    if (known !== undefined) return known;
+    const node = byId.get(id)!;
+    let t = hits.get(id) ?? node.hitCount ?? 0;
+    for (const c of node.children ?? []) t += sizeOf(c);
+    subtree.set(id, t);
+    return t;
+  };
+  const inclusive = new Map<string, number>();
+  const visit = (id: number, onStack: ReadonlySet<string>): void => {
+    const node = byId.get(id)!;
+    const k = keyOf(node);
+    if (!onStack.has(k)) inclusive.set(k, (inclusive.get(k) ?? 0) + sizeOf(id));
+    const next = new Set(onStack).add(k);
+    for (const c of node.children ?? []) visit(c, next);
+  };
+  if (p.nodes.length > 0) visit(p.nodes[0].id, new Set());
+  const fmt = (m: Map<string, number>) => [...m.entries()].filter(([k]) => !k.startsWith('(root)') && !k.startsWith('(anonymous) :'))
+    .sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+  return ['by self time:', ...fmt(self), '', 'by total time (self + callees):', ...fmt(inclusive)];
 };
 
 const main = async (argv: readonly string[]): Promise<void> => {
