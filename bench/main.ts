@@ -380,7 +380,7 @@ const main = async (argv: readonly string[]): Promise<void> => {
     fs.rmSync(dir, { recursive: true, force: true });
     const m = runChild({ ...job, runs: 1 }, dir);
     const prof = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))[0];
-    process.stdout.write(`${job.id}: ${fmtRate(m.eventsPerSec)} events/s, peak RSS ${m.peakRssMB.toFixed(0)} MB\nprofile ${prof}\n${profileTop(prof, 25).join('\n')}\n`);
+    process.stdout.write(`${job.id}: ${fmtRate(m.eventsPerSec)} events/s, peak RSS ${m.peakRssMB.toFixed(0)} MB\nprofile ${prof}\n${profileTop(prof, 40).join('\n')}\n`);
     return;
   }
   if (only !== null) jobs = jobs.filter((j) => only.some((o) => j.id === o || j.id.startsWith(o)));
