@@ -115,8 +115,11 @@ interface Acc {
   /** pages touched in this chunk (with repeats; merged into the persistent sets at the end of the chunk) */
   gvaPages: number[];
   gpaPages: number[];
-  lastGva: number;
-  lastGpa: number;
+  /** the last few distinct pages pushed (a page among them is not pushed again): rings of RECENT entries */
+  recentGva: Float64Array;
+  recentGpa: Float64Array;
+  nextGva: number;
+  nextGpa: number;
   guestFaults: number;
   log: ExitRecord[] | null;
   /** the address-space roots so far (the state's, plus this chunk's CR3 loads) */
@@ -127,6 +130,18 @@ interface Acc {
 }
 
 const MAX_ITERATIONS = 64;
+
+/** Pages remembered per chunk to skip repeated pushes (a trace alternating between a code and a few data pages). */
+const RECENT = 8;
+const isRecent = (ring: Float64Array, p: number): boolean => {
+  for (let i = 0; i < RECENT; i++) if (ring[i] === p) return true;
+  return false;
+};
+const pushGva = (acc: Acc, p: number): void => {
+  acc.gvaPages.push(p);
+  acc.recentGva[acc.nextGva] = p;
+  acc.nextGva = (acc.nextGva + 1) & (RECENT - 1);
+};
 
 /** Runs one event to completion: exits are handled and the guest resumed, guest page faults are served. */
 const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent, acc: Acc, base: ReplayState): { m: Machine; hv: Hypervisor; stopped: string | null } => {
@@ -146,7 +161,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
       }
     }
     for (const p of r.touchedGpaPages) {
-      if (p !== acc.lastGpa) { acc.gpaPages.push(p); acc.lastGpa = p; }
+      if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
     }
     const o = r.outcome;
     switch (o.result) {
@@ -297,7 +312,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   const acc: Acc = {
     events: 0, exits: new Map(), exitCycles: new Map(), hist: new Map(), guestCycles: 0,
     translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
-    gvaPages: [], gpaPages: [], lastGva: NaN, lastGpa: NaN, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
+    gvaPages: [], gpaPages: [], recentGva: new Float64Array(RECENT).fill(NaN), recentGpa: new Float64Array(RECENT).fill(NaN), nextGva: 0, nextGpa: 0, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
@@ -317,7 +332,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       const first = Math.floor(a / PAGE_SIZE);
       const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
       if (first === last) {
-        if (first !== acc.lastGva) { acc.gvaPages.push(first); acc.lastGva = first; }
+        if (!isRecent(acc.recentGva, first)) pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
         const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
         if (m === hitMachine && hitPages[slot] === first) {
@@ -333,7 +348,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
           continue;
         }
       } else {
-        for (let p = first; p <= last; p++) if (p !== acc.lastGva) { acc.gvaPages.push(p); acc.lastGva = p; }
+        for (let p = first; p <= last; p++) if (!isRecent(acc.recentGva, p)) pushGva(acc, p);
       }
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
