@@ -110,7 +110,9 @@ interface Acc {
   exits: Map<string, number>;
   exitCycles: Map<string, number>;
   translation: TranslationAcc;
-  hist: Map<number, number>;
+  /** walks by references per walk (a walk reads at most (5+1)(5+1)-1 = 35 entries; larger counts go to histOver) */
+  hist: Float64Array;
+  histOver: Map<number, number>;
   guestCycles: number;
   /** pages touched in this chunk (with repeats; merged into the persistent sets at the end of the chunk) */
   gvaPages: number[];
@@ -130,6 +132,7 @@ interface Acc {
 }
 
 const MAX_ITERATIONS = 64;
+const HIST_SIZE = 64;
 
 /** Pages remembered per chunk to skip repeated pushes (a trace alternating between a code and a few data pages). */
 const RECENT = 8;
@@ -157,7 +160,8 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
       if (r.translation.walks > 0) {
         // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
         const refs = Math.round((r.translation.guestRefs + r.translation.nestedRefs) / r.translation.walks);
-        acc.hist.set(refs, (acc.hist.get(refs) ?? 0) + r.translation.walks);
+        if (refs < HIST_SIZE) acc.hist[refs] += r.translation.walks;
+        else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + r.translation.walks);
       }
     }
     for (const p of r.touchedGpaPages) {
@@ -310,7 +314,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
-    events: 0, exits: new Map(), exitCycles: new Map(), hist: new Map(), guestCycles: 0,
+    events: 0, exits: new Map(), exitCycles: new Map(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
     translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
     gvaPages: [], gpaPages: [], recentGva: new Float64Array(RECENT).fill(NaN), recentGpa: new Float64Array(RECENT).fill(NaN), nextGva: 0, nextGpa: 0, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
@@ -365,7 +369,9 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     if (r.stopped !== null) { stopped = r.stopped; break; }
   }
   const hist: Record<string, number> = {};
-  for (const [k, v] of acc.hist) hist[String(k)] = v;
+  // integer-like keys: an object lists them in ascending order whatever the insertion order
+  for (let k = 0; k < HIST_SIZE; k++) if (acc.hist[k] !== 0) hist[String(k)] = acc.hist[k];
+  for (const [k, v] of acc.histOver) hist[String(k)] = v;
   const chunkStats: RunStats = {
     events: acc.events,
     exitsByReason: Object.fromEntries(acc.exits),
