@@ -12,9 +12,9 @@
  * The mapping kind follows SDM 28.3.1: EPT off => linear mappings (EP4TA -1); EPT on => combined mappings tagged by
  * VPID, PCID and EP4TA (with CR0.PG = 0 also combined, PCID as given; unverified against the SDM).
  * Two implementations of the miss, one behaviour: `missFast` walks without allocating for the commonest outcomes
- * (a translation that sets no A/D flag, a guest page fault, an EPT violation of the final guest-physical address) and
- * gives up, having changed nothing, on anything else (A/D flags to set, misconfigurations, PML, violations on a
- * guest-table page), which walk2d then walks. `translateReference` uses walk2d alone; a property test compares the two.
+ * (a translation, with the guest and final-EPT A/D flags it sets; a guest page fault; an EPT violation of the final
+ * guest-physical address) and gives up, having changed nothing, on anything else (EPT A/D flags of a guest-table page,
+ * misconfigurations, PML full, violations on a guest-table page), which walk2d then walks. `translateReference` uses walk2d alone; a property test compares the two.
  * Leaves out: the data access, page-crossing splits (the caller translates each page), the invalidation on a guest
  * page fault, EPT paging-structure caches; the nested TLB serves guest paging-structure pages only (the final GPA
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
@@ -366,6 +366,8 @@ const missFast = (
   let hpa = gpa;
   let pageSize = guestSize;
   let eptRights = FL_EPT_R | FL_EPT_W | FL_EPT_X;
+  let out = mem;
+  let pmlIndex = ept !== null && ept.pml !== undefined ? ept.pml.index : undefined;
   if (ept !== null) {
     const write = access.kind === 'write';
     const st = Ept.eptWalk(mem, ept, gpa, access.kind === 'read', write, access.kind === 'fetch', user);
@@ -376,13 +378,28 @@ const missFast = (
       if (needGuestAd && !ept.ad && !tablesWritable) return undefined;
       return finalViolation(caches, mem, ctx, gla, access, ph, nestedHits, gpa, user, writable, xd, guestRefs, nestedRefs, nestedLookups);
     }
-    if (st !== Ept.EW_OK || Ept.eptNeedsAd(ept, write)) return undefined;
+    if (st !== Ept.EW_OK) return undefined;
     hpa = o.hpa;
     pageSize = Math.min(guestSize, o.pageSize);
     const eptX = ept.mbec && user ? o.ux === 1 : o.x === 1;
     eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
+    if (needGuestAd && !ept.ad && !tablesWritable) return undefined;
+    if (Ept.eptNeedsAd(ept, write)) {
+      // SDM "Accessed and Dirty Flags for EPT" (and PML): eptTranslate sets them; its references are counted above
+      const r = Ept.eptTranslate(mem, ept, gpa, { kind: access.kind, user, pagingStructure: false });
+      if (r._tag !== 'ok') return undefined; // PML full: walk2d reports it
+      out = r.mem;
+      pmlIndex = r.pmlIndex;
+    }
   }
-  if (needGuestAd) return undefined;
+  if (needGuestAd) {
+    // SDM "Accessed and Dirty Flags": A in every entry used, D in the leaf on a write, at the entries' host addresses
+    for (let i = 0; i < n; i++) {
+      const lo = wr.lo[i];
+      const nlo = (lo | Guest.PTE_A | (access.kind === 'write' && i === n - 1 ? PTE_D : 0)) >>> 0;
+      if (nlo !== lo) out = Phys.write64Parts(out, wr.hpa[i], nlo, wr.hi[i]);
+    }
+  }
   // success: the LRU updates of the cache hits, in walk order, then the fills
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
@@ -399,7 +416,7 @@ const missFast = (
   };
   return {
     outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, guestEntries: entries } },
-    caches: next, mem, tlbLevel: null, stats, ...(ept !== null && ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+    caches: next, mem: out, tlbLevel: null, stats, ...(pmlIndex !== undefined ? { pmlIndex } : {}),
   };
 };
 

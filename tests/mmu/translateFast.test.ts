@@ -2,7 +2,7 @@
 // against the reference path (walk2d for every miss): same outcomes, statistics, cache contents and memory, over
 // random worlds and access sequences that mix first touches (A/D flags to set), faults, EPT violations and re-walks.
 import fc from 'fast-check';
-import { gva as mkGva } from '../../src/arch/addr';
+import { gva as mkGva, hpa as mkHpa } from '../../src/arch/addr';
 import * as Phys from '../../src/arch/phys';
 import { transient } from '../../src/arch/transient';
 import * as Cost from '../../src/mmu/cost';
@@ -16,6 +16,7 @@ import * as EptBuild from '../../src/ept/build';
 import { EPT_ROOT, OFF, eptCtx, eptMapAll, guestCfg, guestMap, newWorld } from './walk2dFixture';
 
 const BASE = 0x7f00_0000_0000;
+const PML_PAGE = 0x30_0000;
 // small caches so that evictions, PSC misses and nested-TLB misses all happen
 const SMALL = {
   ...defaultTlbConfig, l1d4k: { entries: 1, ways: 1 }, l1i4k: { entries: 1, ways: 1 }, stlb: { entries: 2, ways: 1 },
@@ -42,11 +43,12 @@ const access = fc.record({
 
 describe('translate: the fast miss path equals the reference walk', () => {
   test.each([
-    ['EPT 4-level, A/D off', false, 4, false],
-    ['EPT 4-level, A/D on', true, 4, false],
-    ['EPT 5-level over LA57 guest, A/D on', true, 5, true],
-    ['EPT off (native)', false, 0, false],
-  ] as const)('%s', (_name, ad, eptLevels, la57) => {
+    ['EPT 4-level, A/D off', false, 4, false, -1],
+    ['EPT 4-level, A/D on', true, 4, false, -1],
+    ['EPT 4-level, A/D on, PML with room for 3 entries (then PML full)', true, 4, false, 2],
+    ['EPT 5-level over LA57 guest, A/D on', true, 5, true, -1],
+    ['EPT off (native)', false, 0, false, -1],
+  ] as const)('%s', (_name, ad, eptLevels, la57, pmlIndex) => {
     fc.assert(fc.property(
       fc.array(access, { minLength: 40, maxLength: 120 }),
       fc.array(fc.constantFrom(true, true, true, false), { minLength: 12, maxLength: 12 }),
@@ -78,27 +80,57 @@ describe('translate: the fast miss path equals the reference walk', () => {
           const r = EptBuild.eptMap(w.mem, w.eptAlloc, EPT_ROOT, eptLevels === 5 ? 5 : 4, t, t + OFF, '4K', { r: true, w: false, x: false, ux: false });
           w = { ...w, mem: r.mem, eptAlloc: r.alloc };
         }
-        const ctx: TranslateContext = {
-          walk: { guest: guestCfg(la57), ept: eptLevels === 0 ? null : eptCtx(eptLevels === 5 ? 5 : 4, { ad }), advancedInfo: true },
+        let ctx: TranslateContext = {
+          walk: {
+            guest: guestCfg(la57),
+            ept: eptLevels === 0 ? null : eptCtx(eptLevels === 5 ? 5 : 4, { ad, ...(pmlIndex >= 0 ? { pml: { address: mkHpa(PML_PAGE), index: pmlIndex } } : {}) }),
+            advancedInfo: true,
+          },
           vpid: 1, pcid: 0, pge: true, cost: Cost.defaultCost,
         };
         // native: the guest tables are read at GPA = HPA, so give the native run its tables at GPA (no offset)
         const mem0 = eptLevels === 0 ? nativeCopy(w.mem) : w.mem;
-        let fast = { c: Inv.emptyCaches(SMALL), mem: mem0 };
-        let ref = { c: Inv.emptyCaches(SMALL), mem: mem0 };
+        let fast: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(SMALL), mem: mem0 };
+        let ref: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(SMALL), mem: mem0 };
         for (const a of accesses) {
+          // the PML index a walk leaves is the next walk's (as memoryAccess keeps it in the guest state)
+          const pml = ctx.walk.ept?.pml;
+          if (pml !== undefined) {
+            const index = fast.pml ?? pml.index;
+            ctx = { ...ctx, walk: { ...ctx.walk, ept: { ...ctx.walk.ept!, pml: { address: pml.address, index } } } };
+          }
           const gva = mkGva(BASE + (a.page % 4) * 0x1000 + Math.floor(a.page / 4) * 0x20_0000 + a.off * 8);
           const acc = { kind: a.kind, user: a.user };
           // the fast path writes in place inside a transient scope, as in a replay chunk
           const rf = transient(() => translate(fast.c, fast.mem, ctx, gva, acc));
           const rr = translateReference(ref.c, ref.mem, ctx, gva, acc);
           same(rf, rr);
-          fast = { c: rf.caches, mem: rf.mem };
-          ref = { c: rr.caches, mem: rr.mem };
+          fast = { c: rf.caches, mem: rf.mem, pml: rf.pmlIndex };
+          ref = { c: rr.caches, mem: rr.mem, pml: rr.pmlIndex };
         }
         expect(dump(fast.mem)).toEqual(dump(ref.mem));
       },
     ), { numRuns: 60 });
+  });
+
+  test('a write that sets an EPT dirty flag logs the page to the PML (SDM "Page-Modification Logging"), as the reference does', () => {
+    let w = newWorld();
+    w = guestMap(w, 4, BASE, 0x0200_0000, '4K', { writable: true, user: true, executable: true });
+    w = eptMapAll(w, 4, '4K', [0x0200_0000]);
+    const ctxAt = (index: number): TranslateContext => ({
+      walk: { guest: guestCfg(false), ept: eptCtx(4, { ad: true, pml: { address: mkHpa(PML_PAGE), index } }) },
+      vpid: 1, pcid: 0, pge: true, cost: Cost.defaultCost,
+    });
+    const tiny = { ...SMALL, l1d4k: { entries: 1, ways: 1 }, stlb: { entries: 1, ways: 1 } };
+    // a read first (A flags set, no D), so that the write walks with every A set and only D to set
+    const r0 = translateReference(Inv.emptyCaches(tiny), w.mem, ctxAt(511), mkGva(BASE), { kind: 'read', user: true });
+    const write = { kind: 'write' as const, user: true };
+    const rf = transient(() => translate(r0.caches, r0.mem, ctxAt(r0.pmlIndex!), mkGva(BASE + 8), write));
+    const rr = translateReference(r0.caches, r0.mem, ctxAt(r0.pmlIndex!), mkGva(BASE + 8), write);
+    same(rf, rr);
+    expect(rf.pmlIndex).toBe(r0.pmlIndex! - 1);
+    expect(dump(rf.mem)).toEqual(dump(rr.mem));
+    expect(Phys.read64Lo(rf.mem, PML_PAGE + 8 * r0.pmlIndex!)).toBe(0x0200_0000);
   });
 
   test('the fast path is taken: a second walk of an accessed page reads the same references without walk2d', () => {
@@ -126,7 +158,7 @@ describe('translate: the fast miss path equals the reference walk', () => {
 /** Every non-zero 64-bit word of the pages the tests use (EPT tables, guest tables and data at both offsets). */
 function dump(mem: Phys.PhysMem): string[] {
   const out: string[] = [];
-  for (const [from, n] of [[0x100, 0x100], [0x1000, 0x1100], [0x4_1000, 0x1100]] as const) {
+  for (const [from, n] of [[0x100, 0x300], [0x1000, 0x1100], [0x4_1000, 0x1100]] as const) {
     for (let pfn = from; pfn < from + n; pfn++) {
       const p = Phys.page(mem, pfn);
       if (p === undefined) continue;
