@@ -852,6 +852,9 @@ interface CheckMemo {
   hostLma: boolean | undefined;
   /** null while an update is in progress (a check that throws leaves the memo unusable, so it is rebuilt) */
   fields: VmcsFields | null;
+  /** the values of the HOT_FIELDS in `fields`, copied: inside a transient scope `fields` may have been written over
+   * in place by a newer version (src/vmx/cpu.ts), so the memo never reads it back */
+  readonly hot: bigint[];
   mem: Phys.PhysMem;
   readonly verdicts: Verdict[];
   readonly readsMem: boolean[];
@@ -957,7 +960,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
     const memo: CheckMemo = {
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: null, mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+      fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
       readers: new Map(), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
     };
     memos.set(ctx.caps, memo);
@@ -966,7 +969,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     const rec = recordingContext(ctx);
     for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
     memo.result = resultOf(memo.verdicts);
-    memo.fields = ctx.fields;
+    setFields(memo, ctx.fields);
     return memo.result;
   }
   lastCaps = ctx.caps;
@@ -980,9 +983,10 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   if (!prev.readsUnwatched && cold !== undefined && cold === groupStamp(ctx.fields, COLD_GROUP)) {
     // only hot fields may differ among the fields the checks read
     nChanged = 0;
+    const hot = prev.hot;
     for (let k = 0; k < HOT_FIELDS.length; k++) {
       const e = HOT_FIELDS[k];
-      if ((from.get(e) ?? 0n) !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
+      if (hot[k] !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
     }
     changed = changedScratch;
   } else {
@@ -1008,9 +1012,15 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   }
   if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
-  prev.fields = ctx.fields;
+  setFields(prev, ctx.fields);
   prev.mem = ctx.mem;
   return prev.result;
+};
+
+/** The memo now describes `f`: it keeps `f` (for identity and stamps) and a copy of its hot values. */
+const setFields = (memo: CheckMemo, f: VmcsFields): void => {
+  for (let k = 0; k < HOT_FIELDS.length; k++) memo.hot[k] = f.get(HOT_FIELDS[k]) ?? 0n;
+  memo.fields = f;
 };
 
 const sameVerdict = (a: Verdict, b: Verdict): boolean =>
