@@ -147,7 +147,8 @@ const modeOf = (f: VmcsFields): Mode => ({
 
 interface Derived {
   readonly caps: Caps;
-  readonly fields: VmcsFields;
+  /** the fields this was derived from (moved on to a later version with equal stamps when reused) */
+  fields: VmcsFields;
   readonly controls: ExecControls;
   readonly walk: Walk2dConfig;
   readonly mode: Mode;
@@ -181,12 +182,29 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
     if (wlk) walk = d.walk;
     if (md) mode = d.mode;
   }
+  if (d !== null && controls === d.controls && walk === d.walk && mode === d.mode) {
+    // nothing to decode again: the cache record (never handed out) now stands for these fields
+    d.fields = f;
+    return d;
+  }
   controls ??= fromVmcs(f, mem);
   walk ??= walkConfigOf(caps, f, guest);
   mode ??= modeOf(f);
   const out: Derived = { caps, fields: f, controls, walk, mode };
   lastDerived = out;
   return out;
+};
+
+// The non-root state of the last entry: an entry with the same controls, walk configuration and VPID, no timer and
+// no access to retry, reuses the object (it is immutable; equal contents, one allocation less per round trip).
+let lastNonRoot: NonRoot | null = null;
+const nonRootOf = (derived: Derived, vpid: number, timer: NonRoot['timer'], retry: NonRoot['retry']): NonRoot => {
+  const l = lastNonRoot;
+  if (l !== null && timer === null && retry === null && l.timer === null && l.retry === null && l.controls === derived.controls
+    && l.walk === derived.walk && l.vpid === vpid) return l;
+  const nr: NonRoot = { controls: derived.controls, walk: derived.walk, vpid, timer, retry };
+  lastNonRoot = nr;
+  return nr;
 };
 
 /**
@@ -217,13 +235,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
   const derived = derive(cpu0.caps, f, cpu0.mem, guest);
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
-  const nonRoot: NonRoot = {
-    controls: derived.controls,
-    walk: derived.walk,
-    vpid,
-    timer: timerOn ? { value: timerValue, since: m.tsc } : null,
-    retry: m.pendingRetry,
-  };
+  const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
   const entered = machineWith(m, {
     cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
     mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,

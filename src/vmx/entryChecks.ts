@@ -645,7 +645,8 @@ const guestChecks: readonly EntryCheck[] = [
   row('guest', S_GUEST_RIP, 'guest-rip',
     'RIP[63:32] = 0 unless "IA-32e mode guest" and CS.L = 1; then bits 63:N (N = linear-address width) identical', (c) => {
       const rip = rd(c, F.GUEST_RIP);
-      if (!ia32e(c) || !bit(seg(c, 'CS').ar, 13)) return when(rip >> 32n !== 0n, () => hx(rip));
+      // CS.L is access-rights bit 13 (read alone: this check re-runs on every entry that moved RIP)
+      if (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13)) return when(rip >> 32n !== 0n, () => hx(rip));
       // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical
       const top = rip >> (guestLa57(c) ? 57n : 48n);
       return when(top !== 0n && top !== (1n << (guestLa57(c) ? 7n : 16n)) - 1n, () => hx(rip));
@@ -998,19 +999,13 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   const rec = recordingContext(ctx);
   prev.fields = null;
   let verdictChanged = false;
-  const rerun = (i: number): void => {
-    if (stamp[i] === epoch) return;
-    stamp[i] = epoch;
-    const v = recordCheck(prev, i, rec);
-    if (!sameVerdict(prev.verdicts[i], v)) { prev.verdicts[i] = v; verdictChanged = true; }
-  };
   // the readers of a changed field, and memory readers when memory changed (a check re-run here may add itself to
   // the readers of a field it did not read before: that field did not change, so the loop needs no second pass)
   for (let c = 0; c < nChanged; c++) {
     const l = prev.readers.get(changed[c]);
-    if (l !== undefined) for (let k = 0; k < l.length; k++) rerun(l[k]);
+    if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
   }
-  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);
+  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
   setFields(prev, ctx.fields);
   prev.mem = ctx.mem;
@@ -1021,6 +1016,16 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
 const setFields = (memo: CheckMemo, f: VmcsFields): void => {
   for (let k = 0; k < HOT_FIELDS.length; k++) memo.hot[k] = f.get(HOT_FIELDS[k]) ?? 0n;
   memo.fields = f;
+};
+
+/** Runs check `i` again unless it already ran on this entry; true when its verdict changed. */
+const rerun = (memo: CheckMemo, i: number, rec: EntryContext): boolean => {
+  if (stamp[i] === epoch) return false;
+  stamp[i] = epoch;
+  const v = recordCheck(memo, i, rec);
+  if (sameVerdict(memo.verdicts[i], v)) return false;
+  memo.verdicts[i] = v;
+  return true;
 };
 
 const sameVerdict = (a: Verdict, b: Verdict): boolean =>
