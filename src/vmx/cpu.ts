@@ -374,6 +374,25 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
   return makeStore(vals ?? base.vals, cell, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
 };
 
+/**
+ * The dense indexes (positions in FIELDS) written on the way from `from` to its descendant `to`, appended to `out`
+ * from position 0 (a superset of the table fields whose values differ; an index may repeat); returns how many, or -1
+ * when `to` does not descend from `from` within the generations a store remembers, when either is not a field store,
+ * or when a field outside the table changed on the way. Compares no values, so it also answers for a `from` that was
+ * written over in place. `out` grows as needed.
+ */
+export const writtenBetween = (from: VmcsFields, to: VmcsFields, out: number[]): number => {
+  if (!isStore(from) || !isStore(to) || from.extra !== to.extra) return -1;
+  let n = 0;
+  let cur: Store | undefined = to;
+  for (let k = 0; k <= MAX_DEPTH && cur !== undefined; k++, cur = cur.parent) {
+    if (cur === from) return n;
+    const w = cur.written;
+    for (let j = 0; j < w.length; j++) out[n++] = w[j];
+  }
+  return -1;
+};
+
 /** Every encoding either version may hold: what `changedFields` answers when it cannot compare values. */
 const everyField = (from: VmcsFields, to: VmcsFields): number[] => {
   const out = FIELDS.map((f) => f.encoding);

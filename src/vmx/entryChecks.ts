@@ -20,7 +20,7 @@
 import { isBitSet as bit, isCanonical } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
-import { changedFields, groupStamp, watchFields } from './cpu';
+import { changedFields, groupStamp, watchFields, writtenBetween } from './cpu';
 import { F, FIELDS } from './fields';
 
 export type VmcsFields = ReadonlyMap<number, bigint>;
@@ -861,6 +861,8 @@ interface CheckMemo {
   readonly readsMem: boolean[];
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: Map<number, number[]>;
+  /** the same lists for the fields of the table, by dense index (position in FIELDS) */
+  readonly readersByIndex: (number[] | undefined)[];
   /** check i is in the readers of the field at dense index d (a table field): registered[i * FIELDS.length + d] = 1 */
   readonly registered: Uint8Array;
   /** some check read a field outside WATCHED (the HOT_FIELDS fast path is then off for this memo) */
@@ -888,6 +890,9 @@ const COLD_GROUP = watchFields(COLD_FIELDS);
 /** the dense index (position in FIELDS) of each encoding of the table, -1 for the others */
 const DENSE = new Int16Array(0x10000).fill(-1);
 FIELDS.forEach((f, d) => { DENSE[f.encoding] = d; });
+/** by dense index: 1 + the position of the field in HOT_FIELDS, 0 for the other fields */
+const HOT_SLOT = new Uint8Array(FIELDS.length);
+HOT_FIELDS.forEach((e, k) => { HOT_SLOT[DENSE[e]] = k + 1; });
 /** 1 for the encodings of HOT_FIELDS and COLD_FIELDS */
 const WATCHED = new Uint8Array(0x10000);
 for (const e of HOT_FIELDS) WATCHED[e] = 1;
@@ -935,8 +940,11 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
     const d = e >= 0 && e < 0x10000 ? DENSE[e] : -1;
     if (d >= 0 && memo.registered[row + d] === 1) continue;
     const l = memo.readers.get(e);
-    if (l === undefined) memo.readers.set(e, [i]);
-    else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
+    if (l === undefined) {
+      const fresh = [i];
+      memo.readers.set(e, fresh);
+      if (d >= 0) memo.readersByIndex[d] = fresh;
+    } else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
     if (d >= 0) memo.registered[row + d] = 1;
     if (!(e >= 0 && e < 0x10000 && WATCHED[e] === 1)) memo.readsUnwatched = true;
   }
@@ -947,6 +955,9 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
 /** Which checks run again on this entry: a stamp per check (the entry's number), so no array is cleared per entry. */
 const stamp = new Int32Array(ENTRY_CHECKS.length);
 let epoch = 0;
+
+/** The dense indexes written since the memo's fields (the first ones of the array; reused, grows as needed). */
+const writtenScratch: number[] = [];
 
 /** The hot fields that changed on this entry (the first ones of the array; reused). */
 const changedScratch: number[] = new Array<number>(HOT_FIELDS.length).fill(0);
@@ -962,7 +973,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     const memo: CheckMemo = {
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+      readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
     };
     memos.set(ctx.caps, memo);
     lastCaps = ctx.caps;
@@ -978,6 +989,29 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   const from = prev.fields;
   if (from === ctx.fields && prev.mem === ctx.mem) return prev.result;
   const memChanged = prev.mem !== ctx.mem;
+  // the common case: these fields descend from the memo's through a few writes (an exit, a handler, an injection),
+  // whose written indexes name every field that may have changed (no values compared)
+  const nWritten = writtenBetween(from, ctx.fields, writtenScratch);
+  if (nWritten >= 0) {
+    const rec = recordingContext(ctx);
+    if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
+    prev.fields = null;
+    let verdictChanged = false;
+    const byIndex = prev.readersByIndex;
+    for (let c = 0; c < nWritten; c++) {
+      const d = writtenScratch[c];
+      const l = byIndex[d];
+      if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
+      // the copy of the hot values follows the hot fields written
+      const h = HOT_SLOT[d];
+      if (h > 0) prev.hot[h - 1] = ctx.fields.get(HOT_FIELDS[h - 1]) ?? 0n;
+    }
+    if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+    if (verdictChanged) prev.result = resultOf(prev.verdicts);
+    prev.fields = ctx.fields;
+    prev.mem = ctx.mem;
+    return prev.result;
+  }
   let changed: readonly number[];
   let nChanged: number;
   const cold = groupStamp(from, COLD_GROUP);
@@ -1006,6 +1040,11 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
   }
   if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+  return finish(prev, ctx, verdictChanged);
+};
+
+/** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
+const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): EntryFailure | undefined => {
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
   setFields(prev, ctx.fields);
   prev.mem = ctx.mem;

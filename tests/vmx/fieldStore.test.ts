@@ -6,7 +6,7 @@
  * make them), and that the store reads back what was written (truncated to the field width).
  */
 import fc from 'fast-check';
-import { changedFields, emptyFields, groupStamp, vmcsRead, vmcsWrite, vmcsWriteFlat, watchedGroups, type VmcsFields } from '../../src/vmx/cpu';
+import { changedFields, emptyFields, groupStamp, vmcsRead, vmcsWrite, vmcsWriteFlat, watchedGroups, writtenBetween, type VmcsFields } from '../../src/vmx/cpu';
 import { F, FIELDS, widthMask } from '../../src/vmx/fields';
 import { transient } from '../../src/arch/transient';
 // the modules that declare the groups the exit/entry path uses
@@ -145,6 +145,36 @@ describe('field store writes in a transient scope (written in place)', () => {
       });
       const changed = new Set(changedFields(x, y));
       for (const f of FIELDS) if (vmcsRead(x, f.encoding) !== vmcsRead(y, f.encoding)) expect(changed.has(f.encoding)).toBe(true);
+    }), { numRuns: 150 });
+  });
+});
+
+describe('writtenBetween (the entry-check memo\'s list of what may have changed)', () => {
+  it('lists every field whose value differs from an ancestor (a few generations up), and answers -1 otherwise', () => {
+    fc.assert(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 25 }), fc.boolean(), (steps, inScope) => {
+      const run = (): void => {
+        const versions: VmcsFields[] = [vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n)];
+        const snaps: Map<number, bigint>[] = [new Map([...versions[0]])];
+        let base = versions[0];
+        for (const s of steps) {
+          // inside a scope only the newest version may be written (older ones are superseded)
+          base = inScope ? versions[versions.length - 1] : versions[s.from % versions.length];
+          versions.push(vmcsWriteFlat(base, s.writes.map(([e]) => e), s.writes.map(([, v]) => v)));
+          snaps.push(new Map([...versions[versions.length - 1]]));
+        }
+        const out: number[] = [];
+        const last = versions.length - 1;
+        versions.forEach((a, i) => {
+          const n = writtenBetween(a, versions[last], out);
+          if (n < 0) return;
+          const listed = new Set(out.slice(0, n).map((d) => FIELDS[d].encoding));
+          for (const f of FIELDS) if ((snaps[i].get(f.encoding) ?? 0n) !== vmcsRead(versions[last], f.encoding)) expect(listed.has(f.encoding)).toBe(true);
+        });
+        // the version written last descends from its base
+        expect(writtenBetween(base, versions[last], out)).toBeGreaterThanOrEqual(0);
+        expect(writtenBetween(new Map(), versions[last], out)).toBe(-1);
+      };
+      if (inScope) transient(run); else run();
     }), { numRuns: 150 });
   });
 });
