@@ -188,6 +188,9 @@ const guestCr0 = (ctx: EntryContext): bigint => rd(ctx, F.GUEST_CR0);
 const guestCr4 = (ctx: EntryContext): bigint => rd(ctx, F.GUEST_CR4);
 const v8086 = (ctx: EntryContext): boolean => bit(rd(ctx, F.GUEST_RFLAGS), 17);
 const guestLa57 = (ctx: EntryContext): boolean => bit(guestCr4(ctx), 12);
+const TWO_48 = 1n << 48n, TWO_57 = 1n << 57n, TWO_64 = 1n << 64n;
+/** the least 64-bit value whose bits 63:48 (63:57) are all 1 */
+const HIGH_48 = TWO_64 - TWO_48, HIGH_57 = TWO_64 - TWO_57;
 /** segment registers other than CS, LDTR, TR whose AR rules apply when usable */
 const DATA_SEGS: readonly SegName[] = ['ES', 'SS', 'DS', 'FS', 'GS'];
 /** the ones whose AR checks apply outside virtual-8086 mode: CS always, the others when usable */
@@ -644,12 +647,15 @@ const guestChecks: readonly EntryCheck[] = [
   // --- RIP and RFLAGS
   row('guest', S_GUEST_RIP, 'guest-rip',
     'RIP[63:32] = 0 unless "IA-32e mode guest" and CS.L = 1; then bits 63:N (N = linear-address width) identical', (c) => {
+      // this check re-runs on every entry that moved RIP: comparisons with constants, no shifts (no new bigints);
+      // CS.L is access-rights bit 13
       const rip = rd(c, F.GUEST_RIP);
-      // CS.L is access-rights bit 13 (read alone: this check re-runs on every entry that moved RIP)
-      if (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13)) return when(rip >> 32n !== 0n, () => hx(rip));
-      // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical
-      const top = rip >> (guestLa57(c) ? 57n : 48n);
-      return when(top !== 0n && top !== (1n << (guestLa57(c) ? 7n : 16n)) - 1n, () => hx(rip));
+      if (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13)) return when(!(rip >= 0n && rip <= 0xffff_ffffn), () => hx(rip));
+      // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical: all 0
+      // (below 2^N) or all 1 (from 2^64 - 2^N up to 2^64 - 1)
+      const la57 = guestLa57(c);
+      const ok = rip >= 0n && (rip < (la57 ? TWO_57 : TWO_48) || (rip >= (la57 ? HIGH_57 : HIGH_48) && rip < TWO_64));
+      return when(!ok, () => hx(rip));
     }),
   row('guest', S_GUEST_RIP, 'guest-rflags-reserved', 'RFLAGS bits 63:22, 15, 5, 3 = 0 and bit 1 = 1', (c) => {
     const f = rd(c, F.GUEST_RFLAGS);
@@ -869,6 +875,9 @@ interface CheckMemo {
   readsUnwatched: boolean;
   /** what VM entry reports with these verdicts */
   result: EntryFailure | undefined;
+  /** the remembered runs of each check (RUNS_PER_CHECK per check) and which one the next run replaces */
+  readonly runs: (Run | undefined)[];
+  readonly nextRun: Uint8Array;
 }
 
 // Between two entries of a running guest, a VMM changes few fields the checks read: the handler advances RIP or
@@ -906,11 +915,15 @@ let lastMemo: CheckMemo | undefined;
 // One recording context, reused: a check's field reads are appended to `recReads` (the first `recCount` entries), a
 // memory read sets `recMem`.
 const recReads: number[] = [];
+/** the values those reads returned */
+const recVals: (bigint | undefined)[] = [];
 let recCount = 0;
 let recMem = false;
 let recBase: VmcsFields = new Map();
 let recMemValue: Phys.PhysMem = Phys.empty;
-const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads[recCount++] = enc; return recBase.get(enc); } };
+const recFields: Pick<VmcsFields, 'get'> = {
+  get: (enc: number) => { const v = recBase.get(enc); recVals[recCount] = v; recReads[recCount++] = enc; return v; },
+};
 
 /** The context a check runs in while its reads are recorded: one object, set up again for each entry (an object
  * literal with an accessor per entry costs more than the checks it saves). */
@@ -952,6 +965,41 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
   return verdict;
 };
 
+// Each check also remembers its last two runs that read no memory: the fields read, in order, with their values, and
+// the verdict. A check is a pure function of what it reads (the memo's caps and pointers are fixed), and which field
+// it reads next depends only on the values read before: so when every field of a run reads the same value now, the
+// check would read exactly those and return that verdict. This catches the fields a VMM toggles between two values
+// (the injection field: valid at the entry that injects, cleared by the next exit).
+
+/** One remembered run of a check. */
+interface Run { readonly encs: number[]; readonly vals: (bigint | undefined)[]; n: number; verdict: Verdict }
+const RUNS_PER_CHECK = 2;
+
+/** The verdict of a remembered run of check `i` that matches the current fields, else the `none` marker. */
+const NO_RUN: { readonly none: true } = { none: true };
+const rememberedVerdict = (memo: CheckMemo, i: number, f: VmcsFields): Verdict | typeof NO_RUN => {
+  for (let s = 0; s < RUNS_PER_CHECK; s++) {
+    const r = memo.runs[i * RUNS_PER_CHECK + s];
+    if (r === undefined || r.n < 0) continue;
+    let k = 0;
+    while (k < r.n && f.get(r.encs[k]) === r.vals[k]) k++;
+    if (k === r.n) { memo.nextRun[i] = 1 - s; return r.verdict; }
+  }
+  return NO_RUN;
+};
+
+/** Remembers the run just recorded (recReads/recVals) of check `i`, unless it read memory. */
+const rememberRun = (memo: CheckMemo, i: number, verdict: Verdict): void => {
+  if (recMem) return;
+  const slot = i * RUNS_PER_CHECK + memo.nextRun[i];
+  let r = memo.runs[slot];
+  if (r === undefined) { r = { encs: [], vals: [], n: -1, verdict: undefined }; memo.runs[slot] = r; }
+  for (let k = 0; k < recCount; k++) { r.encs[k] = recReads[k]; r.vals[k] = recVals[k]; }
+  r.n = recCount;
+  r.verdict = verdict;
+  memo.nextRun[i] = 1 - memo.nextRun[i];
+};
+
 /** Which checks run again on this entry: a stamp per check (the entry's number), so no array is cleared per entry. */
 const stamp = new Int32Array(ENTRY_CHECKS.length);
 let epoch = 0;
@@ -974,12 +1022,17 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
       readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n),
     };
     memos.set(ctx.caps, memo);
     lastCaps = ctx.caps;
     lastMemo = memo;
     const rec = recordingContext(ctx);
-    for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
+    for (let i = 0; i < n; i++) {
+      const v = recordCheck(memo, i, rec);
+      memo.verdicts[i] = v;
+      rememberRun(memo, i, v);
+    }
     memo.result = resultOf(memo.verdicts);
     setFields(memo, ctx.fields);
     return memo.result;
@@ -1061,7 +1114,16 @@ const setFields = (memo: CheckMemo, f: VmcsFields): void => {
 const rerun = (memo: CheckMemo, i: number, rec: EntryContext): boolean => {
   if (stamp[i] === epoch) return false;
   stamp[i] = epoch;
-  const v = recordCheck(memo, i, rec);
+  const known = rememberedVerdict(memo, i, recBase);
+  let v: Verdict;
+  if (known !== NO_RUN) {
+    v = known as Verdict;
+    // this path reads no memory (a remembered run never did); its fields are registered from that run
+    memo.readsMem[i] = false;
+  } else {
+    v = recordCheck(memo, i, rec);
+    rememberRun(memo, i, v);
+  }
   if (sameVerdict(memo.verdicts[i], v)) return false;
   memo.verdicts[i] = v;
   return true;
