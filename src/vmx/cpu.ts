@@ -342,10 +342,12 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
     const i = indexOf(enc);
     const v = values[k];
     if (i >= 0) {
+      const cur = (vals ?? base.vals)[i];
+      // the value the field holds (already truncated): nothing to write, no range test
+      if (cur === v) continue;
       // a value already within the field's width is its own truncation (no new bigint)
       const mask = MASK_BY_INDEX[i];
       const t = v >= 0n && v <= mask ? v : v & mask;
-      const cur = (vals ?? base.vals)[i];
       if (cur === t) continue;
       if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); written = []; }
       if (cur === undefined) count++;
