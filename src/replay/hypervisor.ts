@@ -44,6 +44,13 @@ export interface Hypervisor {
 
 export const initialHypervisor = (config: Config, shadow: Shadow.ShadowState | null = null): Hypervisor => ({ config, pendingInjection: null, shadow });
 
+/** `{ ...hv, pendingInjection: p }` as one literal of a fixed shape (a spread is a generic object clone on the exit
+ * path); every field of Hypervisor is listed (HV_KEYS fails to compile when one is added and not here). */
+const withInjection = (hv: Hypervisor, p: Hypervisor['pendingInjection']): Hypervisor =>
+  ({ config: hv.config, pendingInjection: p, shadow: hv.shadow });
+const HV_KEYS = { config: 1, pendingInjection: 1, shadow: 1 } as const satisfies Record<keyof Hypervisor, 1>;
+void HV_KEYS;
+
 const inMmio = (config: Config, gpa: number): boolean => {
   const g = BigInt(gpa);
   for (const [lo, hi] of config.mmio) if (g >= lo && g <= hi) return true;
@@ -139,7 +146,7 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
     }
     case R.EXTERNAL_INTERRUPT: {
       const info = exit.interruptionInfo ?? 0;
-      return { machine: m, hv: { ...hv, pendingInjection: { vector: info & 0xff, type: 'external-interrupt' } }, resume: true };
+      return { machine: m, hv: withInjection(hv, { vector: info & 0xff, type: 'external-interrupt' }), resume: true };
     }
     case R.EXCEPTION_NMI: {
       const info = exit.interruptionInfo ?? 0;
@@ -224,7 +231,7 @@ export const prepareEntry = (hv: Hypervisor, m: Machine): { machine: Machine; hv
   const x = hasError
     ? writeAll(m, [F.VM_ENTRY_INTR_INFO_FIELD, F.VM_ENTRY_EXCEPTION_ERROR_CODE], [info, BigInt(p.errorCode!)])
     : write(m, F.VM_ENTRY_INTR_INFO_FIELD, info);
-  return { machine: x, hv: { ...hv, pendingInjection: null } };
+  return { machine: x, hv: withInjection(hv, null) };
 };
 
 export const vmcsValue = (m: Machine, enc: number): bigint => vmcsRead(currentFields(m.cpu), enc);

@@ -27,7 +27,7 @@ import { GUEST_TABLES_BASE } from './program';
 import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
 import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
 import { addPages, emptyPageSet, type PageSet } from './pageSet';
-import { concatRunStats, defaultExitCost, emptyRunStats, exitCycles, type ExitCostModel, type RunStats } from './stats';
+import { concatRunStats, defaultExitCost, emptyRunStats, ExitTally, type ExitCostModel, type RunStats } from './stats';
 
 export interface ReplayState {
   readonly env: Env;
@@ -107,8 +107,8 @@ const translationOf = (a: TranslationAcc): Cost.TranslationStats => ({
 /** Mutable counters of one chunk (local to replayChunk). */
 interface Acc {
   events: number;
-  exits: Map<string, number>;
-  exitCycles: Map<string, number>;
+  /** exits and their estimated cycles by reason */
+  exits: ExitTally;
   translation: TranslationAcc;
   /** walks by references per walk (a walk reads at most (5+1)(5+1)-1 = 35 entries; larger counts go to histOver) */
   hist: Float64Array;
@@ -184,13 +184,11 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
       }
       case 'exit': {
         const x = o.exit;
-        const name = exitName(x.reason);
-        acc.exits.set(name, (acc.exits.get(name) ?? 0) + 1);
-        acc.exitCycles.set(name, (acc.exitCycles.get(name) ?? 0) + exitCycles(s0.exitCost, name));
+        acc.exits.add(x.reason, s0.exitCost);
         acc.log?.push(x);
         acc.logEvents?.push(acc.current);
         let h = handleExit(hv, m, x);
-        if (!h.resume) return { m: h.machine, hv: h.hv, stopped: `${name} exit: the guest cannot go on` };
+        if (!h.resume) return { m: h.machine, hv: h.hv, stopped: `${exitName(x.reason)} exit: the guest cannot go on` };
         // a memory access (or guest page-table write) that exited is re-executed after the VM entry (SDM "VM
         // Exits": a fault-like exit leaves the instruction to run again); a guest_map/guest_unmap exits only on a
         // table write EPT refused, so the OS's write runs again too (the writes before it stay done). An
@@ -206,8 +204,7 @@ const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent,
           // an exit at entry (a zero preemption timer, a failed entry): count it and handle it next round
           const y = e.outcome.exit;
           const yn = exitName(y.reason);
-          acc.exits.set(yn, (acc.exits.get(yn) ?? 0) + 1);
-          acc.exitCycles.set(yn, (acc.exitCycles.get(yn) ?? 0) + exitCycles(s0.exitCost, yn));
+          acc.exits.add(y.reason, s0.exitCost);
           acc.log?.push(y);
           acc.logEvents?.push(acc.current);
           if (y.failedEntry) return { m, hv, stopped: `VM entry failed (${yn})` };
@@ -314,7 +311,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
-    events: 0, exits: new Map(), exitCycles: new Map(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
+    events: 0, exits: new ExitTally(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
     translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
     gvaPages: [], gpaPages: [], recentGva: new Float64Array(RECENT).fill(NaN), recentGpa: new Float64Array(RECENT).fill(NaN), nextGva: 0, nextGpa: 0, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
@@ -374,8 +371,8 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   for (const [k, v] of acc.histOver) hist[String(k)] = v;
   const chunkStats: RunStats = {
     events: acc.events,
-    exitsByReason: Object.fromEntries(acc.exits),
-    exitCyclesByReason: Object.fromEntries(acc.exitCycles),
+    exitsByReason: Object.fromEntries(acc.exits.counts()),
+    exitCyclesByReason: Object.fromEntries(acc.exits.cycles()),
     translation: translationOf(acc.translation),
     pscLookups: acc.translation.walks,
     nestedTlbLookups: acc.translation.nestedTlbLookups,

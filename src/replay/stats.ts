@@ -164,3 +164,53 @@ export const withRecordedTimes = (
   for (const [name, us] of Object.entries(avgUs)) if (Number.isFinite(us) && us >= 0) handler[name] = Math.round(us * 1000 * tscGhz);
   return { ...model, handler };
 };
+
+/**
+ * Exit counts and estimated cycles of one replay chunk by exit reason: what a `Map` from uapi name to count (and one to
+ * cycles) accumulates with a get and a set per exit, as two arrays indexed by the basic exit reason (a name per
+ * reason, `exitName`, one-to-one). `counts()` and `cycles()` list the names in the order of their first exit, as the
+ * maps would, with the same sums (the cycles of one name are added in the same order).
+ */
+export class ExitTally {
+  private readonly n: number[] = [];
+  private readonly c: number[] = [];
+  /** the reasons in the order of their first exit */
+  private readonly order: number[] = [];
+  /** cycles of one exit by reason, for `model` */
+  private costOf: number[] = [];
+  private model: ExitCostModel | null = null;
+
+  /** One exit of `reason`, priced by `model`. */
+  add(reason: number, model: ExitCostModel): void {
+    if (model !== this.model) { this.model = model; this.costOf = []; }
+    const k = reason >= 0 && reason < 0x1_0000 && Number.isInteger(reason) ? reason : -1;
+    if (k < 0) { this.addSlow(reason, model); return; }
+    let cost = this.costOf[k];
+    if (cost === undefined) { cost = exitCycles(model, reason); this.costOf[k] = cost; }
+    const had = this.n[k];
+    if (had === undefined) { this.order.push(k); this.n[k] = 1; this.c[k] = 0 + cost; } else { this.n[k] = had + 1; this.c[k] += cost; }
+  }
+
+  /** reasons outside the array range (not exit reasons the SDM defines): by name */
+  private readonly slow = new Map<string, { n: number; c: number }>();
+  private readonly slowOrder: (number | string)[] = [];
+  private addSlow(reason: number, model: ExitCostModel): void {
+    const name = exitName(reason);
+    const e = this.slow.get(name);
+    if (e === undefined) { this.slow.set(name, { n: 1, c: 0 + exitCycles(model, name) }); this.order.push(-1 - this.slowOrder.length); this.slowOrder.push(name); } else { e.n++; e.c += exitCycles(model, name); }
+  }
+
+  private entries(counts: boolean): [string, number][] {
+    return this.order.map((k): [string, number] => {
+      if (k >= 0) return [exitName(k), counts ? this.n[k] : this.c[k]];
+      const name = this.slowOrder[-1 - k] as string;
+      const e = this.slow.get(name)!;
+      return [name, counts ? e.n : e.c];
+    });
+  }
+
+  /** [uapi name, exits], in the order of the first exit of each */
+  counts(): [string, number][] { return this.entries(true); }
+  /** [uapi name, estimated cycles], in the same order */
+  cycles(): [string, number][] { return this.entries(false); }
+}

@@ -9,6 +9,7 @@
  */
 
 import * as Phys from '../arch/phys';
+import { scope } from '../arch/transient';
 import { Caps } from './caps';
 import { FIELDS, widthMask } from './fields';
 
@@ -143,6 +144,13 @@ export const cpuWith = (cpu: Cpu, p: { readonly mem?: Phys.PhysMem; readonly vmx
 // every field of the group (they descend from the one write that set the stamp, with no change to the group since),
 // so a cache keyed on a group (VM entry's decoded controls, the entry checks' memo) compares one number per group
 // instead of diffing field maps.
+//
+// Inside a transient scope (src/arch/transient.ts) a value array the scope copied is written in place: each write
+// still returns a new store (a new identity, with its own stamps and written indexes), but the versions of the scope
+// share one array, so only the newest of them (the `head` of the array's cell) can be read. Reading an older one
+// throws (it would see newer values); `changedFields` from an older one answers every field (a superset), so the
+// caches that keep an older version compare stamps, identities and values they copied, never its contents.
+// Outside a scope every write copies the array, as a plain persistent map.
 
 /** dense index of each encoding of the field table (-1: not in the table) */
 const INDEX_OF = new Int16Array(0x10000).fill(-1);
@@ -188,9 +196,17 @@ const freshStamps = (): number[] => {
   return s;
 };
 
+/** The array of values that a run of versions shares: `owner` is the transient scope that copied it (null: never
+ * written in place), `head` the newest version, the only one whose values the array holds. */
+interface Cell {
+  readonly owner: object | null;
+  head: Store | null;
+}
+
 /** A field store's own data (read through the ReadonlyMap methods of StoreImpl). */
 interface Store extends ReadonlyMap<number, bigint> {
   readonly vals: readonly (bigint | undefined)[];
+  readonly cell: Cell;
   readonly extra: ReadonlyMap<number, bigint>;
   readonly count: number;
   /** the store this one was written from (kept for a few generations only), and the dense indexes written */
@@ -201,7 +217,10 @@ interface Store extends ReadonlyMap<number, bigint> {
   readonly stamps: readonly number[];
 }
 
+const STALE = 'VMCS field store: a version read after a newer one was written over it in place (transient scope)';
+
 function* storeEntries(this: StoreImpl): IterableIterator<[number, bigint]> {
+  if (this.cell.head !== (this as unknown as Store)) throw new Error(STALE);
   for (let i = 0; i < this.vals.length; i++) {
     const v = this.vals[i];
     if (v !== undefined) yield [FIELDS[i].encoding, v];
@@ -215,6 +234,7 @@ class StoreImpl {
   readonly depth: number;
   constructor(
     readonly vals: readonly (bigint | undefined)[],
+    readonly cell: Cell,
     readonly extra: ReadonlyMap<number, bigint>,
     readonly count: number,
     parent: Store | undefined,
@@ -224,14 +244,17 @@ class StoreImpl {
     const depth = parent === undefined ? 0 : parent.depth + 1;
     this.parent = depth > MAX_DEPTH ? undefined : parent;
     this.depth = depth > MAX_DEPTH ? 0 : depth;
+    cell.head = this as unknown as Store;
   }
 
   get(enc: number): bigint | undefined {
+    if (this.cell.head !== (this as unknown as Store)) throw new Error(STALE);
     const i = indexOf(enc);
     return i >= 0 ? this.vals[i] : this.extra.get(enc);
   }
 
   has(enc: number): boolean {
+    if (this.cell.head !== (this as unknown as Store)) throw new Error(STALE);
     const i = indexOf(enc);
     return i >= 0 ? this.vals[i] !== undefined : this.extra.has(enc);
   }
@@ -251,12 +274,15 @@ class StoreImpl {
 const NO_INDEXES: readonly number[] = [];
 
 const makeStore = (
-  vals: readonly (bigint | undefined)[], extra: ReadonlyMap<number, bigint>, count: number,
+  vals: readonly (bigint | undefined)[], cell: Cell, extra: ReadonlyMap<number, bigint>, count: number,
   parent?: Store, written: readonly number[] = NO_INDEXES, stamps?: readonly number[],
 ): Store => {
   storesMade = true;
-  return new StoreImpl(vals, extra, count, parent, written, stamps ?? freshStamps()) as unknown as Store;
+  return new StoreImpl(vals, cell, extra, count, parent, written, stamps ?? freshStamps()) as unknown as Store;
 };
+
+/** False when a newer version was written over this one's values in place (see the note on transient scopes). */
+const isLive = (s: Store): boolean => s.cell.head === s;
 
 const isStore = (f: VmcsFields): f is Store => f instanceof StoreImpl;
 
@@ -269,7 +295,7 @@ const toStore = (f: VmcsFields): Store => {
     const i = indexOf(k);
     if (i >= 0) vals[i] = v; else extra.set(k, v);
   }
-  return makeStore(vals, extra, f.size);
+  return makeStore(vals, { owner: null, head: null }, extra, f.size);
 };
 
 /**
@@ -302,6 +328,10 @@ export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [numb
  */
 export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], values: readonly bigint[], n = encs.length): VmcsFields => {
   const base = toStore(fields);
+  if (!isLive(base)) throw new Error(STALE);
+  // the array this scope copied is written in place (the versions before it in the scope are superseded)
+  const sc = scope();
+  const inPlace = sc !== null && base.cell.owner === sc;
   let vals: Array<bigint | undefined> | undefined;
   let extra: Map<number, bigint> | undefined;
   let count = base.count;
@@ -312,12 +342,14 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
     const i = indexOf(enc);
     const v = values[k];
     if (i >= 0) {
+      const cur = (vals ?? base.vals)[i];
+      // the value the field holds (already truncated): nothing to write, no range test
+      if (cur === v) continue;
       // a value already within the field's width is its own truncation (no new bigint)
       const mask = MASK_BY_INDEX[i];
       const t = v >= 0n && v <= mask ? v : v & mask;
-      const cur = (vals ?? base.vals)[i];
       if (cur === t) continue;
-      if (vals === undefined) { vals = base.vals.slice(); written = []; }
+      if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); written = []; }
       if (cur === undefined) count++;
       vals[i] = t;
       written!.push(i);
@@ -338,27 +370,70 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
     for (let g = 0; g < groups; g++) if ((touched & (1 << g)) !== 0) s[g] = ++lastStamp;
     stamps = s;
   }
-  return makeStore(vals ?? base.vals, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
+  // the same cell when the array is shared with `base` and this scope may write it; a fresh one for a fresh copy
+  // (owned by the scope that made it) or for an array shared with `base` that stays read-only
+  const cell: Cell = inPlace ? base.cell : { owner: vals !== undefined ? sc : null, head: null };
+  return makeStore(vals ?? base.vals, cell, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
 };
 
-/** Encodings whose values differ between two versions of a VMCS (a missing field reads 0). */
+/**
+ * The dense indexes (positions in FIELDS) written on the way from `from` to its descendant `to`, appended to `out`
+ * from position 0 (a superset of the table fields whose values differ; an index may repeat); returns how many, or -1
+ * when `to` does not descend from `from` within the generations a store remembers, when either is not a field store,
+ * or when a field outside the table changed on the way. Compares no values, so it also answers for a `from` that was
+ * written over in place. `out` grows as needed.
+ */
+export const writtenBetween = (from: VmcsFields, to: VmcsFields, out: number[]): number => {
+  if (!isStore(from) || !isStore(to) || from.extra !== to.extra) return -1;
+  let n = 0;
+  let cur: Store | undefined = to;
+  for (let k = 0; k <= MAX_DEPTH && cur !== undefined; k++, cur = cur.parent) {
+    if (cur === from) return n;
+    const w = cur.written;
+    for (let j = 0; j < w.length; j++) out[n++] = w[j];
+  }
+  return -1;
+};
+
+/** Every encoding either version may hold: what `changedFields` answers when it cannot compare values. */
+const everyField = (from: VmcsFields, to: VmcsFields): number[] => {
+  const out = FIELDS.map((f) => f.encoding);
+  const extras = new Set<number>();
+  for (const s of [from, to]) {
+    if (isStore(s)) { for (const k of s.extra.keys()) extras.add(k); } else for (const k of s.keys()) if (indexOf(k) < 0) extras.add(k);
+  }
+  return out.concat([...extras]);
+};
+
+/**
+ * Encodings whose values differ between two versions of a VMCS (a missing field reads 0). When `from` descends to
+ * `to` through a few generations of writes, the encodings written on the way (a superset of the changed ones, each
+ * once per write). When either version was written over in place (transient scope), every encoding (a superset).
+ */
 export const changedFields = (from: VmcsFields, to: VmcsFields): number[] => {
   const out: number[] = [];
   if (from === to) return out;
   if (isStore(from) && isStore(to)) {
-    const a = from.vals, b = to.vals;
     // a few generations of writes from `from`: the indexes written (a superset of the changed ones)
     let cur: Store | undefined = to;
     const seen: number[] = [];
-    for (let k = 0; k <= MAX_DEPTH && cur !== undefined && cur.vals !== a; k++, cur = cur.parent) for (const i of cur.written) seen.push(i);
-    if (cur !== undefined && cur.vals === a) {
+    for (let k = 0; k <= MAX_DEPTH && cur !== undefined && cur !== from; k++, cur = cur.parent) for (const i of cur.written) seen.push(i);
+    if (cur === from) {
       for (const i of seen) out.push(FIELDS[i].encoding);
-    } else if (a !== b) {
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (a[i] ?? 0n) !== (b[i] ?? 0n)) out.push(FIELDS[i].encoding);
+    } else if (!isLive(from) || !isLive(to)) {
+      return everyField(from, to);
+    } else {
+      const a = from.vals, b = to.vals;
+      if (a !== b) for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (a[i] ?? 0n) !== (b[i] ?? 0n)) out.push(FIELDS[i].encoding);
     }
     if (from.extra === to.extra) return out;
+    // the side maps are copied on write, never written in place: compare them
+    for (const [k, v] of to.extra) if ((from.extra.get(k) ?? 0n) !== v) out.push(k);
+    for (const [k, v] of from.extra) if (!to.extra.has(k) && v !== 0n) out.push(k);
+    return out;
   }
-  for (const [k, v] of to) if (indexOf(k) < 0 || !isStore(from) || !isStore(to)) { if ((from.get(k) ?? 0n) !== v) out.push(k); }
-  for (const [k, v] of from) if (indexOf(k) < 0 || !isStore(from) || !isStore(to)) { if (!to.has(k) && v !== 0n) out.push(k); }
+  if ((isStore(from) && !isLive(from)) || (isStore(to) && !isLive(to))) return everyField(from, to);
+  for (const [k, v] of to) if ((from.get(k) ?? 0n) !== v) out.push(k);
+  for (const [k, v] of from) if (!to.has(k) && v !== 0n) out.push(k);
   return out;
 };

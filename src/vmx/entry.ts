@@ -25,7 +25,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { noteGuestLoaded, vmExit } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineWith, type GuestCpu, type Machine, type NonRoot, type StepResult } from './machine';
+import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
 
@@ -73,29 +73,28 @@ export const walkConfigOf = (caps: Caps, f: VmcsFields, g: GuestCpu): Walk2dConf
   advancedInfo: eptVpidCapBit(caps, 22),
 });
 
-/** The fields loadGuest reads that a VM exit saves back (src/vmx/exit.ts noteGuestLoaded). */
-const SAVED_GUEST_FIELDS: readonly number[] = [
-  F.GUEST_CR0, F.GUEST_CR3, F.GUEST_CR4, F.GUEST_IA32_EFER, F.GUEST_RIP, F.GUEST_RFLAGS, F.GUEST_ACTIVITY_STATE,
-  F.GUEST_PML_INDEX,
-];
-
 /** SDM "Loading Guest State": the registers the model keeps, from the guest-state area; CR2 is the VMM's saved value
  * (the VMCS has no CR2 field). */
 const loadGuest = (f: VmcsFields, cr2: bigint): GuestCpu => {
+  // each field read once: its value, and whether it was present (a missing field reads 0)
+  const cr0 = f.get(F.GUEST_CR0), cr3 = f.get(F.GUEST_CR3), cr4 = f.get(F.GUEST_CR4), efer = f.get(F.GUEST_IA32_EFER);
+  const rip = f.get(F.GUEST_RIP), rflags = f.get(F.GUEST_RFLAGS), activity = f.get(F.GUEST_ACTIVITY_STATE);
+  const pml = f.get(F.GUEST_PML_INDEX);
   const g: GuestCpu = {
-    cr0: vmcsRead(f, F.GUEST_CR0),
+    cr0: cr0 ?? 0n,
     cr2,
-    cr3: vmcsRead(f, F.GUEST_CR3),
-    cr4: vmcsRead(f, F.GUEST_CR4),
+    cr3: cr3 ?? 0n,
+    cr4: cr4 ?? 0n,
     cr8: 0n,
-    efer: vmcsRead(f, F.GUEST_IA32_EFER),
-    rip: vmcsRead(f, F.GUEST_RIP),
-    rflags: vmcsRead(f, F.GUEST_RFLAGS),
-    activity: Number(vmcsRead(f, F.GUEST_ACTIVITY_STATE)),
-    pmlIndex: Number(vmcsRead(f, F.GUEST_PML_INDEX)),
+    efer: efer ?? 0n,
+    rip: rip ?? 0n,
+    rflags: rflags ?? 0n,
+    activity: activity === undefined ? 0 : Number(activity),
+    pmlIndex: pml === undefined ? 0 : Number(pml),
   };
-  let complete = true;
-  for (let i = 0; i < SAVED_GUEST_FIELDS.length && complete; i++) complete = f.has(SAVED_GUEST_FIELDS[i]);
+  // complete: every field loadGuest reads that a VM exit saves back was present (src/vmx/exit.ts noteGuestLoaded)
+  const complete = cr0 !== undefined && cr3 !== undefined && cr4 !== undefined && efer !== undefined && rip !== undefined
+    && rflags !== undefined && activity !== undefined && pml !== undefined;
   noteGuestLoaded(g, f, complete);
   return g;
 };
@@ -147,7 +146,8 @@ const modeOf = (f: VmcsFields): Mode => ({
 
 interface Derived {
   readonly caps: Caps;
-  readonly fields: VmcsFields;
+  /** the fields this was derived from (moved on to a later version with equal stamps when reused) */
+  fields: VmcsFields;
   readonly controls: ExecControls;
   readonly walk: Walk2dConfig;
   readonly mode: Mode;
@@ -181,6 +181,11 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
     if (wlk) walk = d.walk;
     if (md) mode = d.mode;
   }
+  if (d !== null && controls === d.controls && walk === d.walk && mode === d.mode) {
+    // nothing to decode again: the cache record (never handed out) now stands for these fields
+    d.fields = f;
+    return d;
+  }
   controls ??= fromVmcs(f, mem);
   walk ??= walkConfigOf(caps, f, guest);
   mode ??= modeOf(f);
@@ -188,6 +193,21 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
   lastDerived = out;
   return out;
 };
+
+// The non-root state of the last entry: an entry with the same controls, walk configuration and VPID, no timer and
+// no access to retry, reuses the object (it is immutable; equal contents, one allocation less per round trip).
+let lastNonRoot: NonRoot | null = null;
+const nonRootOf = (derived: Derived, vpid: number, timer: NonRoot['timer'], retry: NonRoot['retry']): NonRoot => {
+  const l = lastNonRoot;
+  if (l !== null && timer === null && retry === null && l.timer === null && l.retry === null && l.controls === derived.controls
+    && l.walk === derived.walk && l.vpid === vpid) return l;
+  const nr: NonRoot = { controls: derived.controls, walk: derived.walk, vpid, timer, retry };
+  lastNonRoot = nr;
+  return nr;
+};
+
+/** The outcome of an entry that started the guest (immutable, shared). */
+const ENTERED: Outcome = { result: 'entered' };
 
 /**
  * VMLAUNCH or VMRESUME. `guestMsrs` carries the guest's MSR values across exits (the VMCS does not hold them all).
@@ -217,13 +237,7 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
   const derived = derive(cpu0.caps, f, cpu0.mem, guest);
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
-  const nonRoot: NonRoot = {
-    controls: derived.controls,
-    walk: derived.walk,
-    vpid,
-    timer: timerOn ? { value: timerValue, since: m.tsc } : null,
-    retry: m.pendingRetry,
-  };
+  const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
   const entered = machineWith(m, {
     cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
     mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
@@ -233,5 +247,5 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     const r = vmExit(entered, { reason: TIMER_EXIT.reason, qualification: 0n });
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
-  return { machine: entered, outcome: { result: 'entered' } };
+  return { machine: entered, outcome: ENTERED };
 };

@@ -20,7 +20,7 @@
 import { isBitSet as bit, isCanonical } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
-import { changedFields, groupStamp, watchFields } from './cpu';
+import { changedFields, groupStamp, watchFields, writtenBetween } from './cpu';
 import { F, FIELDS } from './fields';
 
 export type VmcsFields = ReadonlyMap<number, bigint>;
@@ -188,6 +188,9 @@ const guestCr0 = (ctx: EntryContext): bigint => rd(ctx, F.GUEST_CR0);
 const guestCr4 = (ctx: EntryContext): bigint => rd(ctx, F.GUEST_CR4);
 const v8086 = (ctx: EntryContext): boolean => bit(rd(ctx, F.GUEST_RFLAGS), 17);
 const guestLa57 = (ctx: EntryContext): boolean => bit(guestCr4(ctx), 12);
+const TWO_48 = 1n << 48n, TWO_57 = 1n << 57n, TWO_64 = 1n << 64n;
+/** the least 64-bit value whose bits 63:48 (63:57) are all 1 */
+const HIGH_48 = TWO_64 - TWO_48, HIGH_57 = TWO_64 - TWO_57;
 /** segment registers other than CS, LDTR, TR whose AR rules apply when usable */
 const DATA_SEGS: readonly SegName[] = ['ES', 'SS', 'DS', 'FS', 'GS'];
 /** the ones whose AR checks apply outside virtual-8086 mode: CS always, the others when usable */
@@ -644,11 +647,15 @@ const guestChecks: readonly EntryCheck[] = [
   // --- RIP and RFLAGS
   row('guest', S_GUEST_RIP, 'guest-rip',
     'RIP[63:32] = 0 unless "IA-32e mode guest" and CS.L = 1; then bits 63:N (N = linear-address width) identical', (c) => {
+      // this check re-runs on every entry that moved RIP: comparisons with constants, no shifts (no new bigints);
+      // CS.L is access-rights bit 13
       const rip = rd(c, F.GUEST_RIP);
-      if (!ia32e(c) || !bit(seg(c, 'CS').ar, 13)) return when(rip >> 32n !== 0n, () => hx(rip));
-      // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical
-      const top = rip >> (guestLa57(c) ? 57n : 48n);
-      return when(top !== 0n && top !== (1n << (guestLa57(c) ? 7n : 16n)) - 1n, () => hx(rip));
+      if (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13)) return when(!(rip >= 0n && rip <= 0xffff_ffffn), () => hx(rip));
+      // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical: all 0
+      // (below 2^N) or all 1 (from 2^64 - 2^N up to 2^64 - 1)
+      const la57 = guestLa57(c);
+      const ok = rip >= 0n && (rip < (la57 ? TWO_57 : TWO_48) || (rip >= (la57 ? HIGH_57 : HIGH_48) && rip < TWO_64));
+      return when(!ok, () => hx(rip));
     }),
   row('guest', S_GUEST_RIP, 'guest-rflags-reserved', 'RFLAGS bits 63:22, 15, 5, 3 = 0 and bit 1 = 1', (c) => {
     const f = rd(c, F.GUEST_RFLAGS);
@@ -852,17 +859,25 @@ interface CheckMemo {
   hostLma: boolean | undefined;
   /** null while an update is in progress (a check that throws leaves the memo unusable, so it is rebuilt) */
   fields: VmcsFields | null;
+  /** the values of the HOT_FIELDS in `fields`, copied: inside a transient scope `fields` may have been written over
+   * in place by a newer version (src/vmx/cpu.ts), so the memo never reads it back */
+  readonly hot: bigint[];
   mem: Phys.PhysMem;
   readonly verdicts: Verdict[];
   readonly readsMem: boolean[];
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: Map<number, number[]>;
+  /** the same lists for the fields of the table, by dense index (position in FIELDS) */
+  readonly readersByIndex: (number[] | undefined)[];
   /** check i is in the readers of the field at dense index d (a table field): registered[i * FIELDS.length + d] = 1 */
   readonly registered: Uint8Array;
   /** some check read a field outside WATCHED (the HOT_FIELDS fast path is then off for this memo) */
   readsUnwatched: boolean;
   /** what VM entry reports with these verdicts */
   result: EntryFailure | undefined;
+  /** the remembered runs of each check (RUNS_PER_CHECK per check) and which one the next run replaces */
+  readonly runs: (Run | undefined)[];
+  readonly nextRun: Uint8Array;
 }
 
 // Between two entries of a running guest, a VMM changes few fields the checks read: the handler advances RIP or
@@ -884,6 +899,9 @@ const COLD_GROUP = watchFields(COLD_FIELDS);
 /** the dense index (position in FIELDS) of each encoding of the table, -1 for the others */
 const DENSE = new Int16Array(0x10000).fill(-1);
 FIELDS.forEach((f, d) => { DENSE[f.encoding] = d; });
+/** by dense index: 1 + the position of the field in HOT_FIELDS, 0 for the other fields */
+const HOT_SLOT = new Uint8Array(FIELDS.length);
+HOT_FIELDS.forEach((e, k) => { HOT_SLOT[DENSE[e]] = k + 1; });
 /** 1 for the encodings of HOT_FIELDS and COLD_FIELDS */
 const WATCHED = new Uint8Array(0x10000);
 for (const e of HOT_FIELDS) WATCHED[e] = 1;
@@ -897,11 +915,15 @@ let lastMemo: CheckMemo | undefined;
 // One recording context, reused: a check's field reads are appended to `recReads` (the first `recCount` entries), a
 // memory read sets `recMem`.
 const recReads: number[] = [];
+/** the values those reads returned */
+const recVals: (bigint | undefined)[] = [];
 let recCount = 0;
 let recMem = false;
 let recBase: VmcsFields = new Map();
 let recMemValue: Phys.PhysMem = Phys.empty;
-const recFields: Pick<VmcsFields, 'get'> = { get: (enc: number) => { recReads[recCount++] = enc; return recBase.get(enc); } };
+const recFields: Pick<VmcsFields, 'get'> = {
+  get: (enc: number) => { const v = recBase.get(enc); recVals[recCount] = v; recReads[recCount++] = enc; return v; },
+};
 
 /** The context a check runs in while its reads are recorded: one object, set up again for each entry (an object
  * literal with an accessor per entry costs more than the checks it saves). */
@@ -931,8 +953,11 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
     const d = e >= 0 && e < 0x10000 ? DENSE[e] : -1;
     if (d >= 0 && memo.registered[row + d] === 1) continue;
     const l = memo.readers.get(e);
-    if (l === undefined) memo.readers.set(e, [i]);
-    else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
+    if (l === undefined) {
+      const fresh = [i];
+      memo.readers.set(e, fresh);
+      if (d >= 0) memo.readersByIndex[d] = fresh;
+    } else if (l[l.length - 1] !== i && !l.includes(i)) l.push(i);
     if (d >= 0) memo.registered[row + d] = 1;
     if (!(e >= 0 && e < 0x10000 && WATCHED[e] === 1)) memo.readsUnwatched = true;
   }
@@ -940,9 +965,47 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
   return verdict;
 };
 
+// Each check also remembers its last two runs that read no memory: the fields read, in order, with their values, and
+// the verdict. A check is a pure function of what it reads (the memo's caps and pointers are fixed), and which field
+// it reads next depends only on the values read before: so when every field of a run reads the same value now, the
+// check would read exactly those and return that verdict. This catches the fields a VMM toggles between two values
+// (the injection field: valid at the entry that injects, cleared by the next exit).
+
+/** One remembered run of a check. */
+interface Run { readonly encs: number[]; readonly vals: (bigint | undefined)[]; n: number; verdict: Verdict }
+const RUNS_PER_CHECK = 2;
+
+/** The verdict of a remembered run of check `i` that matches the current fields, else the `none` marker. */
+const NO_RUN: { readonly none: true } = { none: true };
+const rememberedVerdict = (memo: CheckMemo, i: number, f: VmcsFields): Verdict | typeof NO_RUN => {
+  for (let s = 0; s < RUNS_PER_CHECK; s++) {
+    const r = memo.runs[i * RUNS_PER_CHECK + s];
+    if (r === undefined || r.n < 0) continue;
+    let k = 0;
+    while (k < r.n && f.get(r.encs[k]) === r.vals[k]) k++;
+    if (k === r.n) { memo.nextRun[i] = 1 - s; return r.verdict; }
+  }
+  return NO_RUN;
+};
+
+/** Remembers the run just recorded (recReads/recVals) of check `i`, unless it read memory. */
+const rememberRun = (memo: CheckMemo, i: number, verdict: Verdict): void => {
+  if (recMem) return;
+  const slot = i * RUNS_PER_CHECK + memo.nextRun[i];
+  let r = memo.runs[slot];
+  if (r === undefined) { r = { encs: [], vals: [], n: -1, verdict: undefined }; memo.runs[slot] = r; }
+  for (let k = 0; k < recCount; k++) { r.encs[k] = recReads[k]; r.vals[k] = recVals[k]; }
+  r.n = recCount;
+  r.verdict = verdict;
+  memo.nextRun[i] = 1 - memo.nextRun[i];
+};
+
 /** Which checks run again on this entry: a stamp per check (the entry's number), so no array is cleared per entry. */
 const stamp = new Int32Array(ENTRY_CHECKS.length);
 let epoch = 0;
+
+/** The dense indexes written since the memo's fields (the first ones of the array; reused, grows as needed). */
+const writtenScratch: number[] = [];
 
 /** The hot fields that changed on this entry (the first ones of the array; reused). */
 const changedScratch: number[] = new Array<number>(HOT_FIELDS.length).fill(0);
@@ -957,16 +1020,21 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
     const memo: CheckMemo = {
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: null, mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+      fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+      readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n),
     };
     memos.set(ctx.caps, memo);
     lastCaps = ctx.caps;
     lastMemo = memo;
     const rec = recordingContext(ctx);
-    for (let i = 0; i < n; i++) memo.verdicts[i] = recordCheck(memo, i, rec);
+    for (let i = 0; i < n; i++) {
+      const v = recordCheck(memo, i, rec);
+      memo.verdicts[i] = v;
+      rememberRun(memo, i, v);
+    }
     memo.result = resultOf(memo.verdicts);
-    memo.fields = ctx.fields;
+    setFields(memo, ctx.fields);
     return memo.result;
   }
   lastCaps = ctx.caps;
@@ -974,15 +1042,39 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   const from = prev.fields;
   if (from === ctx.fields && prev.mem === ctx.mem) return prev.result;
   const memChanged = prev.mem !== ctx.mem;
+  // the common case: these fields descend from the memo's through a few writes (an exit, a handler, an injection),
+  // whose written indexes name every field that may have changed (no values compared)
+  const nWritten = writtenBetween(from, ctx.fields, writtenScratch);
+  if (nWritten >= 0) {
+    const rec = recordingContext(ctx);
+    if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
+    prev.fields = null;
+    let verdictChanged = false;
+    const byIndex = prev.readersByIndex;
+    for (let c = 0; c < nWritten; c++) {
+      const d = writtenScratch[c];
+      const l = byIndex[d];
+      if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
+      // the copy of the hot values follows the hot fields written
+      const h = HOT_SLOT[d];
+      if (h > 0) prev.hot[h - 1] = ctx.fields.get(HOT_FIELDS[h - 1]) ?? 0n;
+    }
+    if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+    if (verdictChanged) prev.result = resultOf(prev.verdicts);
+    prev.fields = ctx.fields;
+    prev.mem = ctx.mem;
+    return prev.result;
+  }
   let changed: readonly number[];
   let nChanged: number;
   const cold = groupStamp(from, COLD_GROUP);
   if (!prev.readsUnwatched && cold !== undefined && cold === groupStamp(ctx.fields, COLD_GROUP)) {
     // only hot fields may differ among the fields the checks read
     nChanged = 0;
+    const hot = prev.hot;
     for (let k = 0; k < HOT_FIELDS.length; k++) {
       const e = HOT_FIELDS[k];
-      if ((from.get(e) ?? 0n) !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
+      if (hot[k] !== (ctx.fields.get(e) ?? 0n)) changedScratch[nChanged++] = e;
     }
     changed = changedScratch;
   } else {
@@ -994,23 +1086,47 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   const rec = recordingContext(ctx);
   prev.fields = null;
   let verdictChanged = false;
-  const rerun = (i: number): void => {
-    if (stamp[i] === epoch) return;
-    stamp[i] = epoch;
-    const v = recordCheck(prev, i, rec);
-    if (!sameVerdict(prev.verdicts[i], v)) { prev.verdicts[i] = v; verdictChanged = true; }
-  };
   // the readers of a changed field, and memory readers when memory changed (a check re-run here may add itself to
   // the readers of a field it did not read before: that field did not change, so the loop needs no second pass)
   for (let c = 0; c < nChanged; c++) {
     const l = prev.readers.get(changed[c]);
-    if (l !== undefined) for (let k = 0; k < l.length; k++) rerun(l[k]);
+    if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
   }
-  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i]) rerun(i);
+  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+  return finish(prev, ctx, verdictChanged);
+};
+
+/** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
+const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): EntryFailure | undefined => {
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
-  prev.fields = ctx.fields;
+  setFields(prev, ctx.fields);
   prev.mem = ctx.mem;
   return prev.result;
+};
+
+/** The memo now describes `f`: it keeps `f` (for identity and stamps) and a copy of its hot values. */
+const setFields = (memo: CheckMemo, f: VmcsFields): void => {
+  for (let k = 0; k < HOT_FIELDS.length; k++) memo.hot[k] = f.get(HOT_FIELDS[k]) ?? 0n;
+  memo.fields = f;
+};
+
+/** Runs check `i` again unless it already ran on this entry; true when its verdict changed. */
+const rerun = (memo: CheckMemo, i: number, rec: EntryContext): boolean => {
+  if (stamp[i] === epoch) return false;
+  stamp[i] = epoch;
+  const known = rememberedVerdict(memo, i, recBase);
+  let v: Verdict;
+  if (known !== NO_RUN) {
+    v = known as Verdict;
+    // this path reads no memory (a remembered run never did); its fields are registered from that run
+    memo.readsMem[i] = false;
+  } else {
+    v = recordCheck(memo, i, rec);
+    rememberRun(memo, i, v);
+  }
+  if (sameVerdict(memo.verdicts[i], v)) return false;
+  memo.verdicts[i] = v;
+  return true;
 };
 
 const sameVerdict = (a: Verdict, b: Verdict): boolean =>

@@ -110,7 +110,14 @@ export interface ExitSoftware {
  * `sw` sets the software state that goes with the exit (the retried access, the instruction's operands) in the same
  * copy of the machine: the same machine as `vmExit({ ...m, ...sw }, c, failedEntry)`.
  */
-export const vmExit = (m: Machine, c: ExitCause, failedEntry = false, sw?: ExitSoftware): { machine: Machine; exit: ExitRecord } => {
+export const vmExit = (m: Machine, c: ExitCause, failedEntry = false, sw?: ExitSoftware): { machine: Machine; exit: ExitRecord } =>
+  vmExitWith(m, c, failedEntry, sw?.pendingRetry, sw?.gprs);
+
+/** `vmExit(m, c, failedEntry, { pendingRetry, gprs })` with the software state as arguments (undefined: kept), so
+ * the guest's step makes no object for it. */
+export const vmExitWith = (
+  m: Machine, c: ExitCause, failedEntry: boolean, pendingRetry: ExitSoftware['pendingRetry'], gprs: ExitSoftware['gprs'],
+): { machine: Machine; exit: ExitRecord } => {
   const cpu0 = m.cpu;
   // the fields written below are none of the ones read here, so every read sees the VMCS before the exit and the
   // writes are applied at once (one copy of the field map), in the SDM's order
@@ -141,12 +148,11 @@ export const vmExit = (m: Machine, c: ExitCause, failedEntry = false, sw?: ExitS
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
-  const pendingRetry = sw?.pendingRetry;
   const machine = g !== null && !failedEntry
     ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry })
     : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry });
   // a fresh object no one else holds yet: the operands go in before it is returned (MachinePatch has no gprs)
-  if (sw?.gprs !== undefined) (machine as { gprs: Machine['gprs'] }).gprs = sw.gprs;
+  if (gprs !== undefined) (machine as { gprs: Machine['gprs'] }).gprs = gprs;
   // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
   const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
   if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;

@@ -158,16 +158,24 @@ export interface MachinePatch {
  * to compile when one is added and not here).
  */
 export const machineWith = (m: Machine, p: MachinePatch): Machine => {
-  const o: { -readonly [K in keyof Machine]: Machine[K] } = {
-    cpu: p.cpu ?? m.cpu, tsc: m.tsc, mmu: p.mmu ?? m.mmu,
-    guest: p.guest !== undefined ? p.guest : m.guest,
-    nonRoot: p.nonRoot !== undefined ? p.nonRoot : m.nonRoot,
-    pendingRetry: p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry,
-    native: m.native, guestAlloc: m.guestAlloc, guestMsrs: p.guestMsrs ?? m.guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc,
-  };
+  const cpu = p.cpu ?? m.cpu, mmu = p.mmu ?? m.mmu;
+  const guest = p.guest !== undefined ? p.guest : m.guest;
+  const nonRoot = p.nonRoot !== undefined ? p.nonRoot : m.nonRoot;
+  const pendingRetry = p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry;
+  const guestMsrs = p.guestMsrs ?? m.guestMsrs;
   const cr2 = p.savedCr2 ?? m.savedCr2;
+  // the optional fields go in the literal itself (adding them afterwards changes the object's shape on every call),
+  // in the same key order
+  if (m.shadow === undefined) {
+    return cr2 === undefined
+      ? { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc }
+      : { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
+  }
+  const o: { -readonly [K in keyof Machine]: Machine[K] } = {
+    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc,
+  };
   if (cr2 !== undefined) o.savedCr2 = cr2;
-  if (m.shadow !== undefined) o.shadow = m.shadow;
+  o.shadow = m.shadow;
   return o;
 };
 const MACHINE_KEYS = {

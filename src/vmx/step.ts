@@ -27,7 +27,7 @@ import { advance, rateShift } from './preemptionTimer';
 import { tscControls, guestTsc, IA32_TIME_STAMP_COUNTER, IA32_TSC_AUX } from './tsc';
 import { interruptionInfoNumber } from './qualifications';
 import { controlMask } from './controls';
-import { vmExit, type ExitCause } from './exit';
+import { vmExitWith, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
 import { cpuWith, currentFields, vmcsRead } from './cpu';
 import { F } from './fields';
@@ -57,7 +57,7 @@ const exitWith = (
   m: Machine, cause: ExitCause, retry: MemoryAccess | null = null, translation = Cost.emptyStats, pages = NO_PAGES,
   gprs?: Machine['gprs'],
 ): GuestStepResult => {
-  const r = vmExit(m, cause, false, gprs === undefined ? { pendingRetry: retry } : { pendingRetry: retry, gprs });
+  const r = vmExitWith(m, cause, false, retry, gprs);
   return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
 };
 

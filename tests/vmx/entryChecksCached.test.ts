@@ -11,6 +11,7 @@ import { vmcsWrite, type VmcsFields } from '../../src/vmx/cpu';
 import { validVmcs } from '../../src/vmx/defaultState';
 import { EntryContext, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
 import { F, FIELDS } from '../../src/vmx/fields';
+import { transient } from '../../src/arch/transient';
 
 const preset = (name: string): Caps => {
   const c = presetByName(name);
@@ -94,6 +95,23 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
     fc.assert(fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 20 }), (muts) => {
       sequenceAgrees(ICL, muts, false);
     }), { numRuns: 60 });
+  });
+
+  it('inside a transient scope, where each VMCS version is written over in place by the next (a replay chunk)', () => {
+    fc.assert(fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 30 }), (muts) => {
+      const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+      const ctxOf = (f: VmcsFields, mem: Phys.PhysMem): EntryContext => ({ caps: SKL, fields: f, mem, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+      // the memo may still describe a version from before: start it on `valid` outside the scope
+      expect(firstEntryFailureCached(ctxOf(valid, Phys.empty))).toEqual(firstEntryFailure(ctxOf(valid, Phys.empty)));
+      transient(() => {
+        let f: VmcsFields = valid;
+        let mem = Phys.empty;
+        for (const x of muts) {
+          ({ f, mem } = apply(valid, f, mem, x));
+          expect(firstEntryFailureCached(ctxOf(f, mem))).toEqual(firstEntryFailure(ctxOf(f, mem)));
+        }
+      });
+    }), { numRuns: 80 });
   });
 
   it('SDM "Loading MSRs": an MSR-load entry written in memory after a passing entry fails the next entry (exit 34)', () => {

@@ -14,6 +14,7 @@ import { vmExit } from '../../src/vmx/exit';
 import { fromVmcs } from '../../src/vmx/exitConditions';
 import { F } from '../../src/vmx/fields';
 import { R } from '../../src/vmx/exitReasons';
+import { transient } from '../../src/arch/transient';
 import type { Machine } from '../../src/vmx/machine';
 
 const running = (): Machine => {
@@ -73,6 +74,28 @@ describe('VM entry: decoded controls reused only while their fields are unchange
         expect(nr.walk).toEqual(walkConfigOf(m.cpu.caps, f, m.guest!));
         expect(nr.vpid).toBe(Number(vmcsRead(f, F.VIRTUAL_PROCESSOR_ID)));
       }
+    }), { numRuns: 40 });
+  });
+
+  it('the same inside a transient scope (fields written in place), with and without an access to retry: the whole non-root state equals a fresh one', () => {
+    const retryArb = fc.option(fc.record({ op: fc.constantFrom('read' as const, 'write' as const), gva: fc.nat(0xffff_ffff), size: fc.constant(8), user: fc.boolean() }), { nil: null });
+    fc.assert(fc.property(fc.array(fc.tuple(fc.array(writeArb, { maxLength: 3 }), retryArb), { minLength: 1, maxLength: 8 }), (rounds) => {
+      transient(() => {
+        let m = running();
+        for (const [writes, retry] of rounds) {
+          const x = vmExit(m, CPUID).machine;
+          const f = vmcsWriteAll(currentFields(x.cpu), writes);
+          const before = { ...x, cpu: withCurrentFields(x.cpu, f), pendingRetry: retry as Machine['pendingRetry'] };
+          const e = vmEntry(before, 'vmresume');
+          expect(e.outcome).toEqual({ result: 'entered' });
+          m = e.machine;
+          const g = currentFields(m.cpu);
+          expect(m.nonRoot).toEqual({
+            controls: fromVmcs(g, m.cpu.mem), walk: walkConfigOf(m.cpu.caps, g, m.guest!),
+            vpid: Number(vmcsRead(g, F.VIRTUAL_PROCESSOR_ID)), timer: null, retry,
+          });
+        }
+      });
     }), { numRuns: 40 });
   });
 });

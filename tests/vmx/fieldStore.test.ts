@@ -6,8 +6,9 @@
  * make them), and that the store reads back what was written (truncated to the field width).
  */
 import fc from 'fast-check';
-import { changedFields, emptyFields, groupStamp, vmcsRead, vmcsWrite, vmcsWriteFlat, watchedGroups, type VmcsFields } from '../../src/vmx/cpu';
+import { changedFields, emptyFields, groupStamp, vmcsRead, vmcsWrite, vmcsWriteFlat, watchedGroups, writtenBetween, type VmcsFields } from '../../src/vmx/cpu';
 import { F, FIELDS, widthMask } from '../../src/vmx/fields';
+import { transient } from '../../src/arch/transient';
 // the modules that declare the groups the exit/entry path uses
 import '../../src/vmx/entry';
 import '../../src/vmx/exit';
@@ -79,5 +80,101 @@ describe('field store writes', () => {
   it('applies only the first n writes when given a count', () => {
     const f = vmcsWriteFlat(emptyFields, [F.GUEST_RIP, F.GUEST_CR0], [5n, 7n], 1);
     expect([...f]).toEqual([[F.GUEST_RIP, 5n]]);
+  });
+});
+
+describe('field store writes in a transient scope (written in place)', () => {
+  const snapshot = (f: VmcsFields): [number, bigint][] => [...f].sort((a, b) => a[0] - b[0]);
+  const writesArb = fc.array(fc.array(fc.tuple(encArb, valueArb), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 });
+
+  it('the newest version equals the one made by copying writes; versions made before the scope keep their values', () => {
+    fc.assert(fc.property(writesArb, writesArb, (before, inside) => {
+      let outside: VmcsFields = vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n);
+      const pre: { f: VmcsFields; vals: [number, bigint][] }[] = [];
+      for (const w of before) {
+        outside = vmcsWriteFlat(outside, w.map(([e]) => e), w.map(([, v]) => v));
+        pre.push({ f: outside, vals: snapshot(outside) });
+      }
+      let plain = outside;
+      for (const w of inside) plain = vmcsWriteFlat(plain, w.map(([e]) => e), w.map(([, v]) => v));
+      const versions: VmcsFields[] = [];
+      const head = transient(() => {
+        let f = outside;
+        for (const w of inside) { f = vmcsWriteFlat(f, w.map(([e]) => e), w.map(([, v]) => v)); versions.push(f); }
+        return f;
+      });
+      expect(snapshot(head)).toEqual(snapshot(plain));
+      expect(head.size).toBe(plain.size);
+      for (const p of pre) expect(snapshot(p.f)).toEqual(p.vals);
+      // every write made a new version (identity checks keep working) unless it changed nothing
+      for (let i = 1; i < versions.length; i++) if (versions[i] !== versions[i - 1]) expect(groupStamp(versions[i], 0)).toBeDefined();
+      // the state after the scope is an ordinary immutable value: writes to it copy
+      const next = vmcsWrite(head, F.GUEST_RIP, 0x2000n);
+      expect(vmcsRead(head, F.GUEST_RIP)).toBe(vmcsRead(plain, F.GUEST_RIP));
+      expect(vmcsRead(next, F.GUEST_RIP)).toBe(0x2000n);
+    }), { numRuns: 150 });
+  });
+
+  it('an older version of the scope cannot be read back (it throws) and changedFields from it answers a superset', () => {
+    fc.assert(fc.property(writesArb, fc.tuple(encArb, valueArb), (inside, [e, v]) => {
+      const start = vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n);
+      transient(() => {
+        const first = vmcsWriteFlat(start, [F.GUEST_CR0], [0x31n]); // the scope's copy
+        const firstVals = new Map(snapshot(first));
+        let f = first;
+        for (const w of inside) f = vmcsWriteFlat(f, w.map(([x]) => x), w.map(([, y]) => y));
+        const head = vmcsWrite(f, e, v);
+        if (head === first) return;
+        expect(() => vmcsRead(first, F.GUEST_RIP)).toThrow(/in place/);
+        expect(() => vmcsWrite(first, F.GUEST_RIP, 5n)).toThrow(/in place/);
+        const changed = new Set(changedFields(first, head));
+        for (const x of FIELDS) if ((firstVals.get(x.encoding) ?? 0n) !== vmcsRead(head, x.encoding)) expect(changed.has(x.encoding)).toBe(true);
+      });
+    }), { numRuns: 150 });
+  });
+
+  it('changedFields between two versions that are not ancestor and descendant, after in-place writes, still lists every difference', () => {
+    fc.assert(fc.property(writesArb, writesArb, (a, b) => {
+      const start = vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n);
+      let x = start;
+      for (const w of a) x = vmcsWriteFlat(x, w.map(([e]) => e), w.map(([, v]) => v));
+      const y = transient(() => {
+        let f = start;
+        for (const w of b) f = vmcsWriteFlat(f, w.map(([e]) => e), w.map(([, v]) => v));
+        return f;
+      });
+      const changed = new Set(changedFields(x, y));
+      for (const f of FIELDS) if (vmcsRead(x, f.encoding) !== vmcsRead(y, f.encoding)) expect(changed.has(f.encoding)).toBe(true);
+    }), { numRuns: 150 });
+  });
+});
+
+describe('writtenBetween (the entry-check memo\'s list of what may have changed)', () => {
+  it('lists every field whose value differs from an ancestor (a few generations up), and answers -1 otherwise', () => {
+    fc.assert(fc.property(fc.array(stepArb, { minLength: 1, maxLength: 25 }), fc.boolean(), (steps, inScope) => {
+      const run = (): void => {
+        const versions: VmcsFields[] = [vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n)];
+        const snaps: Map<number, bigint>[] = [new Map([...versions[0]])];
+        let base = versions[0];
+        for (const s of steps) {
+          // inside a scope only the newest version may be written (older ones are superseded)
+          base = inScope ? versions[versions.length - 1] : versions[s.from % versions.length];
+          versions.push(vmcsWriteFlat(base, s.writes.map(([e]) => e), s.writes.map(([, v]) => v)));
+          snaps.push(new Map([...versions[versions.length - 1]]));
+        }
+        const out: number[] = [];
+        const last = versions.length - 1;
+        versions.forEach((a, i) => {
+          const n = writtenBetween(a, versions[last], out);
+          if (n < 0) return;
+          const listed = new Set(out.slice(0, n).map((d) => FIELDS[d].encoding));
+          for (const f of FIELDS) if ((snaps[i].get(f.encoding) ?? 0n) !== vmcsRead(versions[last], f.encoding)) expect(listed.has(f.encoding)).toBe(true);
+        });
+        // the version written last descends from its base
+        expect(writtenBetween(base, versions[last], out)).toBeGreaterThanOrEqual(0);
+        expect(writtenBetween(new Map(), versions[last], out)).toBe(-1);
+      };
+      if (inScope) transient(run); else run();
+    }), { numRuns: 150 });
   });
 });

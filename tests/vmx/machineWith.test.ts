@@ -1,0 +1,39 @@
+/**
+ * src/vmx/machine.ts `machineWith`: the fixed-shape copy of a Machine the exit/entry path uses instead of a spread.
+ * It must give `{ ...m, ...p }` with the patch's undefined fields left out (kept from `m`), the same keys in the
+ * same order, and `savedCr2`/`shadow` present exactly when the spread would have them.
+ */
+import fc from 'fast-check';
+import { machineWith, type Machine, type MachinePatch } from '../../src/vmx/machine';
+
+const tag = (name: string) => fc.nat(3).map((i) => ({ [name]: i }));
+const machineArb = fc.record({
+  cpu: tag('cpu'), tsc: fc.bigInt({ min: 0n, max: 1n << 40n }), mmu: tag('mmu'),
+  guest: fc.option(tag('guest'), { nil: null }), nonRoot: fc.option(tag('nonRoot'), { nil: null }),
+  pendingRetry: fc.option(tag('retry'), { nil: null }), savedCr2: fc.bigInt({ min: 0n, max: 1n << 40n }),
+  native: fc.boolean(), guestAlloc: tag('ga'), guestMsrs: tag('msrs'), gprs: tag('gprs'), hostAlloc: tag('ha'), shadow: tag('shadow'),
+}, { requiredKeys: ['cpu', 'tsc', 'mmu', 'guest', 'nonRoot', 'pendingRetry', 'native', 'guestAlloc', 'guestMsrs', 'gprs', 'hostAlloc'] });
+const patchArb = fc.record({
+  cpu: tag('cpu2'), mmu: tag('mmu2'), guest: fc.option(tag('guest2'), { nil: null }), nonRoot: fc.option(tag('nonRoot2'), { nil: null }),
+  pendingRetry: fc.option(tag('retry2'), { nil: null }), savedCr2: fc.bigInt({ min: 0n, max: 1n << 40n }), guestMsrs: tag('msrs2'),
+}, { requiredKeys: [] });
+
+describe('machineWith', () => {
+  it('equals the spread { ...m, ...p } (undefined patch fields kept), keys in the same order', () => {
+    fc.assert(fc.property(machineArb, patchArb, (m0, p0) => {
+      // the spread of the Machine type's key order (what `{ ...m }` of a machine built in that order gives)
+      const order = ['cpu', 'tsc', 'mmu', 'guest', 'nonRoot', 'pendingRetry', 'savedCr2', 'native', 'guestAlloc', 'guestMsrs', 'gprs', 'hostAlloc', 'shadow'];
+      const m = m0 as unknown as Machine;
+      const p = p0 as unknown as MachinePatch;
+      const out = machineWith(m, p) as unknown as Record<string, unknown>;
+      const expected: Record<string, unknown> = { ...m0 };
+      for (const [k, v] of Object.entries(p0)) if (v !== undefined) expected[k] = v;
+      expect(out).toEqual(expected);
+      expect(new Set(Object.keys(out))).toEqual(new Set(Object.keys(expected)));
+      // the key order of the copy it replaced (the listed fields, then savedCr2, then shadow): one shape per
+      // combination of optional fields, whatever the patch
+      const fixed = order.filter((k) => k !== 'savedCr2' && k !== 'shadow');
+      expect(Object.keys(out)).toEqual([...fixed, ...('savedCr2' in expected ? ['savedCr2'] : []), ...('shadow' in expected ? ['shadow'] : [])]);
+    }), { numRuns: 500 });
+  });
+});
