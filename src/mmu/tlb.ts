@@ -176,11 +176,16 @@ export const insert = (
   // the way the new entry displaces: the same identity, else the first free way, else the LRU way
   const last = base + (arr.ways - 1) * STRIDE;
   let at = last;
+  const ident = flags & IDENT_MASK;
   for (let o = base; o <= last; o += STRIDE) {
+    // the key first: it differs in almost every entry visited (a free entry's flags are 0)
+    if (old[o + F_KEY] !== key) {
+      if (old[o + F_FLAGS] === 0) { at = o; break; }
+      continue;
+    }
     const f = old[o + F_FLAGS];
-    if (f === 0) { at = o; break; }
-    if ((f & IDENT_MASK) === (flags & IDENT_MASK) && old[o + F_KEY] === key && old[o + F_VPID] === vpid &&
-      old[o + F_PCID] === pcid && old[o + F_EP4TA] === ep4ta) { at = o; break; }
+    if (f === 0 || ((f & IDENT_MASK) === ident && old[o + F_VPID] === vpid && old[o + F_PCID] === pcid &&
+      old[o + F_EP4TA] === ep4ta)) { at = o; break; }
   }
   if (at === base && old[base + F_FLAGS] === flags && old[base + F_KEY] === key && old[base + F_VALUE] === value &&
     old[base + F_VPID] === vpid && old[base + F_PCID] === pcid && old[base + F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
