@@ -7,7 +7,7 @@ import { exitJson } from '../replay/scenario';
 import { SingleBar, Presets } from 'cli-progress';
 import { isLeft } from 'fp-ts/Either';
 import type { Config } from '../replay/config';
-import { replayChunk, startReplay, type ReplayState } from '../replay/replay';
+import { replayChunk, replayState, startReplay, type ReplayState } from '../replay/replay';
 import type { ExitCostModel } from '../replay/stats';
 import { toReport, type ConfigSummary, type RunReport } from '../report/model';
 import { exitLines, type ExitRecord as LogRecord } from '../report/exitLog';
@@ -78,7 +78,7 @@ export const runTraceFile = async (
   if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
   const s0 = startReplay(config);
   if (isLeft(s0)) throw new InputError({ _tag: 'InputProblem', path: s0.left.path, expected: s0.left.expected, found: s0.left.found });
-  let state = opts.exitCost !== undefined ? { ...s0.right, exitCost: opts.exitCost } : s0.right;
+  let state = opts.exitCost !== undefined ? replayState({ ...s0.right, exitCost: opts.exitCost }) : s0.right;
   let interrupted = false;
   const off = io.onInterrupt(() => { interrupted = true; });
   const total = Math.max(1, io.fileSize(file));

@@ -72,25 +72,28 @@ export interface TranslationStats {
   readonly cycles: number;
 }
 
-export const emptyStats: TranslationStats = {
-  accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, pscHits: [0, 0, 0, 0], nestedTlbHits: 0,
-  nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0,
-};
-
-export const combine = (a: TranslationStats, b: TranslationStats): TranslationStats => ({
-  accesses: a.accesses + b.accesses,
-  l1Hits: a.l1Hits + b.l1Hits,
-  stlbHits: a.stlbHits + b.stlbHits,
-  walks: a.walks + b.walks,
-  guestRefs: a.guestRefs + b.guestRefs,
-  nestedRefs: a.nestedRefs + b.nestedRefs,
-  pscHits: [a.pscHits[0] + b.pscHits[0], a.pscHits[1] + b.pscHits[1], a.pscHits[2] + b.pscHits[2],
-    a.pscHits[3] + b.pscHits[3]],
-  nestedTlbHits: a.nestedTlbHits + b.nestedTlbHits,
-  nestedTlbLookups: a.nestedTlbLookups + b.nestedTlbLookups,
-  maxRefsPerWalk: Math.max(a.maxRefsPerWalk, b.maxRefsPerWalk),
-  cycles: a.cycles + b.cycles,
+/**
+ * Every TranslationStats is made here: one object literal, so every statistics object has one hidden class (objects
+ * of the same fields made at different sites can get different ones, and a new class reaching the replay loop's
+ * optimized code deoptimized it for the rest of a long run).
+ */
+export const stats = (
+  accesses: number, l1Hits: number, stlbHits: number, walks: number, guestRefs: number, nestedRefs: number,
+  pscHits: readonly [number, number, number, number], nestedTlbHits: number, nestedTlbLookups: number,
+  maxRefsPerWalk: number, cycles: number,
+): TranslationStats => ({
+  accesses, l1Hits, stlbHits, walks, guestRefs, nestedRefs, pscHits, nestedTlbHits, nestedTlbLookups, maxRefsPerWalk, cycles,
 });
+
+export const emptyStats: TranslationStats = stats(0, 0, 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, 0);
+
+export const combine = (a: TranslationStats, b: TranslationStats): TranslationStats => stats(
+  a.accesses + b.accesses, a.l1Hits + b.l1Hits, a.stlbHits + b.stlbHits, a.walks + b.walks, a.guestRefs + b.guestRefs,
+  a.nestedRefs + b.nestedRefs,
+  [a.pscHits[0] + b.pscHits[0], a.pscHits[1] + b.pscHits[1], a.pscHits[2] + b.pscHits[2], a.pscHits[3] + b.pscHits[3]],
+  a.nestedTlbHits + b.nestedTlbHits, a.nestedTlbLookups + b.nestedTlbLookups, Math.max(a.maxRefsPerWalk, b.maxRefsPerWalk),
+  a.cycles + b.cycles,
+);
 
 export const concatAll = (xs: ReadonlyArray<TranslationStats>): TranslationStats => xs.reduce(combine, emptyStats);
 

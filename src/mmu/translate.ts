@@ -98,9 +98,8 @@ export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: bo
   }
 };
 
-const hitStatsOf = (level: 'l1' | 'stlb', cycles: number): TranslationStats => ({
-  ...Cost.emptyStats, accesses: 1, l1Hits: level === 'l1' ? 1 : 0, stlbHits: level === 'stlb' ? 1 : 0, cycles,
-});
+const hitStatsOf = (level: 'l1' | 'stlb', cycles: number): TranslationStats =>
+  Cost.stats(1, level === 'l1' ? 1 : 0, level === 'stlb' ? 1 : 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cycles);
 
 /** The statistics of one L1 / STLB hit depend on the cost model only: made once per model, shared (never mutated). */
 const hitMemo = new WeakMap<CostModel, { readonly l1: TranslationStats; readonly stlb: TranslationStats }>();
@@ -217,11 +216,10 @@ const guestFault = (
   const ept = cfg.ept;
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, ep4taOf(cfg), nestedHits);
-  const stats: TranslationStats = {
-    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits: pscHitsOf(ph), nestedTlbHits: nestedHits,
-    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
-    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  };
+  const stats: TranslationStats = Cost.stats(
+    1, 0, 0, 1, guestRefs, nestedRefs, pscHitsOf(ph), nestedHits, nestedLookups, guestRefs + nestedRefs,
+    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  );
   return {
     outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
     caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
@@ -251,11 +249,10 @@ const finalViolation = (
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, ep4ta, nestedHits);
   const after = Inv.eptViolation({ tlb: caches.tlb, psc, nested }, ep4ta, gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
-  const stats: TranslationStats = {
-    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits: pscHitsOf(ph), nestedTlbHits: nestedHits,
-    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
-    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  };
+  const stats: TranslationStats = Cost.stats(
+    1, 0, 0, 1, guestRefs, nestedRefs, pscHitsOf(ph), nestedHits, nestedLookups, guestRefs + nestedRefs,
+    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  );
   return {
     outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
     caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
@@ -409,11 +406,10 @@ const missFast = (
   for (let i = 0; i < n; i++) entries[i] = { gpa: wr.gpa[i] as Gpa, level: wr.level[i], lo: wr.lo[i], hi: wr.hi[i] };
   const filled = fillAfterWalk({ tlb: caches.tlb, psc, nested }, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
   const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
-  const stats: TranslationStats = {
-    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits,
-    nestedTlbLookups: nestedLookups, maxRefsPerWalk: guestRefs + nestedRefs,
-    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  };
+  const stats: TranslationStats = Cost.stats(
+    1, 0, 0, 1, guestRefs, nestedRefs, pscHits, nestedHits, nestedLookups, guestRefs + nestedRefs,
+    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
+  );
   return {
     outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, guestEntries: entries } },
     caches: next, mem: out, tlbLevel: null, stats, ...(pmlIndex !== undefined ? { pmlIndex } : {}),
@@ -514,11 +510,10 @@ const translateImpl = (
   const guestRefs = r.counts.guest;
   const nestedRefs = r.counts.nested;
   const pscHitCount = pscHits[0] + pscHits[1] + pscHits[2] + pscHits[3];
-  const stats: TranslationStats = {
-    accesses: 1, l1Hits: 0, stlbHits: 0, walks: 1, guestRefs, nestedRefs, pscHits, nestedTlbHits: nestedHits, nestedTlbLookups: nestedLookups,
-    maxRefsPerWalk: guestRefs + nestedRefs,
-    cycles: Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, pscHitCount, nestedHits),
-  };
+  const stats: TranslationStats = Cost.stats(
+    1, 0, 0, 1, guestRefs, nestedRefs, pscHits, nestedHits, nestedLookups, guestRefs + nestedRefs,
+    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, pscHitCount, nestedHits),
+  );
   const o = r.outcome;
   let tlb = caches.tlb;
   let outcome: TranslateOutcome;

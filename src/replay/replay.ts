@@ -16,7 +16,7 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { guestStep, memoryAccessL1Hit } from '../vmx/step';
+import { guestStep, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import { vmEntry } from '../vmx/entry';
 import { R, exitName } from '../vmx/exitReasons';
@@ -77,11 +77,25 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
     machine = { ...machine, shadow: Shadow.viewOf(sh) };
     hv = initialHypervisor(config, sh);
   }
-  return right({
+  return right(replayState({
     env, config, machine, hv, stats: emptyRunStats, gvaPages: emptyPageSet, gpaPages: emptyPageSet,
     guestFaults: 0, exitCost: defaultExitCost, stopped: null, roots: new Set(),
-  });
+  }));
 };
+
+/**
+ * A replay state as one object literal of a fixed shape. Every state the engine makes comes from here: a state built
+ * by a spread or a literal elsewhere has another hidden class, and a state of a new class reaching the optimized
+ * replay loop deoptimizes it (on Node 20 a second long replay in one process then ran ~1.7x slower, unoptimized).
+ */
+export const replayState = (s: ReplayState): ReplayState => ({
+  env: s.env, config: s.config, machine: s.machine, hv: s.hv, stats: s.stats, gvaPages: s.gvaPages,
+  gpaPages: s.gpaPages, guestFaults: s.guestFaults, exitCost: s.exitCost, stopped: s.stopped, roots: s.roots,
+});
+const REPLAY_STATE_KEYS = {
+  env: 1, config: 1, machine: 1, hv: 1, stats: 1, gvaPages: 1, gpaPages: 1, guestFaults: 1, exitCost: 1, stopped: 1, roots: 1,
+} as const satisfies Record<keyof ReplayState, 1>;
+void REPLAY_STATE_KEYS;
 
 /** Translation counters of one chunk, added to in place (a fresh object local to replayChunk). */
 interface TranslationAcc {
@@ -98,11 +112,10 @@ const addTranslation = (a: TranslationAcc, b: Cost.TranslationStats): void => {
   if (b.maxRefsPerWalk > a.maxRefsPerWalk) a.maxRefsPerWalk = b.maxRefsPerWalk;
 };
 
-const translationOf = (a: TranslationAcc): Cost.TranslationStats => ({
-  accesses: a.accesses, l1Hits: a.l1Hits, stlbHits: a.stlbHits, walks: a.walks, guestRefs: a.guestRefs,
-  nestedRefs: a.nestedRefs, pscHits: [a.psc0, a.psc1, a.psc2, a.psc3], nestedTlbHits: a.nestedTlbHits,
-  nestedTlbLookups: a.nestedTlbLookups, maxRefsPerWalk: a.maxRefsPerWalk, cycles: a.cycles,
-});
+const translationOf = (a: TranslationAcc): Cost.TranslationStats => Cost.stats(
+  a.accesses, a.l1Hits, a.stlbHits, a.walks, a.guestRefs, a.nestedRefs, [a.psc0, a.psc1, a.psc2, a.psc3],
+  a.nestedTlbHits, a.nestedTlbLookups, a.maxRefsPerWalk, a.cycles,
+);
 
 /** Mutable counters of one chunk (local to replayChunk). */
 interface Acc {
@@ -147,26 +160,45 @@ const pushGva = (acc: Acc, p: number): void => {
 };
 
 /** Runs one event to completion: exits are handled and the guest resumed, guest page faults are served. */
-const runEvent = (s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent, acc: Acc, base: ReplayState): { m: Machine; hv: Hypervisor; stopped: string | null } => {
+/** Counts what one step translated and the guest-physical pages it touched. */
+const accountStep = (acc: Acc, r: GuestStepResult): void => {
+  const t = r.translation;
+  if (t.accesses > 0) {
+    addTranslation(acc.translation, t);
+    if (t.walks > 0) {
+      // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
+      const refs = Math.round((t.guestRefs + t.nestedRefs) / t.walks);
+      if (refs < HIST_SIZE) acc.hist[refs] += t.walks;
+      else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks);
+    }
+  }
+  const pages = r.touchedGpaPages;
+  for (let i = 0; i < pages.length; i++) {
+    const p = pages[i];
+    if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
+  }
+};
+
+/**
+ * Runs one event to completion: exits are handled and the guest resumed, guest page faults are served. `first` is the
+ * event's first step when the caller already made it (from `m0`, and counted with accountStep).
+ */
+const runEvent = (
+  s0: ReplayState, m0: Machine, hv0: Hypervisor, ev: GuestEvent, acc: Acc, base: ReplayState, first?: GuestStepResult,
+): { m: Machine; hv: Hypervisor; stopped: string | null } => {
   let m = m0;
   let hv = hv0;
   const { env, config } = s0;
   for (let i = 0; i < MAX_ITERATIONS; i++) {
     const allocBefore = m.guestAlloc.next;
-    const r = guestStep(env, m, ev);
+    let r: GuestStepResult;
+    if (i === 0 && first !== undefined) {
+      r = first;
+    } else {
+      r = guestStep(env, m, ev);
+      accountStep(acc, r);
+    }
     m = r.machine;
-    if (r.translation.accesses > 0) {
-      addTranslation(acc.translation, r.translation);
-      if (r.translation.walks > 0) {
-        // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
-        const refs = Math.round((r.translation.guestRefs + r.translation.nestedRefs) / r.translation.walks);
-        if (refs < HIST_SIZE) acc.hist[refs] += r.translation.walks;
-        else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + r.translation.walks);
-      }
-    }
-    for (const p of r.touchedGpaPages) {
-      if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
-    }
     const o = r.outcome;
     switch (o.result) {
       case 'passthrough':
@@ -333,7 +365,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       const first = Math.floor(a / PAGE_SIZE);
       const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
       if (first === last) {
-        if (!isRecent(acc.recentGva, first)) pushGva(acc, first);
+        if (first !== acc.recentGva[(acc.nextGva - 1) & (RECENT - 1)] && !isRecent(acc.recentGva, first)) pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
         const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
         if (m === hitMachine && hitPages[slot] === first) {
@@ -360,6 +392,18 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     }
     if (ev.op === 'guest_map') m = { ...m, guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } };
     acc.current = state.stats.events + i;
+    if (isAccess(ev)) {
+      // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
+      // translated); anything else (a fault, an exit) is finished by runEvent from this step
+      const first = guestStep(state.env, m, ev);
+      accountStep(acc, first);
+      if (first.outcome.result === 'passthrough') { m = first.machine; continue; }
+      const r = runEvent(state, m, hv, ev, acc, state, first);
+      m = r.m;
+      hv = r.hv;
+      if (r.stopped !== null) { stopped = r.stopped; break; }
+      continue;
+    }
     const r = runEvent(state, m, hv, ev, acc, state);
     m = r.m;
     hv = r.hv;
@@ -380,11 +424,11 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     guestCycles: acc.guestCycles,
   };
   return {
-    state: {
-      ...state, machine: m, hv, stats: concatRunStats(state.stats, chunkStats),
+    state: replayState({
+      env: state.env, config: state.config, machine: m, hv, stats: concatRunStats(state.stats, chunkStats),
       gvaPages: addPages(state.gvaPages, acc.gvaPages), gpaPages: addPages(state.gpaPages, acc.gpaPages),
-      guestFaults: state.guestFaults + acc.guestFaults, stopped, roots: acc.roots,
-    },
+      guestFaults: state.guestFaults + acc.guestFaults, exitCost: state.exitCost, stopped, roots: acc.roots,
+    }),
     exits: acc.log ?? [],
     exitEvents: acc.logEvents ?? [],
   };

@@ -102,9 +102,16 @@ interface AccessContext {
  */
 let lastContext: AccessContext | null = null;
 
+/** The guest and non-root objects the last context was asked for with (the same objects: nothing to compare). */
+let lastGuest: GuestCpu | null = null;
+let lastNonRoot: NonRoot | null = null;
+
 const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
   const l = lastContext;
   const nr = m.nonRoot;
+  if (l !== null && g === lastGuest && nr === lastNonRoot && l.env === env) return l;
+  lastGuest = g;
+  lastNonRoot = nr;
   const walk = nr === null ? null : nr.walk;
   const vpid = nr === null ? 0 : nr.vpid;
   if (l !== null && l.env === env && l.walk === walk && l.vpid === vpid && l.cr0 === g.cr0 && l.cr3 === g.cr3 &&
