@@ -8,6 +8,7 @@
  * Leaves out: which instruction made the access; lackey runs the program in user mode, so every access is
  * `user: true` (CPL 3) and the guest OS model maps the pages on first touch.
  */
+import { hexEnd, hexValueOf } from './hexScan';
 import { gva } from '../arch/addr';
 import type { GuestEvent } from './events';
 
@@ -38,13 +39,6 @@ export const parseLackeyLine = (line: string): LackeyLine => {
   }
 };
 
-/** The value of a hex digit's char code, or -1. */
-/** Value of each ASCII hex digit, -1 for every other char code below 128. */
-const HEX = new Int8Array(128).fill(-1);
-for (let c = 0; c < 10; c++) HEX[48 + c] = c;
-for (let c = 0; c < 6; c++) { HEX[97 + c] = 10 + c; HEX[65 + c] = 10 + c; }
-const hexDigit = (c: number): number => (c < 128 ? HEX[c] : -1);
-
 /**
  * The commonest lackey records (`I  addr,size`, ` L|S|M addr,size`, spaces only, no trailing blanks) in
  * `text[start, end)`, scanned by char code: the events are pushed onto `out` and true is returned. False means "not
@@ -65,14 +59,10 @@ export const lackeyAt = (text: string, start: number, end: number, out: GuestEve
   if (text.charCodeAt(i) !== 32) return false;
   while (i < end && text.charCodeAt(i) === 32) i++;
   const h0 = i;
-  let addr = 0;
-  for (; i < end; i++) {
-    const d = hexDigit(text.charCodeAt(i));
-    if (d < 0) break;
-    addr = addr * 16 + d;
-  }
+  i = hexEnd(text, h0, end);
   // more than 13 hex digits (beyond 2^52) is parseLackeyLine's error
   if (i === h0 || i - h0 > 13 || i >= end || text.charCodeAt(i) !== 44) return false;
+  const addr = hexValueOf(text, h0, i);
   i++;
   const s0 = i;
   let size = 0;

@@ -13,6 +13,7 @@
  * back to the codec for everything else, so its errors are the codec's.
  * Leaves out: scenario root-mode steps (the scenario runner decodes those, and calls `decodeGuestEvent` for the rest).
  */
+import { hexEnd, hexValueOf } from './hexScan';
 import * as t from 'io-ts';
 import * as E from 'fp-ts/Either';
 import { gpa as toGpa, gvaFromBig, gvaRepresentable, gvaToBig, isCanonical, type Gva } from '../arch/addr';
@@ -254,9 +255,6 @@ const at = (text: string, i: number, str: string): boolean => {
   return true;
 };
 
-const hexValue = (c: number): number =>
-  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-
 /**
  * The hand-written parser for the commonest lines, over `text[start, end)`, scanned by char code:
  * `{"op":"read|write|fetch","gva":"0x<1-13 hex digits>"[,"size":<1-4096>][,"user":true|false]}` exactly (no blanks).
@@ -271,14 +269,10 @@ export const fastParseAt = (text: string, start: number, end: number): GuestEven
   if (!at(text, i, ',"gva":"0x')) return undefined;
   i += 10;
   const h0 = i;
-  let g = 0;
-  for (; i < end; i++) {
-    const d = hexValue(text.charCodeAt(i));
-    if (d < 0) break;
-    g = g * 16 + d;
-  }
+  i = hexEnd(text, h0, end);
   // 13 hex digits (52 bits) are exact in a number and always canonical; everything longer goes to the codec
   if (i === h0 || i - h0 > 13 || i >= end || text.charCodeAt(i) !== 34) return undefined;
+  const g = hexValueOf(text, h0, i);
   i++;
   let size = 1;
   if (at(text, i, ',"size":')) {
