@@ -11,20 +11,12 @@
  */
 import { gva } from '../src/arch/addr';
 import type { GuestEvent } from '../src/guest/events';
+import { mulberry32 } from '../scripts/lib';
 
 export type WorkloadName = 'loop' | 'random' | 'exits';
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG (deterministic from its seed). */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-};
+/** mulberry32 (scripts/lib.js, shared with the trace generators): deterministic 32-bit integers from its seed. */
+export const prng = (seed: number): (() => number) => mulberry32(seed);
 
 export const BASE = 0x4000_0000; // user-space data at 1 GiB
 export const RANDOM_PAGES = 65536; // 256 MiB
