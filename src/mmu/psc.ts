@@ -14,7 +14,7 @@
 
 import {
   type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_RW, FL_US, FL_X, insert, KIND_PSC,
-  entryOffset, probe, setOf, SIZE_4K, touch,
+  entryField, probe, setOf, SIZE_4K, touch,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
@@ -55,13 +55,13 @@ const hitWay = (h: number): number => h & 63;
 /** Address (guest-physical under EPT) of the next paging structure the cached entry references. */
 export const hitTable = (psc: Psc, h: number): number => {
   const arr = psc.arrays[hitLevel(h) - 2];
-  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_VALUE] * 4096;
+  return entryField(arr, hitSet(h), hitWay(h), F_VALUE) * 4096;
 };
 
 /** Accumulated rights (FL_RW, FL_US, FL_X) of the levels down to the cached entry. */
 export const hitRights = (psc: Psc, h: number): number => {
   const arr = psc.arrays[hitLevel(h) - 2];
-  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_FLAGS] & (FL_RW | FL_US | FL_X);
+  return entryField(arr, hitSet(h), hitWay(h), F_FLAGS) & (FL_RW | FL_US | FL_X);
 };
 
 export const touchHit = (psc: Psc, h: number): Psc => {

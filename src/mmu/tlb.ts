@@ -11,11 +11,14 @@
  * the page) and a shared STLB (4K+2M array and a 1G array).
  *
  * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one Float64Array
- * of `sets` x `ways` entries of STRIDE numbers; in each set valid entries come first, most recently used first (true
- * LRU). An update copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
- * (src/arch/transient.ts) an array the scope already copied is updated in place, so a replay chunk copies each array
- * at most once. An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
- * and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at
+ * of `sets` x `ways` entries of FIELDS numbers, laid out field by field (all keys, then all flags, ...: a lookup
+ * scans the keys of one set, which sit side by side, instead of striding over whole entries). Replacement is true LRU by use stamps: every entry carries the value
+ * of the array's clock when it was last filled or hit, and the victim of a full set is the entry with the oldest
+ * stamp, so an update writes one entry and moves none (the order of a set is the order of its stamps; a free entry
+ * has flags 0 and may sit anywhere in its set). An update copies the array (a few KiB: one memcpy) and returns a new
+ * CacheArray; inside a transient scope (src/arch/transient.ts) an array the scope already copied is updated in place,
+ * so a replay chunk copies each array at most once. An insert of an entry identical to the set's MRU entry, or a
+ * touch of the MRU entry, changes nothing and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at
  * the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
  * pseudo-LRU and set-index hashing (the set is key mod sets).
@@ -27,14 +30,16 @@ import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
 
-/** Offsets of an entry's fields inside its set's array. */
+/** An entry's fields: field F of entry e (= set * ways + way) of an array of n entries is data[F * n + e]. */
 export const F_FLAGS = 0;
 export const F_KEY = 1;
 export const F_VPID = 2;
 export const F_PCID = 3;
 export const F_EP4TA = 4;
 export const F_VALUE = 5;
-export const STRIDE = 6;
+/** the array's clock when the entry was last filled or hit (LRU order within its set: larger = more recent) */
+export const F_STAMP = 6;
+export const FIELDS = 7;
 
 /** Mapping kinds (SDM 28.3.1 names). PSC entries use KIND_PSC. */
 export const KIND_LINEAR = 1;
@@ -84,8 +89,8 @@ export interface CacheArray {
   readonly sets: number;
   readonly ways: number;
   /**
-   * Every entry: set s, way w at (s * ways + w) * STRIDE. Never written once published (written in place only while
-   * owned by the transient scope that copied it: src/arch/transient.ts).
+   * Every entry's fields (field F of entry e = set * ways + way at F * sets * ways + e). Never written once published
+   * (written in place only while owned by the transient scope that copied it: src/arch/transient.ts).
    */
   readonly data: Float64Array;
   /** the transient scope that copied `data` (src/arch/transient.ts `scope`), or null: `data` is then never written */
@@ -93,12 +98,14 @@ export interface CacheArray {
   /** bit s set: an entry of page-size code s may be present (set on insert, never cleared: lookups of absent sizes
    * are skipped) */
   readonly sizes: number;
+  /** the stamp of the most recent fill or hit (0: none yet); the next one is clock + 1 */
+  readonly clock: number;
 }
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  return { sets, ways, data: new Float64Array(sets * ways * STRIDE), owner: null, sizes: 0 };
+  return { sets, ways, data: new Float64Array(sets * ways * FIELDS), owner: null, sizes: 0, clock: 0 };
 };
 
 /**
@@ -111,8 +118,8 @@ const writable = (arr: CacheArray): Float64Array => {
 };
 
 /** A new CacheArray around `data` (written by the caller through `writable`). */
-const withData = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray =>
-  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), sizes });
+const withData = (arr: CacheArray, data: Float64Array, sizes: number, clock: number): CacheArray =>
+  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), sizes, clock });
 
 export const setOf = (arr: CacheArray, key: number): number => {
   const n = arr.sets;
@@ -129,71 +136,88 @@ export const setOf = (arr: CacheArray, key: number): number => {
 export const probe = (
   arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
 ): number => {
-  if (arr.sets === 0) return -1;
-  const d = arr.data;
-  const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
   const ways = arr.ways;
-  for (let w = 0, o = set * ways * STRIDE; w < ways; w++, o += STRIDE) {
-    // the key first: it differs in almost every entry a lookup visits (an invalid entry's key is 0)
-    if (d[o + F_KEY] !== key) {
-      if (d[o + F_FLAGS] === 0) return -1; // valid entries form a prefix
-      continue;
-    }
-    const f = d[o + F_FLAGS];
-    if (f === 0) return -1;
-    if ((f & IDENT_MASK) === ident && d[o + F_VPID] === vpid && d[o + F_EP4TA] === ep4ta &&
-      (d[o + F_PCID] === pcid || (f & FL_GLOBAL) !== 0)) return w;
+  if (ways === 0) return -1;
+  const d = arr.data;
+  const n = arr.sets * ways;
+  const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
+  const e0 = set * ways;
+  const k0 = F_KEY * n + e0;
+  for (let w = 0; w < ways; w++) {
+    // the key first: it differs in almost every entry a lookup visits (a free entry has flags 0)
+    if (d[k0 + w] !== key) continue;
+    const e = e0 + w;
+    const f = d[F_FLAGS * n + e];
+    if ((f & IDENT_MASK) === ident && d[F_VPID * n + e] === vpid && d[F_EP4TA * n + e] === ep4ta &&
+      (d[F_PCID * n + e] === pcid || (f & FL_GLOBAL) !== 0)) return w;
   }
   return -1;
 };
 
-/** Offset in `data` of way `way` of set `set`. */
-export const entryOffset = (arr: CacheArray, set: number, way: number): number => (set * arr.ways + way) * STRIDE;
+/** Is entry `e` (in set `set`) the most recently used valid entry of its set? */
+const isMru = (arr: CacheArray, set: number, e: number): boolean => {
+  const d = arr.data;
+  const n = arr.sets * arr.ways;
+  const st = F_STAMP * n;
+  const stamp = d[st + e];
+  if (stamp === arr.clock) return true; // the newest stamp of the whole array
+  const fl = F_FLAGS * n;
+  for (let x = set * arr.ways, end = x + arr.ways; x < end; x++) if (d[st + x] > stamp && d[fl + x] !== 0) return false;
+  return true;
+};
+
+/** Field `field` (F_FLAGS, F_VALUE, ...) of way `way` of set `set`. */
+export const entryField = (arr: CacheArray, set: number, way: number, field: number): number =>
+  arr.data[field * arr.sets * arr.ways + set * arr.ways + way];
 
 /** Make `way` of `set` the most recently used. Returns `arr` itself when it already is (nothing changes). */
 export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
-  if (way <= 0) return arr;
+  const e = set * arr.ways + way;
+  if (isMru(arr, set, e)) return arr;
   const d = writable(arr);
-  const base = set * arr.ways * STRIDE;
-  const o = base + way * STRIDE;
-  const f = d[o], k = d[o + 1], v = d[o + 2], p = d[o + 3], e = d[o + 4], x = d[o + 5];
-  d.copyWithin(base + STRIDE, base, o);
-  d[base] = f; d[base + 1] = k; d[base + 2] = v; d[base + 3] = p; d[base + 4] = e; d[base + 5] = x;
-  return withData(arr, d, arr.sizes);
+  const clock = arr.clock + 1;
+  d[F_STAMP * arr.sets * arr.ways + e] = clock;
+  return withData(arr, d, arr.sizes, clock);
 };
 
 /**
  * Insert an entry as the most recently used of its set. An entry with the same identity (kind, size, key, VPID,
- * PCID, EP4TA) is replaced; otherwise the least recently used entry of a full set is evicted.
+ * PCID, EP4TA) is replaced; otherwise a free entry is taken, or the least recently used entry of a full set evicted.
  */
 export const insert = (
   arr: CacheArray, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number,
 ): CacheArray => {
-  if (arr.sets === 0) return arr;
+  const ways = arr.ways;
+  if (ways === 0) return arr;
   const set = setOf(arr, key);
   const old = arr.data;
-  const base = set * arr.ways * STRIDE;
-  // the way the new entry displaces: the same identity, else the first free way, else the LRU way
-  const last = base + (arr.ways - 1) * STRIDE;
-  let at = last;
+  const n = arr.sets * ways;
+  const e0 = set * ways;
+  const fl = F_FLAGS * n;
+  const ky = F_KEY * n;
+  const st = F_STAMP * n;
+  // the entry the new one displaces: the same identity, else a free entry, else the least recently used one
+  let same = -1;
+  let free = -1;
+  let lru = -1;
   const ident = flags & IDENT_MASK;
-  for (let o = base; o <= last; o += STRIDE) {
-    // the key first: it differs in almost every entry visited (a free entry's flags are 0)
-    if (old[o + F_KEY] !== key) {
-      if (old[o + F_FLAGS] === 0) { at = o; break; }
+  for (let e = e0, end = e0 + ways; e < end; e++) {
+    const f = old[fl + e];
+    if (f === 0) {
+      if (free < 0) free = e;
       continue;
     }
-    const f = old[o + F_FLAGS];
-    if (f === 0 || ((f & IDENT_MASK) === ident && old[o + F_VPID] === vpid && old[o + F_PCID] === pcid &&
-      old[o + F_EP4TA] === ep4ta)) { at = o; break; }
+    if (old[ky + e] === key && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid &&
+      old[F_PCID * n + e] === pcid && old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
+    if (lru < 0 || old[st + e] < old[st + lru]) lru = e;
   }
-  if (at === base && old[base + F_FLAGS] === flags && old[base + F_KEY] === key && old[base + F_VALUE] === value &&
-    old[base + F_VPID] === vpid && old[base + F_PCID] === pcid && old[base + F_EP4TA] === ep4ta) return arr; // already the MRU entry, unchanged
+  if (same >= 0 && old[fl + same] === flags && old[F_VALUE * n + same] === value && isMru(arr, set, same)) return arr; // already the MRU entry, unchanged
+  const at = same >= 0 ? same : free >= 0 ? free : lru;
   const d = writable(arr);
-  if (at > base) d.copyWithin(base + STRIDE, base, at);
-  d[base + F_FLAGS] = flags; d[base + F_KEY] = key; d[base + F_VPID] = vpid; d[base + F_PCID] = pcid;
-  d[base + F_EP4TA] = ep4ta; d[base + F_VALUE] = value;
-  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)));
+  const clock = arr.clock + 1;
+  d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;
+  d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value; d[st + at] = clock;
+  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)), clock);
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -208,53 +232,48 @@ export interface EntryView {
   readonly value: number;
 }
 
-const view = (d: Float64Array, o: number): EntryView => {
-  const flags = d[o + F_FLAGS];
+const view = (d: Float64Array, n: number, e: number): EntryView => {
+  const flags = d[F_FLAGS * n + e];
   return {
-    flags, kind: kindOf(flags), size: sizeOf(flags), key: d[o + F_KEY], vpid: d[o + F_VPID], pcid: d[o + F_PCID],
-    ep4ta: d[o + F_EP4TA], value: d[o + F_VALUE],
+    flags, kind: kindOf(flags), size: sizeOf(flags), key: d[F_KEY * n + e], vpid: d[F_VPID * n + e],
+    pcid: d[F_PCID * n + e], ep4ta: d[F_EP4TA * n + e], value: d[F_VALUE * n + e],
   };
 };
 
 /** One view reused for every predicate call of an invalidation (predicates never keep the view they are given). */
 const scratch: { -readonly [K in keyof EntryView]: EntryView[K] } = { flags: 0, kind: 1, size: 0, key: 0, vpid: 0, pcid: 0, ep4ta: 0, value: 0 };
-const viewAt = (d: Float64Array, o: number): EntryView => {
-  const flags = d[o + F_FLAGS];
-  scratch.flags = flags; scratch.kind = kindOf(flags); scratch.size = sizeOf(flags); scratch.key = d[o + F_KEY];
-  scratch.vpid = d[o + F_VPID]; scratch.pcid = d[o + F_PCID]; scratch.ep4ta = d[o + F_EP4TA]; scratch.value = d[o + F_VALUE];
+const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
+  const flags = d[F_FLAGS * n + e];
+  scratch.flags = flags; scratch.kind = kindOf(flags); scratch.size = sizeOf(flags); scratch.key = d[F_KEY * n + e];
+  scratch.vpid = d[F_VPID * n + e]; scratch.pcid = d[F_PCID * n + e]; scratch.ep4ta = d[F_EP4TA * n + e];
+  scratch.value = d[F_VALUE * n + e];
   return scratch;
 };
 
-/** Does `pred` select an entry of `set`? */
-const selects = (arr: CacheArray, set: number, pred: (e: EntryView) => boolean): boolean => {
-  const d = arr.data;
-  const end = (set + 1) * arr.ways * STRIDE;
-  for (let o = set * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) if (pred(viewAt(d, o))) return true;
+/** Does `pred` select an entry of `set`? (`d`: the array's data or a writable copy of it) */
+const selects = (arr: CacheArray, d: Float64Array, set: number, pred: (e: EntryView) => boolean): boolean => {
+  const n = arr.sets * arr.ways;
+  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) if (d[F_FLAGS * n + e] !== 0 && pred(viewAt(d, n, e))) return true;
   return false;
 };
 
-/** Removes the entries `pred` selects from `set` of `out` (a writable copy of `arr.data`), keeping the order. */
+/** Frees the entries `pred` selects in `set` of `out` (a writable copy of `arr.data`); the others keep their stamps. */
 const filterSetInto = (arr: CacheArray, out: Float64Array, set: number, pred: (e: EntryView) => boolean): void => {
-  const base = set * arr.ways * STRIDE;
-  const end = base + arr.ways * STRIDE;
-  let n = base;
-  for (let o = base; o < end && out[o + F_FLAGS] !== 0; o += STRIDE) {
-    if (pred(viewAt(out, o))) continue;
-    if (n !== o) out.copyWithin(n, o, o + STRIDE);
-    n += STRIDE;
+  const n = arr.sets * arr.ways;
+  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
+    if (out[F_FLAGS * n + e] !== 0 && pred(viewAt(out, n, e))) for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
   }
-  out.fill(0, n, end);
 };
 
 /** Remove every entry the predicate selects; returns `arr` itself when it selects none. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
   for (let s = 0; s < arr.sets; s++) {
-    if (!selects(arr, s, pred)) continue;
+    if (!selects(arr, arr.data, s, pred)) continue;
     out ??= writable(arr);
     filterSetInto(arr, out, s, pred);
   }
-  return out === undefined ? arr : withData(arr, out, arr.sizes);
+  return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
 };
 
 /**
@@ -274,33 +293,37 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
-      if (!selects(out === undefined ? arr : withData(arr, out, arr.sizes), s, pred)) continue;
+      if (!selects(arr, out ?? arr.data, s, pred)) continue;
       out ??= writable(arr);
       filterSetInto(arr, out, s, pred);
     }
   }
-  return out === undefined ? arr : withData(arr, out, arr.sizes);
+  return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
+};
+
+/** Entry numbers of the valid entries of `set`, most recently used first. */
+const validEntries = (arr: CacheArray, set: number): number[] => {
+  const d = arr.data;
+  const n = arr.sets * arr.ways;
+  const out: number[] = [];
+  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) if (d[F_FLAGS * n + e] !== 0) out.push(e);
+  return out.sort((x, y) => d[F_STAMP * n + y] - d[F_STAMP * n + x]);
 };
 
 /** Every valid entry, set by set, MRU first (inspection and tests). */
 export const entries = (arr: CacheArray): EntryView[] => {
   const out: EntryView[] = [];
-  const d = arr.data;
-  for (let s = 0; s < arr.sets; s++) {
-    const end = (s + 1) * arr.ways * STRIDE;
-    for (let o = s * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) out.push(view(d, o));
-  }
+  const n = arr.sets * arr.ways;
+  for (let s = 0; s < arr.sets; s++) for (const e of validEntries(arr, s)) out.push(view(arr.data, n, e));
   return out;
 };
 
 export const count = (arr: CacheArray): number => {
-  let n = 0;
+  let c = 0;
   const d = arr.data;
-  for (let s = 0; s < arr.sets; s++) {
-    const end = (s + 1) * arr.ways * STRIDE;
-    for (let o = s * arr.ways * STRIDE; o < end && d[o + F_FLAGS] !== 0; o += STRIDE) n++;
-  }
-  return n;
+  const n = arr.sets * arr.ways;
+  for (let e = 0; e < n; e++) if (d[F_FLAGS * n + e] !== 0) c++;
+  return c;
 };
 
 // ---- the TLB hierarchy ---------------------------------------------------------------------------------------------
@@ -375,17 +398,14 @@ export const lookupStlb = (
   return h;
 };
 
-export const hitFlags = (tlb: Tlb, h: number): number => {
-  const arr = tlb.arrays[hitArray(h)];
-  return arr.data[entryOffset(arr, hitSet(h), hitWay(h)) + F_FLAGS];
-};
+export const hitFlags = (tlb: Tlb, h: number): number => entryField(tlb.arrays[hitArray(h)], hitSet(h), hitWay(h), F_FLAGS);
 
 /** The physical address `addr` translates to through the entry hit by `h`. */
 export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
   const arr = tlb.arrays[hitArray(h)];
-  const d = arr.data;
-  const o = entryOffset(arr, hitSet(h), hitWay(h));
-  return d[o + F_VALUE] * 4096 + lowBits(addr, SIZE_BYTES[sizeOf(d[o + F_FLAGS])]);
+  const set = hitSet(h);
+  const way = hitWay(h);
+  return entryField(arr, set, way, F_VALUE) * 4096 + lowBits(addr, SIZE_BYTES[sizeOf(entryField(arr, set, way, F_FLAGS))]);
 };
 
 const withArray = (tlb: Tlb, a: number, arr: CacheArray): Tlb => {

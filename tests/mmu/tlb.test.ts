@@ -105,21 +105,26 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
     expect([1, 2, 3, 4, 5, 6].map((p) => inL1(t, p))).toEqual([true, false, true, false, true, true]);
   });
 
-  test('property: true LRU (age stamps) matches a recency list: fills and hits in a 4-way fully associative array', () => {
-    // reference: a list of pages, most recently used first; a fill of an absent page into a full list drops the last
-    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (ops) => {
+  test('property: true LRU (use stamps) matches a recency list: fills, hits and invalidations in a 4-way fully associative array', () => {
+    // reference: a list of pages, most recently used first; a fill of an absent page into a full list drops the last;
+    // an invalidation frees the page's entry wherever it sits (the next fill takes the free entry, evicting nothing)
+    fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('hit', 'fill', 'remove'), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (ops) => {
       let t = Tlb.emptyTlb(tiny(4, 4));
       let ref: number[] = [];
-      for (const [hit, p] of ops) {
+      for (const [op, p] of ops) {
         const h = look(t, tag, p * 4096);
-        if (hit && h >= 0 && Tlb.hitArray(h) === Tlb.A_L1D_4K) {
+        if (op === 'hit' && h >= 0 && Tlb.hitArray(h) === Tlb.A_L1D_4K) {
           t = Tlb.touchHit(t, h);
           ref = [p, ...ref.filter((x) => x !== p)];
-        } else if (!hit) {
+        } else if (op === 'fill') {
           t = fillPage(t, p);
           ref = [p, ...ref.filter((x) => x !== p)].slice(0, 4);
+        } else if (op === 'remove') {
+          t = Tlb.mapArrays(t, (a) => Tlb.removeWhere(a, (e) => e.key === p));
+          ref = ref.filter((x) => x !== p);
         }
         expect(Tlb.entries(t.arrays[Tlb.A_L1D_4K]).map((e) => e.key)).toEqual(ref);
+        expect(Tlb.count(t.arrays[Tlb.A_L1D_4K])).toBe(ref.length);
       }
     }));
   });
@@ -164,7 +169,7 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
       let t = Tlb.emptyTlb(tiny(8, 2));
       for (const p of pages) t = fillPage(t, p);
       const arr = t.arrays[Tlb.A_L1D_4K];
-      expect(arr.data.length).toBe(8 * Tlb.STRIDE);
+      expect(arr.data.length).toBe(8 * Tlb.FIELDS);
       expect(Tlb.count(arr)).toBeLessThanOrEqual(8);
       for (let p = 0; p < 64; p++) {
         const h = look(t, tag, p * 4096 + 5);
