@@ -76,6 +76,21 @@ export const read32 = (mem: PhysMem, addr: number): number => {
 export const read64 = (mem: PhysMem, addr: number): bigint =>
   (BigInt(read32(mem, addr + 4)) << 32n) | BigInt(read32(mem, addr));
 
+// ---- watched pages ----------------------------------------------------------------------------------------------------
+// A memo over memory contents (src/ept/walk.ts: the upper levels of EPT walks) registers the page frames it read; a
+// write to any of them, in any memory, advances `watchEpoch`, and the memo is dropped when it sees a new epoch. Pages it
+// did not register need no watching: the memo checks that a memory it is asked about holds the same page objects.
+
+let watched = new Set<number>();
+let epoch = 0;
+
+/** Counts the writes to watched page frames (a memo that saw another value is out of date). */
+export const watchEpoch = (): number => epoch;
+/** Watch page frame `pfn`: every later write to it advances `watchEpoch`. */
+export const watchPage = (pfn: number): void => { watched.add(pfn); };
+/** Stop watching every page frame. */
+export const unwatchAll = (): void => { if (watched.size !== 0) watched = new Set(); };
+
 type MutableNode = (Node | Page | undefined)[];
 
 /** `n` itself when this transient scope made it (src/arch/transient.ts), else a copy the scope owns from now on. */
@@ -87,6 +102,7 @@ const writableNode = (n: Node | undefined): MutableNode =>
  * transient scope, copies this scope already made), so writing into `page(result, pfn)` changes no other memory.
  */
 const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
+  if (watched.size !== 0 && watched.has(pfn)) epoch++;
   const lo = pfn >>> 0;
   const i0 = Math.floor(pfn / TWO32) & 0xff, i1 = lo >>> 24, i2 = (lo >>> 16) & 0xff, i3 = (lo >>> 8) & 0xff, i4 = lo & 0xff;
   const n0 = writableNode(mem.root);

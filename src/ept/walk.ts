@@ -141,6 +141,79 @@ const misconfigOf = (ctx: EptContext, lo: number, hi: number, level: number, hiR
   return null;
 };
 
+// ---- memo of the upper levels ------------------------------------------------------------------------------------
+/*
+ * Not a modelled cache (the model has no EPT paging-structure caches; see the header): a memo of the simulator's own
+ * work. For each 2 MiB region of guest-physical space it keeps what a walk found above the last level (the EPT page
+ * table it reaches, the rights ANDed and the missing-A flag ORed over the entries above, their count), so a walk reads
+ * the level-1 entry alone; every result is the one the whole walk gives. It is valid for one EPT context and one set
+ * of upper-level table pages: those pages are watched (src/arch/phys.ts), a write to any of them drops the memo, and a
+ * memory other than the last one asked about is accepted only when it holds the very same page objects for them (a
+ * page is never changed without a write, and a write to a watched page drops the memo). Walks that report their
+ * references (`onRef`) do not use it. Allocation-free on a hit.
+ */
+const MEMO_SLOTS = 4096;
+const memo = {
+  mem: null as Phys.PhysMem | null,
+  epoch: -1,
+  root: -1, levels: 0, maxPhyAddr: 0, mbec: false, executeOnly: false, pages1G: false, pages2M: undefined as boolean | undefined,
+  /** per slot: the region (gpa / 2^21) it holds, or -1 */
+  region: new Float64Array(MEMO_SLOTS).fill(-1),
+  /** per slot: HPA of the EPT page table the region's PDE references */
+  table: new Float64Array(MEMO_SLOTS),
+  /** per slot: r | w << 1 | x << 2 | ux << 3 | missingA << 4 over the entries above the page table */
+  bits: new Int32Array(MEMO_SLOTS),
+  /** the upper-level table pages the entries were read from, as [pfn, page] pairs */
+  pages: [] as [number, Phys.Page][],
+};
+
+const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
+  memo.mem = mem;
+  memo.root = ctx.root as number; memo.levels = ctx.levels; memo.maxPhyAddr = ctx.maxPhyAddr; memo.mbec = ctx.mbec;
+  memo.executeOnly = ctx.executeOnly; memo.pages1G = ctx.pages1G; memo.pages2M = ctx.pages2M;
+  memo.region.fill(-1);
+  memo.pages = [];
+  Phys.unwatchAll();
+  memo.epoch = Phys.watchEpoch();
+};
+
+/** Make the memo answer for `mem` and `ctx` (emptied when it cannot). */
+const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
+  if (ctx.root !== memo.root || ctx.levels !== memo.levels || ctx.maxPhyAddr !== memo.maxPhyAddr || ctx.mbec !== memo.mbec ||
+    ctx.executeOnly !== memo.executeOnly || ctx.pages1G !== memo.pages1G || ctx.pages2M !== memo.pages2M ||
+    Phys.watchEpoch() !== memo.epoch) {
+    memoReset(mem, ctx);
+    return;
+  }
+  if (mem === memo.mem) return;
+  const pages = memo.pages;
+  for (let i = 0; i < pages.length; i++) {
+    if (Phys.page(mem, pages[i][0]) !== pages[i][1]) { memoReset(mem, ctx); return; }
+  }
+  memo.mem = mem;
+};
+
+/** Remember the table pages of entries just read (pfns of the upper levels) and what they gave for `region`. */
+const memoFill = (mem: Phys.PhysMem, region: number, table: number, bits: number, tablePfns: Float64Array, count: number): void => {
+  for (let i = 0; i < count; i++) {
+    const pfn = tablePfns[i];
+    let known = false;
+    for (const [p] of memo.pages) if (p === pfn) { known = true; break; }
+    if (known) continue;
+    const pg = Phys.page(mem, pfn);
+    if (pg === undefined) return; // an entry read from a page never written (all zero) is not present: not memoized
+    memo.pages.push([pfn, pg]);
+    Phys.watchPage(pfn);
+  }
+  const slot = region & (MEMO_SLOTS - 1);
+  memo.region[slot] = region;
+  memo.table[slot] = table;
+  memo.bits[slot] = bits;
+};
+
+/** Page frames of the upper-level tables of the walk in progress (levels above 1, top-down). */
+const walkPfns = new Float64Array(5);
+
 /** Outcomes of `eptWalk` (the walk part of `eptTranslate`, before A/D updates). */
 export const EW_OK = 0;
 export const EW_NOT_PRESENT = 1;
@@ -197,13 +270,32 @@ export const eptWalk = (
   let level = ctx.levels as number;
   let lo = 0;
   let hi = 0;
+  const useMemo = onRef === undefined;
+  const region = Math.floor(gpa / 0x20_0000);
+  if (useMemo) {
+    memoFor(mem, ctx);
+    const slot = region & (MEMO_SLOTS - 1);
+    if (memo.region[slot] === region) {
+      // the entries above the page table, as the last walk through this region read them
+      const b = memo.bits[slot];
+      table = memo.table[slot];
+      r = b & 1; w = (b >>> 1) & 1; x = (b >>> 2) & 1; ux = (b >>> 3) & 1; missingA = (b & 16) !== 0;
+      refs = level - 1;
+      level = 1;
+    }
+  }
   for (;;) {
+    if (level === 1 && useMemo && refs === ctx.levels - 1 && memo.region[region & (MEMO_SLOTS - 1)] !== region) {
+      memoFill(mem, region, table, r | (w << 1) | (x << 2) | (ux << 3) | (missingA ? 16 : 0), walkPfns, refs);
+    }
     const addr = table + 8 * eptIndex(gpa, level);
+    const pfn = Math.floor(addr / PAGE_SIZE);
     // one page lookup for both words of the entry (8-byte aligned: never crosses a page)
-    const pg = Phys.page(mem, Math.floor(addr / PAGE_SIZE));
+    const pg = Phys.page(mem, pfn);
     const wi = (addr & 0xfff) >>> 2;
     lo = pg === undefined ? 0 : pg[wi];
     hi = pg === undefined ? 0 : pg[wi + 1];
+    if (level > 1) walkPfns[refs] = pfn;
     refs++;
     if (onRef !== undefined) onRef(addr, level);
     if ((lo & EPTE_A) === 0) missingA = true;
