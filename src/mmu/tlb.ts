@@ -12,14 +12,15 @@
  *
  * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one Float64Array
  * of `sets` x `ways` entries of FIELDS numbers, laid out field by field (all keys, then all flags, ...: a lookup
- * scans the keys of one set, which sit side by side, instead of striding over whole entries). Replacement is true LRU by use stamps: every entry carries the value
- * of the array's clock when it was last filled or hit, and the victim of a full set is the entry with the oldest
- * stamp, so an update writes one entry and moves none (the order of a set is the order of its stamps; a free entry
- * has flags 0 and may sit anywhere in its set). An update copies the array (a few KiB: one memcpy) and returns a new
- * CacheArray; inside a transient scope (src/arch/transient.ts) an array the scope already copied is updated in place,
- * so a replay chunk copies each array at most once. An insert of an entry identical to the set's MRU entry, or a
- * touch of the MRU entry, changes nothing and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number at
- * the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
+ * scans the keys of one set, which sit side by side, instead of striding over whole entries). Replacement is true
+ * LRU by use stamps: every entry carries the value of the array's clock when it was last filled or hit, and the
+ * victim of a full set is the entry with the oldest stamp, so an update writes one entry and moves none (the order of
+ * a set is the order of its stamps; a free entry has flags 0 and stamp 0 and may sit anywhere in its set). An update
+ * copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * (src/arch/transient.ts) an array the scope already copied is updated in place, so a replay chunk copies each array
+ * at most once. An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
+ * and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number
+ * at the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
  * pseudo-LRU and set-index hashing (the set is key mod sets).
  */
@@ -196,23 +197,21 @@ export const insert = (
   const fl = F_FLAGS * n;
   const ky = F_KEY * n;
   const st = F_STAMP * n;
-  // the entry the new one displaces: the same identity, else a free entry, else the least recently used one
+  // the entry the new one displaces: the same identity, else the oldest stamp (a free entry's stamp is 0, every valid
+  // entry's at least 1: a free entry first, then the least recently used). The keys were just read by the lookup.
   let same = -1;
-  let free = -1;
-  let lru = -1;
+  let victim = e0;
   const ident = flags & IDENT_MASK;
   for (let e = e0, end = e0 + ways; e < end; e++) {
-    const f = old[fl + e];
-    if (f === 0) {
-      if (free < 0) free = e;
-      continue;
+    if (old[ky + e] === key) {
+      const f = old[fl + e];
+      if (f !== 0 && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid && old[F_PCID * n + e] === pcid &&
+        old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
     }
-    if (old[ky + e] === key && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid &&
-      old[F_PCID * n + e] === pcid && old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
-    if (lru < 0 || old[st + e] < old[st + lru]) lru = e;
+    if (old[st + e] < old[st + victim]) victim = e;
   }
   if (same >= 0 && old[fl + same] === flags && old[F_VALUE * n + same] === value && isMru(arr, set, same)) return arr; // already the MRU entry, unchanged
-  const at = same >= 0 ? same : free >= 0 ? free : lru;
+  const at = same >= 0 ? same : victim;
   const d = writable(arr);
   const clock = arr.clock + 1;
   d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;

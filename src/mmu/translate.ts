@@ -64,8 +64,8 @@ export interface TranslateResult {
   readonly tlbLevel: 'l1' | 'stlb' | null;
   /** this access alone (fold with Cost.combine) */
   readonly stats: TranslationStats;
-  /** PML index after the walk (when PML is on and a walk ran) */
-  readonly pmlIndex?: number;
+  /** PML index after the walk (when PML is on and a walk ran; otherwise undefined, always present: one shape) */
+  readonly pmlIndex: number | undefined;
 }
 
 const PTE_G = 0x100;
@@ -223,7 +223,7 @@ const guestFault = (
   return {
     outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
     caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
-    mem, tlbLevel: null, stats, ...(ept !== null && ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+    mem, tlbLevel: null, stats, pmlIndex: ept !== null && ept.pml !== undefined ? ept.pml.index : undefined,
   };
 };
 
@@ -256,7 +256,7 @@ const finalViolation = (
   return {
     outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
     caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
-    mem, tlbLevel: null, stats, ...(ept.pml !== undefined ? { pmlIndex: ept.pml.index } : {}),
+    mem, tlbLevel: null, stats, pmlIndex: ept.pml !== undefined ? ept.pml.index : undefined,
   };
 };
 
@@ -412,7 +412,7 @@ const missFast = (
   );
   return {
     outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, guestEntries: entries } },
-    caches: next, mem: out, tlbLevel: null, stats, ...(pmlIndex !== undefined ? { pmlIndex } : {}),
+    caches: next, mem: out, tlbLevel: null, stats, pmlIndex,
   };
 };
 
@@ -450,7 +450,7 @@ const translateImpl = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
       caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'l1',
-      stats: hitStats(ctx.cost, 'l1'),
+      stats: hitStats(ctx.cost, 'l1'), pmlIndex: undefined,
     };
   }
   // 2. STLB; a hit is copied into the L1.
@@ -463,7 +463,7 @@ const translateImpl = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
       caches: { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
-      stats: hitStats(ctx.cost, 'stlb'),
+      stats: hitStats(ctx.cost, 'stlb'), pmlIndex: undefined,
     };
   }
 
