@@ -32,8 +32,8 @@ export const empty: PhysMem = { root: EMPTY_NODE, pages: 0 };
 // the PFN modulo 2^32 (exact for any integer below 2^53), so the lookup is integer shifts and masks only.
 const TWO32 = 4294967296;
 
-/** The page holding physical page frame `pfn`, or undefined when it was never written (reads as zeros). */
-export const page = (mem: PhysMem, pfn: number): Page | undefined => {
+/** The page of `pfn` by the trie (see `page`). */
+const trieLookup = (mem: PhysMem, pfn: number): Page | undefined => {
   const lo = pfn >>> 0;
   const n1 = mem.root[Math.floor(pfn / TWO32) & 0xff] as Node | undefined;
   if (n1 === undefined) return undefined;
@@ -44,6 +44,50 @@ export const page = (mem: PhysMem, pfn: number): Page | undefined => {
   const n4 = n3[(lo >>> 8) & 0xff] as Node | undefined;
   if (n4 === undefined) return undefined;
   return n4[lo & 0xff] as Page | undefined;
+};
+
+// ---- page cache ------------------------------------------------------------------------------------------------------
+// Not part of the model: a direct-mapped cache of page lookups (pfn -> page) for one memory, `cache.mem`, so that the
+// walks' reads of page-table entries skip the five trie levels. A write made to that memory carries the cache over
+// to the memory it returns (every other frame of the new memory holds the same page object: a write copies only the
+// trie path and the page written), so the cache follows a replay from write to write. A lookup in any other memory
+// (an older state, a fork) empties it and starts over with that memory. A page written in place (inside a transient
+// scope) keeps its identity, so a cached page object is always the page of its frame in `cache.mem`.
+
+const CACHE_SLOTS = 4096;
+const cache = {
+  mem: null as PhysMem | null,
+  /** slots filled under the current `mem` carry this generation */
+  gen: 1,
+  slotGen: new Float64Array(CACHE_SLOTS),
+  pfn: new Float64Array(CACHE_SLOTS),
+  page: new Array<Page | undefined>(CACHE_SLOTS).fill(undefined),
+};
+
+/** The page holding physical page frame `pfn`, or undefined when it was never written (reads as zeros). */
+export const page = (mem: PhysMem, pfn: number): Page | undefined => {
+  const slot = pfn & (CACHE_SLOTS - 1);
+  if (mem === cache.mem) {
+    if (cache.slotGen[slot] === cache.gen && cache.pfn[slot] === pfn) return cache.page[slot];
+  } else {
+    cache.mem = mem;
+    cache.gen++;
+  }
+  const pg = trieLookup(mem, pfn);
+  cache.slotGen[slot] = cache.gen;
+  cache.pfn[slot] = pfn;
+  cache.page[slot] = pg;
+  return pg;
+};
+
+/** `next` is `prev` with page `pfn` now `pg`: the cache of `prev` becomes the cache of `next`. */
+const carryCache = (prev: PhysMem, next: PhysMem, pfn: number, pg: Page): void => {
+  if (cache.mem !== prev) return;
+  cache.mem = next;
+  const slot = pfn & (CACHE_SLOTS - 1);
+  cache.slotGen[slot] = cache.gen;
+  cache.pfn[slot] = pfn;
+  cache.page[slot] = pg;
 };
 
 /** Low 32 bits of the 64-bit little-endian value at `addr` (8-byte aligned). */
@@ -116,7 +160,9 @@ const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
   n3[i3] = n4;
   const old = n4[i4] as Page | undefined;
   if (old === undefined || !owned(old)) n4[i4] = adopt(old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice());
-  return { root: n0, pages: mem.pages + (old === undefined ? 1 : 0) };
+  const next: PhysMem = { root: n0, pages: mem.pages + (old === undefined ? 1 : 0) };
+  carryCache(mem, next, pfn, n4[i4] as Page);
+  return next;
 };
 
 /** Applies `edit` to a private copy of page `pfn` and returns the new memory (the old one is unchanged). */

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import * as Phys from '../../src/arch/phys';
+import { transient } from '../../src/arch/transient';
 
 describe('physical memory (persistent radix trie of 4 KiB pages)', () => {
   it('reads zero where nothing was written', () => {
@@ -35,5 +36,49 @@ describe('physical memory (persistent radix trie of 4 KiB pages)', () => {
     const m = Phys.write64(Phys.empty, 0x10, 0x0807060504030201n);
     expect([0, 1, 2, 3, 4, 5, 6, 7].map((i) => Phys.read8(m, 0x10 + i))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(Phys.read32(m, 0x12)).toBe(0x06050403);
+  });
+
+  it('property: the page cache is invisible: every version reads its own contents, read in any order, in and out of a transient scope', () => {
+    // frames that share cache slots (4096 apart) and frames far apart; versions kept and read again later
+    const pfns = [1, 2, 4097, 8193, 0x12_3456, 2 ** 39 + 1];
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('write' as const), pfn: fc.constantFrom(...pfns), word: fc.integer({ min: 0, max: 1023 }), v: fc.integer({ min: 0, max: 0xffff_ffff }) }),
+      fc.record({ k: fc.constant('read' as const), version: fc.nat(), pfn: fc.constantFrom(...pfns), word: fc.integer({ min: 0, max: 1023 }) }),
+      fc.record({ k: fc.constant('back' as const), version: fc.nat() }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 80 }), fc.boolean(), (ops, scoped) => {
+      const body = (): void => {
+        // every version with its model (word address -> value); outside a scope any version may be read or continued
+        const versions: { m: Phys.PhysMem; model: Map<number, number> }[] = [{ m: Phys.empty, model: new Map() }];
+        let cur = 0;
+        for (const o of ops) {
+          const v = versions[cur];
+          if (o.k === 'write') {
+            const addr = o.pfn * 4096 + o.word * 4;
+            const model = new Map(v.model).set(addr, o.v);
+            versions.push({ m: Phys.write32(v.m, addr, o.v), model });
+            cur = versions.length - 1;
+          } else {
+            // inside a scope only the newest version may be used (src/arch/transient.ts)
+            const i = scoped ? versions.length - 1 : o.version % versions.length;
+            if (o.k === 'back') { cur = i; continue; }
+            const addr = o.pfn * 4096 + o.word * 4;
+            expect(Phys.read32(versions[i].m, addr)).toBe(versions[i].model.get(addr) ?? 0);
+          }
+        }
+        if (!scoped) for (const { m, model } of versions) for (const [a, x] of model) expect(Phys.read32(m, a)).toBe(x);
+      };
+      if (scoped) transient(body); else body();
+    }), { numRuns: 300 });
+  });
+
+  it('a write to a memory other than the last one read does not hand it the cached pages of that one', () => {
+    const a = Phys.write32(Phys.empty, 0x5000, 1);
+    const b = Phys.write32(Phys.empty, 0x5000, 2);
+    expect(Phys.read32(a, 0x5000)).toBe(1); // the cache now answers for a
+    const b2 = Phys.write32(b, 0x9000, 3); // a write to b, not to a
+    expect(Phys.read32(b2, 0x5000)).toBe(2);
+    expect(Phys.read32(b2, 0x9000)).toBe(3);
+    expect(Phys.read32(a, 0x9000)).toBe(0);
   });
 });
