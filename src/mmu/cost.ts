@@ -85,6 +85,42 @@ export const stats = (
   accesses, l1Hits, stlbHits, walks, guestRefs, nestedRefs, pscHits, nestedTlbHits, nestedTlbLookups, maxRefsPerWalk, cycles,
 });
 
+/**
+ * The statistics of one translation that missed both TLBs and walked: `pscLevel` is the guest level of the
+ * paging-structure-cache hit it started below (2 = PDE ... 5 = PML5E) or 0. Statistics are values (never mutated),
+ * so walks with the same counts under the same cost model share one object (no allocation per walk).
+ */
+export const walkStats = (
+  m: CostModel, guestRefs: number, nestedRefs: number, pscLevel: number, nestedTlbHits: number, nestedTlbLookups: number,
+): TranslationStats => {
+  if (guestRefs > 7 || nestedRefs > 63 || pscLevel > 7 || nestedTlbHits > 7 || nestedTlbLookups > 7) {
+    return newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
+  }
+  if (m !== walkModel) {
+    walkModel = m;
+    walkShared = walkMemo.get(m) ?? new Map<number, TranslationStats>();
+    walkMemo.set(m, walkShared);
+  }
+  const key = guestRefs + 8 * (nestedRefs + 64 * (pscLevel + 8 * (nestedTlbHits + 8 * nestedTlbLookups)));
+  let s = walkShared.get(key);
+  if (s === undefined) {
+    s = newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
+    walkShared.set(key, s);
+  }
+  return s;
+};
+const newWalkStats = (
+  m: CostModel, guestRefs: number, nestedRefs: number, pscLevel: number, nestedTlbHits: number, nestedTlbLookups: number,
+): TranslationStats => stats(
+  1, 0, 0, 1, guestRefs, nestedRefs,
+  [pscLevel === 2 ? 1 : 0, pscLevel === 3 ? 1 : 0, pscLevel === 4 ? 1 : 0, pscLevel === 5 ? 1 : 0],
+  nestedTlbHits, nestedTlbLookups, guestRefs + nestedRefs,
+  cyclesOf(m, null, guestRefs, nestedRefs, pscLevel === 0 ? 0 : 1, nestedTlbHits),
+);
+const walkMemo = new WeakMap<CostModel, Map<number, TranslationStats>>();
+let walkModel: CostModel | null = null;
+let walkShared = new Map<number, TranslationStats>();
+
 export const emptyStats: TranslationStats = stats(0, 0, 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, 0);
 
 export const combine = (a: TranslationStats, b: TranslationStats): TranslationStats => stats(

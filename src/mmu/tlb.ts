@@ -428,10 +428,11 @@ const l1SizeFor = (fetch: boolean, size: SizeCode): SizeCode => (fetch && size =
 
 /** `arr` with an entry of `size` for `addr`; an entry smaller than the page holds the piece that contains addr. */
 const insertPiece = (
-  arr: CacheArray, size: SizeCode, pageSize: SizeCode, tag: TlbTag, addr: number, rights: number, physBase: number,
+  arr: CacheArray, size: SizeCode, pageSize: SizeCode, kind: MappingKind, vpid: number, pcid: number, ep4ta: number,
+  addr: number, rights: number, physBase: number,
 ): CacheArray => {
   const piece = physBase + lowBits(addr, SIZE_BYTES[pageSize]) - lowBits(addr, SIZE_BYTES[size]);
-  return insert(arr, flagsOf(tag.kind, size, rights), keyAt(addr, size), tag.vpid, tag.pcid, tag.ep4ta, piece / 4096);
+  return insert(arr, flagsOf(kind, size, rights), keyAt(addr, size), vpid, pcid, ep4ta, piece / 4096);
 };
 
 /**
@@ -441,11 +442,17 @@ const insertPiece = (
  */
 export const fill = (
   tlb: Tlb, fetch: boolean, tag: TlbTag, addr: number, size: SizeCode, rights: number, physBase: number,
+): Tlb => fillTagged(tlb, fetch, tag.kind, tag.vpid, tag.pcid, tag.ep4ta, addr, size, rights, physBase);
+
+/** `fill` with the tag's fields as arguments (no tag record per fill). */
+export const fillTagged = (
+  tlb: Tlb, fetch: boolean, kind: MappingKind, vpid: number, pcid: number, ep4ta: number, addr: number, size: SizeCode,
+  rights: number, physBase: number,
 ): Tlb => {
   const a = l1ArrayFor(fetch, size);
   const sa = size === SIZE_1G ? A_STLB_1G : A_STLB;
-  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag, addr, rights, physBase);
-  const st = insertPiece(tlb.arrays[sa], size, size, tag, addr, rights, physBase);
+  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, kind, vpid, pcid, ep4ta, addr, rights, physBase);
+  const st = insertPiece(tlb.arrays[sa], size, size, kind, vpid, pcid, ep4ta, addr, rights, physBase);
   if (l1 === tlb.arrays[a] && st === tlb.arrays[sa]) return tlb;
   const arrays = tlb.arrays.slice();
   arrays[a] = l1;
@@ -459,7 +466,7 @@ export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag,
   const size = sizeOf(flags);
   const base = hitPhys(tlb, h, addr) - lowBits(addr, SIZE_BYTES[size]);
   const a = l1ArrayFor(fetch, size);
-  return withArray(tlb, a, insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag, addr, flags, base));
+  return withArray(tlb, a, insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag.kind, tag.vpid, tag.pcid, tag.ep4ta, addr, flags, base));
 };
 
 /** Apply `f` to every array (invalidation); arrays that come back unchanged stay shared. */

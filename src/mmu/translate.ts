@@ -51,8 +51,11 @@ export interface TranslateContext {
 export type TranslateOutcome =
   | {
       readonly _tag: 'translated'; readonly hpa: number; readonly pageSize: number;
-      /** present when this access walked: the final GPA and the guest entries read (for page-touch accounting) */
-      readonly walked?: { readonly gpa: number; readonly guestEntries: readonly { readonly gpa: number }[] };
+      /**
+       * present when this access walked: the final GPA and the guest-physical addresses of the guest entries read,
+       * top-down (for page-touch accounting; numbers, so the record is small)
+       */
+      readonly walked?: { readonly gpa: number; readonly tableGpas: readonly number[] };
     }
   | Exclude<W2.Walk2dOutcome, { readonly _tag: 'translated' }>;
 
@@ -143,7 +146,7 @@ const wr = {
  * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`.
  */
 const fillAfterWalk = (
-  c: MmuCaches, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
+  tlb0: Tlb.Tlb, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
   user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number,
 ): MmuCaches => {
   const cfg = ctx.walk;
@@ -157,9 +160,9 @@ const fillAfterWalk = (
     (writable ? FL_RW : 0) | (user ? FL_US : 0) | (xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) | eptRights |
     (ctx.pge && n > 0 && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
   const physBase = hpa - lowBits(addr, pageSize);
-  const tlb = Tlb.fill(c.tlb, kind === 'fetch', { kind: ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta },
+  const tlb = Tlb.fillTagged(tlb0, kind === 'fetch', ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta,
     addr, sizeCode(pageSize), rights, physBase);
-  let psc = c.psc;
+  let psc = psc0;
   if (cfg.guest !== null) {
     const hiAddr = hiAddrMask(cfg.guest.maxPhyAddr);
     let acc = startRights;
@@ -173,7 +176,7 @@ const fillAfterWalk = (
       psc = Psc.fill(psc, wr.level[i], addr, vpid, pcid, ep4ta, table, acc);
     }
   }
-  let nested = c.nested;
+  let nested = nested0;
   if (ept !== null && nested.sets > 0) {
     for (let i = 0; i < n; i++) {
       const h = wr.hpa[i];
@@ -197,13 +200,6 @@ const touchNestedUsed = (nested: NestedTlb.NestedTlb, ep4ta: number, count: numb
   return n;
 };
 
-/** Per-level paging-structure-cache hit counts of one walk (`ph` a Psc.lookup result). */
-const pscHitsOf = (ph: number): [number, number, number, number] => {
-  const hits: [number, number, number, number] = [0, 0, 0, 0];
-  if (ph >= 0) hits[Psc.hitLevel(ph) - 2] = 1;
-  return hits;
-};
-
 /**
  * The fast walk met a guest page fault: what walk2d's path returns for it (SDM "Page-Fault Exceptions"): no fill, no
  * A/D update, the cache hits of the walk made most recently used, the references read up to the faulting entry.
@@ -216,10 +212,7 @@ const guestFault = (
   const ept = cfg.ept;
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, ep4taOf(cfg), nestedHits);
-  const stats: TranslationStats = Cost.stats(
-    1, 0, 0, 1, guestRefs, nestedRefs, pscHitsOf(ph), nestedHits, nestedLookups, guestRefs + nestedRefs,
-    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  );
+  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   return {
     outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
     caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
@@ -249,10 +242,7 @@ const finalViolation = (
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, ep4ta, nestedHits);
   const after = Inv.eptViolation({ tlb: caches.tlb, psc, nested }, ep4ta, gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
-  const stats: TranslationStats = Cost.stats(
-    1, 0, 0, 1, guestRefs, nestedRefs, pscHitsOf(ph), nestedHits, nestedLookups, guestRefs + nestedRefs,
-    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  );
+  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   return {
     outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
     caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
@@ -400,18 +390,14 @@ const missFast = (
   // success: the LRU updates of the cache hits, in walk order, then the fills
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
-  const pscHits = pscHitsOf(ph);
   wr.count = n;
-  const entries: Guest.GuestEntryUsed[] = new Array(n);
-  for (let i = 0; i < n; i++) entries[i] = { gpa: wr.gpa[i] as Gpa, level: wr.level[i], lo: wr.lo[i], hi: wr.hi[i] };
-  const filled = fillAfterWalk({ tlb: caches.tlb, psc, nested }, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
+  const tableGpas: number[] = [];
+  for (let i = 0; i < n; i++) tableGpas.push(wr.gpa[i]);
+  const filled = fillAfterWalk(caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
   const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
-  const stats: TranslationStats = Cost.stats(
-    1, 0, 0, 1, guestRefs, nestedRefs, pscHits, nestedHits, nestedLookups, guestRefs + nestedRefs,
-    Cost.cyclesOf(ctx.cost, null, guestRefs, nestedRefs, ph >= 0 ? 1 : 0, nestedHits),
-  );
+  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   return {
-    outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, guestEntries: entries } },
+    outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, tableGpas } },
     caches: next, mem: out, tlbLevel: null, stats, pmlIndex,
   };
 };
@@ -529,11 +515,11 @@ const translateImpl = (
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
       const eptRights = (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
-      const filled = fillAfterWalk({ tlb, psc, nested }, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
+      const filled = fillAfterWalk(tlb, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
       tlb = filled.tlb;
       psc = filled.psc;
       nested = filled.nested;
-      outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize, walked: { gpa: o.gpa as number, guestEntries: entries } };
+      outcome = { _tag: 'translated', hpa: o.hpa as number, pageSize: o.pageSize, walked: { gpa: o.gpa as number, tableGpas: entries.map((g) => g.gpa as number) } };
       break;
     }
     case 'ept-violation': {

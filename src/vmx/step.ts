@@ -189,7 +189,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
           pages.push(Math.floor((o.walked.gpa - m.shadow.memBase) / PAGE_SIZE));
         } else if (o.walked !== undefined) {
           pages.push(Math.floor(o.walked.gpa / PAGE_SIZE));
-          for (const e of o.walked.guestEntries) pages.push(Math.floor(e.gpa / PAGE_SIZE));
+          for (const g of o.walked.tableGpas) pages.push(Math.floor(g / PAGE_SIZE));
         }
         continue;
       case 'guest-fault': {
