@@ -391,8 +391,8 @@ const missFast = (
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
   wr.count = n;
-  const tableGpas: number[] = [];
-  for (let i = 0; i < n; i++) tableGpas.push(wr.gpa[i]);
+  // exactly n elements (a push onto [] would reserve room for 17)
+  const tableGpas = n === 2 ? [wr.gpa[0], wr.gpa[1]] : n === 1 ? [wr.gpa[0]] : Array.from(wr.gpa.subarray(0, n));
   const filled = fillAfterWalk(caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
   const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
   const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);

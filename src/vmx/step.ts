@@ -168,7 +168,8 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
   let m = m0;
   let g = g0;
   let stats = Cost.emptyStats;
-  const pages: number[] = [];
+  // the pages touched, made at their exact length (the common case is one walk of one piece)
+  let pages: number[] = [];
   const { ctx, la57 } = accessContext(env, m, g);
   const access = ACCESSES[ev.op][ev.user ? 1 : 0];
   for (let i = 0; i < pieces; i++) {
@@ -188,8 +189,11 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
           // shadow paging: the walk read the hypervisor's shadow tables (host memory); the data page is memslot memory
           pages.push(Math.floor((o.walked.gpa - m.shadow.memBase) / PAGE_SIZE));
         } else if (o.walked !== undefined) {
-          pages.push(Math.floor(o.walked.gpa / PAGE_SIZE));
-          for (const g of o.walked.tableGpas) pages.push(Math.floor(g / PAGE_SIZE));
+          const t = o.walked.tableGpas;
+          const walked = new Array<number>(t.length + 1);
+          walked[0] = Math.floor(o.walked.gpa / PAGE_SIZE);
+          for (let k = 0; k < t.length; k++) walked[k + 1] = Math.floor(t[k] / PAGE_SIZE);
+          pages = pages.length === 0 ? walked : pages.concat(walked);
         }
         continue;
       case 'guest-fault': {
