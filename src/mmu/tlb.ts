@@ -249,18 +249,38 @@ const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
   return scratch;
 };
 
+/**
+ * Could entry `e` cover one of `addrs` (its key is the page number of one of them at its size)? Every entry when
+ * `addrs` is null. Numbers only: the predicate runs on candidates alone.
+ */
+const candidate = (d: Float64Array, n: number, e: number, addrs: readonly number[] | null): boolean => {
+  if (addrs === null) return true;
+  const key = d[F_KEY * n + e];
+  const size = sizeOf(d[F_FLAGS * n + e]);
+  for (let i = 0; i < addrs.length; i++) if (keyAt(addrs[i], size) === key) return true;
+  return false;
+};
+
 /** Does `pred` select an entry of `set`? (`d`: the array's data or a writable copy of it) */
-const selects = (arr: CacheArray, d: Float64Array, set: number, pred: (e: EntryView) => boolean): boolean => {
+const selects = (
+  arr: CacheArray, d: Float64Array, set: number, pred: (e: EntryView) => boolean, addrs: readonly number[] | null,
+): boolean => {
   const n = arr.sets * arr.ways;
-  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) if (d[F_FLAGS * n + e] !== 0 && pred(viewAt(d, n, e))) return true;
+  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
+    if (d[F_FLAGS * n + e] !== 0 && candidate(d, n, e, addrs) && pred(viewAt(d, n, e))) return true;
+  }
   return false;
 };
 
 /** Frees the entries `pred` selects in `set` of `out` (a writable copy of `arr.data`); the others keep their stamps. */
-const filterSetInto = (arr: CacheArray, out: Float64Array, set: number, pred: (e: EntryView) => boolean): void => {
+const filterSetInto = (
+  arr: CacheArray, out: Float64Array, set: number, pred: (e: EntryView) => boolean, addrs: readonly number[] | null,
+): void => {
   const n = arr.sets * arr.ways;
   for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
-    if (out[F_FLAGS * n + e] !== 0 && pred(viewAt(out, n, e))) for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
+    if (out[F_FLAGS * n + e] !== 0 && candidate(out, n, e, addrs) && pred(viewAt(out, n, e))) {
+      for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
+    }
   }
 };
 
@@ -268,9 +288,9 @@ const filterSetInto = (arr: CacheArray, out: Float64Array, set: number, pred: (e
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
   for (let s = 0; s < arr.sets; s++) {
-    if (!selects(arr, arr.data, s, pred)) continue;
+    if (!selects(arr, arr.data, s, pred, null)) continue;
     out ??= writable(arr);
-    filterSetInto(arr, out, s, pred);
+    filterSetInto(arr, out, s, pred, null);
   }
   return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
 };
@@ -278,7 +298,8 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
 /**
  * `removeWhere` for a predicate that only selects entries covering one of `addrs` (key = the address's page number
  * at the entry's size): such an entry can only sit in the set of that key, so only those sets (one per address and
- * page size) are scanned. Same result as `removeWhere` under that condition, without visiting the whole array.
+ * page size) are scanned, and the predicate sees only entries whose key is such a page number. Same result as
+ * `removeWhere` under that condition, without visiting the whole array.
  */
 export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
   if (arr.sets === 0) return arr;
@@ -292,9 +313,9 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
-      if (!selects(arr, out ?? arr.data, s, pred)) continue;
+      if (!selects(arr, out ?? arr.data, s, pred, addrs)) continue;
       out ??= writable(arr);
-      filterSetInto(arr, out, s, pred);
+      filterSetInto(arr, out, s, pred, addrs);
     }
   }
   return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);

@@ -21,4 +21,19 @@ describe('removeCovering (invalidation by address scans only the address sets)',
       expect(Tlb.entries(arr)).toEqual(before); // the input array stays valid
     }));
   });
+
+  test('an address inside a cached entry of any size: same result as the full scan', () => {
+    // the address is taken inside one of the entries (any page size), so a covering entry always exists
+    fc.assert(fc.property(fc.array(entry, { minLength: 1, maxLength: 40 }), fc.nat(), fc.integer({ min: 0, max: 0x3fff_ffff }), fc.integer({ min: 0, max: 2 }), (es, pick, off, vpid) => {
+      let arr = Tlb.emptyArray(geo);
+      for (const e of es) {
+        const a = e.page * Tlb.SIZE_BYTES[e.size];
+        arr = Tlb.insert(arr, Tlb.flagsOf(Tlb.KIND_COMBINED, e.size as Tlb.SizeCode, 0), Tlb.keyAt(a, e.size as Tlb.SizeCode), e.vpid, 0, 7, 1);
+      }
+      const e = es[pick % es.length];
+      const addr = e.page * Tlb.SIZE_BYTES[e.size] + (off % Tlb.SIZE_BYTES[e.size]);
+      const pred = (v: Tlb.EntryView) => v.vpid === vpid && v.key === Math.floor(addr / Tlb.SIZE_BYTES[v.size]);
+      expect(Tlb.entries(Tlb.removeCovering(arr, [addr + 0x1000, addr], pred))).toEqual(Tlb.entries(Tlb.removeWhere(arr, pred)));
+    }));
+  });
 });
