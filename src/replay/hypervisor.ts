@@ -222,6 +222,45 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
   }
 };
 
+/**
+ * How `handleExit` and `prepareEntry` handle an exit when that is only an edit of the VMCS and the guest's MSR values
+ * (for the fused round trip, src/vmx/entry.ts `exitAndResume`): RIP advanced past the instruction, an event to inject
+ * at the next entry (the VM-entry interruption-information value), the guest's MSR values after the handler
+ * (undefined: unchanged). `gprs` are the registers the exit left (the handler's operands). Undefined for any other exit
+ * and whenever anything else would happen: an event already pending injection, shadow paging, exits that map memory,
+ * retry an access, reflect an exception, write CRs or end the run. tests/replay/quickExit.test.ts checks that the
+ * fused path leaves the machine and hypervisor as handleExit and prepareEntry do.
+ */
+export interface QuickHandling {
+  readonly advanceRip: boolean;
+  readonly inject: bigint | null;
+  readonly guestMsrs: Machine['guestMsrs'] | undefined;
+}
+const SKIP: QuickHandling = { advanceRip: true, inject: null, guestMsrs: undefined };
+/** by basic exit reason: 1 for the instruction exits `handleExit` sends to its `default` branch (emulate and skip) */
+const SKIPPED = new Uint8Array(128);
+for (const r of [
+  R.CPUID, R.HLT, R.IO_INSTRUCTION, R.MSR_READ, R.RDTSC, R.RDTSCP, R.RDPMC, R.INVD, R.WBINVD, R.XSETBV, R.PAUSE_INSTRUCTION,
+  R.MWAIT_INSTRUCTION, R.MONITOR_INSTRUCTION, R.VMCALL, R.DR_ACCESS, R.RDRAND, R.RDSEED, R.GETSEC, R.INVLPG,
+]) SKIPPED[r] = 1;
+
+export const quickHandling = (
+  hv: Hypervisor, reason: number, interruptionInfo: number | undefined, gprs: Machine['gprs'], guestMsrs: Machine['guestMsrs'],
+): QuickHandling | undefined => {
+  if (hv.pendingInjection !== null || hv.shadow !== null) return undefined;
+  if (reason === R.EXTERNAL_INTERRUPT) {
+    // handleExit's EXTERNAL_INTERRUPT case, then prepareEntry's injection of it
+    const vector = (interruptionInfo ?? 0) & 0xff;
+    return { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), guestMsrs: undefined };
+  }
+  if (reason === R.MSR_WRITE) {
+    const msrs = new Map(guestMsrs);
+    msrs.set(Number(gprs.rcx), gprs.rax);
+    return { advanceRip: true, inject: null, guestMsrs: msrs };
+  }
+  return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;
+};
+
 /** Before VMRESUME: inject a pending event through the VM-entry interruption-information field. */
 export const prepareEntry = (hv: Hypervisor, m: Machine): { machine: Machine; hv: Hypervisor } => {
   const p = hv.pendingInjection;

@@ -11,21 +11,23 @@
  * reported in the outcome; the guest model has no IDT).
  */
 import * as Phys from '../arch/phys';
-import { isBitSet as bit, type Hpa } from '../arch/addr';
+import { bigOf, isBitSet as bit, type Hpa } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
 import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, groupStamp, vmcsRead, watchFields, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, groupStamp, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
 import { firstEntryFailureCached } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
-import { noteGuestLoaded, vmExit } from './exit';
+import { batchApply, batchPut, beginQuickExit, exitRecord, noteGuestLoaded, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineWith, type ExitRecord, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+
+const U64 = 0xffff_ffff_ffff_ffffn;
 
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
 
@@ -232,15 +234,28 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   const cpu = cpuWith(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0, { vmx: 'non-root' });
-  const guest = loadGuest(f, m.savedCr2 ?? 0n);
-  const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
-  const derived = derive(cpu0.caps, f, cpu0.mem, guest);
+  return loadAndEnter(m, cpu, f, m.savedCr2, m.guestMsrs, m.mmu, undefined);
+};
+
+/**
+ * VM entry once its checks passed (SDM "Loading Guest State", "Loading MSRs", the VPID flush, a zero preemption timer):
+ * `cpu` is the processor already in non-root operation with the current VMCS's fields `f`; `m` gives the rest of the
+ * machine, except for what the caller passes: the VMM's saved CR2 (undefined: none saved), the guest MSR values
+ * before the MSR-load list, the caches, and the registers (undefined: `m`'s).
+ */
+const loadAndEnter = (
+  m: Machine, cpu: Cpu, f: VmcsFields, savedCr2: bigint | undefined, msrs: ReadonlyMap<number, bigint>, mmu: Machine['mmu'],
+  gprs: Machine['gprs'] | undefined,
+): StepResult => {
+  const guest = loadGuest(f, savedCr2 ?? 0n);
+  const guestMsrs = loadEntryMsrs(cpu.mem, f, msrs);
+  const derived = derive(cpu.caps, f, cpu.mem, guest);
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
   const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
   const entered = machineWith(m, {
-    cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
-    mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
+    cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs,
+    mmu: vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
   });
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
   if (timerOn && timerValue === 0) {
@@ -248,4 +263,71 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   return { machine: entered, outcome: ENTERED };
+};
+
+/** The result of `exitAndResume`. */
+export interface RoundTrip {
+  /** the exit's cause as recorded (the ExitRecord is built only when asked for) */
+  readonly cause: ExitCause;
+  /** the exit as the VMM reads it, when `wantRecord` */
+  readonly exit: ExitRecord | null;
+  /** the VM entry's result; null when its checks fail: `machine` is then the machine in root operation just before
+   * VMRESUME (what `vmExit` and the VMM's writes leave), and the caller runs `vmEntry` on it */
+  readonly entry: StepResult | null;
+  readonly machine: Machine;
+}
+
+/**
+ * A VM exit, the VMM's writes to the current VMCS, and VMRESUME as one step, for the exits a VMM handles by emulating
+ * the instruction (advancing RIP past it: `advanceRip`), injecting an event at the next entry (`inject`: the VM-entry
+ * interruption-information value) and keeping guest MSR values (`guestMsrs`, undefined: unchanged), with `gprs` the
+ * registers the exit leaves (undefined: unchanged). Gives what
+ *
+ *   x = vmExit(m, cause, false, { pendingRetry: null, gprs }); x.machine with `guestMsrs`; VMWRITE GUEST_RIP
+ *   (GUEST_RIP + VM_EXIT_INSTRUCTION_LEN) when `advanceRip`; VMWRITE VM_ENTRY_INTR_INFO_FIELD `inject` when not
+ *   null; vmEntry(..., 'vmresume')
+ *
+ * gives (the same machine values, exit record and entry outcome), without the machines in between: one batch of
+ * field writes, one Cpu and one Machine. Returns undefined, having changed nothing, when the exit would save guest
+ * state, the timer or MSRs (`beginQuickExit`), when a memory access waits for its retry, or when VMRESUME would fail
+ * before its checks (SDM "Basic VM-Entry Checks"): take the general path then. tests/replay/quickExit.test.ts
+ * compares the two.
+ */
+export const exitAndResume = (
+  m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
+  guestMsrs: Machine['guestMsrs'] | undefined, wantRecord: boolean,
+): RoundTrip | undefined => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  const cpu0 = m.cpu;
+  if (g === null || nr === null || m.native || nr.retry !== null || m.pendingRetry !== null) return undefined;
+  if (cpu0.vmx !== 'non-root' || cpu0.currentVmcs === null || cpu0.blockingByMovSs) return undefined;
+  // what vmentryPreconditions asks of the VMCS for VMRESUME (the exit changes neither the launch state nor the pointer)
+  const st = cpu0.vmcs.get(cpu0.currentVmcs);
+  if (st === undefined || st.launch !== 'launched' || st.corrupted === true) return undefined;
+  if (advanceRip && c.instructionLength === undefined) return undefined;
+  const f = st.fields;
+  if (!beginQuickExit(m, f, c)) return undefined;
+  // skip_emulated_instruction: GUEST_RIP (the guest's RIP: the exit saved nothing new) + the length just recorded
+  if (advanceRip) {
+    const rip = g.rip + bigOf(c.instructionLength!);
+    batchPut(F.GUEST_RIP, rip > U64 ? rip & U64 : rip);
+  }
+  if (inject !== null) batchPut(F.VM_ENTRY_INTR_INFO_FIELD, inject);
+  // from here on `m` is superseded (inside a transient scope the field array may be written in place)
+  const f1 = batchApply(f);
+  const exit = wantRecord ? exitRecord(c, false, g, m.tsc) : null;
+  // SDM "Caching Translation Information": with VPID off the exit flushes VPID-0 mappings (and the entry again)
+  const mmu = nr.vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  const msrs = guestMsrs ?? m.guestMsrs;
+  const failure = firstEntryFailureCached({
+    caps: cpu0.caps, fields: f1, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs, vmxonPtr: cpu0.vmxonPtr ?? 0,
+  });
+  if (failure !== undefined) {
+    const cpu = withCurrentFields(cpu0, f1, { mem: cpu0.mem, vmx: 'root' });
+    const machine = machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs });
+    return { cause: c, exit, entry: null, machine };
+  }
+  const entry = loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs);
+  return { cause: c, exit, entry, machine: entry.machine };
 };

@@ -149,10 +149,13 @@ export const vmExitWith = (
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
   const machine = g !== null && !failedEntry
-    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry })
-    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry });
-  // a fresh object no one else holds yet: the operands go in before it is returned (MachinePatch has no gprs)
-  if (gprs !== undefined) (machine as { gprs: Machine['gprs'] }).gprs = gprs;
+    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry, gprs })
+    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry, gprs });
+  return { machine, exit: exitRecord(c, failedEntry, g, m.tsc) };
+};
+
+/** The exit as the VMM reads it: the cause, with the guest's RIP (0 without a guest) and the host TSC at the exit. */
+export const exitRecord = (c: ExitCause, failedEntry: boolean, g: GuestCpu | null, tsc: bigint): ExitRecord => {
   // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
   const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
   if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;
@@ -161,6 +164,33 @@ export const vmExitWith = (
   if (c.interruptionInfo !== undefined) exit.interruptionInfo = c.interruptionInfo;
   if (c.interruptionErrorCode !== undefined) exit.interruptionErrorCode = c.interruptionErrorCode;
   exit.rip = g?.rip ?? 0n;
-  exit.tsc = m.tsc;
-  return { machine, exit };
+  exit.tsc = tsc;
+  return exit;
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// A VM exit as the first part of a fused round trip (src/vmx/entry.ts `exitAndResume`): the writes of the exit, then
+// the VMM's, then VM entry, with no machine in between. Only for an exit whose saves would write nothing.
+
+/**
+ * Starts the batch of field writes of a VM exit from `m` (current fields `f`) with the exit's own writes (SDM
+ * "Recording VM-Exit Information"), when the exit would write nothing else: the guest state is the one the last VM
+ * entry loaded from `f` (saving it writes back the values the fields hold), no preemption timer runs and the
+ * MSR-store list is empty. Returns false otherwise (the batch is then undefined: take `vmExitWith`). More writes can
+ * follow (`batchPut`) before `batchApply`.
+ */
+export const beginQuickExit = (m: Machine, f: VmcsFields, c: ExitCause): boolean => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  if (g === null || nr === null || nr.timer !== null || g !== loadedGuest || f !== loadedFields) return false;
+  if (decisionsOf(f).storeCount !== 0) return false;
+  count = 0;
+  record(f, c, false);
+  return true;
+};
+
+/** Appends a write to the batch begun by `beginQuickExit` (applied after the ones before it). */
+export const batchPut = (enc: number, v: bigint): void => put(enc, v);
+
+/** The fields `f` after the writes of the batch, in order (`vmcsWriteFlat`). */
+export const batchApply = (f: VmcsFields): VmcsFields => vmcsWriteFlat(f, ENCS, VALS, count);
