@@ -1046,6 +1046,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   // whose written indexes name every field that may have changed (no values compared)
   const nWritten = writtenBetween(from, ctx.fields, writtenScratch);
   if (nWritten >= 0) {
+    if (!memChanged && prev.result === undefined && ripOnly(prev, ctx, nWritten)) return undefined;
     const rec = recordingContext(ctx);
     if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
     prev.fields = null;
@@ -1094,6 +1095,42 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   }
   if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
   return finish(prev, ctx, verdictChanged);
+};
+
+// The entry after an emulated instruction (KVM's skip_emulated_instruction): since the last entry, which passed, the
+// exit wrote its information fields (no check reads them) and the VMM advanced RIP. GUEST_RIP has one reader, the
+// guest-rip check, whose read set does not depend on the RIP value (it reads RIP, then the "IA-32e mode guest"
+// control, CS.L and CR4.LA57, each read or not depending on the ones before: tests/vmx/entryCheckRip.test.ts checks
+// this): so on the new fields it reads the fields of its recorded run, registered already, and it can run on the plain
+// context, without recording or the remembered runs. When it passes, every check passes.
+
+/** the guest-rip check (by table index) and the dense index and HOT_FIELDS slot of GUEST_RIP */
+const RIP_CHECK = ENTRY_CHECKS.findIndex((c) => c.id === 'guest-rip');
+const RIP_DENSE = DENSE[F.GUEST_RIP];
+const RIP_HOT = HOT_SLOT[RIP_DENSE] - 1;
+
+/**
+ * True when the memo (every verdict a pass, memory unchanged) now describes `ctx.fields`, whose fields written since
+ * the memo's (the first `nWritten` of writtenScratch) have no reader but GUEST_RIP's, and the guest-rip check passes on
+ * them: the entry passes. False, having changed nothing, otherwise (the general update then runs).
+ */
+const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean => {
+  const byIndex = prev.readersByIndex;
+  let rip = false;
+  for (let c = 0; c < nWritten; c++) {
+    const d = writtenScratch[c];
+    if (d === RIP_DENSE) rip = true;
+    else if (byIndex[d] !== undefined) return false;
+  }
+  if (rip) {
+    const l = byIndex[RIP_DENSE];
+    if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
+    if (ENTRY_CHECKS[RIP_CHECK].test(ctx) !== undefined) return false;
+    // the memo's copy of the hot values follows (the general path compares them when the store's history ends)
+    prev.hot[RIP_HOT] = ctx.fields.get(F.GUEST_RIP) ?? 0n;
+  }
+  prev.fields = ctx.fields;
+  return true;
 };
 
 /** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
