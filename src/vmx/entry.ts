@@ -241,13 +241,14 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
  * VM entry once its checks passed (SDM "Loading Guest State", "Loading MSRs", the VPID flush, a zero preemption timer):
  * `cpu` is the processor already in non-root operation with the current VMCS's fields `f`; `m` gives the rest of the
  * machine, except for what the caller passes: the VMM's saved CR2 (undefined: none saved), the guest MSR values
- * before the MSR-load list, the caches, and the registers (undefined: `m`'s).
+ * before the MSR-load list, the caches, the registers (undefined: `m`'s), and the guest state `loadGuest(f, savedCr2)`
+ * gives when the caller already has it (`exitAndResume`; it was noted with `noteGuestLoaded`).
  */
 const loadAndEnter = (
   m: Machine, cpu: Cpu, f: VmcsFields, savedCr2: bigint | undefined, msrs: ReadonlyMap<number, bigint>, mmu: Machine['mmu'],
-  gprs: Machine['gprs'] | undefined,
+  gprs: Machine['gprs'] | undefined, loaded?: GuestCpu,
 ): StepResult => {
-  const guest = loadGuest(f, savedCr2 ?? 0n);
+  const guest = loaded ?? loadGuest(f, savedCr2 ?? 0n);
   const guestMsrs = loadEntryMsrs(cpu.mem, f, msrs);
   const derived = derive(cpu.caps, f, cpu.mem, guest);
   const { vpid, timerOn } = derived.mode;
@@ -328,6 +329,14 @@ export const exitAndResume = (
     const machine = machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs });
     return { cause: c, exit, entry: null, machine };
   }
-  const entry = loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs);
+  // SDM "Loading Guest State" from f1: the fields hold what `g` was loaded from (the exit saved nothing: see
+  // beginQuickExit), but RIP; loadGuest would build a copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose
+  // CR8 changed is not the one loaded)
+  const rip = f1.get(F.GUEST_RIP) ?? 0n;
+  const guest: GuestCpu = rip === g.rip ? g : {
+    cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
+  };
+  noteGuestLoaded(guest, f1, true);
+  const entry = loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs, guest);
   return { cause: c, exit, entry, machine: entry.machine };
 };

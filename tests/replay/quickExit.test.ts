@@ -3,7 +3,7 @@
  * `exitAndResume` with src/replay/hypervisor.ts `quickHandling`) against the general path (guestStep's exit,
  * handleExit, prepareEntry, vmEntry): the same statistics, exit log, machine and hypervisor, over random exit-heavy
  * traces and configurations (VPID on and off, the preemption timer and its save at exit, "acknowledge interrupt on exit" off, MSR and I/O
- * bitmaps, an RIP close to the end of the 48-bit linear range, RFLAGS.IF = 0 so that an injected interrupt fails the
+ * bitmaps, PML, an RIP close to the end of the 48-bit linear range, RFLAGS.IF = 0 so that an injected interrupt fails the
  * entry checks).
  */
 import fc from 'fast-check';
@@ -44,6 +44,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   rip: fc.option(fc.constantFrom(U - 9n, U - 4n, 0x7fff_ffff_fff0n, 0x1000n), { nil: undefined }),
   ifOff: fc.boolean(),
   bitmaps: fc.boolean(),
+  pml: fc.boolean(),
 }).map((o): Config => {
   const secondary = ['enable-ept', 'enable-rdtscp', 'unrestricted-guest', 'wbinvd-exiting', ...(o.vpid ? ['enable-vpid'] : [])];
   const pin = ['external-interrupt-exiting', 'nmi-exiting', 'virtual-nmis', ...(o.timer !== undefined ? ['activate-vmx-preemption-timer'] : [])];
@@ -57,6 +58,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
     ...DEFAULT_CONFIG,
     controls: { secondary, pin, exit },
     vmcs,
+    ept: { ...DEFAULT_CONFIG.ept, pml: o.pml },
     ...(o.bitmaps ? { msrBitmap: { readExit: [0x1bn, 0x10n], writeExit: [0x6e0n] }, ioBitmap: { exitPorts: [[0x3f8n, 0x3ffn]] as [bigint, bigint][] } } : {}),
   };
 });
