@@ -16,9 +16,10 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { guestStep, immediateExit, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
+import { guestStep, immediateExit, immediateExitGprs, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import { exitAndResume, vmEntry } from '../vmx/entry';
+import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
 import type { Env, ExitRecord, Machine, StepResult } from '../vmx/machine';
 import type { Config } from './config';
@@ -261,11 +262,15 @@ const runEvent = (
   return { m, hv, stopped: `event ${ev.op} did not complete after ${MAX_ITERATIONS} exits` };
 };
 
+/** The machine and hypervisor after an event, and why the run stops (null: it goes on). */
+interface Resumed { readonly m: Machine; readonly hv: Hypervisor; readonly stopped: string | null }
+const isResumed = (r: Machine | Resumed): r is Resumed => (r as Partial<Resumed>).stopped !== undefined;
+
 /**
  * After the VMRESUME that follows a handled exit: an exit at entry (a zero preemption timer, a failed entry) is counted
  * and handled, and the guest resumed again; the access the entry retried is done.
  */
-const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): { m: Machine; hv: Hypervisor; stopped: string | null } => {
+const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): Resumed => {
   let m = e.machine;
   let hv = hv0;
   if (e.outcome.result === 'exit') {
@@ -306,22 +311,27 @@ export const setQuickExits = (on: boolean): boolean => {
  * An instruction or interrupt event that exits at once and whose handling only advances RIP, injects the interrupt or
  * keeps an MSR value (hypervisor.ts `quickHandling`), as one fused exit-handler-entry step (src/vmx/entry.ts
  * `exitAndResume`): what runEvent does for it (the exit counted and logged, handleExit, prepareEntry, vmEntry), without
- * the intermediate machines. Undefined when the event is not such an exit (nothing changed: take runEvent).
+ * the intermediate machines. Gives the machine with the guest running again (the hypervisor is unchanged), or, when
+ * the entry did not simply start the guest, what `afterEntry` makes of it; undefined when the event is not such an
+ * exit (nothing changed: take runEvent).
  */
-const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc): { m: Machine; hv: Hypervisor; stopped: string | null } | undefined => {
-  const x = immediateExit(m, ev);
-  if (x === null) return undefined;
-  const c = x.cause;
-  const h = quickHandling(hv, c.reason, c.interruptionInfo, x.gprs ?? m.gprs, m.guestMsrs);
+const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc): Machine | Resumed | undefined => {
+  const c = immediateExit(m, ev);
+  if (c === null) return undefined;
+  const gprs = immediateExitGprs();
+  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? m.gprs, m.guestMsrs);
   if (h === undefined) return undefined;
-  const q = exitAndResume(m, c, x.gprs, h.advanceRip, h.inject, h.guestMsrs, acc.log !== null);
-  if (q === undefined) return undefined;
+  const x = acc.log !== null ? exitRecord(c, false, m.guest, m.tsc) : null;
+  const e = exitAndResume(m, c, gprs, h.advanceRip, h.inject, h.guestMsrs);
+  if (e === undefined) return undefined;
   acc.exits.add(c.reason, s0.exitCost);
-  if (q.exit !== null) {
-    acc.log?.push(q.exit);
+  if (x !== null) {
+    acc.log?.push(x);
     acc.logEvents?.push(acc.current);
   }
-  return afterEntry(s0, q.entry ?? vmEntry(q.machine, 'vmresume'), hv, acc);
+  const nr = e.machine.nonRoot;
+  if (e.outcome.result === 'entered' && nr !== null && nr.retry === null) return e.machine;
+  return afterEntry(s0, e, hv, acc);
 };
 
 /**
@@ -456,6 +466,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     if (quickExits) {
       const q = quickRoundTrip(state, m, hv, ev, acc);
       if (q !== undefined) {
+        if (!isResumed(q)) { m = q; continue; }
         m = q.m;
         hv = q.hv;
         if (q.stopped !== null) { stopped = q.stopped; break; }

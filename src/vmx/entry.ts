@@ -23,9 +23,9 @@ import { firstEntryFailureCached } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
-import { batchApply, batchPut, beginQuickExit, exitRecord, noteGuestLoaded, vmExit, type ExitCause } from './exit';
+import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineWith, type ExitRecord, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const U64 = 0xffff_ffff_ffff_ffffn;
 
@@ -266,18 +266,6 @@ const loadAndEnter = (
   return { machine: entered, outcome: ENTERED };
 };
 
-/** The result of `exitAndResume`. */
-export interface RoundTrip {
-  /** the exit's cause as recorded (the ExitRecord is built only when asked for) */
-  readonly cause: ExitCause;
-  /** the exit as the VMM reads it, when `wantRecord` */
-  readonly exit: ExitRecord | null;
-  /** the VM entry's result; null when its checks fail: `machine` is then the machine in root operation just before
-   * VMRESUME (what `vmExit` and the VMM's writes leave), and the caller runs `vmEntry` on it */
-  readonly entry: StepResult | null;
-  readonly machine: Machine;
-}
-
 /**
  * A VM exit, the VMM's writes to the current VMCS, and VMRESUME as one step, for the exits a VMM handles by emulating
  * the instruction (advancing RIP past it: `advanceRip`), injecting an event at the next entry (`inject`: the VM-entry
@@ -288,16 +276,18 @@ export interface RoundTrip {
  *   (GUEST_RIP + VM_EXIT_INSTRUCTION_LEN) when `advanceRip`; VMWRITE VM_ENTRY_INTR_INFO_FIELD `inject` when not
  *   null; vmEntry(..., 'vmresume')
  *
- * gives (the same machine values, exit record and entry outcome), without the machines in between: one batch of
- * field writes, one Cpu and one Machine. Returns undefined, having changed nothing, when the exit would save guest
+ * gives (the same machine values and entry outcome; the exit record is `exitRecord(cause, false, m.guest, m.tsc)`),
+ * without the machines in between: one batch of field writes, one Cpu and one Machine; when the entry checks fail,
+ * the machine in root operation that the VMM's writes leave goes to `vmEntry`. Returns undefined, having changed
+ * nothing, when the exit would save guest
  * state, the timer or MSRs (`beginQuickExit`), when a memory access waits for its retry, or when VMRESUME would fail
  * before its checks (SDM "Basic VM-Entry Checks"): take the general path then. tests/replay/quickExit.test.ts
  * compares the two.
  */
 export const exitAndResume = (
   m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
-  guestMsrs: Machine['guestMsrs'] | undefined, wantRecord: boolean,
-): RoundTrip | undefined => {
+  guestMsrs: Machine['guestMsrs'] | undefined,
+): StepResult | undefined => {
   const g = m.guest;
   const nr = m.nonRoot;
   const cpu0 = m.cpu;
@@ -317,7 +307,6 @@ export const exitAndResume = (
   if (inject !== null) batchPut(F.VM_ENTRY_INTR_INFO_FIELD, inject);
   // from here on `m` is superseded (inside a transient scope the field array may be written in place)
   const f1 = batchApply(f);
-  const exit = wantRecord ? exitRecord(c, false, g, m.tsc) : null;
   // SDM "Caching Translation Information": with VPID off the exit flushes VPID-0 mappings (and the entry again)
   const mmu = nr.vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
   const msrs = guestMsrs ?? m.guestMsrs;
@@ -326,8 +315,7 @@ export const exitAndResume = (
   });
   if (failure !== undefined) {
     const cpu = withCurrentFields(cpu0, f1, { mem: cpu0.mem, vmx: 'root' });
-    const machine = machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs });
-    return { cause: c, exit, entry: null, machine };
+    return vmEntry(machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs }), 'vmresume');
   }
   // SDM "Loading Guest State" from f1: the fields hold what `g` was loaded from (the exit saved nothing: see
   // beginQuickExit), but RIP; loadGuest would build a copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose
@@ -337,6 +325,5 @@ export const exitAndResume = (
     cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
   };
   noteGuestLoaded(guest, f1, true);
-  const entry = loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs, guest);
-  return { cause: c, exit, entry, machine: entry.machine };
+  return loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs, guest);
 };

@@ -382,21 +382,27 @@ const interruptExit = (m: Machine, vector: number): ExitCause | null => {
 
 /**
  * The VM exit `guestStep` takes for an instruction event that exits (SDM "Instructions That Cause VM Exits ...") or an
- * external interrupt that exits, with the registers the exit leaves (undefined: unchanged); null for any other event or
- * outcome (the event runs, faults, or is not an instruction or interrupt). For the fused exit round trip of the replay
- * engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these events.
+ * external interrupt that exits; null for any other event or outcome (the event runs, faults, or is not an instruction
+ * or interrupt). The registers the exit leaves (undefined: unchanged) are in `immediateExitGprs` until the next call.
+ * For the fused exit round trip of the replay engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these
+ * events.
  */
-export const immediateExit = (m: Machine, ev: GuestEvent): { readonly cause: ExitCause; readonly gprs: Machine['gprs'] | undefined } | null => {
-  if (m.guest === null || m.native || m.nonRoot === null) return null;
-  if (ev.op === 'interrupt') {
-    const x = interruptExit(m, ev.vector);
-    return x === null ? null : { cause: x, gprs: undefined };
-  }
+export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
+  exitGprs = undefined;
+  const g = m.guest;
+  const nr = m.nonRoot;
+  if (g === null || m.native || nr === null) return null;
+  if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
   const i = instructionOf(ev);
   if (i === undefined) return null;
-  const d = decide(m.nonRoot.controls, { cpl: 0, cr4: m.guest.cr4 }, i);
-  return d.kind === 'exit' ? { cause: d, gprs: operandsOf(m.gprs, ev) } : null;
+  const d = decide(nr.controls, { cpl: 0, cr4: g.cr4 }, i);
+  if (d.kind !== 'exit') return null;
+  exitGprs = operandsOf(m.gprs, ev);
+  return d;
 };
+let exitGprs: Machine['gprs'] | undefined;
+/** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
+export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;
 
 /** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
  * the instruction has none. */
