@@ -17,7 +17,7 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, groupStamp, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
 import { firstEntryFailureCached } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
@@ -164,7 +164,7 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
   let mode: Mode | undefined;
   if (d !== null && d.caps === caps) {
     let ctl = true, wlk = true, md = true;
-    if (d.fields !== f) {
+    if (d.fields !== f && !sameStamps(d.fields, f)) {
       const c0 = groupStamp(d.fields, CONTROL_GROUP), c1 = groupStamp(f, CONTROL_GROUP);
       if (c0 !== undefined && c1 !== undefined) {
         ctl = c0 === c1;
@@ -325,5 +325,20 @@ export const exitAndResume = (
     cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
   };
   noteGuestLoaded(guest, f1, true);
-  return loadAndEnter(m, withCurrentFields(cpu0, f1), f1, g.cr2, msrs, mmu, gprs, guest);
+  const cpu = withCurrentFields(cpu0, f1);
+  // the writes changed no watched field (no control, walk, VPID/timer or other field a check reads: the batch wrote
+  // exit information, RIP and the injection field), and `nr` was loaded from `f`: the entry would derive the same
+  // controls (for this memory), walk configuration and VPID, and no timer (nr.timer is null), so it would reuse `nr`
+  // (nonRootOf); only the MSR-load list is read again
+  if (sameStamps(f, f1) && nr.controls.mem === cpu0.mem && nr.timer === null && nr.retry === null) {
+    const loaded = loadEntryMsrs(cpu0.mem, f1, msrs);
+    return {
+      machine: machineWith(m, {
+        cpu, guest, nonRoot: nr, pendingRetry: null, guestMsrs: loaded, savedCr2: g.cr2, gprs,
+        mmu: nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
+      }),
+      outcome: ENTERED,
+    };
+  }
+  return loadAndEnter(m, cpu, f1, g.cr2, msrs, mmu, gprs, guest);
 };

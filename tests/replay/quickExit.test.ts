@@ -11,11 +11,12 @@ import { isRight } from 'fp-ts/Either';
 import { gva as mkGva } from '../../src/arch/addr';
 import type { GuestEvent } from '../../src/guest/events';
 import { DEFAULT_CONFIG, type Config } from '../../src/replay/config';
-import { replayChunk, setQuickExits, startReplay, type ChunkResult, type ReplayState } from '../../src/replay/replay';
+import { replayChunk, replayState, setQuickExits, startReplay, type ChunkResult, type ReplayState } from '../../src/replay/replay';
+import * as Phys from '../../src/arch/phys';
 import * as Tlb from '../../src/mmu/tlb';
 import { currentFields } from '../../src/vmx/cpu';
 import { F } from '../../src/vmx/fields';
-import type { Machine } from '../../src/vmx/machine';
+import { withMem, type Machine } from '../../src/vmx/machine';
 
 const BASE = 0x40_0000;
 
@@ -138,6 +139,31 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
     const fused = run(true, s0, [evs]);
     expect(fused[0].state.stopped).toMatch(/VM entry failed/);
     expectSame(fused, run(false, s0, [evs]));
+  });
+
+  it('memory written while the guest runs (a device model, DMA) reaches the controls loaded at the next entry', () => {
+    // the guest the last VM entry loaded (the fused path needs it: the exit then saves nothing)
+    const s0 = replayChunk(start(DEFAULT_CONFIG)!, [{ op: 'cpuid', leaf: 0, subleaf: 0 }]).state;
+    const m = s0.machine;
+    const s1 = replayState({ ...s0, machine: withMem(m, Phys.write64(m.cpu.mem, 0x9000, 0x1234n)) });
+    expect(s1.machine.nonRoot!.controls.mem).not.toBe(s1.machine.cpu.mem);
+    const evs: GuestEvent[] = [{ op: 'cpuid', leaf: 1, subleaf: 0 }];
+    const fused = run(true, s1, [evs]);
+    expect(fused[0].state.machine.nonRoot!.controls.mem).toBe(fused[0].state.machine.cpu.mem);
+    expectSame(fused, run(false, s1, [evs]));
+  });
+
+  it('SDM "Loading MSRs": the VM-entry MSR-load list is loaded again at the fused entry', () => {
+    // a one-entry list at host-physical 0x9000, filled in after the launch: IA32_TSC_AUX (C0000103H) <- 0x77
+    const list = 0x9000;
+    const s0 = replayChunk(start({ ...DEFAULT_CONFIG, vmcs: [['VM_ENTRY_MSR_LOAD_ADDR', BigInt(list)], ['VM_ENTRY_MSR_LOAD_COUNT', 1n]] })!, [{ op: 'cpuid', leaf: 0, subleaf: 0 }]).state;
+    const m = s0.machine;
+    const s1 = replayState({ ...s0, machine: withMem(m, Phys.write64(Phys.write32(m.cpu.mem, list, 0xc000_0103), list + 8, 0x77n)) });
+    // the guest's WRMSR of the same MSR is overwritten by the list at the entry after it
+    const evs: GuestEvent[] = [{ op: 'cpuid', leaf: 1, subleaf: 0 }, { op: 'wrmsr', msr: 0xc000_0103, value: 5n }];
+    const fused = run(true, s1, [evs]);
+    expect(fused[0].state.machine.guestMsrs.get(0xc000_0103)).toBe(0x77n);
+    expectSame(fused, run(false, s1, [evs]));
   });
 
   it('leaves the input state valid (a state continued twice gives the same result)', () => {
