@@ -300,9 +300,11 @@ export const exitAndResume = (
   const f = st.fields;
   if (!beginQuickExit(m, f, c)) return undefined;
   // skip_emulated_instruction: GUEST_RIP (the guest's RIP: the exit saved nothing new) + the length just recorded
+  let rip = g.rip;
   if (advanceRip) {
-    const rip = g.rip + bigOf(c.instructionLength!);
-    batchPut(F.GUEST_RIP, rip > U64 ? rip & U64 : rip);
+    const r = g.rip + bigOf(c.instructionLength!);
+    rip = r > U64 ? r & U64 : r;
+    batchPut(F.GUEST_RIP, rip);
   }
   if (inject !== null) batchPut(F.VM_ENTRY_INTR_INFO_FIELD, inject);
   // from here on `m` is superseded (inside a transient scope the field array may be written in place)
@@ -318,9 +320,8 @@ export const exitAndResume = (
     return vmEntry(machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs }), 'vmresume');
   }
   // SDM "Loading Guest State" from f1: the fields hold what `g` was loaded from (the exit saved nothing: see
-  // beginQuickExit), but RIP; loadGuest would build a copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose
-  // CR8 changed is not the one loaded)
-  const rip = f1.get(F.GUEST_RIP) ?? 0n;
+  // beginQuickExit), but RIP (`rip`: a natural-width field keeps the 64-bit value as written); loadGuest would build a
+  // copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose CR8 changed is not the one loaded)
   const guest: GuestCpu = rip === g.rip ? g : {
     cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
   };
