@@ -319,10 +319,10 @@ const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEv
   const c = immediateExit(m, ev);
   if (c === null) return undefined;
   const gprs = immediateExitGprs();
-  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? m.gprs, m.guestMsrs);
+  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? m.gprs);
   if (h === undefined) return undefined;
   const x = acc.log !== null ? exitRecord(c, false, m.guest, m.tsc) : null;
-  const e = exitAndResume(m, c, gprs, h.advanceRip, h.inject, h.guestMsrs);
+  const e = exitAndResume(m, c, gprs, h.advanceRip, h.inject, h.msrWrite);
   if (e === undefined) return undefined;
   acc.exits.add(c.reason, s0.exitCost);
   if (x !== null) {

@@ -11,6 +11,7 @@
  * reported in the outcome; the guest model has no IDT).
  */
 import * as Phys from '../arch/phys';
+import { adopt, owned } from '../arch/transient';
 import { bigOf, isBitSet as bit, type Hpa } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
 import type { Walk2dConfig } from '../mmu/walk2d';
@@ -266,13 +267,31 @@ const loadAndEnter = (
   return { machine: entered, outcome: ENTERED };
 };
 
+/** A guest MSR value a VMM keeps (kvm_set_msr after a WRMSR exit). */
+export interface MsrWrite { readonly index: number; readonly value: bigint }
+
+/**
+ * The guest MSR values with `w` set. A map this transient scope made (src/arch/transient.ts) is set in place: only the
+ * machine being threaded through the replay chunk holds it; any other is copied, and the copy is the scope's.
+ */
+const withMsr = (msrs: Machine['guestMsrs'], w: MsrWrite): Machine['guestMsrs'] => {
+  if (msrs.get(w.index) === w.value && msrs.has(w.index)) return msrs;
+  if (owned(msrs)) {
+    (msrs as Map<number, bigint>).set(w.index, w.value);
+    return msrs;
+  }
+  const out = new Map(msrs);
+  out.set(w.index, w.value);
+  return adopt(out);
+};
+
 /**
  * A VM exit, the VMM's writes to the current VMCS, and VMRESUME as one step, for the exits a VMM handles by emulating
  * the instruction (advancing RIP past it: `advanceRip`), injecting an event at the next entry (`inject`: the VM-entry
- * interruption-information value) and keeping guest MSR values (`guestMsrs`, undefined: unchanged), with `gprs` the
+ * interruption-information value) and keeping a guest MSR value (`msrWrite`, null: none), with `gprs` the
  * registers the exit leaves (undefined: unchanged). Gives what
  *
- *   x = vmExit(m, cause, false, { pendingRetry: null, gprs }); x.machine with `guestMsrs`; VMWRITE GUEST_RIP
+ *   x = vmExit(m, cause, false, { pendingRetry: null, gprs }); x.machine with the MSR value set; VMWRITE GUEST_RIP
  *   (GUEST_RIP + VM_EXIT_INSTRUCTION_LEN) when `advanceRip`; VMWRITE VM_ENTRY_INTR_INFO_FIELD `inject` when not
  *   null; vmEntry(..., 'vmresume')
  *
@@ -286,7 +305,7 @@ const loadAndEnter = (
  */
 export const exitAndResume = (
   m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
-  guestMsrs: Machine['guestMsrs'] | undefined,
+  msrWrite: MsrWrite | null,
 ): StepResult | undefined => {
   const g = m.guest;
   const nr = m.nonRoot;
@@ -311,7 +330,7 @@ export const exitAndResume = (
   const f1 = batchApply(f);
   // SDM "Caching Translation Information": with VPID off the exit flushes VPID-0 mappings (and the entry again)
   const mmu = nr.vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
-  const msrs = guestMsrs ?? m.guestMsrs;
+  const msrs = msrWrite === null ? m.guestMsrs : withMsr(m.guestMsrs, msrWrite);
   const failure = firstEntryFailureCached({
     caps: cpu0.caps, fields: f1, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs, vmxonPtr: cpu0.vmxonPtr ?? 0,
   });

@@ -174,9 +174,13 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
     ];
     const s1 = replayChunk(s0, evs).state;
     const before = view(s1.machine);
-    const a = replayChunk(s1, evs).state;
+    // the MSR values a chunk sets in place are its own copy: a WRMSR of another value leaves s1's untouched
+    const evs2 = evs.map((e) => (e.op === 'wrmsr' ? { ...e, value: 9n } : e));
+    const a = replayChunk(s1, evs2).state;
+    expect(a.machine.guestMsrs.get(0x6e0)).toBe(9n);
     expect(view(s1.machine)).toEqual(before);
-    const b = replayChunk(s1, evs).state;
+    expect(s1.machine.guestMsrs.get(0x6e0)).toBe(5n);
+    const b = replayChunk(s1, evs2).state;
     expect(view(a.machine)).toEqual(view(b.machine));
     expect(currentFields(a.machine.cpu).get(F.GUEST_RIP)! > currentFields(s1.machine.cpu).get(F.GUEST_RIP)!).toBe(true);
   });
