@@ -18,9 +18,9 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
-import { firstEntryFailureCached } from './entryChecks';
+import { firstEntryFailureCached, type EntryContext } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
@@ -104,7 +104,10 @@ const loadGuest = (f: VmcsFields, cr2: bigint): GuestCpu => {
 
 /** SDM "Loading MSRs": the VM-entry MSR-load list (after the checks passed) into the guest's MSR values. */
 const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<number, bigint>): ReadonlyMap<number, bigint> => {
-  const count = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_COUNT) & 0xffff_ffffn);
+  const c = f.get(F.VM_ENTRY_MSR_LOAD_COUNT);
+  // an empty list (the common case) without bigint arithmetic
+  if (c === undefined || c === 0n) return base;
+  const count = Number(c & 0xffff_ffffn);
   if (count === 0) return base;
   const addr = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_ADDR));
   const out = new Map(base);
@@ -267,6 +270,12 @@ const loadAndEnter = (
   return { machine: entered, outcome: ENTERED };
 };
 
+/** The entry-check context of the fused entry, one object set up for each call (firstEntryFailureCached keeps no
+ * reference to it; cleared after the call so that it holds no store or memory alive). */
+const CHECK_CTX: { -readonly [K in keyof EntryContext]: EntryContext[K] } = {
+  caps: undefined as unknown as Caps, fields: emptyFields, mem: Phys.empty, currentVmcs: 0, vmxonPtr: 0,
+};
+
 /** A guest MSR value a VMM keeps (kvm_set_msr after a WRMSR exit). */
 export interface MsrWrite { readonly index: number; readonly value: bigint }
 
@@ -331,9 +340,11 @@ export const exitAndResume = (
   // SDM "Caching Translation Information": with VPID off the exit flushes VPID-0 mappings (and the entry again)
   const mmu = nr.vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
   const msrs = msrWrite === null ? m.guestMsrs : withMsr(m.guestMsrs, msrWrite);
-  const failure = firstEntryFailureCached({
-    caps: cpu0.caps, fields: f1, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs, vmxonPtr: cpu0.vmxonPtr ?? 0,
-  });
+  const ctx = CHECK_CTX;
+  ctx.caps = cpu0.caps; ctx.fields = f1; ctx.mem = cpu0.mem; ctx.currentVmcs = cpu0.currentVmcs; ctx.vmxonPtr = cpu0.vmxonPtr ?? 0;
+  const failure = firstEntryFailureCached(ctx);
+  ctx.fields = emptyFields;
+  ctx.mem = Phys.empty;
   if (failure !== undefined) {
     const cpu = withCurrentFields(cpu0, f1, { mem: cpu0.mem, vmx: 'root' });
     return vmEntry(machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs }), 'vmresume');
