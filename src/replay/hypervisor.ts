@@ -245,14 +245,22 @@ for (const r of [
   R.MWAIT_INSTRUCTION, R.MONITOR_INSTRUCTION, R.VMCALL, R.DR_ACCESS, R.RDRAND, R.RDSEED, R.GETSEC, R.INVLPG,
 ]) SKIPPED[r] = 1;
 
+let lastVector = -1;
+let lastInjection: QuickHandling = SKIP;
+
 export const quickHandling = (
   hv: Hypervisor, reason: number, interruptionInfo: number | undefined, gprs: Machine['gprs'],
 ): QuickHandling | undefined => {
   if (hv.pendingInjection !== null || hv.shadow !== null) return undefined;
   if (reason === R.EXTERNAL_INTERRUPT) {
-    // handleExit's EXTERNAL_INTERRUPT case, then prepareEntry's injection of it
+    // handleExit's EXTERNAL_INTERRUPT case, then prepareEntry's injection of it (the handling of the last vector is
+    // kept: an immutable value, and the same injection bigint is then found in the field by identity)
     const vector = (interruptionInfo ?? 0) & 0xff;
-    return { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), msrWrite: null };
+    if (vector !== lastVector) {
+      lastVector = vector;
+      lastInjection = { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), msrWrite: null };
+    }
+    return lastInjection;
   }
   if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
   return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;

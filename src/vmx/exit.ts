@@ -29,6 +29,15 @@ const VALS: bigint[] = new Array<bigint>(32).fill(0n);
 let count = 0;
 const put = (enc: number, v: bigint): void => { ENCS[count] = enc; VALS[count] = v; count++; };
 
+// The interruption information of the last vectored exit as a bigint: an interrupt exits with the same vector again
+// and again, and the same bigint is then compared by identity when the field already holds it (a memo of one).
+let lastInfo = -1;
+let lastInfoBig = 0n;
+const infoBig = (info: number): bigint => {
+  if (info !== lastInfo) { lastInfo = info; lastInfoBig = BigInt(info); }
+  return lastInfoBig;
+};
+
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
 const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   put(F.VM_EXIT_REASON, failedEntry ? BigInt(c.reason) | 0x8000_0000n : bigOf(c.reason));
@@ -36,7 +45,7 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
   if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
   if (!failedEntry) {
-    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : BigInt(c.interruptionInfo));
+    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(c.interruptionInfo));
     if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
     put(F.IDT_VECTORING_INFO_FIELD, 0n);
     if (c.instructionLength !== undefined) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(c.instructionLength));
