@@ -31,6 +31,7 @@ import { R } from '../vmx/exitReasons';
 import { eptContextOf } from '../vmx/entry';
 import { interruptionInfoNumber } from '../vmx/qualifications';
 import { machineWith, type ExitRecord, type Machine } from '../vmx/machine';
+import type { MsrWrite } from '../vmx/entry';
 import type { Config } from './config';
 import * as Shadow from './shadow';
 
@@ -220,6 +221,49 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
       // every instruction exit: emulate and skip it
       return { machine: exit.instructionLength !== undefined ? skipInstruction(m) : m, hv, resume: true };
   }
+};
+
+/**
+ * How `handleExit` and `prepareEntry` handle an exit when that is only an edit of the VMCS and the guest's MSR values
+ * (for the fused round trip, src/vmx/entry.ts `exitAndResume`): RIP advanced past the instruction, an event to inject
+ * at the next entry (the VM-entry interruption-information value), an MSR value the handler keeps for the guest. `gprs` are the registers the exit left (the handler's operands). Undefined for any other exit
+ * and whenever anything else would happen: an event already pending injection, shadow paging, exits that map memory,
+ * retry an access, reflect an exception, write CRs or end the run. tests/replay/quickExit.test.ts checks that the
+ * fused path leaves the machine and hypervisor as handleExit and prepareEntry do.
+ */
+export interface QuickHandling {
+  readonly advanceRip: boolean;
+  readonly inject: bigint | null;
+  /** kvm_set_msr: the MSR (index, value) the guest's WRMSR wrote, kept in the guest MSR values; null: none */
+  readonly msrWrite: MsrWrite | null;
+}
+const SKIP: QuickHandling = { advanceRip: true, inject: null, msrWrite: null };
+/** by basic exit reason: 1 for the instruction exits `handleExit` sends to its `default` branch (emulate and skip) */
+const SKIPPED = new Uint8Array(128);
+for (const r of [
+  R.CPUID, R.HLT, R.IO_INSTRUCTION, R.MSR_READ, R.RDTSC, R.RDTSCP, R.RDPMC, R.INVD, R.WBINVD, R.XSETBV, R.PAUSE_INSTRUCTION,
+  R.MWAIT_INSTRUCTION, R.MONITOR_INSTRUCTION, R.VMCALL, R.DR_ACCESS, R.RDRAND, R.RDSEED, R.GETSEC, R.INVLPG,
+]) SKIPPED[r] = 1;
+
+let lastVector = -1;
+let lastInjection: QuickHandling = SKIP;
+
+export const quickHandling = (
+  hv: Hypervisor, reason: number, interruptionInfo: number | undefined, gprs: Machine['gprs'],
+): QuickHandling | undefined => {
+  if (hv.pendingInjection !== null || hv.shadow !== null) return undefined;
+  if (reason === R.EXTERNAL_INTERRUPT) {
+    // handleExit's EXTERNAL_INTERRUPT case, then prepareEntry's injection of it (the handling of the last vector is
+    // kept: an immutable value, and the same injection bigint is then found in the field by identity)
+    const vector = (interruptionInfo ?? 0) & 0xff;
+    if (vector !== lastVector) {
+      lastVector = vector;
+      lastInjection = { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), msrWrite: null };
+    }
+    return lastInjection;
+  }
+  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
+  return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;
 };
 
 /** Before VMRESUME: inject a pending event through the VM-entry interruption-information field. */

@@ -16,15 +16,16 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { guestStep, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
+import { guestStep, immediateExit, immediateExitGprs, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
-import { vmEntry } from '../vmx/entry';
+import { exitAndResume, vmEntry } from '../vmx/entry';
+import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
-import type { Env, ExitRecord, Machine } from '../vmx/machine';
+import type { Env, ExitRecord, Machine, StepResult } from '../vmx/machine';
 import type { Config } from './config';
 import * as Shadow from './shadow';
 import { GUEST_TABLES_BASE } from './program';
-import { handleExit, initialHypervisor, prepareEntry, type Hypervisor } from './hypervisor';
+import { handleExit, initialHypervisor, prepareEntry, quickHandling, type Hypervisor } from './hypervisor';
 import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
 import { addPages, emptyPageSet, type PageSet } from './pageSet';
 import { concatRunStats, defaultExitCost, emptyRunStats, ExitTally, type ExitCostModel, type RunStats } from './stats';
@@ -66,7 +67,7 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
     const l = launchMachine(env, config, machine);
     if (isLeft(l)) return l;
     if (l.right.outcome.result !== 'entered') {
-      return left({ path: 'config', expected: 'a config whose VM entry succeeds (see `vtxsim check`)', found: JSON.stringify(l.right.outcome) });
+      return left({ path: 'config', expected: 'a config whose VM entry succeeds (see `vtxsim check`)', found: JSON.stringify(l.right.outcome, hexBigints) });
     }
     machine = l.right.machine;
   }
@@ -82,6 +83,9 @@ export const startReplay = (config: Config): Either<RunProblem, ReplayState> => 
     guestFaults: 0, exitCost: defaultExitCost, stopped: null, roots: new Set(),
   }));
 };
+
+/** JSON.stringify replacer: bigints (an exit record's qualification, RIP, TSC) as 0x-hex strings (JSON has none). */
+const hexBigints = (_k: string, v: unknown): unknown => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v);
 
 /**
  * A replay state as one object literal of a fixed shape. Every state the engine makes comes from here: a state built
@@ -229,27 +233,10 @@ const runEvent = (
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
         if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
         const p = prepareEntry(h.hv, h.machine.pendingRetry === null ? h.machine : { ...h.machine, pendingRetry: null });
-        hv = p.hv;
-        const e = vmEntry(p.machine, 'vmresume');
-        m = e.machine;
-        if (e.outcome.result === 'exit') {
-          // an exit at entry (a zero preemption timer, a failed entry): count it and handle it next round
-          const y = e.outcome.exit;
-          const yn = exitName(y.reason);
-          acc.exits.add(y.reason, s0.exitCost);
-          acc.log?.push(y);
-          acc.logEvents?.push(acc.current);
-          if (y.failedEntry) return { m, hv, stopped: `VM entry failed (${yn})` };
-          const h2 = handleExit(hv, m, y);
-          const p2 = prepareEntry(h2.hv, h2.machine);
-          hv = p2.hv;
-          const e2 = vmEntry(p2.machine, 'vmresume');
-          if (e2.outcome.result !== 'entered') return { m: e2.machine, hv, stopped: `VM entry failed after ${yn}` };
-          m = e2.machine;
-        } else if (e.outcome.result !== 'entered') {
-          return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome)}` };
-        }
-        if (m.nonRoot !== null && m.nonRoot.retry !== null) m = { ...m, nonRoot: { ...m.nonRoot, retry: null } };
+        const resumed = afterEntry(s0, vmEntry(p.machine, 'vmresume'), p.hv, acc);
+        if (resumed.stopped !== null) return resumed;
+        m = resumed.m;
+        hv = resumed.hv;
         const inj = h.injectedFault;
         if (inj !== undefined && m.guest !== null) {
           // shadow paging: the #PF injected at this entry runs the guest's handler (CR2 as the hypervisor loaded it)
@@ -273,6 +260,78 @@ const runEvent = (
     }
   }
   return { m, hv, stopped: `event ${ev.op} did not complete after ${MAX_ITERATIONS} exits` };
+};
+
+/** The machine and hypervisor after an event, and why the run stops (null: it goes on). */
+interface Resumed { readonly m: Machine; readonly hv: Hypervisor; readonly stopped: string | null }
+const isResumed = (r: Machine | Resumed): r is Resumed => (r as Partial<Resumed>).stopped !== undefined;
+
+/**
+ * After the VMRESUME that follows a handled exit: an exit at entry (a zero preemption timer, a failed entry) is counted
+ * and handled, and the guest resumed again; the access the entry retried is done.
+ */
+const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): Resumed => {
+  let m = e.machine;
+  let hv = hv0;
+  if (e.outcome.result === 'exit') {
+    // an exit at entry (a zero preemption timer, a failed entry): count it and handle it next round
+    const y = e.outcome.exit;
+    const yn = exitName(y.reason);
+    acc.exits.add(y.reason, s0.exitCost);
+    acc.log?.push(y);
+    acc.logEvents?.push(acc.current);
+    if (y.failedEntry) return { m, hv, stopped: `VM entry failed (${yn})` };
+    const h2 = handleExit(hv, m, y);
+    const p2 = prepareEntry(h2.hv, h2.machine);
+    hv = p2.hv;
+    const e2 = vmEntry(p2.machine, 'vmresume');
+    if (e2.outcome.result !== 'entered') return { m: e2.machine, hv, stopped: `VM entry failed after ${yn}` };
+    m = e2.machine;
+  } else if (e.outcome.result !== 'entered') {
+    return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome, hexBigints)}` };
+  }
+  if (m.nonRoot !== null && m.nonRoot.retry !== null) m = { ...m, nonRoot: { ...m.nonRoot, retry: null } };
+  return { m, hv, stopped: null };
+};
+
+/** Off: every exit takes runEvent's general path (tests compare the two; see `setQuickExits`). */
+let quickExits = true;
+
+/**
+ * Turns the fused exit round trip (`quickRoundTrip`) on or off; returns the previous setting. For tests that compare
+ * it with the general path: results are the same either way.
+ */
+export const setQuickExits = (on: boolean): boolean => {
+  const was = quickExits;
+  quickExits = on;
+  return was;
+};
+
+/**
+ * An instruction or interrupt event that exits at once and whose handling only advances RIP, injects the interrupt or
+ * keeps an MSR value (hypervisor.ts `quickHandling`), as one fused exit-handler-entry step (src/vmx/entry.ts
+ * `exitAndResume`): what runEvent does for it (the exit counted and logged, handleExit, prepareEntry, vmEntry), without
+ * the intermediate machines. Gives the machine with the guest running again (the hypervisor is unchanged), or, when
+ * the entry did not simply start the guest, what `afterEntry` makes of it; undefined when the event is not such an
+ * exit (nothing changed: take runEvent).
+ */
+const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc): Machine | Resumed | undefined => {
+  const c = immediateExit(m, ev);
+  if (c === null) return undefined;
+  const gprs = immediateExitGprs();
+  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? m.gprs);
+  if (h === undefined) return undefined;
+  const x = acc.log !== null ? exitRecord(c, false, m.guest, m.tsc) : null;
+  const e = exitAndResume(m, c, gprs, h.advanceRip, h.inject, h.msrWrite);
+  if (e === undefined) return undefined;
+  acc.exits.add(c.reason, s0.exitCost);
+  if (x !== null) {
+    acc.log?.push(x);
+    acc.logEvents?.push(acc.current);
+  }
+  const nr = e.machine.nonRoot;
+  if (e.outcome.result === 'entered' && nr !== null && nr.retry === null) return e.machine;
+  return afterEntry(s0, e, hv, acc);
 };
 
 /**
@@ -403,6 +462,16 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       hv = r.hv;
       if (r.stopped !== null) { stopped = r.stopped; break; }
       continue;
+    }
+    if (quickExits) {
+      const q = quickRoundTrip(state, m, hv, ev, acc);
+      if (q !== undefined) {
+        if (!isResumed(q)) { m = q; continue; }
+        m = q.m;
+        hv = q.hv;
+        if (q.stopped !== null) { stopped = q.stopped; break; }
+        continue;
+      }
     }
     const r = runEvent(state, m, hv, ev, acc, state);
     m = r.m;

@@ -304,6 +304,13 @@ const toStore = (f: VmcsFields): Store => {
  */
 export const groupStamp = (f: VmcsFields, group: number): number | undefined => (isStore(f) ? f.stamps[group] : undefined);
 
+/**
+ * True when every watched group has the same stamp in both versions (each group's fields hold the same values in
+ * both): one comparison, for a batch of writes that changed no watched field (the store then keeps its stamps).
+ * False when they differ or either map is not a field store (compare stamps or values then).
+ */
+export const sameStamps = (a: VmcsFields, b: VmcsFields): boolean => isStore(a) && isStore(b) && a.stamps === b.stamps;
+
 /** A field value by full encoding; a field never written reads 0. */
 export const vmcsRead = (fields: VmcsFields, enc: number): bigint => fields.get(enc) ?? 0n;
 

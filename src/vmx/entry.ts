@@ -11,21 +11,24 @@
  * reported in the outcome; the guest model has no IDT).
  */
 import * as Phys from '../arch/phys';
-import { isBitSet as bit, type Hpa } from '../arch/addr';
+import { adopt, owned } from '../arch/transient';
+import { bigOf, isBitSet as bit, type Hpa } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
 import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, groupStamp, vmcsRead, watchFields, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
-import { firstEntryFailureCached } from './entryChecks';
+import { firstEntryFailureCached, type EntryContext } from './entryChecks';
 import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
-import { noteGuestLoaded, vmExit } from './exit';
+import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
 import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+
+const U64 = 0xffff_ffff_ffff_ffffn;
 
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
 
@@ -101,7 +104,10 @@ const loadGuest = (f: VmcsFields, cr2: bigint): GuestCpu => {
 
 /** SDM "Loading MSRs": the VM-entry MSR-load list (after the checks passed) into the guest's MSR values. */
 const loadEntryMsrs = (mem: Phys.PhysMem, f: VmcsFields, base: ReadonlyMap<number, bigint>): ReadonlyMap<number, bigint> => {
-  const count = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_COUNT) & 0xffff_ffffn);
+  const c = f.get(F.VM_ENTRY_MSR_LOAD_COUNT);
+  // an empty list (the common case) without bigint arithmetic
+  if (c === undefined || c === 0n) return base;
+  const count = Number(c & 0xffff_ffffn);
   if (count === 0) return base;
   const addr = Number(vmcsRead(f, F.VM_ENTRY_MSR_LOAD_ADDR));
   const out = new Map(base);
@@ -162,7 +168,7 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
   let mode: Mode | undefined;
   if (d !== null && d.caps === caps) {
     let ctl = true, wlk = true, md = true;
-    if (d.fields !== f) {
+    if (d.fields !== f && !sameStamps(d.fields, f)) {
       const c0 = groupStamp(d.fields, CONTROL_GROUP), c1 = groupStamp(f, CONTROL_GROUP);
       if (c0 !== undefined && c1 !== undefined) {
         ctl = c0 === c1;
@@ -232,15 +238,29 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   const cpu = cpuWith(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0, { vmx: 'non-root' });
-  const guest = loadGuest(f, m.savedCr2 ?? 0n);
-  const guestMsrs = loadEntryMsrs(cpu0.mem, f, m.guestMsrs);
-  const derived = derive(cpu0.caps, f, cpu0.mem, guest);
+  return loadAndEnter(m, cpu, f, m.savedCr2, m.guestMsrs, m.mmu, undefined);
+};
+
+/**
+ * VM entry once its checks passed (SDM "Loading Guest State", "Loading MSRs", the VPID flush, a zero preemption timer):
+ * `cpu` is the processor already in non-root operation with the current VMCS's fields `f`; `m` gives the rest of the
+ * machine, except for what the caller passes: the VMM's saved CR2 (undefined: none saved), the guest MSR values
+ * before the MSR-load list, the caches, the registers (undefined: `m`'s), and the guest state `loadGuest(f, savedCr2)`
+ * gives when the caller already has it (`exitAndResume`; it was noted with `noteGuestLoaded`).
+ */
+const loadAndEnter = (
+  m: Machine, cpu: Cpu, f: VmcsFields, savedCr2: bigint | undefined, msrs: ReadonlyMap<number, bigint>, mmu: Machine['mmu'],
+  gprs: Machine['gprs'] | undefined, loaded?: GuestCpu,
+): StepResult => {
+  const guest = loaded ?? loadGuest(f, savedCr2 ?? 0n);
+  const guestMsrs = loadEntryMsrs(cpu.mem, f, msrs);
+  const derived = derive(cpu.caps, f, cpu.mem, guest);
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
   const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
   const entered = machineWith(m, {
-    cpu, guest, nonRoot, pendingRetry: null, guestMsrs,
-    mmu: vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu,
+    cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs,
+    mmu: vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
   });
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
   if (timerOn && timerValue === 0) {
@@ -248,4 +268,108 @@ export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult 
     return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
   }
   return { machine: entered, outcome: ENTERED };
+};
+
+/** The entry-check context of the fused entry, one object set up for each call (firstEntryFailureCached keeps no
+ * reference to it; cleared after the call so that it holds no store or memory alive). */
+const CHECK_CTX: { -readonly [K in keyof EntryContext]: EntryContext[K] } = {
+  caps: undefined as unknown as Caps, fields: emptyFields, mem: Phys.empty, currentVmcs: 0, vmxonPtr: 0,
+};
+
+/** A guest MSR value a VMM keeps (kvm_set_msr after a WRMSR exit). */
+export interface MsrWrite { readonly index: number; readonly value: bigint }
+
+/**
+ * The guest MSR values with `w` set. A map this transient scope made (src/arch/transient.ts) is set in place: only the
+ * machine being threaded through the replay chunk holds it; any other is copied, and the copy is the scope's.
+ */
+const withMsr = (msrs: Machine['guestMsrs'], w: MsrWrite): Machine['guestMsrs'] => {
+  if (msrs.get(w.index) === w.value && msrs.has(w.index)) return msrs;
+  if (owned(msrs)) {
+    (msrs as Map<number, bigint>).set(w.index, w.value);
+    return msrs;
+  }
+  const out = new Map(msrs);
+  out.set(w.index, w.value);
+  return adopt(out);
+};
+
+/**
+ * A VM exit, the VMM's writes to the current VMCS, and VMRESUME as one step, for the exits a VMM handles by emulating
+ * the instruction (advancing RIP past it: `advanceRip`), injecting an event at the next entry (`inject`: the VM-entry
+ * interruption-information value) and keeping a guest MSR value (`msrWrite`, null: none), with `gprs` the
+ * registers the exit leaves (undefined: unchanged). Gives what
+ *
+ *   x = vmExit(m, cause, false, { pendingRetry: null, gprs }); x.machine with the MSR value set; VMWRITE GUEST_RIP
+ *   (GUEST_RIP + VM_EXIT_INSTRUCTION_LEN) when `advanceRip`; VMWRITE VM_ENTRY_INTR_INFO_FIELD `inject` when not
+ *   null; vmEntry(..., 'vmresume')
+ *
+ * gives (the same machine values and entry outcome; the exit record is `exitRecord(cause, false, m.guest, m.tsc)`),
+ * without the machines in between: one batch of field writes, one Cpu and one Machine; when the entry checks fail,
+ * the machine in root operation that the VMM's writes leave goes to `vmEntry`. Returns undefined, having changed
+ * nothing, when the exit would save guest
+ * state, the timer or MSRs (`beginQuickExit`), when a memory access waits for its retry, or when VMRESUME would fail
+ * before its checks (SDM "Basic VM-Entry Checks"): take the general path then. tests/replay/quickExit.test.ts
+ * compares the two.
+ */
+export const exitAndResume = (
+  m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
+  msrWrite: MsrWrite | null,
+): StepResult | undefined => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  const cpu0 = m.cpu;
+  if (g === null || nr === null || m.native || nr.retry !== null || m.pendingRetry !== null) return undefined;
+  if (cpu0.vmx !== 'non-root' || cpu0.currentVmcs === null || cpu0.blockingByMovSs) return undefined;
+  // what vmentryPreconditions asks of the VMCS for VMRESUME (the exit changes neither the launch state nor the pointer)
+  const st = cpu0.vmcs.get(cpu0.currentVmcs);
+  if (st === undefined || st.launch !== 'launched' || st.corrupted === true) return undefined;
+  if (advanceRip && c.instructionLength === undefined) return undefined;
+  const f = st.fields;
+  if (!beginQuickExit(m, f, c)) return undefined;
+  // skip_emulated_instruction: GUEST_RIP (the guest's RIP: the exit saved nothing new) + the length just recorded
+  let rip = g.rip;
+  if (advanceRip) {
+    const r = g.rip + bigOf(c.instructionLength!);
+    rip = r > U64 ? r & U64 : r;
+    batchPut(F.GUEST_RIP, rip);
+  }
+  if (inject !== null) batchPut(F.VM_ENTRY_INTR_INFO_FIELD, inject);
+  // from here on `m` is superseded (inside a transient scope the field array may be written in place)
+  const f1 = batchApply(f);
+  // SDM "Caching Translation Information": with VPID off the exit flushes VPID-0 mappings (and the entry again)
+  const mmu = nr.vpid === 0 ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  const msrs = msrWrite === null ? m.guestMsrs : withMsr(m.guestMsrs, msrWrite);
+  const ctx = CHECK_CTX;
+  ctx.caps = cpu0.caps; ctx.fields = f1; ctx.mem = cpu0.mem; ctx.currentVmcs = cpu0.currentVmcs; ctx.vmxonPtr = cpu0.vmxonPtr ?? 0;
+  const failure = firstEntryFailureCached(ctx);
+  ctx.fields = emptyFields;
+  ctx.mem = Phys.empty;
+  if (failure !== undefined) {
+    const cpu = withCurrentFields(cpu0, f1, { mem: cpu0.mem, vmx: 'root' });
+    return vmEntry(machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry: null, guestMsrs: msrs, gprs }), 'vmresume');
+  }
+  // SDM "Loading Guest State" from f1: the fields hold what `g` was loaded from (the exit saved nothing: see
+  // beginQuickExit), but RIP (`rip`: a natural-width field keeps the 64-bit value as written); loadGuest would build a
+  // copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose CR8 changed is not the one loaded)
+  const guest: GuestCpu = rip === g.rip ? g : {
+    cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
+  };
+  noteGuestLoaded(guest, f1, true);
+  const cpu = withCurrentFields(cpu0, f1);
+  // the writes changed no watched field (no control, walk, VPID/timer or other field a check reads: the batch wrote
+  // exit information, RIP and the injection field), and `nr` was loaded from `f`: the entry would derive the same
+  // controls (for this memory), walk configuration and VPID, and no timer (nr.timer is null), so it would reuse `nr`
+  // (nonRootOf); only the MSR-load list is read again
+  if (sameStamps(f, f1) && nr.controls.mem === cpu0.mem && nr.timer === null && nr.retry === null) {
+    const loaded = loadEntryMsrs(cpu0.mem, f1, msrs);
+    return {
+      machine: machineWith(m, {
+        cpu, guest, nonRoot: nr, pendingRetry: null, guestMsrs: loaded, savedCr2: g.cr2, gprs,
+        mmu: nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
+      }),
+      outcome: ENTERED,
+    };
+  }
+  return loadAndEnter(m, cpu, f1, g.cr2, msrs, mmu, gprs, guest);
 };

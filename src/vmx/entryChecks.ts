@@ -878,6 +878,10 @@ interface CheckMemo {
   /** the remembered runs of each check (RUNS_PER_CHECK per check) and which one the next run replaces */
   readonly runs: (Run | undefined)[];
   readonly nextRun: Uint8Array;
+  /** values of the VM-entry interruption-information field with which every check passes, given the values the
+   * memo's fields hold in every other field a check reads but GUEST_RIP (at most two: the value an injection writes
+   * and the one the next exit leaves); emptied whenever such a field or the memory changes (see `ripOnly`) */
+  readonly injOk: bigint[];
 }
 
 // Between two entries of a running guest, a VMM changes few fields the checks read: the handler advances RIP or
@@ -1022,7 +1026,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
       readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
-      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n),
+      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [],
     };
     memos.set(ctx.caps, memo);
     lastCaps = ctx.caps;
@@ -1046,6 +1050,10 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   // whose written indexes name every field that may have changed (no values compared)
   const nWritten = writtenBetween(from, ctx.fields, writtenScratch);
   if (nWritten >= 0) {
+    if (!memChanged && prev.result === undefined && ripOnly(prev, ctx, nWritten)) return undefined;
+    // an entry that toggles the injection field (and moves RIP) and passes: both values of the field pass from now on
+    const toggle = !memChanged && prev.result === undefined && onlyRipAndInjection(prev, nWritten);
+    const injBefore = prev.hot[INJ_HOT];
     const rec = recordingContext(ctx);
     if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
     prev.fields = null;
@@ -1063,6 +1071,8 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     if (verdictChanged) prev.result = resultOf(prev.verdicts);
     prev.fields = ctx.fields;
     prev.mem = ctx.mem;
+    prev.injOk.length = 0;
+    if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
     return prev.result;
   }
   let changed: readonly number[];
@@ -1096,8 +1106,73 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   return finish(prev, ctx, verdictChanged);
 };
 
+// The entry after an emulated instruction (KVM's skip_emulated_instruction): since the last entry, which passed, the
+// exit wrote its information fields (no check reads them) and the VMM advanced RIP. GUEST_RIP has one reader, the
+// guest-rip check, whose read set does not depend on the RIP value (it reads RIP, then the "IA-32e mode guest"
+// control, CS.L and CR4.LA57, each read or not depending on the ones before: tests/vmx/entryCheckRip.test.ts checks
+// this): so on the new fields it reads the fields of its recorded run, registered already, and it can run on the plain
+// context, without recording or the remembered runs. When it passes, every check passes.
+//
+// The same holds when the VM-entry interruption-information field was written too (an injection, or the exit that
+// clears its valid bit) and its new value is one with which every check passed while no other field a check reads
+// changed (`injOk`): the VMM that injects an interrupt after each HLT toggles between two such values.
+
+/** the guest-rip check (by table index) and the dense index and HOT_FIELDS slot of GUEST_RIP */
+const RIP_CHECK = ENTRY_CHECKS.findIndex((c) => c.id === 'guest-rip');
+const RIP_DENSE = DENSE[F.GUEST_RIP];
+const RIP_HOT = HOT_SLOT[RIP_DENSE] - 1;
+const INJ_DENSE = DENSE[F.VM_ENTRY_INTR_INFO_FIELD];
+const INJ_HOT = HOT_SLOT[INJ_DENSE] - 1;
+
+/** True when the fields written since the memo's (the first `nWritten` of writtenScratch) that a check reads are
+ * among GUEST_RIP and the VM-entry interruption-information field, and GUEST_RIP has no reader but the guest-rip check. */
+const onlyRipAndInjection = (prev: CheckMemo, nWritten: number): boolean => {
+  const byIndex = prev.readersByIndex;
+  for (let c = 0; c < nWritten; c++) {
+    const d = writtenScratch[c];
+    if (d !== RIP_DENSE && d !== INJ_DENSE && byIndex[d] !== undefined) return false;
+  }
+  const l = byIndex[RIP_DENSE];
+  return l === undefined || (l.length === 1 && l[0] === RIP_CHECK);
+};
+
+/**
+ * True when the memo (every verdict a pass, memory unchanged) now describes `ctx.fields`, whose fields written since
+ * the memo's (the first `nWritten` of writtenScratch) have no reader but GUEST_RIP's and the injection field's, the
+ * injection field (when written) holds a value of `injOk`, and the guest-rip check passes on them: the entry passes.
+ * False, having changed nothing, otherwise (the general update then runs).
+ */
+const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean => {
+  const byIndex = prev.readersByIndex;
+  let rip = false;
+  let inj = false;
+  for (let c = 0; c < nWritten; c++) {
+    const d = writtenScratch[c];
+    if (d === RIP_DENSE) rip = true;
+    else if (d === INJ_DENSE) inj = true;
+    else if (byIndex[d] !== undefined) return false;
+  }
+  let injValue = 0n;
+  if (inj) {
+    injValue = ctx.fields.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
+    const ok = prev.injOk;
+    if (!(ok.length > 0 && (ok[0] === injValue || (ok.length > 1 && ok[1] === injValue)))) return false;
+  }
+  if (rip) {
+    const l = byIndex[RIP_DENSE];
+    if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
+    if (ENTRY_CHECKS[RIP_CHECK].test(ctx) !== undefined) return false;
+    // the memo's copy of the hot values follows (the general path compares them when the store's history ends)
+    prev.hot[RIP_HOT] = ctx.fields.get(F.GUEST_RIP) ?? 0n;
+  }
+  if (inj) prev.hot[INJ_HOT] = injValue;
+  prev.fields = ctx.fields;
+  return true;
+};
+
 /** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
 const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): EntryFailure | undefined => {
+  prev.injOk.length = 0;
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
   setFields(prev, ctx.fields);
   prev.mem = ctx.mem;

@@ -29,6 +29,15 @@ const VALS: bigint[] = new Array<bigint>(32).fill(0n);
 let count = 0;
 const put = (enc: number, v: bigint): void => { ENCS[count] = enc; VALS[count] = v; count++; };
 
+// The interruption information of the last vectored exit as a bigint: an interrupt exits with the same vector again
+// and again, and the same bigint is then compared by identity when the field already holds it (a memo of one).
+let lastInfo = -1;
+let lastInfoBig = 0n;
+const infoBig = (info: number): bigint => {
+  if (info !== lastInfo) { lastInfo = info; lastInfoBig = BigInt(info); }
+  return lastInfoBig;
+};
+
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
 const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   put(F.VM_EXIT_REASON, failedEntry ? BigInt(c.reason) | 0x8000_0000n : bigOf(c.reason));
@@ -36,7 +45,7 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
   if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
   if (!failedEntry) {
-    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : BigInt(c.interruptionInfo));
+    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(c.interruptionInfo));
     if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
     put(F.IDT_VECTORING_INFO_FIELD, 0n);
     if (c.instructionLength !== undefined) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(c.instructionLength));
@@ -149,10 +158,13 @@ export const vmExitWith = (
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
   const machine = g !== null && !failedEntry
-    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry })
-    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry });
-  // a fresh object no one else holds yet: the operands go in before it is returned (MachinePatch has no gprs)
-  if (gprs !== undefined) (machine as { gprs: Machine['gprs'] }).gprs = gprs;
+    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry, gprs })
+    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry, gprs });
+  return { machine, exit: exitRecord(c, failedEntry, g, m.tsc) };
+};
+
+/** The exit as the VMM reads it: the cause, with the guest's RIP (0 without a guest) and the host TSC at the exit. */
+export const exitRecord = (c: ExitCause, failedEntry: boolean, g: GuestCpu | null, tsc: bigint): ExitRecord => {
   // built field by field on a fresh object (no spread of a temporary per optional field), in the record's key order
   const exit: { -readonly [K in keyof ExitRecord]: ExitRecord[K] } = { reason: c.reason, failedEntry, qualification: c.qualification } as ExitRecord;
   if (c.guestLinear !== undefined) exit.guestLinear = c.guestLinear;
@@ -161,6 +173,33 @@ export const vmExitWith = (
   if (c.interruptionInfo !== undefined) exit.interruptionInfo = c.interruptionInfo;
   if (c.interruptionErrorCode !== undefined) exit.interruptionErrorCode = c.interruptionErrorCode;
   exit.rip = g?.rip ?? 0n;
-  exit.tsc = m.tsc;
-  return { machine, exit };
+  exit.tsc = tsc;
+  return exit;
 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// A VM exit as the first part of a fused round trip (src/vmx/entry.ts `exitAndResume`): the writes of the exit, then
+// the VMM's, then VM entry, with no machine in between. Only for an exit whose saves would write nothing.
+
+/**
+ * Starts the batch of field writes of a VM exit from `m` (current fields `f`) with the exit's own writes (SDM
+ * "Recording VM-Exit Information"), when the exit would write nothing else: the guest state is the one the last VM
+ * entry loaded from `f` (saving it writes back the values the fields hold), no preemption timer runs and the
+ * MSR-store list is empty. Returns false otherwise (the batch is then undefined: take `vmExitWith`). More writes can
+ * follow (`batchPut`) before `batchApply`.
+ */
+export const beginQuickExit = (m: Machine, f: VmcsFields, c: ExitCause): boolean => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  if (g === null || nr === null || nr.timer !== null || g !== loadedGuest || f !== loadedFields) return false;
+  if (decisionsOf(f).storeCount !== 0) return false;
+  count = 0;
+  record(f, c, false);
+  return true;
+};
+
+/** Appends a write to the batch begun by `beginQuickExit` (applied after the ones before it). */
+export const batchPut = (enc: number, v: bigint): void => put(enc, v);
+
+/** The fields `f` after the writes of the batch, in order (`vmcsWriteFlat`). */
+export const batchApply = (f: VmcsFields): VmcsFields => vmcsWriteFlat(f, ENCS, VALS, count);

@@ -184,10 +184,15 @@ export const INSTRUCTION_LENGTH = {
 export const ioLength = (size: 1 | 2 | 4, string: boolean, rep: boolean, immediate: boolean): number =>
   1 + (size === 2 ? 1 : 0) + (!string && immediate ? 1 : 0) + (string && rep ? 1 : 0);
 
-const exit = (reason: number, instructionLength: number, qualification = 0n, guestLinear?: bigint): Decision =>
-  guestLinear === undefined
-    ? { kind: 'exit', reason, qualification, instructionLength }
-    : { kind: 'exit', reason, qualification, instructionLength, guestLinear };
+/** The decisions of exits with qualification 0 and no linear address, by reason * 16 + instruction length: immutable,
+ * so made once (CPUID, RDMSR, WRMSR, HLT exit on every execution) */
+const PLAIN_EXITS: Decision[] = [];
+const exit = (reason: number, instructionLength: number, qualification = 0n, guestLinear?: bigint): Decision => {
+  if (guestLinear !== undefined) return { kind: 'exit', reason, qualification, instructionLength, guestLinear };
+  if (qualification !== 0n || instructionLength < 0 || instructionLength > 15) return { kind: 'exit', reason, qualification, instructionLength };
+  const k = reason * 16 + instructionLength;
+  return PLAIN_EXITS[k] ??= { kind: 'exit', reason, qualification, instructionLength };
+};
 
 const VMX_REASON: Readonly<Record<VmxInstructionName, number>> = {
   vmclear: R.VMCLEAR, vmlaunch: R.VMLAUNCH, vmptrld: R.VMPTRLD, vmptrst: R.VMPTRST, vmread: R.VMREAD,

@@ -150,6 +150,7 @@ export interface MachinePatch {
   readonly pendingRetry?: MemoryAccess | null;
   readonly savedCr2?: bigint;
   readonly guestMsrs?: ReadonlyMap<number, bigint>;
+  readonly gprs?: Machine['gprs'];
 }
 
 /**
@@ -163,16 +164,17 @@ export const machineWith = (m: Machine, p: MachinePatch): Machine => {
   const nonRoot = p.nonRoot !== undefined ? p.nonRoot : m.nonRoot;
   const pendingRetry = p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry;
   const guestMsrs = p.guestMsrs ?? m.guestMsrs;
+  const gprs = p.gprs ?? m.gprs;
   const cr2 = p.savedCr2 ?? m.savedCr2;
   // the optional fields go in the literal itself (adding them afterwards changes the object's shape on every call),
   // in the same key order
   if (m.shadow === undefined) {
     return cr2 === undefined
-      ? { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc }
-      : { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
+      ? { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc }
+      : { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
   }
   const o: { -readonly [K in keyof Machine]: Machine[K] } = {
-    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs: m.gprs, hostAlloc: m.hostAlloc,
+    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc,
   };
   if (cr2 !== undefined) o.savedCr2 = cr2;
   o.shadow = m.shadow;

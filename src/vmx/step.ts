@@ -370,6 +370,44 @@ const raise = (m: Machine, vector: number, errorCode: number | undefined): Guest
   return result(m, { result: 'fault', vector: x.vector, ...(x.errorCode !== undefined ? { errorCode: x.errorCode } : {}) });
 };
 
+/** The exit an external interrupt with this vector causes, or null when it does not exit (it is delivered to the
+ * guest). */
+const interruptExit = (m: Machine, vector: number): ExitCause | null => {
+  const c = m.nonRoot?.controls;
+  // SDM "Other Causes of VM Exits": external interrupts exit with "external-interrupt exiting" = 1
+  if (m.native || c === undefined || (c.pin & 1) === 0) return null;
+  // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
+  // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
+  const ack = (vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) & ACK_INTR_ON_EXIT) !== 0n;
+  return ack
+    ? { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false }) }
+    : { reason: R.EXTERNAL_INTERRUPT, qualification: 0n };
+};
+
+/**
+ * The VM exit `guestStep` takes for an instruction event that exits (SDM "Instructions That Cause VM Exits ...") or an
+ * external interrupt that exits; null for any other event or outcome (the event runs, faults, or is not an instruction
+ * or interrupt). The registers the exit leaves (undefined: unchanged) are in `immediateExitGprs` until the next call.
+ * For the fused exit round trip of the replay engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these
+ * events.
+ */
+export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
+  exitGprs = undefined;
+  const g = m.guest;
+  const nr = m.nonRoot;
+  if (g === null || m.native || nr === null) return null;
+  if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
+  const i = instructionOf(ev);
+  if (i === undefined) return null;
+  const d = decide(nr.controls, { cpl: 0, cr4: g.cr4 }, i);
+  if (d.kind !== 'exit') return null;
+  exitGprs = operandsOf(m.gprs, ev);
+  return d;
+};
+let exitGprs: Machine['gprs'] | undefined;
+/** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
+export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;
+
 /** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
  * the instruction has none. */
 const operandsOf = (gprs: Machine['gprs'], ev: GuestEvent): Machine['gprs'] | undefined => {
@@ -473,16 +511,8 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult
     case 'exception':
       return raise(m, ev.vector, ev.errorCode);
     case 'interrupt': {
-      const c = m.nonRoot?.controls;
-      // SDM "Other Causes of VM Exits": external interrupts exit with "external-interrupt exiting" = 1
-      if (!m.native && c !== undefined && (c.pin & 1) !== 0) {
-        // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
-        // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
-        const ack = (vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) & ACK_INTR_ON_EXIT) !== 0n;
-        return exitWith(m, ack
-          ? { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector: ev.vector, type: 'external-interrupt', errorCodeValid: false }) }
-          : { reason: R.EXTERNAL_INTERRUPT, qualification: 0n });
-      }
+      const x = interruptExit(m, ev.vector);
+      if (x !== null) return exitWith(m, x);
       // delivered through the guest IDT; an interrupt ends HLT
       return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
     }

@@ -36,4 +36,20 @@ describe('guest-rip check', () => {
       expect(verdict === undefined).toBe(reference(rip, ia32e, csL, la57));
     }), { numRuns: 2000 });
   });
+
+  // firstEntryFailureCached runs this check on the plain context after an emulated instruction (src/vmx/entryChecks.ts
+  // `ripOnly`), trusting that the fields it reads, and their order, do not depend on the RIP value
+  it('reads the same fields in the same order whatever the RIP value', () => {
+    const readsOf = (fields: ReadonlyMap<number, bigint>): number[] => {
+      const reads: number[] = [];
+      const view = { get: (e: number) => { reads.push(e); return fields.get(e); } } as unknown as ReadonlyMap<number, bigint>;
+      check.test({ caps, fields: view, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+      return reads;
+    };
+    const valueArb = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+    fc.assert(fc.property(ripArb, ripArb, valueArb, valueArb, valueArb, (a, b, entry, cs, cr4) => {
+      const others: [number, bigint][] = [[F.VM_ENTRY_CONTROLS, entry], [F.GUEST_CS_AR_BYTES, cs], [F.GUEST_CR4, cr4]];
+      expect(readsOf(new Map([[F.GUEST_RIP, a], ...others]))).toEqual(readsOf(new Map([[F.GUEST_RIP, b], ...others])));
+    }), { numRuns: 1000 });
+  });
 });

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import * as Phys from '../../src/arch/phys';
 import { Caps, presetByName } from '../../src/vmx/caps';
-import { vmcsWrite, type VmcsFields } from '../../src/vmx/cpu';
+import { vmcsWrite, vmcsWriteAll, type VmcsFields } from '../../src/vmx/cpu';
 import { validVmcs } from '../../src/vmx/defaultState';
 import { EntryContext, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
 import { F, FIELDS } from '../../src/vmx/fields';
@@ -112,6 +112,120 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
         }
       });
     }), { numRuns: 80 });
+  });
+
+  // the entry after an emulated instruction: the exit writes its information fields (no check reads them), the VMM
+  // advances RIP; only the guest-rip check runs again (src/vmx/entryChecks.ts `ripOnly`), the others keep their verdicts
+  it('after exits that write the exit-information fields, advance RIP and inject or clear an interrupt, across the ends of the linear-address range', () => {
+    const ripArb = fc.oneof(
+      fc.constantFrom(0n, 0xffff_fff0n, 0xffff_fff8n, 0x1_0000_0000n, (1n << 47n) - 8n, (1n << 48n) - 8n, (1n << 57n) - 8n, (1n << 64n) - (1n << 48n) - 2n, (1n << 64n) - 8n),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    );
+    const stepArb = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ kind: fc.constant('emulate' as const), len: fc.integer({ min: 0, max: 15 }), reason: fc.constantFrom(10n, 12n, 30n, 31n, 32n), qual: fc.bigInt({ min: 0n, max: 0xffffn }) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('jump' as const), rip: ripArb }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('mutate' as const), m: mutationArb }) },
+      // CS.L (64-bit code or compatibility mode: which RIP values pass); more generations of writes than a store
+      // remembers (the memo then compares its copies of the hot values), then again, then RIP back to its first value
+      { weight: 1, arbitrary: fc.constantFrom({ kind: 'cs-l' as const }, { kind: 'burst' as const }, { kind: 'back' as const }) },
+      // an external interrupt injected (the VMM after an interrupt exit; RIP stays), the exit after it clearing the
+      // valid bit, RFLAGS.IF flipped (an injected external interrupt needs IF = 1)
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('inject' as const), vector: fc.constantFrom(0x20, 0x30, 0xec) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('exit' as const), len: fc.integer({ min: 0, max: 3 }) }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'if' as const }) },
+    );
+    fc.assert(fc.property(ripArb, fc.boolean(), fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 40 }), (rip0, la57, inScope, steps) => {
+      const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+      const ctxOf = (f: VmcsFields, mem: Phys.PhysMem): EntryContext => ({ caps: SKL, fields: f, mem, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+      const body = (): void => {
+        let f = vmcsWrite(vmcsWrite(valid, F.GUEST_RIP, rip0), F.GUEST_CR4, (valid.get(F.GUEST_CR4) ?? 0n) | (la57 ? 1n << 12n : 0n));
+        let mem = Phys.empty;
+        expect(firstEntryFailureCached(ctxOf(f, mem))).toEqual(firstEntryFailure(ctxOf(f, mem)));
+        for (const st of steps) {
+          if (st.kind === 'emulate') {
+            const rip = ((f.get(F.GUEST_RIP) ?? 0n) + BigInt(st.len)) & 0xffff_ffff_ffff_ffffn;
+            f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, st.reason], [F.EXIT_QUALIFICATION, st.qual], [F.VM_EXIT_INSTRUCTION_LEN, BigInt(st.len)], [F.GUEST_RIP, rip]]);
+          } else if (st.kind === 'jump') {
+            f = vmcsWrite(f, F.GUEST_RIP, st.rip);
+          } else if (st.kind === 'cs-l') {
+            f = vmcsWrite(f, F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n));
+          } else if (st.kind === 'burst') {
+            for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
+          } else if (st.kind === 'inject') {
+            f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 1n], [F.VM_ENTRY_INTR_INFO_FIELD, 0x8000_0000n | BigInt(st.vector)]]);
+          } else if (st.kind === 'exit') {
+            const info = f.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
+            const rip = ((f.get(F.GUEST_RIP) ?? 0n) + BigInt(st.len)) & 0xffff_ffff_ffff_ffffn;
+            f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 12n], [F.VM_ENTRY_INTR_INFO_FIELD, info & ~0x8000_0000n], [F.GUEST_RIP, rip]]);
+          } else if (st.kind === 'if') {
+            f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) ^ (1n << 9n));
+          } else if (st.kind === 'back') {
+            for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
+            f = vmcsWrite(f, F.GUEST_RIP, rip0);
+          } else {
+            ({ f, mem } = apply(valid, f, mem, st.m));
+          }
+          expect(firstEntryFailureCached(ctxOf(f, mem))).toEqual(firstEntryFailure(ctxOf(f, mem)));
+        }
+      };
+      if (inScope) transient(body); else body();
+    }), { numRuns: 150 });
+  });
+
+  it('RIP advanced past 2^32 in 64-bit mode, CS.L cleared (compatibility mode: fails), then RIP back below 2^32 after a long history (passes)', () => {
+    const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+    let f = vmcsWrite(valid, F.GUEST_RIP, 0xffff_fff8n);
+    const ids: (string | undefined)[] = [];
+    const entry = (): void => {
+      const r = firstEntryFailureCached(ctxOf(f));
+      expect(r).toEqual(firstEntryFailure(ctxOf(f)));
+      ids.push(r?.id);
+    };
+    entry();
+    f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.VM_EXIT_INSTRUCTION_LEN, 12n], [F.GUEST_RIP, 0x1_0000_0004n]]);
+    entry();
+    f = vmcsWrite(f, F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n));
+    entry();
+    for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
+    f = vmcsWrite(f, F.GUEST_RIP, 0xffff_fff8n);
+    entry();
+    expect(ids).toEqual([undefined, undefined, 'guest-rip', undefined]);
+  });
+
+  it('an interrupt injected after each HLT, then RFLAGS.IF cleared: the next injection fails (guest-rflags-if-injection)', () => {
+    const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+    let f = vmcsWrite(valid, F.GUEST_RFLAGS, (valid.get(F.GUEST_RFLAGS) ?? 0n) | (1n << 9n));
+    const ids: (string | undefined)[] = [];
+    const entry = (): void => {
+      const r = firstEntryFailureCached(ctxOf(f));
+      expect(r).toEqual(firstEntryFailure(ctxOf(f)));
+      ids.push(r?.id);
+    };
+    const inject = (): void => { f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 1n], [F.VM_ENTRY_INTR_INFO_FIELD, 0x8000_00ecn]]); };
+    const hlt = (): void => {
+      f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 12n], [F.VM_ENTRY_INTR_INFO_FIELD, 0xecn], [F.GUEST_RIP, (f.get(F.GUEST_RIP) ?? 0n) + 1n]]);
+    };
+    entry();
+    for (let k = 0; k < 3; k++) { hlt(); entry(); inject(); entry(); }
+    hlt();
+    f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) & ~(1n << 9n));
+    entry();
+    inject();
+    entry();
+    // IF set again, the toggling again; then IF cleared after a history longer than a store remembers
+    hlt();
+    f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) | (1n << 9n));
+    entry();
+    for (let k = 0; k < 3; k++) { inject(); entry(); hlt(); entry(); }
+    for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
+    f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) & ~(1n << 9n));
+    entry();
+    inject();
+    entry();
+    const pass = (n: number): undefined[] => Array<undefined>(n).fill(undefined);
+    expect(ids).toEqual([...pass(8), 'guest-rflags-if-injection', ...pass(8), 'guest-rflags-if-injection']);
   });
 
   it('SDM "Loading MSRs": an MSR-load entry written in memory after a passing entry fails the next entry (exit 34)', () => {

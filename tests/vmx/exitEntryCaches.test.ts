@@ -49,6 +49,19 @@ describe('VM exit: guest-state saves left out only when they would write what th
   });
 });
 
+describe('VM exit: the interruption-information field (a memo of the last value as a bigint)', () => {
+  it('holds each exit\'s own interruption information, whatever the exits before', () => {
+    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: 0xff }), { minLength: 1, maxLength: 8 }), (vectors) => {
+      for (const v of vectors) {
+        const info = 0x8000_0000 + v;
+        const x = vmExit(running(), { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: info });
+        expect(vmcsRead(currentFields(x.machine.cpu), F.VM_EXIT_INTR_INFO)).toBe(BigInt(info));
+        expect(x.exit.interruptionInfo).toBe(info);
+      }
+    }), { numRuns: 30 });
+  });
+});
+
 describe('VM entry: decoded controls reused only while their fields are unchanged', () => {
   // control fields a VMM may change between entries, with values that keep the VMCS valid
   const writeArb = fc.oneof(

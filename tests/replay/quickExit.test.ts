@@ -1,0 +1,187 @@
+/**
+ * The fused exit round trip of the replay engine (src/replay/replay.ts `quickRoundTrip`: src/vmx/entry.ts
+ * `exitAndResume` with src/replay/hypervisor.ts `quickHandling`) against the general path (guestStep's exit,
+ * handleExit, prepareEntry, vmEntry): the same statistics, exit log, machine and hypervisor, over random exit-heavy
+ * traces and configurations (VPID on and off, the preemption timer and its save at exit, "acknowledge interrupt on exit" off, MSR and I/O
+ * bitmaps, PML, an RIP close to the end of the 48-bit linear range, RFLAGS.IF = 0 so that an injected interrupt fails the
+ * entry checks).
+ */
+import fc from 'fast-check';
+import { isRight } from 'fp-ts/Either';
+import { gva as mkGva } from '../../src/arch/addr';
+import type { GuestEvent } from '../../src/guest/events';
+import { DEFAULT_CONFIG, type Config } from '../../src/replay/config';
+import { replayChunk, replayState, setQuickExits, startReplay, type ChunkResult, type ReplayState } from '../../src/replay/replay';
+import * as Phys from '../../src/arch/phys';
+import * as Tlb from '../../src/mmu/tlb';
+import { currentFields } from '../../src/vmx/cpu';
+import { F } from '../../src/vmx/fields';
+import { withMem, type Machine } from '../../src/vmx/machine';
+
+const BASE = 0x40_0000;
+
+const eventArb: fc.Arbitrary<GuestEvent> = fc.oneof(
+  fc.record({ op: fc.constant('cpuid' as const), leaf: fc.integer({ min: 0, max: 0x20 }), subleaf: fc.integer({ min: 0, max: 3 }) }),
+  fc.record({ op: fc.constantFrom('in' as const, 'out' as const), port: fc.constantFrom(0x3f8, 0x3fd, 0x60, 0x80, 0xcf8), size: fc.constantFrom(1 as const, 2 as const, 4 as const), string: fc.boolean(), rep: fc.boolean() }),
+  fc.record({ op: fc.constant('rdmsr' as const), msr: fc.constantFrom(0x1b, 0x10, 0x6e0, 0xc000_0103, 0x174) }),
+  fc.record({ op: fc.constant('wrmsr' as const), msr: fc.constantFrom(0x6e0, 0xc000_0103, 0x174, 0x1b), value: fc.bigInt({ min: 0n, max: 0xffff_ffffn }) }),
+  fc.constantFrom<GuestEvent>({ op: 'rdtscp' }, { op: 'rdtsc' }, { op: 'hlt' }, { op: 'pause' }, { op: 'wbinvd' }, { op: 'vmcall' }, { op: 'nmi' }, { op: 'rdpid' }),
+  fc.record({ op: fc.constant('interrupt' as const), vector: fc.integer({ min: 0x20, max: 0xff }) }),
+  fc.record({ op: fc.constant('run' as const), cycles: fc.bigInt({ min: 1n, max: 5000n }) }),
+  fc.record({ op: fc.constant('mov_to_cr' as const), cr: fc.constant(8 as const), value: fc.bigInt({ min: 0n, max: 15n }) }),
+  fc.record({ op: fc.constant('mov_from_cr' as const), cr: fc.constantFrom(0 as const, 3 as const, 4 as const, 8 as const) }),
+  fc.record({ op: fc.constant('invlpg' as const), page: fc.integer({ min: 0, max: 3 }) }).map((e): GuestEvent => ({ op: 'invlpg', gva: mkGva(BASE + e.page * 0x1000) })),
+  fc.record({ op: fc.constantFrom('read' as const, 'write' as const), page: fc.integer({ min: 0, max: 3 }), offset: fc.integer({ min: 0, max: 4088 }), user: fc.boolean() })
+    .map((a): GuestEvent => ({ op: a.op, gva: mkGva(BASE + a.page * 0x1000 + a.offset), size: 8, user: a.user })),
+);
+
+const U = 0x1_0000_0000_0000n;
+/** configurations the fused path meets: each changes one thing it must decline or reproduce */
+const configArb: fc.Arbitrary<Config> = fc.record({
+  vpid: fc.boolean(),
+  ack: fc.boolean(),
+  timer: fc.option(fc.bigInt({ min: 0n, max: 20_000n }), { nil: undefined }),
+  saveTimer: fc.boolean(),
+  rip: fc.option(fc.constantFrom(U - 9n, U - 4n, 0x7fff_ffff_fff0n, 0x1000n), { nil: undefined }),
+  ifOff: fc.boolean(),
+  bitmaps: fc.boolean(),
+  pml: fc.boolean(),
+}).map((o): Config => {
+  const secondary = ['enable-ept', 'enable-rdtscp', 'unrestricted-guest', 'wbinvd-exiting', ...(o.vpid ? ['enable-vpid'] : [])];
+  const pin = ['external-interrupt-exiting', 'nmi-exiting', 'virtual-nmis', ...(o.timer !== undefined ? ['activate-vmx-preemption-timer'] : [])];
+  const exit = ['host-address-space-size', 'save-ia32-pat', 'load-ia32-pat', 'save-ia32-efer', 'load-ia32-efer', ...(o.ack ? ['acknowledge-interrupt-on-exit'] : []),
+    ...(o.saveTimer ? ['save-vmx-preemption-timer-value'] : [])];
+  const vmcs: [string, bigint][] = [];
+  if (o.timer !== undefined) vmcs.push(['VMX_PREEMPTION_TIMER_VALUE', o.timer]);
+  if (o.rip !== undefined) vmcs.push(['GUEST_RIP', o.rip]);
+  if (o.ifOff) vmcs.push(['GUEST_RFLAGS', 0x2n]);
+  return {
+    ...DEFAULT_CONFIG,
+    controls: { secondary, pin, exit },
+    vmcs,
+    ept: { ...DEFAULT_CONFIG.ept, pml: o.pml },
+    ...(o.bitmaps ? { msrBitmap: { readExit: [0x1bn, 0x10n], writeExit: [0x6e0n] }, ioBitmap: { exitPorts: [[0x3f8n, 0x3ffn]] as [bigint, bigint][] } } : {}),
+  };
+});
+
+const start = (config: Config): ReplayState | undefined => {
+  const s = startReplay(config);
+  return isRight(s) ? s.right : undefined;
+};
+
+/** The machine as values: field stores and caches by their contents, not by their internal versions. */
+const view = (m: Machine): unknown => ({
+  fields: [...currentFields(m.cpu)].sort((a, b) => a[0] - b[0]),
+  vmx: m.cpu.vmx, vmxonPtr: m.cpu.vmxonPtr, currentVmcs: m.cpu.currentVmcs, blockingByMovSs: m.cpu.blockingByMovSs,
+  launch: [...m.cpu.vmcs].map(([a, st]) => [a, st.launch, st.corrupted]),
+  mem: m.cpu.mem,
+  tsc: m.tsc, tlb: Tlb.allEntries(m.mmu.tlb), guest: m.guest, nonRoot: m.nonRoot, pendingRetry: m.pendingRetry,
+  savedCr2: m.savedCr2, native: m.native, guestAlloc: m.guestAlloc, guestMsrs: [...m.guestMsrs], gprs: m.gprs,
+  hostAlloc: m.hostAlloc,
+});
+
+const run = (quick: boolean, s0: ReplayState, chunks: readonly (readonly GuestEvent[])[]): ChunkResult[] => {
+  const was = setQuickExits(quick);
+  try {
+    const out: ChunkResult[] = [];
+    let s = s0;
+    for (const c of chunks) {
+      const r = replayChunk(s, c, true);
+      out.push(r);
+      s = r.state;
+    }
+    return out;
+  } finally {
+    setQuickExits(was);
+  }
+};
+
+const expectSame = (a: ChunkResult[], b: ChunkResult[]): void => {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    expect(x.exits).toEqual(y.exits);
+    expect(x.exitEvents).toEqual(y.exitEvents);
+    expect(x.state.stats).toEqual(y.state.stats);
+    expect(x.state.stopped).toEqual(y.state.stopped);
+    expect(x.state.guestFaults).toBe(y.state.guestFaults);
+    expect(x.state.hv).toEqual(y.state.hv);
+    expect(view(x.state.machine)).toEqual(view(y.state.machine));
+  }
+};
+
+describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) = the general path', () => {
+  it('gives the same exits, statistics, machine and hypervisor over random traces and configurations', () => {
+    let started = 0;
+    fc.assert(fc.property(configArb, fc.array(eventArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 40 }), (config, events, chunk) => {
+      const s0 = start(config);
+      if (s0 === undefined) return;
+      started++;
+      const chunks: GuestEvent[][] = [];
+      for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
+      expectSame(run(true, s0, chunks), run(false, s0, chunks));
+    }), { numRuns: 150 });
+    expect(started).toBeGreaterThan(100);
+  });
+
+  it('covers an entry that fails after the fused exit: an interrupt injected with RFLAGS.IF = 0 (VM-entry failure, exit 33)', () => {
+    const s0 = start({ ...DEFAULT_CONFIG, vmcs: [['GUEST_RFLAGS', 0x2n]] })!;
+    const evs: GuestEvent[] = [{ op: 'cpuid', leaf: 0, subleaf: 0 }, { op: 'interrupt', vector: 0x30 }, { op: 'cpuid', leaf: 1, subleaf: 0 }];
+    const fused = run(true, s0, [evs]);
+    expect(fused[0].state.stopped).toMatch(/VM entry failed/);
+    expect(fused[0].exits.map((x) => x.reason)).toEqual([10, 1, 33]);
+    expectSame(fused, run(false, s0, [evs]));
+  });
+
+  it('covers RIP advanced past the 48-bit linear range (the guest-rip entry check fails)', () => {
+    const s0 = start({ ...DEFAULT_CONFIG, vmcs: [['GUEST_RIP', U - 5n]] })!;
+    const evs: GuestEvent[] = Array.from({ length: 4 }, () => ({ op: 'cpuid', leaf: 0, subleaf: 0 }));
+    const fused = run(true, s0, [evs]);
+    expect(fused[0].state.stopped).toMatch(/VM entry failed/);
+    expectSame(fused, run(false, s0, [evs]));
+  });
+
+  it('memory written while the guest runs (a device model, DMA) reaches the controls loaded at the next entry', () => {
+    // the guest the last VM entry loaded (the fused path needs it: the exit then saves nothing)
+    const s0 = replayChunk(start(DEFAULT_CONFIG)!, [{ op: 'cpuid', leaf: 0, subleaf: 0 }]).state;
+    const m = s0.machine;
+    const s1 = replayState({ ...s0, machine: withMem(m, Phys.write64(m.cpu.mem, 0x9000, 0x1234n)) });
+    expect(s1.machine.nonRoot!.controls.mem).not.toBe(s1.machine.cpu.mem);
+    const evs: GuestEvent[] = [{ op: 'cpuid', leaf: 1, subleaf: 0 }];
+    const fused = run(true, s1, [evs]);
+    expect(fused[0].state.machine.nonRoot!.controls.mem).toBe(fused[0].state.machine.cpu.mem);
+    expectSame(fused, run(false, s1, [evs]));
+  });
+
+  it('SDM "Loading MSRs": the VM-entry MSR-load list is loaded again at the fused entry', () => {
+    // a one-entry list at host-physical 0x9000, filled in after the launch: IA32_TSC_AUX (C0000103H) <- 0x77
+    const list = 0x9000;
+    const s0 = replayChunk(start({ ...DEFAULT_CONFIG, vmcs: [['VM_ENTRY_MSR_LOAD_ADDR', BigInt(list)], ['VM_ENTRY_MSR_LOAD_COUNT', 1n]] })!, [{ op: 'cpuid', leaf: 0, subleaf: 0 }]).state;
+    const m = s0.machine;
+    const s1 = replayState({ ...s0, machine: withMem(m, Phys.write64(Phys.write32(m.cpu.mem, list, 0xc000_0103), list + 8, 0x77n)) });
+    // the guest's WRMSR of the same MSR is overwritten by the list at the entry after it
+    const evs: GuestEvent[] = [{ op: 'cpuid', leaf: 1, subleaf: 0 }, { op: 'wrmsr', msr: 0xc000_0103, value: 5n }];
+    const fused = run(true, s1, [evs]);
+    expect(fused[0].state.machine.guestMsrs.get(0xc000_0103)).toBe(0x77n);
+    expectSame(fused, run(false, s1, [evs]));
+  });
+
+  it('leaves the input state valid (a state continued twice gives the same result)', () => {
+    const s0 = start(DEFAULT_CONFIG)!;
+    const evs: GuestEvent[] = [
+      { op: 'cpuid', leaf: 1, subleaf: 0 }, { op: 'wrmsr', msr: 0x6e0, value: 5n }, { op: 'hlt' }, { op: 'interrupt', vector: 0xec },
+      { op: 'out', port: 0x3f8, size: 1, string: false, rep: false },
+    ];
+    const s1 = replayChunk(s0, evs).state;
+    const before = view(s1.machine);
+    // the MSR values a chunk sets in place are its own copy: a WRMSR of another value leaves s1's untouched
+    const evs2 = evs.map((e) => (e.op === 'wrmsr' ? { ...e, value: 9n } : e));
+    const a = replayChunk(s1, evs2).state;
+    expect(a.machine.guestMsrs.get(0x6e0)).toBe(9n);
+    expect(view(s1.machine)).toEqual(before);
+    expect(s1.machine.guestMsrs.get(0x6e0)).toBe(5n);
+    const b = replayChunk(s1, evs2).state;
+    expect(view(a.machine)).toEqual(view(b.machine));
+    expect(currentFields(a.machine.cpu).get(F.GUEST_RIP)! > currentFields(s1.machine.cpu).get(F.GUEST_RIP)!).toBe(true);
+  });
+});
