@@ -14,7 +14,9 @@
 import * as Psc from './psc';
 import * as Tlb from './tlb';
 import * as NestedTlb from './nestedTlb';
-import { FL_GLOBAL, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_BYTES, type CacheArray, type EntryView } from './tlb';
+import {
+  FL_GLOBAL, FL_PIECE_1G, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_1G, SIZE_BYTES, type CacheArray, type EntryView,
+} from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
 /** Every translation cache of one logical processor. */
@@ -41,7 +43,14 @@ export type Invalidation =
   | { readonly kind: 'vpid-single-retain-globals'; readonly vpid: number };
 
 const isLinearOrCombined = (e: EntryView): boolean => e.kind === KIND_LINEAR || e.kind === KIND_COMBINED;
-const covers = (e: EntryView, addr: number): boolean => e.key === Math.floor(addr / SIZE_BYTES[e.size]);
+/**
+ * Does the entry cache the translation of the page that holds `addr`? A 2 MiB piece of a 1 GiB page (FL_PIECE_1G)
+ * is an entry for the whole 1 GiB page (SDM INVLPG, note 1: every TLB entry for a large page is invalidated).
+ */
+const covers = (e: EntryView, addr: number): boolean =>
+  (e.flags & FL_PIECE_1G) !== 0
+    ? Math.floor(e.key / 512) === Math.floor(addr / SIZE_BYTES[SIZE_1G])
+    : e.key === Math.floor(addr / SIZE_BYTES[e.size]);
 
 const pscCovers = (level: number, e: EntryView, gva: number): boolean => e.key === Psc.pscKey(gva, level);
 

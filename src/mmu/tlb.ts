@@ -72,6 +72,15 @@ export const FL_DIRTY = 1 << 10;
 export const FL_EPT_R = 1 << 11;
 export const FL_EPT_W = 1 << 12;
 export const FL_EPT_X = 1 << 13;
+/**
+ * The entry holds the 2 MiB piece of a 1 GiB page that contains the address (an ITLB entry for a 1 GiB fetch
+ * translation): it is one of the entries "for that page" that INVLPG and the other address-based invalidations
+ * remove whichever piece they name (SDM INVLPG, note 1: with a page larger than 4 KiB and several TLB entries for it,
+ * all of them are invalidated).
+ */
+export const FL_PIECE_1G = 1 << 14;
+/** `CacheArray.sizes` bit: the array may hold FL_PIECE_1G entries (an invalidation by address then scans it all) */
+export const SIZES_PIECES = 1 << 3;
 /** every guest and EPT right: what a linear mapping of a writable, executable, user, dirty page carries */
 export const FL_ALL_RIGHTS = FL_RW | FL_US | FL_X | FL_DIRTY | FL_EPT_R | FL_EPT_W | FL_EPT_X;
 
@@ -216,7 +225,7 @@ export const insert = (
   const clock = arr.clock + 1;
   d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;
   d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value; d[st + at] = clock;
-  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)), clock);
+  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0), clock);
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -303,6 +312,9 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
  */
 export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
   if (arr.sets === 0) return arr;
+  // a piece of a 1 GiB page is keyed by its own 2 MiB page number, which need not be the address's: scan everything
+  // (only the small ITLB 2 MiB array holds pieces)
+  if ((arr.sizes & SIZES_PIECES) !== 0) return removeWhere(arr, pred);
   let out: Float64Array | undefined;
   const seen: number[] = [];
   for (const a of addrs) {
@@ -453,7 +465,8 @@ const insertPiece = (
   addr: number, rights: number, physBase: number,
 ): CacheArray => {
   const piece = physBase + lowBits(addr, SIZE_BYTES[pageSize]) - lowBits(addr, SIZE_BYTES[size]);
-  return insert(arr, flagsOf(kind, size, rights), keyAt(addr, size), vpid, pcid, ep4ta, piece / 4096);
+  const flags = flagsOf(kind, size, size < pageSize ? rights | FL_PIECE_1G : rights & ~FL_PIECE_1G);
+  return insert(arr, flags, keyAt(addr, size), vpid, pcid, ep4ta, piece / 4096);
 };
 
 /**

@@ -173,3 +173,32 @@ describe('SDM "Operations that Invalidate Cached Mappings": each operation remov
     }));
   });
 });
+
+describe('SDM INVLPG note 1: every TLB entry for a large page, whichever piece the address is in', () => {
+  // a 1 GiB fetch translation is kept in the ITLB as the 2 MiB piece that holds the address (src/mmu/tlb.ts)
+  const G1 = 0x40_0000_0000; // a 1 GiB-aligned linear address
+  const tag = { kind: KIND_COMBINED, vpid: 1, pcid: 0, ep4ta: X } as const;
+  const fetchFilled = (l1i2m: { entries: number; ways: number }): MmuCaches => {
+    const c = Inv.emptyCaches({ ...defaultTlbConfig, l1i2m });
+    // fetch at G1 + 0x1234: ITLB piece for the first 2 MiB, STLB 1 GiB entry
+    return { ...c, tlb: Tlb.fill(c.tlb, true, tag, G1 + 0x1234, Tlb.SIZE_1G, FL_ALL_RIGHTS, 0x8000_0000) };
+  };
+  const itlbPieces = (c: MmuCaches): number => Tlb.count(c.tlb.arrays[Tlb.A_L1I_2M]);
+  for (const geo of [{ entries: 8, ways: 8 }, { entries: 8, ways: 2 }]) {
+    test(`INVLPG of another 2 MiB piece of the same 1 GiB page removes the ITLB piece (ITLB 2M ${geo.entries}/${geo.ways}-way)`, () => {
+      const c = fetchFilled(geo);
+      expect(itlbPieces(c)).toBe(1);
+      expect(Tlb.entries(c.tlb.arrays[Tlb.A_L1I_2M])[0].flags & Tlb.FL_PIECE_1G).not.toBe(0);
+      const after = Inv.invlpg(c, 1, 0, G1 + 0x3000_0000);
+      expect(itlbPieces(after)).toBe(0);
+      expect(Tlb.count(after.tlb.arrays[Tlb.A_STLB_1G])).toBe(0);
+      // INVVPID individual-address does the same
+      expect(itlbPieces(Inv.apply(c, { kind: 'vpid-address', vpid: 1, gva: G1 + 0x2000_0000 }))).toBe(0);
+    });
+    test(`INVLPG in another 1 GiB page leaves the piece (ITLB 2M ${geo.entries}/${geo.ways}-way)`, () => {
+      const c = fetchFilled(geo);
+      expect(itlbPieces(Inv.invlpg(c, 1, 0, G1 + 0x4000_0000))).toBe(1);
+      expect(itlbPieces(Inv.invlpg(c, 1, 0, G1 - 0x20_0000))).toBe(1);
+    });
+  }
+});
