@@ -240,14 +240,6 @@ export interface EntryView {
   readonly value: number;
 }
 
-const view = (d: Float64Array, n: number, e: number): EntryView => {
-  const flags = d[F_FLAGS * n + e];
-  return {
-    flags, kind: kindOf(flags), size: sizeOf(flags), key: d[F_KEY * n + e], vpid: d[F_VPID * n + e],
-    pcid: d[F_PCID * n + e], ep4ta: d[F_EP4TA * n + e], value: d[F_VALUE * n + e],
-  };
-};
-
 /** One view reused for every predicate call of an invalidation (predicates never keep the view they are given). */
 const scratch: { -readonly [K in keyof EntryView]: EntryView[K] } = { flags: 0, kind: 1, size: 0, key: 0, vpid: 0, pcid: 0, ep4ta: 0, value: 0 };
 const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
@@ -257,6 +249,9 @@ const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
   scratch.value = d[F_VALUE * n + e];
   return scratch;
 };
+
+/** A view of its own (the scratch view copied). */
+const view = (d: Float64Array, n: number, e: number): EntryView => ({ ...viewAt(d, n, e) });
 
 /**
  * Could entry `e` cover one of `addrs` (its key is the page number of one of them at its size)? Every entry when
@@ -270,37 +265,29 @@ const candidate = (d: Float64Array, n: number, e: number, addrs: readonly number
   return false;
 };
 
-/** Does `pred` select an entry of `set`? (`d`: the array's data or a writable copy of it) */
-const selects = (
-  arr: CacheArray, d: Float64Array, set: number, pred: (e: EntryView) => boolean, addrs: readonly number[] | null,
-): boolean => {
+/**
+ * Frees the entries of `set` that `pred` selects (only candidates for `addrs` are shown to it); the others keep their
+ * stamps. `out` is the writable copy made so far, if any; the copy is made at the first selected entry. Returns it
+ * (undefined while nothing was selected).
+ */
+const removeInSet = (
+  arr: CacheArray, out: Float64Array | undefined, set: number, pred: (e: EntryView) => boolean,
+  addrs: readonly number[] | null,
+): Float64Array | undefined => {
   const n = arr.sets * arr.ways;
   for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
-    if (d[F_FLAGS * n + e] !== 0 && candidate(d, n, e, addrs) && pred(viewAt(d, n, e))) return true;
+    const d = out ?? arr.data;
+    if (d[F_FLAGS * n + e] === 0 || !candidate(d, n, e, addrs) || !pred(viewAt(d, n, e))) continue;
+    out ??= writable(arr);
+    for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
   }
-  return false;
-};
-
-/** Frees the entries `pred` selects in `set` of `out` (a writable copy of `arr.data`); the others keep their stamps. */
-const filterSetInto = (
-  arr: CacheArray, out: Float64Array, set: number, pred: (e: EntryView) => boolean, addrs: readonly number[] | null,
-): void => {
-  const n = arr.sets * arr.ways;
-  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
-    if (out[F_FLAGS * n + e] !== 0 && candidate(out, n, e, addrs) && pred(viewAt(out, n, e))) {
-      for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
-    }
-  }
+  return out;
 };
 
 /** Remove every entry the predicate selects; returns `arr` itself when it selects none. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
-  for (let s = 0; s < arr.sets; s++) {
-    if (!selects(arr, arr.data, s, pred, null)) continue;
-    out ??= writable(arr);
-    filterSetInto(arr, out, s, pred, null);
-  }
+  for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null);
   return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
 };
 
@@ -325,9 +312,7 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       const s = setOf(arr, keyAt(a, size as SizeCode));
       if (seen.includes(s)) continue;
       seen.push(s);
-      if (!selects(arr, out ?? arr.data, s, pred, addrs)) continue;
-      out ??= writable(arr);
-      filterSetInto(arr, out, s, pred, addrs);
+      out = removeInSet(arr, out, s, pred, addrs);
     }
   }
   return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
