@@ -86,9 +86,40 @@ export const stats = (
 });
 
 /**
+ * Statistics are values (never mutated), so translations with the same counts under the same cost model share one
+ * object: the two hit records and the walk records by their counts, kept per model (no allocation per translation).
+ */
+interface Shared {
+  readonly l1: TranslationStats;
+  readonly stlb: TranslationStats;
+  readonly walks: Map<number, TranslationStats>;
+}
+const sharedByModel = new WeakMap<CostModel, Shared>();
+let lastModel: CostModel | null = null;
+let lastShared: Shared | null = null;
+
+const sharedOf = (m: CostModel): Shared => {
+  if (m === lastModel && lastShared !== null) return lastShared;
+  let sh = sharedByModel.get(m);
+  if (sh === undefined) {
+    sh = {
+      l1: stats(1, 1, 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cyclesOf(m, 'l1', 0, 0, 0, 0)),
+      stlb: stats(1, 0, 1, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cyclesOf(m, 'stlb', 0, 0, 0, 0)),
+      walks: new Map(),
+    };
+    sharedByModel.set(m, sh);
+  }
+  lastModel = m;
+  lastShared = sh;
+  return sh;
+};
+
+/** The statistics of one L1 or STLB hit. */
+export const hitStats = (m: CostModel, level: 'l1' | 'stlb'): TranslationStats => sharedOf(m)[level];
+
+/**
  * The statistics of one translation that missed both TLBs and walked: `pscLevel` is the guest level of the
- * paging-structure-cache hit it started below (2 = PDE ... 5 = PML5E) or 0. Statistics are values (never mutated),
- * so walks with the same counts under the same cost model share one object (no allocation per walk).
+ * paging-structure-cache hit it started below (2 = PDE ... 5 = PML5E) or 0.
  */
 export const walkStats = (
   m: CostModel, guestRefs: number, nestedRefs: number, pscLevel: number, nestedTlbHits: number, nestedTlbLookups: number,
@@ -96,16 +127,12 @@ export const walkStats = (
   if (guestRefs > 7 || nestedRefs > 63 || pscLevel > 7 || nestedTlbHits > 7 || nestedTlbLookups > 7) {
     return newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
   }
-  if (m !== walkModel) {
-    walkModel = m;
-    walkShared = walkMemo.get(m) ?? new Map<number, TranslationStats>();
-    walkMemo.set(m, walkShared);
-  }
+  const walks = sharedOf(m).walks;
   const key = guestRefs + 8 * (nestedRefs + 64 * (pscLevel + 8 * (nestedTlbHits + 8 * nestedTlbLookups)));
-  let s = walkShared.get(key);
+  let s = walks.get(key);
   if (s === undefined) {
     s = newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
-    walkShared.set(key, s);
+    walks.set(key, s);
   }
   return s;
 };
@@ -117,9 +144,6 @@ const newWalkStats = (
   nestedTlbHits, nestedTlbLookups, guestRefs + nestedRefs,
   cyclesOf(m, null, guestRefs, nestedRefs, pscLevel === 0 ? 0 : 1, nestedTlbHits),
 );
-const walkMemo = new WeakMap<CostModel, Map<number, TranslationStats>>();
-let walkModel: CostModel | null = null;
-let walkShared = new Map<number, TranslationStats>();
 
 export const emptyStats: TranslationStats = stats(0, 0, 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, 0);
 

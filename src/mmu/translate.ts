@@ -14,7 +14,8 @@
  * Two implementations of the miss, one behaviour: `missFast` walks without allocating for the commonest outcomes
  * (a translation, with the guest and final-EPT A/D flags it sets; a guest page fault; an EPT violation of the final
  * guest-physical address) and gives up, having changed nothing, on anything else (EPT A/D flags of a guest-table page,
- * misconfigurations, PML full, violations on a guest-table page), which walk2d then walks. `translateReference` uses walk2d alone; a property test compares the two.
+ * misconfigurations, PML full, violations on a guest-table page), which walk2d then walks. `translateReference` uses
+ * walk2d alone; a property test compares the two.
  * Leaves out: the data access, page-crossing splits (the caller translates each page), the invalidation on a guest
  * page fault, EPT paging-structure caches; the nested TLB serves guest paging-structure pages only (the final GPA
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
@@ -101,22 +102,8 @@ export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: bo
   }
 };
 
-const hitStatsOf = (level: 'l1' | 'stlb', cycles: number): TranslationStats =>
-  Cost.stats(1, level === 'l1' ? 1 : 0, level === 'stlb' ? 1 : 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cycles);
-
-/** The statistics of one L1 / STLB hit depend on the cost model only: made once per model, shared (never mutated). */
-const hitMemo = new WeakMap<CostModel, { readonly l1: TranslationStats; readonly stlb: TranslationStats }>();
-const hitStats = (cost: CostModel, level: 'l1' | 'stlb'): TranslationStats => {
-  let h = hitMemo.get(cost);
-  if (h === undefined) {
-    h = { l1: hitStatsOf('l1', Cost.cyclesOf(cost, 'l1', 0, 0, 0, 0)), stlb: hitStatsOf('stlb', Cost.cyclesOf(cost, 'stlb', 0, 0, 0, 0)) };
-    hitMemo.set(cost, h);
-  }
-  return h[level];
-};
-
 /** The statistics of one L1 hit under `cost` (shared; the replay engine's allocation-free hit path adds these). */
-export const l1HitStats = (cost: CostModel): TranslationStats => hitStats(cost, 'l1');
+export const l1HitStats = (cost: CostModel): TranslationStats => Cost.hitStats(cost, 'l1');
 
 /**
  * The L1 TLB entry that translates `gla` for this access with sufficient rights, as a hit number (src/mmu/tlb.ts
@@ -190,6 +177,9 @@ const fillAfterWalk = (
   return { tlb, psc, nested };
 };
 
+/** The PML index a walk that logs nothing leaves (undefined when PML is off). */
+const pmlIndexOf = (ept: W2.Walk2dConfig['ept']): number | undefined => (ept !== null && ept.pml !== undefined ? ept.pml.index : undefined);
+
 /** Guest-physical pages whose nested-TLB entries the fast walk used, in order (touched when it commits). */
 const nestedUsed = new Float64Array(5);
 
@@ -216,7 +206,7 @@ const guestFault = (
   return {
     outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
     caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
-    mem, tlbLevel: null, stats, pmlIndex: ept !== null && ept.pml !== undefined ? ept.pml.index : undefined,
+    mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(ept),
   };
 };
 
@@ -246,7 +236,7 @@ const finalViolation = (
   return {
     outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
     caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
-    mem, tlbLevel: null, stats, pmlIndex: ept.pml !== undefined ? ept.pml.index : undefined,
+    mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(ept),
   };
 };
 
@@ -354,7 +344,7 @@ const missFast = (
   let pageSize = guestSize;
   let eptRights = FL_EPT_R | FL_EPT_W | FL_EPT_X;
   let out = mem;
-  let pmlIndex = ept !== null && ept.pml !== undefined ? ept.pml.index : undefined;
+  let pmlIndex = pmlIndexOf(ept);
   if (ept !== null) {
     const write = access.kind === 'write';
     const st = Ept.eptWalk(mem, ept, gpa, access.kind === 'read', write, access.kind === 'fetch', user);
@@ -392,7 +382,8 @@ const missFast = (
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
   wr.count = n;
   // exactly n elements (a push onto [] would reserve room for 17)
-  const tableGpas = n === 2 ? [wr.gpa[0], wr.gpa[1]] : n === 1 ? [wr.gpa[0]] : Array.from(wr.gpa.subarray(0, n));
+  const tableGpas = new Array<number>(n);
+  for (let i = 0; i < n; i++) tableGpas[i] = wr.gpa[i];
   const filled = fillAfterWalk(caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
   const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
   const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
@@ -436,7 +427,7 @@ const translateImpl = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
       caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'l1',
-      stats: hitStats(ctx.cost, 'l1'), pmlIndex: undefined,
+      stats: Cost.hitStats(ctx.cost, 'l1'), pmlIndex: undefined,
     };
   }
   // 2. STLB; a hit is copied into the L1.
@@ -449,7 +440,7 @@ const translateImpl = (
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
       caches: { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
-      stats: hitStats(ctx.cost, 'stlb'), pmlIndex: undefined,
+      stats: Cost.hitStats(ctx.cost, 'stlb'), pmlIndex: undefined,
     };
   }
 
