@@ -163,8 +163,8 @@ const memo = {
   table: new Float64Array(MEMO_SLOTS),
   /** per slot: r | w << 1 | x << 2 | ux << 3 | missingA << 4 over the entries above the page table */
   bits: new Int32Array(MEMO_SLOTS),
-  /** the upper-level table pages the entries were read from, as [pfn, page] pairs */
-  pages: [] as [number, Phys.Page][],
+  /** the upper-level table pages the entries were read from: pfn -> page */
+  pages: new Map<number, Phys.Page>(),
 };
 
 const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
@@ -172,7 +172,7 @@ const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
   memo.root = ctx.root as number; memo.levels = ctx.levels; memo.maxPhyAddr = ctx.maxPhyAddr; memo.mbec = ctx.mbec;
   memo.executeOnly = ctx.executeOnly; memo.pages1G = ctx.pages1G; memo.pages2M = ctx.pages2M;
   memo.region.fill(-1);
-  memo.pages = [];
+  memo.pages.clear();
   Phys.unwatchAll();
   memo.epoch = Phys.watchEpoch();
 };
@@ -186,9 +186,8 @@ const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
     return;
   }
   if (mem === memo.mem) return;
-  const pages = memo.pages;
-  for (let i = 0; i < pages.length; i++) {
-    if (Phys.page(mem, pages[i][0]) !== pages[i][1]) { memoReset(mem, ctx); return; }
+  for (const [pfn, pg] of memo.pages) {
+    if (Phys.page(mem, pfn) !== pg) { memoReset(mem, ctx); return; }
   }
   memo.mem = mem;
 };
@@ -197,12 +196,10 @@ const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
 const memoFill = (mem: Phys.PhysMem, region: number, table: number, bits: number, tablePfns: Float64Array, count: number): void => {
   for (let i = 0; i < count; i++) {
     const pfn = tablePfns[i];
-    let known = false;
-    for (const [p] of memo.pages) if (p === pfn) { known = true; break; }
-    if (known) continue;
+    if (memo.pages.has(pfn)) continue;
     const pg = Phys.page(mem, pfn);
     if (pg === undefined) return; // an entry read from a page never written (all zero) is not present: not memoized
-    memo.pages.push([pfn, pg]);
+    memo.pages.set(pfn, pg);
     Phys.watchPage(pfn);
   }
   const slot = region & (MEMO_SLOTS - 1);
