@@ -12,10 +12,16 @@
  *
  * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one Float64Array
  * of `sets` x `ways` entries of FIELDS numbers, laid out field by field (all keys, then all flags, ...: a lookup
- * scans the keys of one set, which sit side by side, instead of striding over whole entries). Replacement is true
- * LRU by use stamps: every entry carries the value of the array's clock when it was last filled or hit, and the
- * victim of a full set is the entry with the oldest stamp, so an update writes one entry and moves none (the order of
- * a set is the order of its stamps; a free entry has flags 0 and stamp 0 and may sit anywhere in its set). An update
+ * scans the keys of one set, which sit side by side, instead of striding over whole entries), followed by one number
+ * per set. Replacement is true LRU kept as a recency list per set: the entries of a set form a circular doubly linked
+ * list (fields F_PREV / F_NEXT) whose head (the number after the entries) is the most recently used entry and whose
+ * tail (the head's predecessor) is the victim. A fill or hit moves its entry to the head, an invalidation moves the
+ * freed entry to the tail, so the valid entries always come first, in recency order, and the free ones after them:
+ * the victim is a free entry while there is one, else the least recently used entry, and finding it reads one
+ * number (which free entry is taken is not observable). A set of WIDE ways or more (the fully associative
+ * paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of keys (key
+ * modulo `buckets`): a lookup or insert whose bucket counts zero knows without a scan that no entry has its key. An
+ * update
  * copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
  * (src/arch/transient.ts) an array the scope already copied is updated in place, so a replay chunk copies each array
  * at most once. An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
@@ -38,9 +44,11 @@ export const F_VPID = 2;
 export const F_PCID = 3;
 export const F_EP4TA = 4;
 export const F_VALUE = 5;
-/** the array's clock when the entry was last filled or hit (LRU order within its set: larger = more recent) */
-export const F_STAMP = 6;
-export const FIELDS = 7;
+/** the entry before this one in its set's recency list (circular: the head's predecessor is the tail) */
+export const F_PREV = 6;
+/** the entry after this one (less recently used) in its set's recency list */
+export const F_NEXT = 7;
+export const FIELDS = 8;
 
 /** Mapping kinds (SDM 28.3.1 names). PSC entries use KIND_PSC. */
 export const KIND_LINEAR = 1;
@@ -105,17 +113,40 @@ export interface CacheArray {
   readonly data: Float64Array;
   /** the transient scope that copied `data` (src/arch/transient.ts `scope`), or null: `data` is then never written */
   readonly owner: object | null;
+  /**
+   * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep 8 per entry, a power of
+   * two): the count of bucket b is data[FIELDS * n + sets + b]
+   */
+  readonly buckets: number;
   /** bit s set: an entry of page-size code s may be present (set on insert, never cleared: lookups of absent sizes
    * are skipped) */
   readonly sizes: number;
-  /** the stamp of the most recent fill or hit (0: none yet); the next one is clock + 1 */
-  readonly clock: number;
 }
+
+/** Sets of this many ways or more keep key counts (a scan of a set that wide costs more than a count). */
+export const WIDE = 16;
+
+const bucketsFor = (sets: number, ways: number): number => (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2(8 * sets * ways)));
+
+/** Every set's recency list in way order, all entries free (the head of set s is entry s * ways); counts all 0. */
+const emptyData = (sets: number, ways: number): Float64Array => {
+  const n = sets * ways;
+  const d = new Float64Array(n * FIELDS + sets + bucketsFor(sets, ways));
+  for (let s = 0; s < sets; s++) {
+    const e0 = s * ways;
+    for (let w = 0; w < ways; w++) {
+      d[F_PREV * n + e0 + w] = e0 + ((w + ways - 1) % ways);
+      d[F_NEXT * n + e0 + w] = e0 + ((w + 1) % ways);
+    }
+    d[FIELDS * n + s] = e0;
+  }
+  return d;
+};
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  return { sets, ways, data: new Float64Array(sets * ways * FIELDS), owner: null, sizes: 0, clock: 0 };
+  return { sets, ways, data: emptyData(sets, ways), owner: null, buckets: bucketsFor(sets, ways), sizes: 0 };
 };
 
 /**
@@ -128,8 +159,49 @@ const writable = (arr: CacheArray): Float64Array => {
 };
 
 /** A new CacheArray around `data` (written by the caller through `writable`). */
-const withData = (arr: CacheArray, data: Float64Array, sizes: number, clock: number): CacheArray =>
-  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), sizes, clock });
+const withData = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray =>
+  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), buckets: arr.buckets, sizes });
+
+/** Where the valid-entry count of `key`'s bucket is kept (arrays with `buckets` > 0). */
+const countAt = (arr: CacheArray, key: number): number => FIELDS * arr.sets * arr.ways + arr.sets + (key & (arr.buckets - 1));
+
+/** Unlinks entry `e` from its set's list (n = sets * ways); the caller links it again. */
+const unlink = (d: Float64Array, n: number, e: number): void => {
+  const p = d[F_PREV * n + e];
+  const x = d[F_NEXT * n + e];
+  d[F_NEXT * n + p] = x;
+  d[F_PREV * n + x] = p;
+};
+
+/** Links the unlinked entry `e` just before `head` (at the tail of the circular list). */
+const linkBefore = (d: Float64Array, n: number, head: number, e: number): void => {
+  const t = d[F_PREV * n + head];
+  d[F_NEXT * n + t] = e;
+  d[F_PREV * n + e] = t;
+  d[F_NEXT * n + e] = head;
+  d[F_PREV * n + head] = e;
+};
+
+/** Makes entry `e` of `set` the most recently used (the head of its list). */
+const toFront = (d: Float64Array, n: number, set: number, e: number): void => {
+  const h = FIELDS * n + set;
+  const head = d[h];
+  if (head === e) return;
+  unlink(d, n, e);
+  linkBefore(d, n, head, e);
+  d[h] = e;
+};
+
+/** Makes entry `e` of `set` the victim (the tail of its list): a freed entry goes there. */
+const toBack = (d: Float64Array, n: number, set: number, e: number): void => {
+  const h = FIELDS * n + set;
+  const head = d[h];
+  // the list is circular: when e is the head, its successor becoming the head puts e at the tail
+  if (head === e) { d[h] = d[F_NEXT * n + e]; return; }
+  if (d[F_PREV * n + head] === e) return;
+  unlink(d, n, e);
+  linkBefore(d, n, head, e);
+};
 
 export const setOf = (arr: CacheArray, key: number): number => {
   const n = arr.sets;
@@ -149,6 +221,7 @@ export const probe = (
   const ways = arr.ways;
   if (ways === 0) return -1;
   const d = arr.data;
+  if (arr.buckets !== 0 && d[countAt(arr, key)] === 0) return -1; // no valid entry has this key
   const n = arr.sets * ways;
   const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
   const e0 = set * ways;
@@ -164,17 +237,8 @@ export const probe = (
   return -1;
 };
 
-/** Is entry `e` (in set `set`) the most recently used valid entry of its set? */
-const isMru = (arr: CacheArray, set: number, e: number): boolean => {
-  const d = arr.data;
-  const n = arr.sets * arr.ways;
-  const st = F_STAMP * n;
-  const stamp = d[st + e];
-  if (stamp === arr.clock) return true; // the newest stamp of the whole array
-  const fl = F_FLAGS * n;
-  for (let x = set * arr.ways, end = x + arr.ways; x < end; x++) if (d[st + x] > stamp && d[fl + x] !== 0) return false;
-  return true;
-};
+/** Is entry `e` (in set `set`) the most recently used entry of its set (the head of its list)? */
+const isMru = (arr: CacheArray, set: number, e: number): boolean => arr.data[FIELDS * arr.sets * arr.ways + set] === e;
 
 /** Field `field` (F_FLAGS, F_VALUE, ...) of way `way` of set `set`. */
 export const entryField = (arr: CacheArray, set: number, way: number, field: number): number =>
@@ -185,9 +249,8 @@ export const touch = (arr: CacheArray, set: number, way: number): CacheArray => 
   const e = set * arr.ways + way;
   if (isMru(arr, set, e)) return arr;
   const d = writable(arr);
-  const clock = arr.clock + 1;
-  d[F_STAMP * arr.sets * arr.ways + e] = clock;
-  return withData(arr, d, arr.sizes, clock);
+  toFront(d, arr.sets * arr.ways, set, e);
+  return withData(arr, d, arr.sizes);
 };
 
 /**
@@ -205,27 +268,29 @@ export const insert = (
   const e0 = set * ways;
   const fl = F_FLAGS * n;
   const ky = F_KEY * n;
-  const st = F_STAMP * n;
-  // the entry the new one displaces: the same identity, else the oldest stamp (a free entry's stamp is 0, every valid
-  // entry's at least 1: a free entry first, then the least recently used). The keys were just read by the lookup.
+  // the entry the new one displaces: the same identity, else the tail of the set's list (a free entry while there is
+  // one, else the least recently used). The keys were just read by the lookup.
   let same = -1;
-  let victim = e0;
   const ident = flags & IDENT_MASK;
-  for (let e = e0, end = e0 + ways; e < end; e++) {
-    if (old[ky + e] === key) {
-      const f = old[fl + e];
-      if (f !== 0 && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid && old[F_PCID * n + e] === pcid &&
-        old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
-    }
-    if (old[st + e] < old[st + victim]) victim = e;
+  const counted = arr.buckets !== 0;
+  // (with key counts: a bucket counting zero holds no entry of this key, so nothing to scan)
+  for (let e = e0, end = counted && old[countAt(arr, key)] === 0 ? e0 : e0 + ways; e < end; e++) {
+    if (old[ky + e] !== key) continue;
+    const f = old[fl + e];
+    if (f !== 0 && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid && old[F_PCID * n + e] === pcid &&
+      old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
   }
   if (same >= 0 && old[fl + same] === flags && old[F_VALUE * n + same] === value && isMru(arr, set, same)) return arr; // already the MRU entry, unchanged
-  const at = same >= 0 ? same : victim;
+  const at = same >= 0 ? same : old[F_PREV * n + old[FIELDS * n + set]];
   const d = writable(arr);
-  const clock = arr.clock + 1;
+  if (counted && same < 0) {
+    if (d[fl + at] !== 0) d[countAt(arr, d[ky + at])]--;
+    d[countAt(arr, key)]++;
+  }
   d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;
-  d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value; d[st + at] = clock;
-  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0), clock);
+  d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value;
+  toFront(d, n, set, at);
+  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0));
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -267,7 +332,7 @@ const candidate = (d: Float64Array, n: number, e: number, addrs: readonly number
 
 /**
  * Frees the entries of `set` that `pred` selects (only candidates for `addrs` are shown to it); the others keep their
- * stamps. `out` is the writable copy made so far, if any; the copy is made at the first selected entry. Returns it
+ * places in the recency list. `out` is the writable copy made so far, if any; the copy is made at the first selected entry. Returns it
  * (undefined while nothing was selected).
  */
 const removeInSet = (
@@ -279,7 +344,9 @@ const removeInSet = (
     const d = out ?? arr.data;
     if (d[F_FLAGS * n + e] === 0 || !candidate(d, n, e, addrs) || !pred(viewAt(d, n, e))) continue;
     out ??= writable(arr);
-    for (let f = 0; f < FIELDS; f++) out[f * n + e] = 0;
+    if (arr.buckets !== 0) out[countAt(arr, out[F_KEY * n + e])]--;
+    for (let f = F_FLAGS; f <= F_VALUE; f++) out[f * n + e] = 0;
+    toBack(out, n, set, e);
   }
   return out;
 };
@@ -288,7 +355,7 @@ const removeInSet = (
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
   for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null);
-  return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
+  return out === undefined ? arr : withData(arr, out, arr.sizes);
 };
 
 /**
@@ -315,7 +382,7 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       out = removeInSet(arr, out, s, pred, addrs);
     }
   }
-  return out === undefined ? arr : withData(arr, out, arr.sizes, arr.clock);
+  return out === undefined ? arr : withData(arr, out, arr.sizes);
 };
 
 /** Entry numbers of the valid entries of `set`, most recently used first. */
@@ -323,8 +390,9 @@ const validEntries = (arr: CacheArray, set: number): number[] => {
   const d = arr.data;
   const n = arr.sets * arr.ways;
   const out: number[] = [];
-  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) if (d[F_FLAGS * n + e] !== 0) out.push(e);
-  return out.sort((x, y) => d[F_STAMP * n + y] - d[F_STAMP * n + x]);
+  // the list from its head: valid entries in recency order, then the free ones
+  for (let i = 0, e = d[FIELDS * n + set]; i < arr.ways; i++, e = d[F_NEXT * n + e]) if (d[F_FLAGS * n + e] !== 0) out.push(e);
+  return out;
 };
 
 /** Every valid entry, set by set, MRU first (inspection and tests). */

@@ -105,7 +105,7 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
     expect([1, 2, 3, 4, 5, 6].map((p) => inL1(t, p))).toEqual([true, false, true, false, true, true]);
   });
 
-  test('property: true LRU (use stamps) matches a recency list: fills, hits and invalidations in a 4-way fully associative array', () => {
+  test('property: true LRU (per-set recency lists) matches a recency list: fills, hits and invalidations in a 4-way fully associative array', () => {
     // reference: a list of pages, most recently used first; a fill of an absent page into a full list drops the last;
     // an invalidation frees the page's entry wherever it sits (the next fill takes the free entry, evicting nothing)
     fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom('hit', 'fill', 'remove'), fc.integer({ min: 0, max: 7 })), { maxLength: 80 }), (ops) => {
@@ -127,6 +127,61 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
         expect(Tlb.count(t.arrays[Tlb.A_L1D_4K])).toBe(ref.length);
       }
     }));
+  });
+
+  test('property: a wide fully associative array (key counts per bucket) matches a recency list, with keys sharing buckets and tags', () => {
+    // 16 entries, fully associative: WIDE ways, so lookups and inserts consult the per-bucket key counts (128
+    // buckets). Keys 0..5 and 128..133 share buckets; each key may be cached under two VPIDs (two entries, one key).
+    const ENTRIES = 16;
+    expect(ENTRIES).toBeGreaterThanOrEqual(Tlb.WIDE);
+    const FLAGS = Tlb.flagsOf(KIND_LINEAR, SIZE_4K, FL_ALL_RIGHTS);
+    const keyArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 128, max: 133 }), fc.integer({ min: 30, max: 90 }));
+    const opArb = fc.tuple(fc.constantFrom('hit', 'hit', 'fill', 'fill', 'fill', 'fill', 'fill', 'remove', 'removeVpid'), keyArb, fc.integer({ min: 1, max: 2 }));
+    const KEYS = [0, 1, 2, 3, 4, 5, 128, 129, 130, 131, 132, 133, ...Array.from({ length: 61 }, (_, i) => 30 + i)];
+    fc.assert(fc.property(fc.array(opArb, { minLength: 20, maxLength: 120 }), (ops) => {
+      let a = Tlb.emptyArray({ entries: ENTRIES, ways: ENTRIES });
+      expect(a.buckets).toBe(128);
+      let ref: string[] = []; // `${key}/${vpid}`, most recently used first
+      const find = (k: number, v: number): number => Tlb.probe(a, 0, KIND_LINEAR, SIZE_4K, k, v, 0, -1);
+      for (const [op, k, v] of ops) {
+        const id = `${k}/${v}`;
+        if (op === 'hit') {
+          const w = find(k, v);
+          expect(w >= 0).toBe(ref.includes(id));
+          if (w >= 0) { a = Tlb.touch(a, 0, w); ref = [id, ...ref.filter((x) => x !== id)]; }
+        } else if (op === 'fill') {
+          a = Tlb.insert(a, FLAGS, k, v, 0, -1, k + 1000 * v);
+          ref = [id, ...ref.filter((x) => x !== id)].slice(0, ENTRIES);
+        } else if (op === 'remove') {
+          a = Tlb.removeCovering(a, [k * 4096], (e) => e.key === k);
+          ref = ref.filter((x) => !x.startsWith(`${k}/`));
+        } else {
+          a = Tlb.removeWhere(a, (e) => e.vpid === v);
+          ref = ref.filter((x) => !x.endsWith(`/${v}`));
+        }
+        expect(Tlb.entries(a).map((e) => `${e.key}/${e.vpid}`)).toEqual(ref);
+        for (const x of KEYS) for (const y of [1, 2]) {
+          const w = find(x, y);
+          expect(w >= 0).toBe(ref.includes(`${x}/${y}`));
+          if (w >= 0) expect(Tlb.entryField(a, 0, w, Tlb.F_VALUE)).toBe(x + 1000 * y);
+        }
+      }
+    }));
+  });
+
+  test('an invalidated entry is the next victim: a fill after it evicts nothing, wherever the entry sat in the LRU order', () => {
+    for (const gone of [1, 2, 3, 4]) {
+      let t = Tlb.emptyTlb(tiny(4, 4));
+      for (const p of [1, 2, 3, 4]) t = fillPage(t, p);
+      t = Tlb.mapArrays(t, (a) => Tlb.removeWhere(a, (e) => e.key === gone));
+      t = fillPage(t, 5);
+      expect([1, 2, 3, 4, 5].filter((p) => inL1(t, p))).toEqual([1, 2, 3, 4, 5].filter((p) => p !== gone));
+      // and the LRU order is kept: the next fill evicts the least recently filled of the survivors
+      t = fillPage(t, 6);
+      const survivors = [1, 2, 3, 4].filter((p) => p !== gone);
+      expect(inL1(t, survivors[0])).toBe(false);
+      expect(survivors.slice(1).every((p) => inL1(t, p))).toBe(true);
+    }
   });
 
   test('the set is the page number mod the number of sets: pages of another set are not evicted', () => {
@@ -169,7 +224,7 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
       let t = Tlb.emptyTlb(tiny(8, 2));
       for (const p of pages) t = fillPage(t, p);
       const arr = t.arrays[Tlb.A_L1D_4K];
-      expect(arr.data.length).toBe(8 * Tlb.FIELDS);
+      expect(arr.data.length).toBe(8 * Tlb.FIELDS + 4);
       expect(Tlb.count(arr)).toBeLessThanOrEqual(8);
       for (let p = 0; p < 64; p++) {
         const h = look(t, tag, p * 4096 + 5);
