@@ -21,10 +21,11 @@
  * number (which free entry is taken is not observable). A set of WIDE ways or more (the fully associative
  * paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of keys (key
  * modulo `buckets`): a lookup or insert whose bucket counts zero knows without a scan that no entry has its key. An
- * update
- * copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
- * (src/arch/transient.ts) an array the scope already copied is updated in place, so a replay chunk copies each array
- * at most once. An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
+ * update copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * (src/arch/transient.ts) an array the scope already copied is updated in place and returned itself (its data and its
+ * `sizes`), so a replay chunk copies each array at most once and allocates nothing for later updates. The same array
+ * object therefore does not mean the same contents inside a scope: a memo over the caches compares `writeCount`.
+ * An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
  * and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number
  * at the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
  * Leaves out: hyper-threading partitioning, TLB entries for PAE PDPTEs, memory types, the hardware's (unpublished)
@@ -149,18 +150,37 @@ export const emptyArray = (geo: CacheGeometry): CacheArray => {
   return { sets, ways, data: emptyData(sets, ways), owner: null, buckets: bucketsFor(sets, ways), sizes: 0 };
 };
 
+/** Writes to cache arrays so far, in place or by copy (see `writeCount`). */
+let writes = 0;
+
+/**
+ * How many writes any cache array (TLB, paging-structure cache, nested TLB) has had in this process. A memo that
+ * relies on the caches being unchanged (src/replay/replay.ts, the L1-hit memo) compares this count: inside a transient
+ * scope an array is updated in place, so the same object does not mean the same contents.
+ */
+export const writeCount = (): number => writes;
+
 /**
  * The data of `arr` for writing: `arr.data` itself when this transient scope copied it, else a copy the scope owns
- * (outside a scope: a private copy). The caller returns a new CacheArray around it.
+ * (outside a scope: a private copy). The caller finishes with `written`.
  */
 const writable = (arr: CacheArray): Float64Array => {
+  writes++;
   const s = scope();
   return s !== null && arr.owner === s ? arr.data : arr.data.slice();
 };
 
-/** A new CacheArray around `data` (written by the caller through `writable`). */
-const withData = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray =>
-  ({ sets: arr.sets, ways: arr.ways, data, owner: scope(), buckets: arr.buckets, sizes });
+/**
+ * `arr` after its data was written through `writable` into `data`: `arr` itself, updated in place, when `data` is its
+ * own data (the scope owns both); else a new CacheArray around the copy, owned by the current scope (if any).
+ */
+const written = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray => {
+  if (data === arr.data) {
+    (arr as { sizes: number }).sizes = sizes;
+    return arr;
+  }
+  return { sets: arr.sets, ways: arr.ways, data, owner: scope(), buckets: arr.buckets, sizes };
+};
 
 /** Where the valid-entry count of `key`'s bucket is kept (arrays with `buckets` > 0). */
 const countAt = (arr: CacheArray, key: number): number => FIELDS * arr.sets * arr.ways + arr.sets + (key & (arr.buckets - 1));
@@ -250,7 +270,7 @@ export const touch = (arr: CacheArray, set: number, way: number): CacheArray => 
   if (isMru(arr, set, e)) return arr;
   const d = writable(arr);
   toFront(d, arr.sets * arr.ways, set, e);
-  return withData(arr, d, arr.sizes);
+  return written(arr, d, arr.sizes);
 };
 
 /**
@@ -290,7 +310,7 @@ export const insert = (
   d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;
   d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value;
   toFront(d, n, set, at);
-  return withData(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0));
+  return written(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0));
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -355,7 +375,7 @@ const removeInSet = (
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
   for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null);
-  return out === undefined ? arr : withData(arr, out, arr.sizes);
+  return out === undefined ? arr : written(arr, out, arr.sizes);
 };
 
 /**
@@ -382,7 +402,7 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       out = removeInSet(arr, out, s, pred, addrs);
     }
   }
-  return out === undefined ? arr : withData(arr, out, arr.sizes);
+  return out === undefined ? arr : written(arr, out, arr.sizes);
 };
 
 /** Entry numbers of the valid entries of `set`, most recently used first. */

@@ -439,7 +439,7 @@ const translateImpl = (
     const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, fetch, h2, { kind, vpid, pcid, ep4ta }, addr), h2);
     return {
       outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
-      caches: { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
+      caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
       stats: Cost.hitStats(ctx.cost, 'stlb'), pmlIndex: undefined,
     };
   }

@@ -18,6 +18,7 @@ import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { guestStep, immediateExit, immediateExitGprs, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
+import * as Tlb from '../mmu/tlb';
 import { exitAndResume, vmEntry } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
@@ -412,9 +413,12 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let stopped: string | null = null;
   const t = acc.translation;
   const l1 = l1HitStats(state.env.cost);
-  // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged), the
-  // page last hit by each access kind (read/write/fetch x supervisor/user) hits again; any other machine clears it.
+  // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged) and no
+  // cache array was written since (`hitWrites`: inside this chunk's scope the caches are updated in place, so the same
+  // machine object does not mean the same TLB contents), the page last hit by each access kind (read/write/fetch x
+  // supervisor/user) hits again; anything else clears it.
   let hitMachine: Machine | null = null;
+  let hitWrites = -1;
   const hitPages = [NaN, NaN, NaN, NaN, NaN, NaN];
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
@@ -427,13 +431,13 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         if (first !== acc.recentGva[(acc.nextGva - 1) & (RECENT - 1)] && !isRecent(acc.recentGva, first)) pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
         const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
-        if (m === hitMachine && hitPages[slot] === first) {
+        if (m === hitMachine && hitPages[slot] === first && Tlb.writeCount() === hitWrites) {
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
         const hit = memoryAccessL1Hit(state.env, m, ev);
         if (hit !== undefined) {
-          if (hit !== hitMachine) { hitMachine = hit; hitPages.fill(NaN); }
+          if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); hitPages.fill(NaN); }
           hitPages[slot] = first;
           m = hit;
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
