@@ -133,7 +133,7 @@ const wr = {
  * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`.
  */
 const fillAfterWalk = (
-  tlb0: Tlb.Tlb, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
+  caches: MmuCaches, tlb0: Tlb.Tlb, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
   user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number,
 ): MmuCaches => {
   const cfg = ctx.walk;
@@ -174,7 +174,20 @@ const fillAfterWalk = (
       nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h & 0xfff), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
     }
   }
-  return { tlb, psc, nested };
+  // the caches as they came (`caches`) when every fill was in place or changed nothing
+  return tlb === caches.tlb && psc === caches.psc && nested === caches.nested ? caches : { tlb, psc, nested };
+};
+
+/**
+ * A translation `translateFast` finished without allocating: read it right after the call (one record for the
+ * process). The fields mean what the TranslateResult fields of the same names mean; `walked` says whether the access
+ * walked, and then `gpa` is the final guest-physical address and `tableGpas[0 .. tableCount)` the guest-physical
+ * addresses of the guest entries read, top-down.
+ */
+export const fastOut = {
+  hpa: 0, pageSize: 0, caches: null as unknown as MmuCaches, mem: null as unknown as Phys.PhysMem,
+  tlbLevel: null as 'l1' | 'stlb' | null, stats: null as unknown as TranslationStats, pmlIndex: undefined as number | undefined,
+  walked: false, gpa: 0, tableCount: 0, tableGpas: new Float64Array(5),
 };
 
 /** The PML index a walk that logs nothing leaves (undefined when PML is off). */
@@ -247,11 +260,12 @@ const finalViolation = (
  * that case (a fault writes no flag). Returns undefined in every other case, having changed
  * nothing (the paging-structure-cache and nested-TLB LRU updates are made only on success), and `translate` then
  * walks with walk2d, which reports faults, exits and A/D updates. On success the result is the one walk2d's path
- * gives (same references, cache hits, fills and statistics): tests/mmu/translateFast.test.ts compares the two.
+ * gives (same references, cache hits, fills and statistics): tests/mmu/translateFast.test.ts compares the two. A
+ * translation is returned in `fastOut` (the result is then null); a guest page fault or an EPT violation as a result.
  */
 const missFast = (
   caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
-): TranslateResult | undefined => {
+): TranslateResult | null | undefined => {
   const addr = gla as number;
   const cfg = ctx.walk;
   const g = cfg.guest;
@@ -381,15 +395,72 @@ const missFast = (
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
   const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
   wr.count = n;
-  // exactly n elements (a push onto [] would reserve room for 17)
-  const tableGpas = new Array<number>(n);
-  for (let i = 0; i < n; i++) tableGpas[i] = wr.gpa[i];
-  const filled = fillAfterWalk(caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
-  const next: MmuCaches = filled.tlb === caches.tlb && filled.psc === caches.psc && filled.nested === caches.nested ? caches : filled;
-  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
+  const f = fastOut;
+  for (let i = 0; i < n; i++) f.tableGpas[i] = wr.gpa[i];
+  f.caches = fillAfterWalk(caches, caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
+  f.hpa = hpa; f.pageSize = pageSize; f.mem = out; f.tlbLevel = null; f.pmlIndex = pmlIndex;
+  f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
+  f.walked = true; f.gpa = gpa; f.tableCount = n;
+  return null;
+};
+
+/**
+ * The allocation-free part of `translate`: an L1 hit, an STLB hit, or (with `walk`) a walk by `missFast`. Returns null
+ * when it translated (the translation is in `fastOut`); a result for a guest page fault or an EPT violation the walk
+ * met; undefined when `translate`'s general walk must run (nothing changed).
+ */
+export const translateFast = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, walk = true,
+): TranslateResult | null | undefined => {
+  const cfg = ctx.walk;
+  const ept = cfg.ept;
+  const ep4ta = ep4taOf(cfg);
+  const kind = ept === null ? KIND_LINEAR : KIND_COMBINED;
+  const wp = cfg.guest === null ? true : cfg.guest.wp;
+  const smep = cfg.guest?.smep === true;
+  const { vpid, pcid } = ctx;
+  const addr = gla as number;
+  const f = fastOut;
+
+  // 1. L1 TLB.
+  const h1 = l1Hit(caches.tlb, ctx, addr, access.kind, access.user);
+  if (h1 >= 0) {
+    f.hpa = Tlb.hitPhys(caches.tlb, h1, addr);
+    f.pageSize = Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))];
+    const tlb = Tlb.touchHit(caches.tlb, h1);
+    f.caches = tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested };
+    f.mem = mem; f.tlbLevel = 'l1'; f.stats = Cost.hitStats(ctx.cost, 'l1'); f.pmlIndex = undefined; f.walked = false;
+    return null;
+  }
+  // 2. STLB; a hit is copied into the L1.
+  const h2 = Tlb.lookupStlb(caches.tlb, kind, addr, vpid, pcid, ep4ta);
+  if (h2 >= 0 && allows(Tlb.hitFlags(caches.tlb, h2), access.kind, access.user, wp, smep)) {
+    f.hpa = Tlb.hitPhys(caches.tlb, h2, addr);
+    f.pageSize = Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h2))];
+    // the L1 copy is made from the STLB entry as found (touching moves the entry to way 0 of its set)
+    const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, access.kind === 'fetch', h2, { kind, vpid, pcid, ep4ta }, addr), h2);
+    f.caches = tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested };
+    f.mem = mem; f.tlbLevel = 'stlb'; f.stats = Cost.hitStats(ctx.cost, 'stlb'); f.pmlIndex = undefined; f.walked = false;
+    return null;
+  }
+  // 3. Walk: the common case (every entry present, rights allow, no A/D flag to set) allocation-free
+  return walk ? missFast(caches, mem, ctx, gla, access) : undefined;
+};
+
+/** `fastOut` as a TranslateResult (a copy: the record is reused by the next call). */
+const resultOfFastOut = (): TranslateResult => {
+  const f = fastOut;
+  let tableGpas: number[] | undefined;
+  if (f.walked) {
+    // exactly tableCount elements (a push onto [] would reserve room for 17)
+    tableGpas = new Array<number>(f.tableCount);
+    for (let i = 0; i < f.tableCount; i++) tableGpas[i] = f.tableGpas[i];
+  }
   return {
-    outcome: { _tag: 'translated', hpa, pageSize, walked: { gpa, tableGpas } },
-    caches: next, mem: out, tlbLevel: null, stats, pmlIndex,
+    outcome: tableGpas === undefined
+      ? { _tag: 'translated', hpa: f.hpa, pageSize: f.pageSize }
+      : { _tag: 'translated', hpa: f.hpa, pageSize: f.pageSize, walked: { gpa: f.gpa, tableGpas } },
+    caches: f.caches, mem: f.mem, tlbLevel: f.tlbLevel, stats: f.stats, pmlIndex: f.pmlIndex,
   };
 };
 
@@ -412,42 +483,13 @@ const translateImpl = (
   const cfg = ctx.walk;
   const ept = cfg.ept;
   const ep4ta = ep4taOf(cfg);
-  const kind = ept === null ? KIND_LINEAR : KIND_COMBINED;
-  const fetch = access.kind === 'fetch';
-  const wp = cfg.guest === null ? true : cfg.guest.wp;
-  const smep = cfg.guest?.smep === true;
   const { vpid, pcid } = ctx;
   const addr = gla as number;
 
-  // 1. L1 TLB.
-  const h1 = l1Hit(caches.tlb, ctx, addr, access.kind, access.user);
-  if (h1 >= 0) {
-    const hpa = Tlb.hitPhys(caches.tlb, h1, addr);
-    const tlb = Tlb.touchHit(caches.tlb, h1);
-    return {
-      outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))] },
-      caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'l1',
-      stats: Cost.hitStats(ctx.cost, 'l1'), pmlIndex: undefined,
-    };
-  }
-  // 2. STLB; a hit is copied into the L1.
-  const h2 = Tlb.lookupStlb(caches.tlb, kind, addr, vpid, pcid, ep4ta);
-  if (h2 >= 0 && allows(Tlb.hitFlags(caches.tlb, h2), access.kind, access.user, wp, smep)) {
-    const hpa = Tlb.hitPhys(caches.tlb, h2, addr);
-    const size = Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h2));
-    // the L1 copy is made from the STLB entry as found (touching moves the entry to way 0 of its set)
-    const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, fetch, h2, { kind, vpid, pcid, ep4ta }, addr), h2);
-    return {
-      outcome: { _tag: 'translated', hpa, pageSize: Tlb.SIZE_BYTES[size] },
-      caches: tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, tlbLevel: 'stlb',
-      stats: Cost.hitStats(ctx.cost, 'stlb'), pmlIndex: undefined,
-    };
-  }
-
-  // 3. Walk: start below the deepest paging-structure-cache hit; guest-table pages from the nested TLB. The common
-  // case (every entry present, rights allow, no A/D flag to set) first, allocation-free; anything else walks again
-  // in full (walk2d) from the same inputs: the fast path changes nothing until it has succeeded.
-  const fast = useFast ? missFast(caches, mem, ctx, gla, access) : undefined;
+  // 1-3. L1, STLB, and the walk's common case (`translateFast`); anything else walks again in full (walk2d) from the
+  // same inputs: the fast path changes nothing until it has succeeded.
+  const fast = translateFast(caches, mem, ctx, gla, access, useFast);
+  if (fast === null) return resultOfFastOut();
   if (fast !== undefined) return fast;
   let psc = caches.psc;
   let nested = caches.nested;
@@ -506,7 +548,7 @@ const translateImpl = (
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
       const eptRights = (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
-      const filled = fillAfterWalk(tlb, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
+      const filled = fillAfterWalk(caches, tlb, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
       tlb = filled.tlb;
       psc = filled.psc;
       nested = filled.nested;

@@ -16,7 +16,7 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { guestStep, immediateExit, immediateExitGprs, memoryAccessL1Hit, type GuestStepResult } from '../vmx/step';
+import { accessOut, guestStep, immediateExit, immediateExitGprs, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
 import { exitAndResume, vmEntry } from '../vmx/entry';
@@ -179,6 +179,22 @@ const accountStep = (acc: Acc, r: GuestStepResult): void => {
   }
   const pages = r.touchedGpaPages;
   for (let i = 0; i < pages.length; i++) {
+    const p = pages[i];
+    if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
+  }
+};
+
+/** accountStep for a step `memoryAccessFast` made: its statistics and pages are in `accessOut`. */
+const accountFast = (acc: Acc): void => {
+  const t = accessOut.stats;
+  addTranslation(acc.translation, t);
+  if (t.walks > 0) {
+    const refs = Math.round((t.guestRefs + t.nestedRefs) / t.walks);
+    if (refs < HIST_SIZE) acc.hist[refs] += t.walks;
+    else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks);
+  }
+  const pages = accessOut.pages;
+  for (let i = 0, n = accessOut.pageCount; i < n; i++) {
     const p = pages[i];
     if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
   }
@@ -423,6 +439,8 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
+    // what memoryAccessFast translated for this event when it could not finish it (guestStep takes it from there)
+    let carried: Carried;
     if (isAccess(ev)) {
       const a = ev.gva as number;
       const first = Math.floor(a / PAGE_SIZE);
@@ -435,14 +453,21 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
-        const hit = memoryAccessL1Hit(state.env, m, ev);
+        // the common case without result objects: an L1 hit (remembered as above), an STLB hit or a walk that
+        // translated; anything else goes on below with what it translated (`carried`)
+        const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
-          if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); hitPages.fill(NaN); }
-          hitPages[slot] = first;
+          if (accessOut.l1) {
+            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); hitPages.fill(NaN); }
+            hitPages[slot] = first;
+            t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
+          } else {
+            accountFast(acc);
+          }
           m = hit;
-          t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
+        carried = accessOut.carried;
       } else {
         for (let p = first; p <= last; p++) if (!isRecent(acc.recentGva, p)) pushGva(acc, p);
       }
@@ -458,7 +483,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     if (isAccess(ev)) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
-      const first = guestStep(state.env, m, ev);
+      const first = guestStep(state.env, m, ev, carried);
       accountStep(acc, first);
       if (first.outcome.result === 'passthrough') { m = first.machine; continue; }
       const r = runEvent(state, m, hv, ev, acc, state, first);

@@ -13,8 +13,7 @@ import { bigOf, gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
-import { l1Hit, translate, type TranslateContext } from '../mmu/translate';
-import * as Tlb from '../mmu/tlb';
+import { fastOut, translate, translateFast, translateReference, type TranslateContext, type TranslateResult } from '../mmu/translate';
 import { eptNeedsAd, eptOut, eptTranslate, eptWalk, EW_OK } from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
@@ -135,12 +134,32 @@ const ACCESSES = {
 const PASSTHROUGH: Outcome = { result: 'passthrough' };
 
 /**
- * The common case of `memoryAccess` without result objects: an access within one 4 KiB page whose L1 TLB entry allows
- * it. Returns the machine after the access (the same machine when the entry is already the most recently used of its
- * set: nothing changes), or undefined when `memoryAccess` must run. When it returns a machine, `memoryAccess` would
- * return that machine, a passthrough outcome, no touched pages and `l1HitStats(env.cost)` as translation stats.
+ * What `memoryAccessFast` did (one record for the process, read right after the call): on success, whether it was an
+ * L1 hit, the translation statistics and the guest-physical pages touched (`pages[0 .. pageCount)`); when it returns
+ * undefined, `carried` is what its translation found, for `guestStep` to finish without translating again: a result
+ * (a guest page fault, an EPT violation), 'walk' (the fast walk gave up: walk in full), or undefined (nothing was
+ * translated).
  */
-export const memoryAccessL1Hit = (env: Env, m: Machine, ev: MemoryAccess): Machine | undefined => {
+export const accessOut = {
+  l1: false,
+  stats: Cost.emptyStats,
+  pages: new Float64Array(6),
+  pageCount: 0,
+  carried: undefined as Carried,
+};
+
+/** A translation of an access's first piece already made (see `accessOut.carried`). */
+export type Carried = TranslateResult | 'walk' | undefined;
+
+/**
+ * The common case of `memoryAccess` without result objects: an access within one 4 KiB page that translates (an L1 or
+ * STLB hit, or a walk of `translateFast`). Returns the machine after the access, with what `memoryAccess` would report
+ * in `accessOut` (its outcome would be a passthrough); undefined when `memoryAccess` must run, with `accessOut.carried`
+ * to pass to it (through `guestStep`).
+ */
+export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machine | undefined => {
+  const out = accessOut;
+  out.carried = undefined;
   const g = m.guest;
   if (g === null) return undefined;
   const first = ev.gva as number;
@@ -148,18 +167,36 @@ export const memoryAccessL1Hit = (env: Env, m: Machine, ev: MemoryAccess): Machi
   // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
   if (first < 0 || (first & 0xfff) + size > PAGE_SIZE) return undefined;
   const { ctx } = accessContext(env, m, g);
-  const tlb = m.mmu.tlb;
-  const h = l1Hit(tlb, ctx, first, ev.op, ev.user);
-  if (h < 0) return undefined;
-  const touched = Tlb.touchHit(tlb, h);
-  return touched === tlb ? m : machineWith(m, { mmu: { tlb: touched, psc: m.mmu.psc, nested: m.mmu.nested } });
+  const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, ACCESSES[ev.op][ev.user ? 1 : 0]);
+  if (r !== null) {
+    out.carried = r === undefined ? 'walk' : r;
+    return undefined;
+  }
+  const f = fastOut;
+  out.l1 = f.tlbLevel === 'l1';
+  out.stats = f.stats;
+  out.pageCount = 0;
+  if (f.walked) {
+    if (m.shadow !== undefined) {
+      // shadow paging: the walk read the hypervisor's shadow tables (host memory); the data page is memslot memory
+      out.pages[out.pageCount++] = Math.floor((f.gpa - m.shadow.memBase) / PAGE_SIZE);
+    } else {
+      out.pages[out.pageCount++] = Math.floor(f.gpa / PAGE_SIZE);
+      for (let k = 0; k < f.tableCount; k++) out.pages[out.pageCount++] = Math.floor(f.tableGpas[k] / PAGE_SIZE);
+    }
+  }
+  let next = m;
+  if (f.caches !== m.mmu || f.mem !== m.cpu.mem) next = machineWith(m, { mmu: f.caches, cpu: f.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: f.mem }) });
+  if (f.pmlIndex !== undefined && f.pmlIndex !== g.pmlIndex) next = machineWith(next, { guest: { ...g, pmlIndex: f.pmlIndex } });
+  return next;
 };
 
 /**
  * A memory access: each 4 KiB piece is one TLB lookup (a page-crossing access is two). A guest #PF goes through the
  * exception bitmap; an EPT violation, misconfiguration or PML-full exits and the access is retried at the next entry.
+ * `carried`: the first piece's translation `memoryAccessFast` already made from `m0` (see `accessOut`).
  */
-export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStepResult => {
+export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess, carried?: Carried): GuestStepResult => {
   const g0 = m0.guest;
   if (g0 === null) throw new Error('memoryAccess: no guest is running');
   const first = ev.gva as number;
@@ -174,7 +211,9 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess): GuestStep
   const access = ACCESSES[ev.op][ev.user ? 1 : 0];
   for (let i = 0; i < pieces; i++) {
     const addr = (i === 0 ? first : (Math.floor(first / PAGE_SIZE) + i) * PAGE_SIZE) as Gva;
-    const r = translate(m.mmu, m.cpu.mem, ctx, addr, access);
+    const r = i === 0 && carried !== undefined
+      ? (carried === 'walk' ? translateReference(m.mmu, m.cpu.mem, ctx, addr, access) : carried)
+      : translate(m.mmu, m.cpu.mem, ctx, addr, access);
     stats = i === 0 ? r.stats : Cost.combine(stats, r.stats);
     // the common case (a hit on the most recently used TLB entry) changes nothing: keep the machine itself
     if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = machineWith(m, { mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: r.mem }) });
@@ -498,12 +537,12 @@ const advanceTime = (m: Machine, to: bigint): GuestStepResult => {
  * One guest event. The machine must be in VMX non-root operation (or a native run); the scenario runner and the
  * replay engine check that before calling.
  */
-export const guestStep = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
+export const guestStep = (env: Env, m: Machine, ev: GuestEvent, carried?: Carried): GuestStepResult => {
   const g = m.guest;
   if (g === null) throw new Error('guestStep: no guest is running');
   switch (ev.op) {
     case 'read': case 'write': case 'fetch':
-      return memoryAccess(env, m, ev);
+      return memoryAccess(env, m, ev, carried);
     case 'run':
       return advanceTime(m, (m.tsc + ev.cycles) & U64);
     case 'guest_map': case 'guest_unmap':

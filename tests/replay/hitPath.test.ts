@@ -1,6 +1,7 @@
 /**
- * The allocation-free L1-TLB-hit path of the replay engine (src/vmx/step.ts memoryAccessL1Hit, src/mmu/translate.ts
- * l1Hit, the hit memo in src/replay/replay.ts replayChunk) against the general path (memoryAccess / translate).
+ * The replay engine's path without result objects (src/vmx/step.ts memoryAccessFast, src/mmu/translate.ts
+ * translateFast: L1 and STLB hits and the fast walk; the L1-hit memo in src/replay/replay.ts replayChunk) against the
+ * general path (memoryAccess / translate), and the translation it hands on when it cannot finish (`carried`).
  */
 import fc from 'fast-check';
 import { isRight } from 'fp-ts/Either';
@@ -8,12 +9,13 @@ import { gva as mkGva } from '../../src/arch/addr';
 import type { GuestEvent, MemoryAccess } from '../../src/guest/events';
 import { DEFAULT_CONFIG } from '../../src/replay/config';
 import { replayChunk, startReplay, type ReplayState } from '../../src/replay/replay';
-import { memoryAccess, memoryAccessL1Hit } from '../../src/vmx/step';
+import { accessOut, memoryAccess, memoryAccessFast } from '../../src/vmx/step';
+import * as Phys from '../../src/arch/phys';
 import { l1HitStats } from '../../src/mmu/translate';
 import * as Tlb from '../../src/mmu/tlb';
 
-const start = (): ReplayState => {
-  const s = startReplay(DEFAULT_CONFIG);
+const start = (pml = false): ReplayState => {
+  const s = startReplay(pml ? { ...DEFAULT_CONFIG, ept: { ...DEFAULT_CONFIG.ept, pml: true } } : DEFAULT_CONFIG);
   if (!isRight(s)) throw new Error(JSON.stringify(s.left));
   return s.right;
 };
@@ -28,32 +30,59 @@ const arbAccess: fc.Arbitrary<MemoryAccess> = fc.record({
 }).map((a) => ({ op: a.op, gva: mkGva(BASE + a.page * 0x1000 + a.offset), size: a.size, user: a.user }));
 
 describe('L1 TLB hit path (SDM 4.10.2.3 "Details of TLB Use": a translation from a TLB entry needs no walk)', () => {
-  it('memoryAccessL1Hit, when it answers, gives the machine, TLB, stats and outcome memoryAccess gives', () => {
-    let answered = 0;
-    fc.assert(fc.property(fc.array(arbAccess, { minLength: 1, maxLength: 40 }), arbAccess, (warm, ev) => {
-      const s = replayChunk(start(), warm).state;
-      const fast = memoryAccessL1Hit(s.env, s.machine, ev);
+  it('memoryAccessFast, when it answers, gives the machine, caches, memory, stats and pages memoryAccess gives; when it does not, what it carries gives the same step', () => {
+    const seen = { l1: 0, other: 0, carried: 0, pml: 0 };
+    const pagesOf = (mem: Phys.PhysMem): string => {
+      const out: string[] = [];
+      for (let pfn = 0; pfn < 0x3000; pfn++) { const p = Phys.page(mem, pfn); if (p !== undefined) out.push(`${pfn}:${p.join(',')}`); }
+      return out.join(';');
+    };
+    // with PML on, a walk that sets an EPT dirty flag logs the page and moves the guest's PML index
+    fc.assert(fc.property(fc.array(arbAccess, { minLength: 0, maxLength: 40 }), arbAccess, fc.boolean(), (warm, ev, pml) => {
+      const s = replayChunk(start(pml), warm).state;
+      const fast = memoryAccessFast(s.env, s.machine, ev);
+      const l1 = accessOut.l1;
+      const stats = accessOut.stats;
+      const pages = Array.from(accessOut.pages.subarray(0, accessOut.pageCount));
+      const carried = accessOut.carried;
       const slow = memoryAccess(s.env, s.machine, ev);
-      if (fast === undefined) return;
-      answered++;
+      if (fast === undefined) {
+        if (carried === undefined) return;
+        seen.carried++;
+        const viaCarried = memoryAccess(s.env, s.machine, ev, carried);
+        expect(viaCarried.outcome).toEqual(slow.outcome);
+        expect(viaCarried.translation).toEqual(slow.translation);
+        expect(viaCarried.touchedGpaPages).toEqual(slow.touchedGpaPages);
+        expect(Tlb.allEntries(viaCarried.machine.mmu.tlb)).toEqual(Tlb.allEntries(slow.machine.mmu.tlb));
+        expect(pagesOf(viaCarried.machine.cpu.mem)).toBe(pagesOf(slow.machine.cpu.mem));
+        return;
+      }
+      if (l1) seen.l1++; else seen.other++;
       expect(slow.outcome).toEqual({ result: 'passthrough' });
-      expect(slow.translation).toEqual(l1HitStats(s.env.cost));
-      expect(slow.touchedGpaPages).toEqual([]);
+      expect(stats).toEqual(slow.translation);
+      if (l1) expect(stats).toEqual(l1HitStats(s.env.cost));
+      expect(pages).toEqual(slow.touchedGpaPages);
       expect(Tlb.allEntries(fast.mmu.tlb)).toEqual(Tlb.allEntries(slow.machine.mmu.tlb));
-      expect(fast.mmu.psc).toBe(slow.machine.mmu.psc);
-      expect(fast.mmu.nested).toBe(slow.machine.mmu.nested);
-      expect(fast.cpu).toBe(slow.machine.cpu);
-      expect(fast.guest).toBe(slow.machine.guest);
+      expect(fast.mmu.psc.arrays.map(Tlb.entries)).toEqual(slow.machine.mmu.psc.arrays.map(Tlb.entries));
+      expect(Tlb.entries(fast.mmu.nested)).toEqual(Tlb.entries(slow.machine.mmu.nested));
+      expect(pagesOf(fast.cpu.mem)).toBe(pagesOf(slow.machine.cpu.mem));
+      expect(fast.guest).toEqual(slow.machine.guest);
+      if (fast.guest?.pmlIndex !== s.machine.guest?.pmlIndex) seen.pml++;
       // an MRU hit changes nothing: the very same machine
       if (slow.machine === s.machine) expect(fast).toBe(s.machine);
-    }), { numRuns: 60 });
-    expect(answered).toBeGreaterThan(0);
+    }), { numRuns: 150 });
+    // every kind of answer was exercised
+    expect(seen.l1).toBeGreaterThan(0);
+    expect(seen.other).toBeGreaterThan(0);
+    expect(seen.carried).toBeGreaterThan(0);
+    expect(seen.pml).toBeGreaterThan(0);
   });
 
-  it('a page-crossing access is two lookups: never taken by the one-page hit path', () => {
+  it('a page-crossing access is two lookups: never taken by the one-page path', () => {
     const s = replayChunk(start(), [{ op: 'read', gva: mkGva(BASE), size: 8, user: true }, { op: 'read', gva: mkGva(BASE + 0x1000), size: 8, user: true }]).state;
-    expect(memoryAccessL1Hit(s.env, s.machine, { op: 'read', gva: mkGva(BASE), size: 8, user: true })).toBe(s.machine);
-    expect(memoryAccessL1Hit(s.env, s.machine, { op: 'read', gva: mkGva(BASE + 0xffc), size: 8, user: true })).toBeUndefined();
+    expect(memoryAccessFast(s.env, s.machine, { op: 'read', gva: mkGva(BASE), size: 8, user: true })).toBe(s.machine);
+    expect(memoryAccessFast(s.env, s.machine, { op: 'read', gva: mkGva(BASE + 0xffc), size: 8, user: true })).toBeUndefined();
+    expect(accessOut.carried).toBeUndefined();
   });
 
   it('after the first read of a page, N more reads of it are N L1 hits and no walk, in one chunk or one event per chunk', () => {

@@ -55,6 +55,13 @@ describe('replay invariants (interface §5 report)', () => {
     }), { numRuns: 40 });
   });
 
+  it('the references histogram counts every walk once (its counts sum to translation.walks)', () => {
+    fc.assert(fc.property(arbTrace, (events) => {
+      const s = run(events);
+      expect(Object.values(s.stats.refsHistogram).reduce((x, y) => x + y, 0)).toBe(s.stats.translation.walks);
+    }), { numRuns: 40 });
+  });
+
   it('exits.total is the sum of byReason; tlb.hits + tlb.misses = translation.accesses', () => {
     fc.assert(fc.property(arbTrace, (events) => {
       const r = reportOf(run(events));
