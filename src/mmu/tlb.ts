@@ -339,16 +339,21 @@ const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
 const view = (d: Float64Array, n: number, e: number): EntryView => ({ ...viewAt(d, n, e) });
 
 /**
- * Could entry `e` cover one of `addrs` (its key is the page number of one of them at its size)? Every entry when
- * `addrs` is null. Numbers only: the predicate runs on candidates alone.
+ * Could entry `e` cover one of `count` addresses (its key is the page number of one of them at its size)? `keys`
+ * holds their page numbers by size (keys[size * count + i]); every entry is a candidate when `keys` is null. Numbers
+ * only: the predicate runs on candidates alone.
  */
-const candidate = (d: Float64Array, n: number, e: number, addrs: readonly number[] | null): boolean => {
-  if (addrs === null) return true;
+const candidate = (d: Float64Array, n: number, e: number, keys: Float64Array | null, count: number): boolean => {
+  if (keys === null) return true;
   const key = d[F_KEY * n + e];
-  const size = sizeOf(d[F_FLAGS * n + e]);
-  for (let i = 0; i < addrs.length; i++) if (keyAt(addrs[i], size) === key) return true;
+  const base = sizeOf(d[F_FLAGS * n + e]) * count;
+  for (let i = 0; i < count; i++) if (keys[base + i] === key) return true;
   return false;
 };
+
+/** Scratch of removeCovering (never used by two calls at once: predicates do not invalidate) */
+let coverKeys = new Float64Array(6);
+let coverSets = new Float64Array(6);
 
 /**
  * Frees the entries of `set` that `pred` selects (only candidates for `addrs` are shown to it); the others keep their
@@ -357,12 +362,12 @@ const candidate = (d: Float64Array, n: number, e: number, addrs: readonly number
  */
 const removeInSet = (
   arr: CacheArray, out: Float64Array | undefined, set: number, pred: (e: EntryView) => boolean,
-  addrs: readonly number[] | null,
+  keys: Float64Array | null, count: number,
 ): Float64Array | undefined => {
   const n = arr.sets * arr.ways;
   for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
     const d = out ?? arr.data;
-    if (d[F_FLAGS * n + e] === 0 || !candidate(d, n, e, addrs) || !pred(viewAt(d, n, e))) continue;
+    if (d[F_FLAGS * n + e] === 0 || !candidate(d, n, e, keys, count) || !pred(viewAt(d, n, e))) continue;
     out ??= writable(arr);
     if (arr.buckets !== 0) out[countAt(arr, out[F_KEY * n + e])]--;
     for (let f = F_FLAGS; f <= F_VALUE; f++) out[f * n + e] = 0;
@@ -374,7 +379,7 @@ const removeInSet = (
 /** Remove every entry the predicate selects; returns `arr` itself when it selects none. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
   let out: Float64Array | undefined;
-  for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null);
+  for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null, 0);
   return out === undefined ? arr : written(arr, out, arr.sizes);
 };
 
@@ -389,17 +394,23 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
   // a piece of a 1 GiB page is keyed by its own 2 MiB page number, which need not be the address's: scan everything
   // (only the small ITLB 2 MiB array holds pieces)
   if ((arr.sizes & SIZES_PIECES) !== 0) return removeWhere(arr, pred);
+  const count = addrs.length;
+  if (coverKeys.length < 3 * count) { coverKeys = new Float64Array(3 * count); coverSets = new Float64Array(3 * count); }
+  const keys = coverKeys;
+  for (let size = SIZE_4K; size <= SIZE_1G; size++) for (let i = 0; i < count; i++) keys[size * count + i] = keyAt(addrs[i], size as SizeCode);
   let out: Float64Array | undefined;
-  const seen: number[] = [];
-  for (const a of addrs) {
+  let seen = 0;
+  for (let i = 0; i < count; i++) {
     for (let size = SIZE_4K; size <= SIZE_1G; size++) {
       // an entry of a size the array never held cannot be there (and entries of other sizes in that set are found
       // through their own size)
       if ((arr.sizes & (1 << size)) === 0) continue;
-      const s = setOf(arr, keyAt(a, size as SizeCode));
-      if (seen.includes(s)) continue;
-      seen.push(s);
-      out = removeInSet(arr, out, s, pred, addrs);
+      const s = setOf(arr, keys[size * count + i]);
+      let done = false;
+      for (let k = 0; k < seen; k++) if (coverSets[k] === s) { done = true; break; }
+      if (done) continue;
+      coverSets[seen++] = s;
+      out = removeInSet(arr, out, s, pred, keys, count);
     }
   }
   return out === undefined ? arr : written(arr, out, arr.sizes);
@@ -578,13 +589,14 @@ export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag,
 
 /** Apply `f` to every array (invalidation); arrays that come back unchanged stay shared. */
 export const mapArrays = (tlb: Tlb, f: (arr: CacheArray) => CacheArray): Tlb => {
-  let changed = false;
-  const arrays = tlb.arrays.map((arr) => {
+  // the array list is copied at the first array that comes back changed
+  let arrays: CacheArray[] | undefined;
+  for (let i = 0; i < tlb.arrays.length; i++) {
+    const arr = tlb.arrays[i];
     const n = f(arr);
-    if (n !== arr) changed = true;
-    return n;
-  });
-  return changed ? { arrays } : tlb;
+    if (n !== arr) { arrays ??= tlb.arrays.slice(); arrays[i] = n; }
+  }
+  return arrays === undefined ? tlb : { arrays };
 };
 
 /** All valid entries of the hierarchy (inspection and tests). */

@@ -21,7 +21,7 @@ import { eptVpidCapBit, type Caps } from './caps';
 import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
 import { firstEntryFailureCached, type EntryContext } from './entryChecks';
-import { CONTROL_FIELDS, fromVmcs, type ExecControls } from './exitConditions';
+import { CONTROL_FIELDS, controlsWithMem, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
@@ -183,7 +183,7 @@ const derive = (caps: Caps, f: VmcsFields, mem: Phys.PhysMem, guest: GuestCpu): 
         }
       }
     }
-    if (ctl) controls = d.controls.mem === mem ? d.controls : { ...d.controls, mem };
+    if (ctl) controls = d.controls.mem === mem ? d.controls : controlsWithMem(d.controls, mem);
     if (wlk) walk = d.walk;
     if (md) mode = d.mode;
   }

@@ -1,5 +1,5 @@
 import * as Phys from '../../src/arch/phys';
-import { decide, NO_CONTROLS, fromVmcs, type ExecControls, type GuestContext, type Instruction } from '../../src/vmx/exitConditions';
+import { controlsWithMem, decide, NO_CONTROLS, fromVmcs, CONTROL_FIELDS, type ExecControls, type GuestContext, type Instruction } from '../../src/vmx/exitConditions';
 
 // Bit positions written from the SDM control tables (reference §2.2, §2.3), not from the module's constants.
 const P = (...bits: number[]): number => bits.reduce((a, b) => (a | (1 << b)) >>> 0, 0);
@@ -287,5 +287,17 @@ describe('fromVmcs adapter', () => {
     expect(c.cr3Targets[1]).toBe(0x7000n);
     expect(c.tscOffset).toBe(5n);
     expect(d(c, { op: 'hlt' })).toMatchObject({ reason: 12 });
+  });
+});
+
+describe('controlsWithMem: the controls of the same fields over another memory', () => {
+  test('every field is kept (each control field holds a distinct value), only the memory changes', () => {
+    const fields = new Map<number, bigint>(CONTROL_FIELDS.map((enc, i) => [enc, BigInt(0x1000 * (i + 1) + i)]));
+    const c = fromVmcs(fields, Phys.empty);
+    const mem = Phys.write64Parts(Phys.empty, 0x2000, 1, 2);
+    const d = controlsWithMem(c, mem);
+    expect(d).toEqual({ ...c, mem });
+    expect(d).toEqual(fromVmcs(fields, mem));
+    expect(Object.keys(d)).toEqual(Object.keys(c));
   });
 });
