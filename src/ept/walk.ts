@@ -103,9 +103,11 @@ const TWO32 = 4294967296;
 
 /** 2^(12 + 9 (level - 1)): the bytes one entry of `level` maps (index 1..5). */
 const LEVEL_BYTES: readonly number[] = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
+/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
+const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
 
 /** Index of `gpa` in the EPT table at `level` (PML5 56:48 ... PT 20:12). */
-export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa / LEVEL_BYTES[level]) & 511;
+export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa * LEVEL_INV[level]) & 511;
 
 /** Misconfiguration of one present entry, or null. SDM "EPT Misconfigurations". */
 export const entryMisconfig = (ctx: EptContext, lo: number, hi: number, level: number): EptMisconfigReason | null =>

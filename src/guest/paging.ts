@@ -136,7 +136,9 @@ const TWO32 = 4294967296;
 
 /** Index of `gva` in the guest table at `level` (PML5 56:48 ... PT 20:12). */
 const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-export const guestIndex = (gva: number, level: number): number => Math.floor(gva / LEVEL_BYTES[level]) & 511;
+/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
+const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
+export const guestIndex = (gva: number, level: number): number => Math.floor(gva * LEVEL_INV[level]) & 511;
 
 /** Reserved bits set in a present entry? SDM "Page-Fault Exceptions" (RSVD) for 4-level and 5-level paging. */
 export const guestReserved = (cfg: GuestPagingConfig, lo: number, hi: number, level: number): boolean => {

@@ -28,7 +28,9 @@ export const emptyPsc = (c: TlbConfig): Psc => ({ arrays: [c.pde, c.pdpt, c.pml4
 /** Linear-address shift of the entry cached for a paging-structure level (2 = PDE ... 5 = PML5E). */
 export const levelShift = (level: number): number => 12 + 9 * (level - 1);
 const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-export const pscKey = (gva: number, level: number): number => Math.floor(gva / LEVEL_BYTES[level]);
+/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
+const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
+export const pscKey = (gva: number, level: number): number => Math.floor(gva * LEVEL_INV[level]);
 
 /**
  * A hit is level * 2^16 + set * 64 + way; -1 when no cache holds the address. Searches the PDE cache first (it

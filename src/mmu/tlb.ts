@@ -100,7 +100,9 @@ export const sizeOf = (flags: number): SizeCode => ((flags >> SIZE_SHIFT) & 3) a
 const IDENT_MASK = FL_VALID | (7 << KIND_SHIFT) | (3 << SIZE_SHIFT);
 
 /** The page number of `addr` at page size `size` (addresses are numbers < 2^57; no bigint). */
-export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr / SIZE_BYTES[size]);
+export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr * SIZE_INV[size]);
+/** 1 / SIZE_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
+const SIZE_INV: readonly number[] = SIZE_BYTES.map((b) => 1 / b);
 
 // ---- set-associative array -----------------------------------------------------------------------------------------
 
