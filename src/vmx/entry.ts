@@ -26,7 +26,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineAfterExit, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const U64 = 0xffff_ffff_ffff_ffffn;
 
@@ -364,10 +364,7 @@ export const exitAndResume = (
   if (sameStamps(f, f1) && nr.controls.mem === cpu0.mem && nr.timer === null && nr.retry === null) {
     const loaded = loadEntryMsrs(cpu0.mem, f1, msrs);
     return {
-      machine: machineWith(m, {
-        cpu, guest, nonRoot: nr, pendingRetry: null, guestMsrs: loaded, savedCr2: g.cr2, gprs,
-        mmu: nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
-      }),
+      machine: machineAfterExit(m, cpu, nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu, guest, nr, loaded, gprs, g.cr2),
       outcome: ENTERED,
     };
   }
