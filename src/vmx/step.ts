@@ -393,6 +393,7 @@ const interruptExit = (m: Machine, vector: number): ExitCause | null => {
  */
 export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
   exitGprs = undefined;
+  runsUnchanged = false;
   const g = m.guest;
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
@@ -400,13 +401,29 @@ export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
   const i = instructionOf(ev);
   if (i === undefined) return null;
   const d = decide(nr.controls, { cpl: 0, cr4: g.cr4 }, i);
-  if (d.kind !== 'exit') return null;
+  if (d.kind !== 'exit') {
+    runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
+    return null;
+  }
   exitGprs = operandsOf(m.gprs, ev);
   return d;
 };
 let exitGprs: Machine['gprs'] | undefined;
+let runsUnchanged = false;
 /** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
 export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;
+/**
+ * True when the last `immediateExit` found an instruction that runs without an exit and whose execution leaves the
+ * machine as it was (RDTSC, RDTSCP, RDMSR, IN, OUT, MOV from CR, PAUSE, ...: they only give values): `guestStep` then
+ * gives that same machine, a passthrough outcome, no translation and no touched pages.
+ */
+export const immediateRunUnchanged = (): boolean => runsUnchanged;
+/** The instructions `execute` gives the machine back unchanged for (every other one changes the guest, the MSR values
+ * or the caches: WRMSR, MOV to CR, CLTS, LMSW, INVLPG, HLT) */
+const UNCHANGED_BY_RUN: ReadonlySet<string> = new Set([
+  'cpuid', 'rdtsc', 'rdtscp', 'rdpid', 'rdpmc', 'rdmsr', 'in', 'out', 'mov_from_cr', 'pause', 'mwait', 'monitor', 'wbinvd',
+  'invd', 'xsetbv', 'rdrand', 'rdseed', 'vmcall',
+]);
 
 /** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
  * the instruction has none. */

@@ -16,6 +16,7 @@ import * as Phys from '../../src/arch/phys';
 import * as Tlb from '../../src/mmu/tlb';
 import { currentFields } from '../../src/vmx/cpu';
 import { F } from '../../src/vmx/fields';
+import { R } from '../../src/vmx/exitReasons';
 import { withMem, type Machine } from '../../src/vmx/machine';
 
 const BASE = 0x40_0000;
@@ -138,6 +139,16 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
     const evs: GuestEvent[] = Array.from({ length: 4 }, () => ({ op: 'cpuid', leaf: 0, subleaf: 0 }));
     const fused = run(true, s0, [evs]);
     expect(fused[0].state.stopped).toMatch(/VM entry failed/);
+    expectSame(fused, run(false, s0, [evs]));
+  });
+
+  // quickRoundTrip also takes an instruction that runs without an exit and changes nothing (RDTSCP, ...): not one that
+  // raises an exception instead (SDM: RDTSCP and RDPID are #UD with "enable RDTSCP" = 0)
+  it('an instruction that raises #UD instead of running (RDTSCP, RDPID with "enable RDTSCP" off) still raises it (KVM intercepts #UD: an exception exit)', () => {
+    const s0 = start({ ...DEFAULT_CONFIG, controls: { secondary: ['enable-ept', 'enable-vpid', 'unrestricted-guest'] } })!;
+    const evs: GuestEvent[] = [{ op: 'rdtscp' }, { op: 'cpuid', leaf: 0, subleaf: 0 }, { op: 'rdpid' }, { op: 'rdtsc' }];
+    const fused = run(true, s0, [evs]);
+    expect(fused[0].exits.map((x) => x.reason)).toEqual([R.EXCEPTION_NMI, R.CPUID, R.EXCEPTION_NMI]);
     expectSame(fused, run(false, s0, [evs]));
   });
 
