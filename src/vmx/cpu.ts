@@ -362,10 +362,13 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
       const cur = (vals ?? base.vals)[i];
       // the value the field holds (already truncated): nothing to write, no range test
       if (cur === v) continue;
-      // a value already within the field's width is its own truncation (no new bigint)
+      // a value already within the field's width is its own truncation (no new bigint; `cur === v` said it differs)
       const mask = MASK_BY_INDEX[i];
-      const t = v >= 0n && v <= mask ? v : v & mask;
-      if (cur === t) continue;
+      let t = v;
+      if (!(v >= 0n && v <= mask)) {
+        t = v & mask;
+        if (cur === t) continue;
+      }
       if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); written = []; }
       if (cur === undefined) count++;
       vals[i] = t;
