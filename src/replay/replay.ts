@@ -16,7 +16,7 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { accessOut, guestStep, immediateExit, immediateExitGprs, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
+import { accessOut, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
 import { exitAndResume, vmEntry } from '../vmx/entry';
@@ -325,7 +325,8 @@ export const setQuickExits = (on: boolean): boolean => {
 };
 
 /**
- * An instruction or interrupt event that exits at once and whose handling only advances RIP, injects the interrupt or
+ * An instruction that runs without an exit and leaves the machine unchanged (src/vmx/step.ts `immediateRunUnchanged`):
+ * the machine as it is. An instruction or interrupt event that exits at once and whose handling only advances RIP, injects the interrupt or
  * keeps an MSR value (hypervisor.ts `quickHandling`), as one fused exit-handler-entry step (src/vmx/entry.ts
  * `exitAndResume`): what runEvent does for it (the exit counted and logged, handleExit, prepareEntry, vmEntry), without
  * the intermediate machines. Gives the machine with the guest running again (the hypervisor is unchanged), or, when
@@ -334,7 +335,9 @@ export const setQuickExits = (on: boolean): boolean => {
  */
 const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc): Machine | Resumed | undefined => {
   const c = immediateExit(m, ev);
-  if (c === null) return undefined;
+  // an instruction that runs without an exit and changes nothing (RDTSCP, ...): runEvent's one passthrough step would
+  // give the same machine and count nothing
+  if (c === null) return immediateRunUnchanged() ? m : undefined;
   const gprs = immediateExitGprs();
   const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? m.gprs);
   if (h === undefined) return undefined;

@@ -209,7 +209,8 @@ interface Store extends ReadonlyMap<number, bigint> {
   readonly cell: Cell;
   readonly extra: ReadonlyMap<number, bigint>;
   readonly count: number;
-  /** the store this one was written from (kept for a few generations only), and the dense indexes written */
+  /** the store this one was written from (kept for a few generations only: see StoreImpl), and the dense indexes
+   * written */
   readonly parent: Store | undefined;
   readonly written: readonly number[];
   readonly depth: number;
@@ -230,7 +231,8 @@ function* storeEntries(this: StoreImpl): IterableIterator<[number, bigint]> {
 
 /** One version of a VMCS's fields (read through the ReadonlyMap methods). */
 class StoreImpl {
-  readonly parent: Store | undefined;
+  /** the version this one was written from (undefined: not remembered; cleared when a descendant cuts the history) */
+  parent: Store | undefined;
   readonly depth: number;
   constructor(
     readonly vals: readonly (bigint | undefined)[],
@@ -242,8 +244,16 @@ class StoreImpl {
     readonly stamps: readonly number[],
   ) {
     const depth = parent === undefined ? 0 : parent.depth + 1;
-    this.parent = depth > MAX_DEPTH ? undefined : parent;
-    this.depth = depth > MAX_DEPTH ? 0 : depth;
+    this.parent = parent;
+    if (depth > MAX_DEPTH) {
+      // the history is cut above the parent (the parent forgets its own), so that a store holds at most MAX_DEPTH + 1
+      // older versions alive, and a new store still knows its parent: the entry-check memo, which asks what was
+      // written since the last entry's version (usually the new store's parent), never finds the history cut in between
+      (parent as unknown as StoreImpl).parent = undefined;
+      this.depth = 1;
+    } else {
+      this.depth = depth;
+    }
     cell.head = this as unknown as Store;
   }
 
@@ -352,10 +362,13 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
       const cur = (vals ?? base.vals)[i];
       // the value the field holds (already truncated): nothing to write, no range test
       if (cur === v) continue;
-      // a value already within the field's width is its own truncation (no new bigint)
+      // a value already within the field's width is its own truncation (no new bigint; `cur === v` said it differs)
       const mask = MASK_BY_INDEX[i];
-      const t = v >= 0n && v <= mask ? v : v & mask;
-      if (cur === t) continue;
+      let t = v;
+      if (!(v >= 0n && v <= mask)) {
+        t = v & mask;
+        if (cur === t) continue;
+      }
       if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); written = []; }
       if (cur === undefined) count++;
       vals[i] = t;

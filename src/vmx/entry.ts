@@ -26,7 +26,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineAfterExit, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const U64 = 0xffff_ffff_ffff_ffffn;
 
@@ -352,7 +352,8 @@ export const exitAndResume = (
   // SDM "Loading Guest State" from f1: the fields hold what `g` was loaded from (the exit saved nothing: see
   // beginQuickExit), but RIP (`rip`: a natural-width field keeps the 64-bit value as written); loadGuest would build a
   // copy of `g` with the new RIP (CR8 reads 0 in both: a guest whose CR8 changed is not the one loaded)
-  const guest: GuestCpu = rip === g.rip ? g : {
+  // (RIP moved exactly when it was advanced by a length other than 0: the sum is below 2^64 + 2^32)
+  const guest: GuestCpu = !advanceRip || c.instructionLength === 0 ? g : {
     cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
   };
   noteGuestLoaded(guest, f1, true);
@@ -364,10 +365,7 @@ export const exitAndResume = (
   if (sameStamps(f, f1) && nr.controls.mem === cpu0.mem && nr.timer === null && nr.retry === null) {
     const loaded = loadEntryMsrs(cpu0.mem, f1, msrs);
     return {
-      machine: machineWith(m, {
-        cpu, guest, nonRoot: nr, pendingRetry: null, guestMsrs: loaded, savedCr2: g.cr2, gprs,
-        mmu: nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
-      }),
+      machine: machineAfterExit(m, cpu, nr.vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu, guest, nr, loaded, gprs, g.cr2),
       outcome: ENTERED,
     };
   }

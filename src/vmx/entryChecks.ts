@@ -268,6 +268,23 @@ const row = (
 /** The detail when `cond` holds (built only then: a passing check builds no message). */
 const when = (cond: boolean, detail: () => string): string | undefined => (cond ? detail() : undefined);
 
+// The guest-rip check in two parts: the rule the fields other than RIP select (read in the check's order, after RIP:
+// "IA-32e mode guest", then CS.L, access-rights bit 13, then CR4.LA57), and the test of a RIP value against it.
+// `ripOnly` keeps the rule of the memo's fields while only RIP (and the injection field) change.
+/** RIP[63:32] = 0 */
+const RIP_32 = 1;
+/** bits 63:48 identical */
+const RIP_48 = 2;
+/** bits 63:57 identical */
+const RIP_57 = 3;
+const ripRuleOf = (c: EntryContext): number =>
+  (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13) ? RIP_32 : guestLa57(c) ? RIP_57 : RIP_48);
+/** the SDM demands bits 63:N be identical, one bit weaker than canonical: all 0 (below 2^N) or all 1 (from
+ * 2^64 - 2^N up to 2^64 - 1) */
+const ripPasses = (rule: number, rip: bigint): boolean => (rule === RIP_32
+  ? rip >= 0n && rip <= 0xffff_ffffn
+  : rip >= 0n && (rip < (rule === RIP_57 ? TWO_57 : TWO_48) || (rip >= (rule === RIP_57 ? HIGH_57 : HIGH_48) && rip < TWO_64)));
+
 const controlChecks: readonly EntryCheck[] = [
   row('control', S_EXEC, 'pin-based-controls-allowed', 'pin-based controls within IA32_VMX_(TRUE_)PINBASED_CTLS',
     (c) => allowedRule(c, 'pin', pin(c))),
@@ -647,15 +664,9 @@ const guestChecks: readonly EntryCheck[] = [
   // --- RIP and RFLAGS
   row('guest', S_GUEST_RIP, 'guest-rip',
     'RIP[63:32] = 0 unless "IA-32e mode guest" and CS.L = 1; then bits 63:N (N = linear-address width) identical', (c) => {
-      // this check re-runs on every entry that moved RIP: comparisons with constants, no shifts (no new bigints);
-      // CS.L is access-rights bit 13
+      // this check re-runs on every entry that moved RIP: comparisons with constants, no shifts (no new bigints)
       const rip = rd(c, F.GUEST_RIP);
-      if (!ia32e(c) || !bit(rd(c, F.GUEST_CS_AR_BYTES), 13)) return when(!(rip >= 0n && rip <= 0xffff_ffffn), () => hx(rip));
-      // the SDM demands bits 63:N be identical (N = 48, or 57 with CR4.LA57), one bit weaker than canonical: all 0
-      // (below 2^N) or all 1 (from 2^64 - 2^N up to 2^64 - 1)
-      const la57 = guestLa57(c);
-      const ok = rip >= 0n && (rip < (la57 ? TWO_57 : TWO_48) || (rip >= (la57 ? HIGH_57 : HIGH_48) && rip < TWO_64));
-      return when(!ok, () => hx(rip));
+      return ripPasses(ripRuleOf(c), rip) ? undefined : hx(rip);
     }),
   row('guest', S_GUEST_RIP, 'guest-rflags-reserved', 'RFLAGS bits 63:22, 15, 5, 3 = 0 and bit 1 = 1', (c) => {
     const f = rd(c, F.GUEST_RFLAGS);
@@ -882,6 +893,9 @@ interface CheckMemo {
    * memo's fields hold in every other field a check reads but GUEST_RIP (at most two: the value an injection writes
    * and the one the next exit leaves); emptied whenever such a field or the memory changes (see `ripOnly`) */
   readonly injOk: bigint[];
+  /** the guest-rip rule (`ripRuleOf`) of `fields`, 0 when not known: set by `ripOnly`, cleared whenever the memo
+   * takes fields by another way (only `ripOnly` knows that no field the rule reads changed) */
+  ripRule: number;
 }
 
 // Between two entries of a running guest, a VMM changes few fields the checks read: the handler advances RIP or
@@ -1026,7 +1040,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
       currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
       fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
       readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
-      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [],
+      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
     };
     memos.set(ctx.caps, memo);
     lastCaps = ctx.caps;
@@ -1070,6 +1084,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
     if (verdictChanged) prev.result = resultOf(prev.verdicts);
     prev.fields = ctx.fields;
+    prev.ripRule = 0;
     prev.mem = ctx.mem;
     prev.injOk.length = 0;
     if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
@@ -1091,6 +1106,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     changed = changedFields(from, ctx.fields);
     nChanged = changed.length;
   }
+  // no field a check reads changed (nor the guest-rip rule's fields): the memo, its rule included, describes ctx.fields
   if (nChanged === 0 && !memChanged) { prev.fields = ctx.fields; return prev.result; }
   if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
   const rec = recordingContext(ctx);
@@ -1161,9 +1177,15 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
   if (rip) {
     const l = byIndex[RIP_DENSE];
     if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
-    if (ENTRY_CHECKS[RIP_CHECK].test(ctx) !== undefined) return false;
+    // the guest-rip check on ctx: its rule was read from fields none of which was written since (a write to one would
+    // have named the check among the field's readers), so only the RIP value is tested
+    const newRip = ctx.fields.get(F.GUEST_RIP) ?? 0n;
+    let rule = prev.ripRule;
+    if (rule === 0) rule = ripRuleOf(ctx);
+    if (!ripPasses(rule, newRip)) return false;
+    prev.ripRule = rule;
     // the memo's copy of the hot values follows (the general path compares them when the store's history ends)
-    prev.hot[RIP_HOT] = ctx.fields.get(F.GUEST_RIP) ?? 0n;
+    prev.hot[RIP_HOT] = newRip;
   }
   if (inj) prev.hot[INJ_HOT] = injValue;
   prev.fields = ctx.fields;
@@ -1183,6 +1205,7 @@ const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): En
 const setFields = (memo: CheckMemo, f: VmcsFields): void => {
   for (let k = 0; k < HOT_FIELDS.length; k++) memo.hot[k] = f.get(HOT_FIELDS[k]) ?? 0n;
   memo.fields = f;
+  memo.ripRule = 0;
 };
 
 /** Runs check `i` again unless it already ran on this entry; true when its verdict changed. */

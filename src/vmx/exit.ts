@@ -38,17 +38,43 @@ const infoBig = (info: number): bigint => {
   return lastInfoBig;
 };
 
+// The exit-information values of the last exit (not a failed entry) in the field store its writes made (`applied`),
+// as numbers: the next exit that starts from that very store (no write to the VMCS in between: any write makes a new
+// store) leaves out the writes that would store the value a field already holds, without comparing bigints.
+// -1: not known (a length the last exit did not write and the store before it held).
+let applied: VmcsFields | null = null;
+let appliedReason = -1;
+let appliedQualZero = false;
+let appliedInfo = -1;
+let appliedLen = -1;
+
 /** Writes the exit-information fields (SDM "Basic VM-Exit Information"); undefined side fields are left alone. */
 const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
-  put(F.VM_EXIT_REASON, failedEntry ? BigInt(c.reason) | 0x8000_0000n : bigOf(c.reason));
-  put(F.EXIT_QUALIFICATION, c.qualification);
-  if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
-  if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
-  if (!failedEntry) {
-    put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(c.interruptionInfo));
+  // the store these writes make is noted when they are applied (vmExitWith, batchApply: every record is applied)
+  const known = f === applied;
+  if (failedEntry) {
+    put(F.VM_EXIT_REASON, BigInt(c.reason) | 0x8000_0000n);
+    put(F.EXIT_QUALIFICATION, c.qualification);
+    if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
+    if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
+  } else {
+    const info = c.interruptionInfo === undefined ? 0 : c.interruptionInfo;
+    const qualZero = c.qualification === 0n;
+    if (!known || appliedReason !== c.reason) put(F.VM_EXIT_REASON, bigOf(c.reason));
+    if (!known || !qualZero || !appliedQualZero) put(F.EXIT_QUALIFICATION, c.qualification);
+    if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
+    if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
+    if (!known || appliedInfo !== info) put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(info));
     if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
-    put(F.IDT_VECTORING_INFO_FIELD, 0n);
-    if (c.instructionLength !== undefined) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(c.instructionLength));
+    // every exit but a failed entry writes 0 here: the store of the last one holds 0
+    if (!known) put(F.IDT_VECTORING_INFO_FIELD, 0n);
+    const len = c.instructionLength;
+    if (len !== undefined && (!known || appliedLen !== len)) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(len));
+    // what the fields hold after these writes
+    appliedReason = c.reason;
+    appliedQualZero = qualZero;
+    appliedInfo = info;
+    appliedLen = len !== undefined ? len : known ? appliedLen : -1;
   }
   // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
   const entryInfo = vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD);
@@ -153,7 +179,9 @@ export const vmExitWith = (
     }
     mem = storeMsrs(m, f, d.storeCount, m.guestMsrs);
   }
-  const cpu = withCurrentFields(cpu0, vmcsWriteFlat(f, ENCS, VALS, count), { mem, vmx: 'root' });
+  const f1 = vmcsWriteFlat(f, ENCS, VALS, count);
+  applied = failedEntry ? null : f1;
+  const cpu = withCurrentFields(cpu0, f1, { mem, vmx: 'root' });
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
@@ -202,4 +230,8 @@ export const beginQuickExit = (m: Machine, f: VmcsFields, c: ExitCause): boolean
 export const batchPut = (enc: number, v: bigint): void => put(enc, v);
 
 /** The fields `f` after the writes of the batch, in order (`vmcsWriteFlat`). */
-export const batchApply = (f: VmcsFields): VmcsFields => vmcsWriteFlat(f, ENCS, VALS, count);
+export const batchApply = (f: VmcsFields): VmcsFields => {
+  const f1 = vmcsWriteFlat(f, ENCS, VALS, count);
+  applied = f1;
+  return f1;
+};

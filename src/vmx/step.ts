@@ -378,12 +378,22 @@ const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' |
   return result(m, { result: 'passthrough' });
 };
 
+/** The instructions without operands, one immutable value each (no object per event). */
+type PlainOp = 'cpuid' | 'rdtsc' | 'rdtscp' | 'rdpid' | 'rdpmc' | 'clts' | 'hlt' | 'pause' | 'mwait' | 'monitor' | 'wbinvd'
+  | 'invd' | 'xsetbv' | 'rdrand' | 'rdseed' | 'vmcall';
+const PLAIN_INSTRUCTIONS: Readonly<Record<PlainOp, Instruction>> = {
+  cpuid: { op: 'cpuid' }, rdtsc: { op: 'rdtsc' }, rdtscp: { op: 'rdtscp' }, rdpid: { op: 'rdpid' }, rdpmc: { op: 'rdpmc' },
+  clts: { op: 'clts' }, hlt: { op: 'hlt' }, pause: { op: 'pause' }, mwait: { op: 'mwait' }, monitor: { op: 'monitor' },
+  wbinvd: { op: 'wbinvd' }, invd: { op: 'invd' }, xsetbv: { op: 'xsetbv' }, rdrand: { op: 'rdrand' }, rdseed: { op: 'rdseed' },
+  vmcall: { op: 'vmcall' },
+};
+
 /** The SDM decision for an instruction event, or undefined for events that are not instructions. */
 export const instructionOf = (ev: GuestEvent): Instruction | undefined => {
   switch (ev.op) {
     case 'cpuid': case 'rdtsc': case 'rdtscp': case 'rdpid': case 'rdpmc': case 'clts': case 'hlt': case 'pause':
     case 'mwait': case 'monitor': case 'wbinvd': case 'invd': case 'xsetbv': case 'rdrand': case 'rdseed': case 'vmcall':
-      return { op: ev.op };
+      return PLAIN_INSTRUCTIONS[ev.op];
     case 'rdmsr': return { op: 'rdmsr', msr: ev.msr };
     case 'wrmsr': return { op: 'wrmsr', msr: ev.msr, value: ev.value };
     case 'in': case 'out': return { op: ev.op, port: ev.port, size: ev.size, string: ev.string, rep: ev.rep };
@@ -432,20 +442,40 @@ const interruptExit = (m: Machine, vector: number): ExitCause | null => {
  */
 export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
   exitGprs = undefined;
+  runsUnchanged = false;
   const g = m.guest;
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
   if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
   const i = instructionOf(ev);
   if (i === undefined) return null;
-  const d = decide(nr.controls, { cpl: 0, cr4: g.cr4 }, i);
-  if (d.kind !== 'exit') return null;
+  // decide reads the context during the call only: one object for every call
+  DECIDE_CTX.cr4 = g.cr4;
+  const d = decide(nr.controls, DECIDE_CTX, i);
+  if (d.kind !== 'exit') {
+    runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
+    return null;
+  }
   exitGprs = operandsOf(m.gprs, ev);
   return d;
 };
 let exitGprs: Machine['gprs'] | undefined;
+let runsUnchanged = false;
+const DECIDE_CTX: { cpl: number; cr4: bigint } = { cpl: 0, cr4: 0n };
 /** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
 export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;
+/**
+ * True when the last `immediateExit` found an instruction that runs without an exit and whose execution leaves the
+ * machine as it was (RDTSC, RDTSCP, RDMSR, IN, OUT, MOV from CR, PAUSE, ...: they only give values): `guestStep` then
+ * gives that same machine, a passthrough outcome, no translation and no touched pages.
+ */
+export const immediateRunUnchanged = (): boolean => runsUnchanged;
+/** The instructions `execute` gives the machine back unchanged for (every other one changes the guest, the MSR values
+ * or the caches: WRMSR, MOV to CR, CLTS, LMSW, INVLPG, HLT) */
+const UNCHANGED_BY_RUN: ReadonlySet<string> = new Set([
+  'cpuid', 'rdtsc', 'rdtscp', 'rdpid', 'rdpmc', 'rdmsr', 'in', 'out', 'mov_from_cr', 'pause', 'mwait', 'monitor', 'wbinvd',
+  'invd', 'xsetbv', 'rdrand', 'rdseed', 'vmcall',
+]);
 
 /** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
  * the instruction has none. */

@@ -193,6 +193,31 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
     expect(ids).toEqual([undefined, undefined, 'guest-rip', undefined]);
   });
 
+  // ripOnly keeps the guest-rip rule (32-bit RIP, or bits 63:48 identical) of the memo's fields while only RIP changes;
+  // an entry that changed CS.L through the general update (a store's history, or beyond it) must drop it
+  it('RIP past 2^32 in 64-bit mode, then CS.L cleared with RIP below 2^32 (passes), then RIP past 2^32 again: guest-rip fails', () => {
+    const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+    for (const longHistory of [false, true]) {
+      let f = vmcsWrite(valid, F.GUEST_RIP, 0x1000n);
+      const ids: (string | undefined)[] = [];
+      const entry = (): void => {
+        const r = firstEntryFailureCached(ctxOf(f));
+        expect(r).toEqual(firstEntryFailure(ctxOf(f)));
+        ids.push(r?.id);
+      };
+      entry();
+      f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.VM_EXIT_INSTRUCTION_LEN, 2n], [F.GUEST_RIP, 0x1_0000_0000n]]);
+      entry();
+      f = vmcsWriteAll(f, [[F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n)], [F.GUEST_RIP, 0x2000n]]);
+      if (longHistory) for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
+      entry();
+      f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.GUEST_RIP, 0x1_0000_0008n]]);
+      entry();
+      expect(ids).toEqual([undefined, undefined, undefined, 'guest-rip']);
+    }
+  });
+
   it('an interrupt injected after each HLT, then RFLAGS.IF cleared: the next injection fails (guest-rflags-if-injection)', () => {
     const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
     const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });

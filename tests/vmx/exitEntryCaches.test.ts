@@ -62,6 +62,23 @@ describe('VM exit: the interruption-information field (a memo of the last value 
   });
 });
 
+describe('VM exit: exit-information writes left out when the store of the last exit already holds the values', () => {
+  it('an exit after a failed VM entry (its reason with bit 31 set) records its own reason, the same as the exit before', () => {
+    const a = vmExit(running(), CPUID).machine;
+    const e1 = vmEntry(a, 'vmresume');
+    expect(e1.outcome.result).toBe('entered');
+    // what vmEntry records when a check on guest state or the MSR-load list fails (SDM "VM-Entry Failures During or
+    // After Loading Guest State"); nothing in the VMCS needs fixing, so the next VMRESUME starts from the same store
+    const failed = vmExit(e1.machine, { reason: R.MSR_LOAD_FAIL, qualification: 1n }, true).machine;
+    expect(vmcsRead(currentFields(failed.cpu), F.VM_EXIT_REASON)).toBe(0x8000_0000n | BigInt(R.MSR_LOAD_FAIL));
+    const e2 = vmEntry(failed, 'vmresume');
+    expect(e2.outcome.result).toBe('entered');
+    const x = vmExit(e2.machine, CPUID).machine;
+    expect(vmcsRead(currentFields(x.cpu), F.VM_EXIT_REASON)).toBe(BigInt(R.CPUID));
+    expect(vmcsRead(currentFields(x.cpu), F.EXIT_QUALIFICATION)).toBe(0n);
+  });
+});
+
 describe('VM entry: decoded controls reused only while their fields are unchanged', () => {
   // control fields a VMM may change between entries, with values that keep the VMCS valid
   const writeArb = fc.oneof(

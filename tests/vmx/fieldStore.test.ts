@@ -177,4 +177,23 @@ describe('writtenBetween (the entry-check memo\'s list of what may have changed)
       if (inScope) transient(run); else run();
     }), { numRuns: 150 });
   });
+
+  // the entry-check memo asks what was written since the version of the last entry, usually the parent of the
+  // current one: a new store remembers its parent, and a bounded history (older versions are not kept alive)
+  it('a new version knows its parent along a long chain of writes, and forgets older versions at times', () => {
+    for (const inScope of [false, true]) {
+      const run = (): void => {
+        const versions: VmcsFields[] = [vmcsWrite(emptyFields, F.GUEST_RIP, 0x1000n)];
+        const out: number[] = [];
+        let forgotten = 0;
+        for (let k = 1; k <= 60; k++) {
+          versions.push(vmcsWrite(versions[k - 1], F.GUEST_RIP, 0x1000n + BigInt(k)));
+          expect(writtenBetween(versions[k - 1], versions[k], out)).toBe(1);
+          if (k >= 2 && writtenBetween(versions[k - 2], versions[k], out) < 0) forgotten++;
+        }
+        expect(forgotten).toBeGreaterThan(0);
+      };
+      if (inScope) transient(run); else run();
+    }
+  });
 });

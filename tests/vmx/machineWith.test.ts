@@ -4,7 +4,7 @@
  * same order, and `savedCr2`/`shadow` present exactly when the spread would have them.
  */
 import fc from 'fast-check';
-import { machineWith, type Machine, type MachinePatch } from '../../src/vmx/machine';
+import { machineAfterExit, machineWith, type Machine, type MachinePatch } from '../../src/vmx/machine';
 
 const tag = (name: string) => fc.nat(3).map((i) => ({ [name]: i }));
 const machineArb = fc.record({
@@ -35,5 +35,19 @@ describe('machineWith', () => {
       const fixed = order.filter((k) => k !== 'savedCr2' && k !== 'shadow');
       expect(Object.keys(out)).toEqual([...fixed, ...('savedCr2' in expected ? ['savedCr2'] : []), ...('shadow' in expected ? ['shadow'] : [])]);
     }), { numRuns: 500 });
+  });
+
+  it('machineAfterExit(m, ...) equals machineWith(m, { ..., pendingRetry: null }), keys in the same order', () => {
+    fc.assert(fc.property(machineArb, patchArb, fc.boolean(), (m0, p0, keepGprs) => {
+      const m = m0 as unknown as Machine;
+      const p = { ...p0, savedCr2: p0.savedCr2 ?? 5n, gprs: keepGprs ? undefined : p0.gprs } as unknown as Required<MachinePatch>;
+      const out = machineAfterExit(m, p.cpu ?? m.cpu, p.mmu ?? m.mmu, p.guest ?? null, p.nonRoot ?? null, p.guestMsrs ?? m.guestMsrs, p.gprs, p.savedCr2);
+      const expected = machineWith(m, {
+        cpu: p.cpu ?? m.cpu, mmu: p.mmu ?? m.mmu, guest: p.guest ?? null, nonRoot: p.nonRoot ?? null, pendingRetry: null,
+        guestMsrs: p.guestMsrs ?? m.guestMsrs, gprs: p.gprs, savedCr2: p.savedCr2,
+      });
+      expect(out).toEqual(expected);
+      expect(Object.keys(out)).toEqual(Object.keys(expected));
+    }), { numRuns: 300 });
   });
 });
