@@ -30,17 +30,29 @@ export const emptyPageSet: PageSet = { size: 0, root: undefined };
 const fold = (page: number): number => (page < 0 ? page + SPAN : page);
 
 /** Slot indexes of a (folded) page number: top node, middle node, bottom node, leaf word, bit. */
-const idx0 = (u: number): number => Math.floor(u / 2 ** (LEAF_BITS + 2 * NODE_BITS)) % FANOUT;
-const idx1 = (u: number): number => Math.floor(u / 2 ** (LEAF_BITS + NODE_BITS)) % FANOUT;
-const idx2 = (u: number): number => Math.floor(u / 2 ** LEAF_BITS) % FANOUT;
+// Indexes of a folded page number u (an integer below 2^46): `leafOf(u)` is u / 2^LEAF_BITS, exact by multiplication
+// with the power-of-two reciprocal (no floating-point division or remainder); its low bits index the nodes (the
+// bitwise AND takes the low 32 bits of an integer below 2^53 exactly).
+const LEAF_INV = 2 ** -LEAF_BITS;
+const NODE_INV = 2 ** -NODE_BITS;
+const leafOf = (u: number): number => Math.floor(u * LEAF_INV);
+const idx0 = (leaf: number): number => Math.floor(leaf * NODE_INV * NODE_INV) & (FANOUT - 1);
+const idx1 = (leaf: number): number => Math.floor(leaf * NODE_INV) & (FANOUT - 1);
+const idx2 = (leaf: number): number => leaf & (FANOUT - 1);
+
+/** The leaf of the set holding folded page number u's bit, if any. */
+const leafAt = (root: Node | undefined, u: number): Leaf | undefined => {
+  const l = leafOf(u);
+  const n1 = root?.[idx0(l)] as Node | undefined;
+  const n2 = n1?.[idx1(l)] as Node | undefined;
+  return n2?.[idx2(l)] as Leaf | undefined;
+};
 
 export const hasPage = (s: PageSet, page: number): boolean => {
   const u = fold(page);
-  const n1 = s.root?.[idx0(u)] as Node | undefined;
-  const n2 = n1?.[idx1(u)] as Node | undefined;
-  const leaf = n2?.[idx2(u)] as Leaf | undefined;
+  const leaf = leafAt(s.root, u);
   if (leaf === undefined) return false;
-  const b = u % (1 << LEAF_BITS);
+  const b = u - leafOf(u) * (1 << LEAF_BITS);
   return (leaf[b >>> 5] & (1 << (b & 31))) !== 0;
 };
 
@@ -61,12 +73,16 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
   const cpNode = (n: (Node | Leaf | undefined)[]): (Node | Leaf | undefined)[] => n.slice();
   let root = s.root as (Node | Leaf | undefined)[] | undefined;
   let size = s.size;
-  for (const page of pages) {
-    if (hasPage({ size, root }, page)) continue;
-    const u = fold(page);
-    const i0 = idx0(u);
-    const i1 = idx1(u);
-    const i2 = idx2(u);
+  const list = Array.isArray(pages) ? pages as readonly number[] : [...pages];
+  for (let k = 0; k < list.length; k++) {
+    const u = fold(list[k]);
+    const b = u - leafOf(u) * (1 << LEAF_BITS);
+    const present = leafAt(root, u);
+    if (present !== undefined && (present[b >>> 5] & (1 << (b & 31))) !== 0) continue;
+    const l = leafOf(u);
+    const i0 = idx0(l);
+    const i1 = idx1(l);
+    const i2 = idx2(l);
     root = own(root, mkNode, cpNode);
     const n1 = own(root[i0] as (Node | Leaf | undefined)[] | undefined, mkNode, cpNode);
     root[i0] = n1;
@@ -74,7 +90,6 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
     n1[i1] = n2;
     const leaf = own(n2[i2] as Leaf | undefined, () => new Uint32Array(LEAF_WORDS), (l) => l.slice());
     n2[i2] = leaf;
-    const b = u % (1 << LEAF_BITS);
     leaf[b >>> 5] |= 1 << (b & 31);
     size++;
   }

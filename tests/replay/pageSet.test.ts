@@ -1,0 +1,47 @@
+/**
+ * The persistent page-number set of the replay report (src/replay/pageSet.ts): distinct guest pages touched, against
+ * a JavaScript Set, over page numbers across the whole 2^46 range (negative ones fold to the upper half: kernel-half
+ * linear addresses) and over chained additions (an older set is never changed).
+ */
+import fc from 'fast-check';
+import { addPages, emptyPageSet, hasPage, pageSetOf } from '../../src/replay/pageSet';
+
+const SPAN = 2 ** 46;
+const pageArb = fc.oneof(
+  fc.integer({ min: 0, max: 40 }),
+  fc.integer({ min: 8190, max: 8194 }), // a leaf boundary (2^13 pages per leaf)
+  fc.integer({ min: 2 ** 24 - 3, max: 2 ** 24 + 3 }), // a node boundary
+  fc.integer({ min: 0, max: SPAN - 1 }),
+  fc.constantFrom(SPAN - 1, SPAN / 2, 2 ** 45 + 5),
+  fc.integer({ min: -(2 ** 36), max: -1 }), // kernel-half page numbers (folded by + 2^46)
+);
+
+describe('page set', () => {
+  test('property: size and membership match a Set; additions in several steps leave the earlier sets as they were', () => {
+    fc.assert(fc.property(fc.array(fc.array(pageArb, { maxLength: 30 }), { minLength: 1, maxLength: 5 }), fc.array(pageArb, { maxLength: 20 }), (batches, probes) => {
+      let s = emptyPageSet;
+      const ref = new Set<number>();
+      const earlier: { set: typeof s; ref: Set<number> }[] = [];
+      for (const b of batches) {
+        earlier.push({ set: s, ref: new Set(ref) });
+        s = addPages(s, b);
+        for (const p of b) ref.add(p);
+        expect(s.size).toBe(ref.size);
+        for (const p of [...b, ...probes]) expect(hasPage(s, p)).toBe(ref.has(p));
+      }
+      for (const e of earlier) {
+        expect(e.set.size).toBe(e.ref.size);
+        for (const p of [...e.ref, ...probes]) expect(hasPage(e.set, p)).toBe(e.ref.has(p));
+      }
+      expect(pageSetOf(batches.flat()).size).toBe(ref.size);
+    }), { numRuns: 200 });
+  });
+
+  test('pages from any iterable (a Set), and a set that gains nothing is returned as it is', () => {
+    const s = pageSetOf(new Set([1, 2, 3, 8192, -1]));
+    expect(s.size).toBe(5);
+    expect(hasPage(s, SPAN - 1)).toBe(true); // -1 folds to 2^46 - 1: the same page
+    expect(hasPage(s, -1)).toBe(true);
+    expect(addPages(s, [1, 2, 8192])).toBe(s);
+  });
+});
