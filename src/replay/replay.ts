@@ -438,7 +438,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   // supervisor/user) hits again; anything else clears it.
   let hitMachine: Machine | null = null;
   let hitWrites = -1;
-  const hitPages = [NaN, NaN, NaN, NaN, NaN, NaN];
+  const hitPages = new Float64Array(6).fill(NaN);
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
@@ -461,7 +461,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
           if (accessOut.l1) {
-            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); hitPages.fill(NaN); }
+            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); for (let k = 0; k < 6; k++) hitPages[k] = NaN; }
             hitPages[slot] = first;
             t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           } else {
