@@ -164,40 +164,34 @@ const pushGva = (acc: Acc, p: number): void => {
   acc.nextGva = (acc.nextGva + 1) & (RECENT - 1);
 };
 
-/** Runs one event to completion: exits are handled and the guest resumed, guest page faults are served. */
-/** Counts what one step translated and the guest-physical pages it touched. */
-const accountStep = (acc: Acc, r: GuestStepResult): void => {
-  const t = r.translation;
-  if (t.accesses > 0) {
-    addTranslation(acc.translation, t);
-    if (t.walks > 0) {
-      // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
-      const refs = Math.round((t.guestRefs + t.nestedRefs) / t.walks);
-      if (refs < HIST_SIZE) acc.hist[refs] += t.walks;
-      else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks);
-    }
-  }
-  const pages = r.touchedGpaPages;
-  for (let i = 0; i < pages.length; i++) {
-    const p = pages[i];
-    if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
-  }
-};
-
-/** accountStep for a step `memoryAccessFast` made: its statistics and pages are in `accessOut`. */
-const accountFast = (acc: Acc): void => {
-  const t = accessOut.stats;
+/** Counts one step's translation statistics: the totals, and one histogram entry per walk. */
+const accountTranslation = (acc: Acc, t: Cost.TranslationStats): void => {
+  if (t.accesses === 0) return;
   addTranslation(acc.translation, t);
   if (t.walks > 0) {
+    // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
     const refs = Math.round((t.guestRefs + t.nestedRefs) / t.walks);
     if (refs < HIST_SIZE) acc.hist[refs] += t.walks;
     else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks);
   }
-  const pages = accessOut.pages;
-  for (let i = 0, n = accessOut.pageCount; i < n; i++) {
-    const p = pages[i];
-    if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
-  }
+};
+
+/** Counts a guest-physical page a step touched (skipped when one of the last RECENT pages counted). */
+const accountGpaPage = (acc: Acc, p: number): void => {
+  if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
+};
+
+/** Counts what one step translated and the guest-physical pages it touched. */
+const accountStep = (acc: Acc, r: GuestStepResult): void => {
+  accountTranslation(acc, r.translation);
+  const pages = r.touchedGpaPages;
+  for (let i = 0; i < pages.length; i++) accountGpaPage(acc, pages[i]);
+};
+
+/** accountStep for a step `memoryAccessFast` made: its statistics and pages are in `accessOut`. */
+const accountFast = (acc: Acc): void => {
+  accountTranslation(acc, accessOut.stats);
+  for (let i = 0, n = accessOut.pageCount; i < n; i++) accountGpaPage(acc, accessOut.pages[i]);
 };
 
 /**

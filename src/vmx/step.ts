@@ -185,9 +185,18 @@ export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machin
       for (let k = 0; k < f.tableCount; k++) out.pages[out.pageCount++] = Math.floor(f.tableGpas[k] / PAGE_SIZE);
     }
   }
+  return withTranslation(m, f.caches, f.mem, f.pmlIndex);
+};
+
+/**
+ * `m` (a guest running) with the caches, memory and PML index a translation left; `m` itself when they are its own
+ * (the common case: a hit on the most recently used TLB entry, or caches updated in place).
+ */
+const withTranslation = (m: Machine, caches: Machine['mmu'], mem: Phys.PhysMem, pmlIndex: number | undefined): Machine => {
   let next = m;
-  if (f.caches !== m.mmu || f.mem !== m.cpu.mem) next = machineWith(m, { mmu: f.caches, cpu: f.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: f.mem }) });
-  if (f.pmlIndex !== undefined && f.pmlIndex !== g.pmlIndex) next = machineWith(next, { guest: { ...g, pmlIndex: f.pmlIndex } });
+  if (caches !== m.mmu || mem !== m.cpu.mem) next = machineWith(m, { mmu: caches, cpu: mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem }) });
+  const g = next.guest!;
+  if (pmlIndex !== undefined && pmlIndex !== g.pmlIndex) next = machineWith(next, { guest: { ...g, pmlIndex } });
   return next;
 };
 
@@ -215,12 +224,8 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess, carried?: 
       ? (carried === 'walk' ? translateReference(m.mmu, m.cpu.mem, ctx, addr, access) : carried)
       : translate(m.mmu, m.cpu.mem, ctx, addr, access);
     stats = i === 0 ? r.stats : Cost.combine(stats, r.stats);
-    // the common case (a hit on the most recently used TLB entry) changes nothing: keep the machine itself
-    if (r.caches !== m.mmu || r.mem !== m.cpu.mem) m = machineWith(m, { mmu: r.caches, cpu: r.mem === m.cpu.mem ? m.cpu : cpuWith(m.cpu, { mem: r.mem }) });
-    if (r.pmlIndex !== undefined && r.pmlIndex !== g.pmlIndex) {
-      g = { ...g, pmlIndex: r.pmlIndex };
-      m = machineWith(m, { guest: g });
-    }
+    m = withTranslation(m, r.caches, r.mem, r.pmlIndex);
+    g = m.guest!;
     const o = r.outcome;
     switch (o._tag) {
       case 'translated':
