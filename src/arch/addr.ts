@@ -25,6 +25,12 @@ export const hpa = (n: number): Hpa => n as Hpa;
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
+/**
+ * 2^-(12 + 9 (level - 1)) for paging levels 1-5 (index 0 unused): `Math.floor(a * LEVEL_INV[level])` is `a` divided by
+ * the bytes one entry of that level maps, exactly (a multiplication by a power of two is exact, and cheaper than the
+ * floating-point division); guest paging, EPT and the paging-structure caches index with it.
+ */
+export const LEVEL_INV: readonly number[] = [1, 2 ** -12, 2 ** -21, 2 ** -30, 2 ** -39, 2 ** -48];
 export const SIZE_2M = 0x200000;
 export const SIZE_1G = 0x40000000;
 export const LA57_MASK = 2 ** 57;

@@ -10,7 +10,7 @@
  * violation carries the suppress-#VE bit of the entry that ended the walk so a caller can decide).
  */
 
-import { hiAddrMask, Hpa, hpa, lowBits, PAGE_SIZE } from '../arch/addr';
+import { hiAddrMask, Hpa, hpa, LEVEL_INV, lowBits, PAGE_SIZE } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import {
   EPTE_A, EPTE_D, EPTE_HI_SVE, EPTE_MT_SHIFT, EPTE_PS, EPTE_R, EPTE_RWX, EPTE_UX, EPTE_W, EPTE_X, EPTE_IPAT,
@@ -102,9 +102,6 @@ export type OnEptRef = (address: number, level: number) => void;
 const TWO32 = 4294967296;
 
 /** 2^(12 + 9 (level - 1)): the bytes one entry of `level` maps (index 1..5). */
-const LEVEL_BYTES: readonly number[] = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
-const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
 
 /** Index of `gpa` in the EPT table at `level` (PML5 56:48 ... PT 20:12). */
 export const eptIndex = (gpa: number, level: number): number => Math.floor(gpa * LEVEL_INV[level]) & 511;

@@ -11,7 +11,7 @@
  */
 
 import { defineLayout, Layout } from '../arch/layout';
-import { Gpa, Gva, gpa as mkGpa, hiAddrMask, lowBits } from '../arch/addr';
+import { Gpa, Gva, gpa as mkGpa, hiAddrMask, LEVEL_INV, lowBits } from '../arch/addr';
 
 const common = [
   { name: 'P', lo: 0, doc: 'present' },
@@ -135,9 +135,6 @@ export type GuestWalkResult<S> =
 const TWO32 = 4294967296;
 
 /** Index of `gva` in the guest table at `level` (PML5 56:48 ... PT 20:12). */
-const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
-const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
 export const guestIndex = (gva: number, level: number): number => Math.floor(gva * LEVEL_INV[level]) & 511;
 
 /** Reserved bits set in a present entry? SDM "Page-Fault Exceptions" (RSVD) for 4-level and 5-level paging. */

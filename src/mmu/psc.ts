@@ -12,6 +12,7 @@
  * Leaves out: EPT paging-structure caches (the nested TLB stands for them), PCD/PWT.
  */
 
+import { LEVEL_INV } from '../arch/addr';
 import {
   type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_RW, FL_US, FL_X, insert, KIND_PSC,
   entryField, probe, setOf, SIZE_4K, touch,
@@ -27,9 +28,6 @@ export const emptyPsc = (c: TlbConfig): Psc => ({ arrays: [c.pde, c.pdpt, c.pml4
 
 /** Linear-address shift of the entry cached for a paging-structure level (2 = PDE ... 5 = PML5E). */
 export const levelShift = (level: number): number => 12 + 9 * (level - 1);
-const LEVEL_BYTES: readonly number[] = [1, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
-/** 1 / LEVEL_BYTES: a multiplication by a power of two is exact, and cheaper than the division */
-const LEVEL_INV: readonly number[] = LEVEL_BYTES.map((b) => (b === 0 ? 0 : 1 / b));
 export const pscKey = (gva: number, level: number): number => Math.floor(gva * LEVEL_INV[level]);
 
 /**
