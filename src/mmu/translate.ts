@@ -130,10 +130,11 @@ const wr = {
 /**
  * After a successful walk (SDM 4.10.2.1 / 4.10.3.1 / 28.3.2): a TLB entry with the rights the walk found, PSC entries
  * for the non-leaf guest entries read (rights accumulated from `startRights`, the cached upper levels' rights), and
- * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`.
+ * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`; `psc0`
+ * and `nested0` are `caches`' after the walk's LRU updates of its hits.
  */
 const fillAfterWalk = (
-  caches: MmuCaches, tlb0: Tlb.Tlb, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
+  caches: MmuCaches, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
   user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number,
 ): MmuCaches => {
   const cfg = ctx.walk;
@@ -147,7 +148,7 @@ const fillAfterWalk = (
     (writable ? FL_RW : 0) | (user ? FL_US : 0) | (xd ? 0 : FL_X) | (dirty ? FL_DIRTY : 0) | eptRights |
     (ctx.pge && n > 0 && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
   const physBase = hpa - lowBits(addr, pageSize);
-  const tlb = Tlb.fillTagged(tlb0, kind === 'fetch', ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta,
+  const tlb = Tlb.fillTagged(caches.tlb, kind === 'fetch', ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta,
     addr, sizeCode(pageSize), rights, physBase);
   let psc = psc0;
   if (cfg.guest !== null) {
@@ -193,13 +194,16 @@ export const fastOut = {
 /** The PML index a walk that logs nothing leaves (undefined when PML is off). */
 const pmlIndexOf = (ept: W2.Walk2dConfig['ept']): number | undefined => (ept !== null && ept.pml !== undefined ? ept.pml.index : undefined);
 
-/** Guest-physical pages whose nested-TLB entries the fast walk used, in order (touched when it commits). */
+/** The nested-TLB hits (hit numbers) the fast walk used, in order (touched when it commits). */
 const nestedUsed = new Float64Array(5);
 
-/** The nested-TLB entries of the first `count` pages of `nestedUsed`, made most recently used in that order. */
-const touchNestedUsed = (nested: NestedTlb.NestedTlb, ep4ta: number, count: number): NestedTlb.NestedTlb => {
+/**
+ * The first `count` nested-TLB hits of `nestedUsed`, made most recently used in that order (a touch moves no entry,
+ * so each hit number still names its entry after the touches before it).
+ */
+const touchNestedUsed = (nested: NestedTlb.NestedTlb, count: number): NestedTlb.NestedTlb => {
   let n = nested;
-  for (let i = 0; i < count; i++) n = NestedTlb.touchHit(n, NestedTlb.lookup(n, ep4ta, nestedUsed[i]));
+  for (let i = 0; i < count; i++) n = NestedTlb.touchHit(n, nestedUsed[i]);
   return n;
 };
 
@@ -214,7 +218,7 @@ const guestFault = (
   const cfg = ctx.walk;
   const ept = cfg.ept;
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
-  const nested = touchNestedUsed(caches.nested, ep4taOf(cfg), nestedHits);
+  const nested = touchNestedUsed(caches.nested, nestedHits);
   const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   return {
     outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
@@ -243,7 +247,7 @@ const finalViolation = (
     advanced: cfg.advancedInfo === true ? { userModeLinear: user, writableLinear: writable, executeDisableLinear: xd } : undefined,
   });
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
-  const nested = touchNestedUsed(caches.nested, ep4ta, nestedHits);
+  const nested = touchNestedUsed(caches.nested, nestedHits);
   const after = Inv.eptViolation({ tlb: caches.tlb, psc, nested }, ep4ta, gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
   const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   return {
@@ -314,7 +318,7 @@ const missFast = (
       }
       if (hit >= 0) {
         eHpa = NestedTlb.hitHpa(nested0, hit, eGpa - off) + off;
-        nestedUsed[nestedHits++] = eGpa - off;
+        nestedUsed[nestedHits++] = hit;
       } else {
         const st = Ept.eptWalk(mem, ept, eGpa, true, asWriteTable, false, false);
         nestedRefs += Ept.eptOut.refs;
@@ -393,11 +397,11 @@ const missFast = (
   }
   // success: the LRU updates of the cache hits, in walk order, then the fills
   const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
-  const nested = touchNestedUsed(nested0, ep4ta, nestedHits);
+  const nested = touchNestedUsed(nested0, nestedHits);
   wr.count = n;
   const f = fastOut;
   for (let i = 0; i < n; i++) f.tableGpas[i] = wr.gpa[i];
-  f.caches = fillAfterWalk(caches, caches.tlb, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
+  f.caches = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
   f.hpa = hpa; f.pageSize = pageSize; f.mem = out; f.tlbLevel = null; f.pmlIndex = pmlIndex;
   f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   f.walked = true; f.gpa = gpa; f.tableCount = n;
@@ -548,7 +552,7 @@ const translateImpl = (
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
       const eptRights = (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
-      const filled = fillAfterWalk(caches, tlb, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
+      const filled = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
       tlb = filled.tlb;
       psc = filled.psc;
       nested = filled.nested;
