@@ -23,6 +23,23 @@ const ICL = preset('icelake-server');
 // EPTP: WB (6), 4-level (bits 5:3 = 3), PML4 at 2 MiB (SDM "Extended-Page-Table Pointer")
 const EPTP = 0x200000n | (3n << 3n) | 6n;
 
+/**
+ * Entries checked both ways: `entry(f)` runs the memoized and the full entry checks on Skylake fields `f` (no memory),
+ * expects the same result, and records the failing check's id (undefined: the entry passes) in `ids`.
+ */
+const entryRecorder = (): { ids: (string | undefined)[]; entry: (f: VmcsFields) => void } => {
+  const ids: (string | undefined)[] = [];
+  const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+  return {
+    ids,
+    entry: (f) => {
+      const r = firstEntryFailureCached(ctxOf(f));
+      expect(r).toEqual(firstEntryFailure(ctxOf(f)));
+      ids.push(r?.id);
+    },
+  };
+};
+
 /** fields a mutation picks from: every field of the table, weighted towards the ones the checks read most */
 const HOT = [
   F.PIN_BASED_VM_EXEC_CONTROL, F.CPU_BASED_VM_EXEC_CONTROL, F.SECONDARY_VM_EXEC_CONTROL, F.VM_EXIT_CONTROLS,
@@ -174,22 +191,16 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
 
   it('RIP advanced past 2^32 in 64-bit mode, CS.L cleared (compatibility mode: fails), then RIP back below 2^32 after a long history (passes)', () => {
     const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
-    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
     let f = vmcsWrite(valid, F.GUEST_RIP, 0xffff_fff8n);
-    const ids: (string | undefined)[] = [];
-    const entry = (): void => {
-      const r = firstEntryFailureCached(ctxOf(f));
-      expect(r).toEqual(firstEntryFailure(ctxOf(f)));
-      ids.push(r?.id);
-    };
-    entry();
+    const { ids, entry } = entryRecorder();
+    entry(f);
     f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.VM_EXIT_INSTRUCTION_LEN, 12n], [F.GUEST_RIP, 0x1_0000_0004n]]);
-    entry();
+    entry(f);
     f = vmcsWrite(f, F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n));
-    entry();
+    entry(f);
     for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
     f = vmcsWrite(f, F.GUEST_RIP, 0xffff_fff8n);
-    entry();
+    entry(f);
     expect(ids).toEqual([undefined, undefined, 'guest-rip', undefined]);
   });
 
@@ -197,58 +208,46 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
   // an entry that changed CS.L through the general update (a store's history, or beyond it) must drop it
   it('RIP past 2^32 in 64-bit mode, then CS.L cleared with RIP below 2^32 (passes), then RIP past 2^32 again: guest-rip fails', () => {
     const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
-    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
     for (const longHistory of [false, true]) {
       let f = vmcsWrite(valid, F.GUEST_RIP, 0x1000n);
-      const ids: (string | undefined)[] = [];
-      const entry = (): void => {
-        const r = firstEntryFailureCached(ctxOf(f));
-        expect(r).toEqual(firstEntryFailure(ctxOf(f)));
-        ids.push(r?.id);
-      };
-      entry();
+      const { ids, entry } = entryRecorder();
+      entry(f);
       f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.VM_EXIT_INSTRUCTION_LEN, 2n], [F.GUEST_RIP, 0x1_0000_0000n]]);
-      entry();
+      entry(f);
       f = vmcsWriteAll(f, [[F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n)], [F.GUEST_RIP, 0x2000n]]);
       if (longHistory) for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
-      entry();
+      entry(f);
       f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.GUEST_RIP, 0x1_0000_0008n]]);
-      entry();
+      entry(f);
       expect(ids).toEqual([undefined, undefined, undefined, 'guest-rip']);
     }
   });
 
   it('an interrupt injected after each HLT, then RFLAGS.IF cleared: the next injection fails (guest-rflags-if-injection)', () => {
     const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
-    const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
     let f = vmcsWrite(valid, F.GUEST_RFLAGS, (valid.get(F.GUEST_RFLAGS) ?? 0n) | (1n << 9n));
-    const ids: (string | undefined)[] = [];
-    const entry = (): void => {
-      const r = firstEntryFailureCached(ctxOf(f));
-      expect(r).toEqual(firstEntryFailure(ctxOf(f)));
-      ids.push(r?.id);
-    };
+    const { ids, entry } = entryRecorder();
     const inject = (): void => { f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 1n], [F.VM_ENTRY_INTR_INFO_FIELD, 0x8000_00ecn]]); };
     const hlt = (): void => {
       f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 12n], [F.VM_ENTRY_INTR_INFO_FIELD, 0xecn], [F.GUEST_RIP, (f.get(F.GUEST_RIP) ?? 0n) + 1n]]);
     };
-    entry();
-    for (let k = 0; k < 3; k++) { hlt(); entry(); inject(); entry(); }
+    entry(f);
+    for (let k = 0; k < 3; k++) { hlt(); entry(f); inject(); entry(f); }
     hlt();
     f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) & ~(1n << 9n));
-    entry();
+    entry(f);
     inject();
-    entry();
+    entry(f);
     // IF set again, the toggling again; then IF cleared after a history longer than a store remembers
     hlt();
     f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) | (1n << 9n));
-    entry();
-    for (let k = 0; k < 3; k++) { inject(); entry(); hlt(); entry(); }
+    entry(f);
+    for (let k = 0; k < 3; k++) { inject(); entry(f); hlt(); entry(f); }
     for (let k = 1n; k <= 20n; k++) f = vmcsWrite(f, F.EXIT_QUALIFICATION, k);
     f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) & ~(1n << 9n));
-    entry();
+    entry(f);
     inject();
-    entry();
+    entry(f);
     const pass = (n: number): undefined[] => Array<undefined>(n).fill(undefined);
     expect(ids).toEqual([...pass(8), 'guest-rflags-if-injection', ...pass(8), 'guest-rflags-if-injection']);
   });
