@@ -7,6 +7,7 @@ import { isLeft } from 'fp-ts/Either';
 import type { GuestEvent } from '../guest/events';
 import { decodeTraceLine, fastParseAt } from '../guest/traceCodec';
 import { lackeyAt, lackeyInto } from '../guest/lackey';
+import { AccessInterner } from '../guest/intern';
 import { InputError } from '../arch/problem';
 import type { Io } from './io';
 import { open } from 'fs/promises';
@@ -75,6 +76,8 @@ interface Decoder {
   events: GuestEvent[];
   lineNo: number;
   bytes: number;
+  /** equal memory accesses share one event object (most of a recorded program's records repeat) */
+  readonly intern: AccessInterner;
 }
 
 /** Decodes the line `text[start, end)`; the fast paths read it in place, the rest gets the line as a string. */
@@ -82,14 +85,14 @@ const decodeAt = (d: Decoder, text: string, start: number, end: number): void =>
   d.lineNo++;
   d.bytes += end - start + 1;
   if (d.format === 'jsonl') {
-    const fast = fastParseAt(text, start, end);
+    const fast = fastParseAt(text, start, end, d.intern);
     if (fast !== undefined) { d.events.push(fast); return; }
     const r = decodeTraceLine(text.slice(start, end), d.lineNo, d.file);
     if (isLeft(r)) throw new InputError(r.left);
     if (r.right !== null) d.events.push(r.right);
     return;
   }
-  if (lackeyAt(text, start, end, d.events)) return;
+  if (lackeyAt(text, start, end, d.events, d.intern)) return;
   const r = lackeyInto(text.slice(start, end), d.events);
   if (r !== null && r.kind === 'malformed') throw new InputError({ _tag: 'InputProblem', file: d.file, line: d.lineNo, expected: r.expected, found: r.found });
 };
@@ -99,7 +102,7 @@ const decodeAt = (d: Decoder, text: string, start: number, end: number): void =>
  * are split here as readline splits them (CR LF, LF or CR ends a line; a last line without a newline counts).
  */
 export async function* eventChunks(io: Io & TextChunksIo, file: string, format: TraceFormat, size = 4096): AsyncGenerator<Chunk> {
-  const d: Decoder = { file, format, events: [], lineNo: 0, bytes: 0 };
+  const d: Decoder = { file, format, events: [], lineNo: 0, bytes: 0, intern: new AccessInterner() };
   const pieces = io.textChunks;
   if (pieces === undefined) {
     for await (const line of io.lines(file)) {

@@ -11,6 +11,7 @@
 import { hexEnd, hexValueOf } from './hexScan';
 import { gva } from '../arch/addr';
 import type { GuestEvent } from './events';
+import { FETCH, READ, WRITE, type AccessInterner } from './intern';
 
 export type LackeyLine =
   | { readonly kind: 'events'; readonly events: readonly GuestEvent[] }
@@ -42,9 +43,10 @@ export const parseLackeyLine = (line: string): LackeyLine => {
 /**
  * The commonest lackey records (`I  addr,size`, ` L|S|M addr,size`, spaces only, no trailing blanks) in
  * `text[start, end)`, scanned by char code: the events are pushed onto `out` and true is returned. False means "not
- * one of those forms": ask `parseLackeyLine` (which then gives the same events, a skip, or the error).
+ * one of those forms": ask `parseLackeyLine` (which then gives the same events, a skip, or the error). With `intern`,
+ * equal accesses share one event object (the same values either way).
  */
-export const lackeyAt = (text: string, start: number, end: number, out: GuestEvent[]): boolean => {
+export const lackeyAt = (text: string, start: number, end: number, out: GuestEvent[], intern?: AccessInterner): boolean => {
   if (end - start < 5) return false;
   const c0 = text.charCodeAt(start);
   const c1 = text.charCodeAt(start + 1);
@@ -72,6 +74,11 @@ export const lackeyAt = (text: string, start: number, end: number, out: GuestEve
     size = size * 10 + (c - 48);
   }
   if (i === s0 || i - s0 > 4 || i !== end || size === 0 || size > 4096) return false;
+  if (intern !== undefined) {
+    if (kind === 3) out.push(intern.access(READ, addr, size, true), intern.access(WRITE, addr, size, true));
+    else out.push(intern.access(kind === 0 ? FETCH : kind === 1 ? READ : WRITE, addr, size, true));
+    return true;
+  }
   const a = gva(addr);
   switch (kind) {
     case 0: out.push({ op: 'fetch', gva: a, size, user: true }); break;

@@ -19,6 +19,7 @@ import * as E from 'fp-ts/Either';
 import { gpa as toGpa, gvaFromBig, gvaRepresentable, gvaToBig, isCanonical, type Gva } from '../arch/addr';
 import { inputProblem, showFound, type InputProblem } from '../arch/problem';
 import { GUEST_OPS, type GuestEvent, type GuestOp } from './events';
+import { FETCH, READ, WRITE, type AccessInterner } from './intern';
 
 /** A decode failure before file and line are known. */
 export interface FieldProblem { readonly path: string; readonly expected: string; readonly found: string }
@@ -258,14 +259,15 @@ const at = (text: string, i: number, str: string): boolean => {
 /**
  * The hand-written parser for the commonest lines, over `text[start, end)`, scanned by char code:
  * `{"op":"read|write|fetch","gva":"0x<1-13 hex digits>"[,"size":<1-4096>][,"user":true|false]}` exactly (no blanks).
- * Undefined means "ask the codec" (which then gives the same event or the error).
+ * Undefined means "ask the codec" (which then gives the same event or the error). With `intern`, equal accesses
+ * share one event object (the same values either way).
  */
-export const fastParseAt = (text: string, start: number, end: number): GuestEvent | undefined => {
+export const fastParseAt = (text: string, start: number, end: number, intern?: AccessInterner): GuestEvent | undefined => {
   let i = start;
   if (!at(text, i, '{"op":"')) return undefined;
   i += 7;
-  let op: 'read' | 'write' | 'fetch';
-  if (at(text, i, 'read"')) { op = 'read'; i += 5; } else if (at(text, i, 'write"')) { op = 'write'; i += 6; } else if (at(text, i, 'fetch"')) { op = 'fetch'; i += 6; } else return undefined;
+  let op: number;
+  if (at(text, i, 'read"')) { op = READ; i += 5; } else if (at(text, i, 'write"')) { op = WRITE; i += 6; } else if (at(text, i, 'fetch"')) { op = FETCH; i += 6; } else return undefined;
   if (!at(text, i, ',"gva":"0x')) return undefined;
   i += 10;
   const h0 = i;
@@ -294,7 +296,8 @@ export const fastParseAt = (text: string, start: number, end: number): GuestEven
     else if (at(text, i, 'false')) { user = false; i += 5; } else return undefined;
   }
   if (i !== end - 1 || text.charCodeAt(i) !== 125) return undefined;
-  return { op, gva: g as Gva, size, user };
+  if (intern !== undefined) return intern.access(op, g, size, user);
+  return { op: op === READ ? 'read' : op === WRITE ? 'write' : 'fetch', gva: g as Gva, size, user };
 };
 
 /** `fastParseAt` over a whole line. */

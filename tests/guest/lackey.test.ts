@@ -2,6 +2,7 @@ import { execFileSync } from 'child_process';
 import fc from 'fast-check';
 import { lackeyAt, lackeyInto, parseLackeyLine } from '../../src/guest/lackey';
 import type { GuestEvent } from '../../src/guest/events';
+import { AccessInterner } from '../../src/guest/intern';
 
 const hasValgrind = (() => {
   try { execFileSync('valgrind', ['--version'], { stdio: 'pipe' }); return true; } catch { return false; }
@@ -42,6 +43,7 @@ describe('lackey (--tool=lackey --trace-mem=yes)', () => {
 
 describe('lackeyInto / lackeyAt (the char-code fast path) agree with parseLackeyLine', () => {
   it('every line gives the same events, skip or error as parseLackeyLine, also read in place inside a longer text', () => {
+    const intern = new AccessInterner(1);
     const hex = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg'), minLength: 0, maxLength: 17 });
     const line = fc.tuple(fc.constantFrom('I ', ' L', ' S', ' M', 'I', ' X', '\tL', '=='), fc.constantFrom(' ', '  ', '', '\t'), hex,
       fc.constantFrom(',', ';', ''), fc.constantFrom('0', '1', '8', '4096', '4097', '12345', ''), fc.constantFrom('', ' ', '\r', 'x'))
@@ -53,6 +55,9 @@ describe('lackeyInto / lackeyAt (the char-code fast path) agree with parseLackey
       if (ref.kind === 'events') { expect(r).toBeNull(); expect(out).toEqual(ref.events); } else { expect(r).toEqual(ref); expect(out).toEqual([]); }
       const inPlace: GuestEvent[] = [];
       if (lackeyAt(`xx${l}\nI  ffff,4`, 2, 2 + l.length, inPlace)) expect(inPlace).toEqual(ref.kind === 'events' ? ref.events : null);
+      // interned (a 2-slot table, shared with every other line): the same events
+      const interned: GuestEvent[] = [];
+      if (lackeyAt(l, 0, l.length, interned, intern)) expect(interned).toEqual(ref.kind === 'events' ? ref.events : null);
     }), { numRuns: 3000 });
   });
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import * as E from 'fp-ts/Either';
 import { decodeTraceLine, decodeGuestEvent, encodeTraceLine, fastParse, fastParseAt } from '../../src/guest/traceCodec';
+import { AccessInterner } from '../../src/guest/intern';
 import type { GuestEvent } from '../../src/guest/events';
 import { gva, gpa, type Gva } from '../../src/arch/addr';
 
@@ -139,6 +140,7 @@ describe('trace codec properties', () => {
   });
 
   test('the fast path gives the same result as the codec on random lines', () => {
+    const intern = new AccessInterner(1);
     const hexDigits = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: 1, maxLength: 17 });
     const line = fc.tuple(
       fc.constantFrom('read', 'write', 'fetch', 'rdtsc'), hexDigits,
@@ -153,6 +155,8 @@ describe('trace codec properties', () => {
       if (fast !== undefined) expect(fast).toEqual(viaCodec);
       // read in place inside a longer text (the streaming decoder's path): the same answer as on the line alone
       expect(fastParseAt(`{"op":"read"}\n${l}\n{"op":"read","gva":"0x1"}`, 14, 14 + l.length)).toEqual(fast);
+      // interned (a 2-slot table shared by every line): the same event
+      expect(fastParseAt(l, 0, l.length, intern)).toEqual(fast);
       // and decodeTraceLine (fast path first) agrees with the codec in every case, errors included
       const full = decodeTraceLine(l, 3, 'f');
       if (viaCodec === undefined) expect(E.isLeft(full)).toBe(true);
