@@ -17,6 +17,7 @@ import * as inspector from 'inspector';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
+import { Worker } from 'worker_threads';
 import { execFileSync, spawnSync } from 'child_process';
 import { isLeft } from 'fp-ts/Either';
 import type { Config, Mode } from '../src/replay/config';
@@ -135,6 +136,8 @@ const nodeIo: Io = {
   stderrIsTTY: false,
   env: process.env,
   textChunks: (p) => fileTextPieces(p),
+  // as src/cli/bin.ts: large traces decode on a worker thread (the compiled worker sits in this build's src/cli)
+  decodeWorker: (input) => new Worker(path.join(__dirname, '..', 'src', 'cli', 'decodeWorker.js'), { workerData: input }),
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: () => { throw new Error('no writer in the bench'); },

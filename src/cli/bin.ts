@@ -10,6 +10,7 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { main } from './main';
 import type { Io } from './io';
+import { Worker } from 'worker_threads';
 import { fileTextPieces } from './traceSource';
 
 const nodeIo: Io = {
@@ -26,6 +27,7 @@ const nodeIo: Io = {
   stdoutIsTTY: process.stdout.isTTY === true,
   env: process.env,
   textChunks: (p) => fileTextPieces(p),
+  decodeWorker: (input) => new Worker(path.join(__dirname, 'decodeWorker.js'), { workerData: input }),
   lines: (p) => readline.createInterface({ input: fs.createReadStream(p, { encoding: 'utf8', highWaterMark: 1 << 20 }), crlfDelay: Infinity }),
   fileSize: (p) => fs.statSync(p).size,
   atomicWriter: (p) => {

@@ -2,6 +2,8 @@
  * The effects the CLI may use, as a record of capabilities (fp-ts style): the commands receive it, tests pass a fake.
  * Only src/cli/bin.ts builds the real one from `fs` and `process`.
  */
+import type { StartWorker } from './workerChunks';
+
 export interface Io {
   readonly readFile: (path: string) => string;
   /** true when the path exists and is a file */
@@ -18,6 +20,9 @@ export interface Io {
   /** opens a file as a stream of text pieces (about 1 MiB each); the trace reader splits lines itself, which is
    * several times faster than readline. Optional: without it, `lines` is used */
   readonly textChunks?: (path: string) => AsyncIterable<string>;
+  /** starts a trace-decoding worker thread (src/cli/workerChunks.ts); without it, traces decode on the replaying
+   * thread. Optional */
+  readonly decodeWorker?: StartWorker;
   /** opens a file for line-by-line streaming */
   readonly lines: (path: string) => AsyncIterable<string>;
   /** size of a file in bytes (for progress) */

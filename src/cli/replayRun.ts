@@ -17,6 +17,7 @@ import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { InputError } from '../arch/problem';
 import type { AtomicWriter, Io } from './io';
 import { eventChunks, type TraceFormat } from './traceSource';
+import { WORKER_MIN_BYTES, workerChunks } from './workerChunks';
 
 export interface TraceRun {
   readonly state: ReplayState;
@@ -92,7 +93,9 @@ export const runTraceFile = async (
   let firstAccess: MemoryAccess | null = null;
   const steps: StepRecord[] | null = opts.steps === true ? [] : null;
   try {
-    for await (const chunk of eventChunks(io, file, format)) {
+    // a large file is decoded on a worker thread while this one replays (same chunks, same errors)
+    const chunks = io.decodeWorker !== undefined && total >= WORKER_MIN_BYTES ? workerChunks(io.decodeWorker, file, format) : eventChunks(io, file, format);
+    for await (const chunk of chunks) {
       if (firstAccess === null) firstAccess = (chunk.events.find((e) => e.op === 'read' || e.op === 'write' || e.op === 'fetch') as MemoryAccess | undefined) ?? null;
       const base = state.stats.events;
       const r = replayChunk(state, chunk.events, opts.exitLog !== undefined || opts.timeline === true || steps !== null);

@@ -101,7 +101,7 @@ const decodeAt = (d: Decoder, text: string, start: number, end: number): void =>
  * Decoded events in chunks of about `size`. Throws InputError on the first malformed line. With `io.textChunks`, lines
  * are split here as readline splits them (CR LF, LF or CR ends a line; a last line without a newline counts).
  */
-export async function* eventChunks(io: Io & TextChunksIo, file: string, format: TraceFormat, size = 4096): AsyncGenerator<Chunk> {
+export async function* eventChunks(io: Pick<Io, 'lines'> & TextChunksIo, file: string, format: TraceFormat, size = 4096): AsyncGenerator<Chunk> {
   const d: Decoder = { file, format, events: [], lineNo: 0, bytes: 0, intern: new AccessInterner() };
   const pieces = io.textChunks;
   if (pieces === undefined) {

@@ -8,7 +8,7 @@
  * Leaves out: which instruction made the access; lackey runs the program in user mode, so every access is
  * `user: true` (CPL 3) and the guest OS model maps the pages on first touch.
  */
-import { hexEnd, hexValueOf } from './hexScan';
+import { hexDigit } from './hexScan';
 import { gva } from '../arch/addr';
 import type { GuestEvent } from './events';
 import { FETCH, READ, WRITE, type AccessInterner } from './intern';
@@ -61,10 +61,15 @@ export const lackeyAt = (text: string, start: number, end: number, out: GuestEve
   if (text.charCodeAt(i) !== 32) return false;
   while (i < end && text.charCodeAt(i) === 32) i++;
   const h0 = i;
-  i = hexEnd(text, h0, end);
+  // the address in one pass (exact up to 13 digits; a longer one is refused below)
+  let addr = 0;
+  for (; i < end; i++) {
+    const d = hexDigit(text.charCodeAt(i));
+    if (d < 0) break;
+    addr = addr * 16 + d;
+  }
   // more than 13 hex digits (beyond 2^52) is parseLackeyLine's error
   if (i === h0 || i - h0 > 13 || i >= end || text.charCodeAt(i) !== 44) return false;
-  const addr = hexValueOf(text, h0, i);
   i++;
   const s0 = i;
   let size = 0;

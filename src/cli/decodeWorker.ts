@@ -1,0 +1,39 @@
+/**
+ * The decode worker: reads and decodes a trace file on its own thread (src/cli/workerChunks.ts starts it), so that
+ * decoding the next chunks overlaps the replay of this one. It sends each chunk packed (packedChunk.ts), at most
+ * WINDOW chunks ahead of what the replaying thread has taken (a shared counter: memory stays flat however long the
+ * trace). Messages, in order: `chunk`... then `done`, or `input` (a bad line: the InputError's problem) or `fatal`.
+ */
+import { parentPort, workerData } from 'worker_threads';
+import { InputError } from '../arch/problem';
+import { eventChunks, fileTextPieces, type TraceFormat } from './traceSource';
+import { packChunk, transferList } from './packedChunk';
+import type { WorkerMessage, WorkerInput } from './workerChunks';
+
+/** Chunks sent and not yet taken, at most. */
+export const WINDOW = 4;
+
+const run = async (port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> => {
+  const taken = new Int32Array(input.taken);
+  const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+  let sent = 0;
+  try {
+    const io = { textChunks: fileTextPieces, lines: (): never => { throw new Error('the decode worker reads text pieces'); } };
+    for await (const c of eventChunks(io, input.file, input.format as TraceFormat, input.size)) {
+      for (;;) {
+        const t = Atomics.load(taken, 0);
+        if (sent - t < WINDOW) break;
+        Atomics.wait(taken, 0, t);
+      }
+      const p = packChunk(c.events, c.bytes);
+      post({ kind: 'chunk', chunk: p }, transferList(p));
+      sent++;
+    }
+    post({ kind: 'done' });
+  } catch (err) {
+    if (err instanceof InputError) post({ kind: 'input', problem: err.problem });
+    else post({ kind: 'fatal', message: err instanceof Error ? err.message : String(err) });
+  }
+};
+
+if (parentPort !== null) void run(parentPort, workerData as WorkerInput);

@@ -1,0 +1,77 @@
+/**
+ * Decoded trace chunks from a decode worker (decodeWorker.ts): the same chunks, errors and order as `eventChunks`,
+ * decoded on another thread while this one replays. `vtxsim run` uses it for trace files of WORKER_MIN_BYTES or more
+ * (src/cli/bin.ts gives the capability; tests without it, and small files, decode on the replaying thread).
+ */
+import type { Worker } from 'worker_threads';
+import { InputError, type InputProblem } from '../arch/problem';
+import type { GuestEvent } from '../guest/events';
+import { AccessInterner } from '../guest/intern';
+import { unpackChunk, type PackedChunk } from './packedChunk';
+import type { Chunk, TraceFormat } from './traceSource';
+
+/** Smaller files decode on the replaying thread: starting a worker costs a few tens of milliseconds. */
+export const WORKER_MIN_BYTES = 4 << 20;
+
+/** What the worker is given. */
+export interface WorkerInput {
+  readonly file: string;
+  readonly format: TraceFormat;
+  readonly size: number;
+  /** one Int32: chunks the replaying thread has taken */
+  readonly taken: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { readonly kind: 'chunk'; readonly chunk: PackedChunk }
+  | { readonly kind: 'done' }
+  | { readonly kind: 'input'; readonly problem: InputProblem }
+  | { readonly kind: 'fatal'; readonly message: string };
+
+/** Starts a decode worker with its input (the real one: decodeWorker.js next to this file). */
+export type StartWorker = (input: WorkerInput) => Worker;
+
+/**
+ * The chunks of `file` decoded by a worker `start` makes. Throws InputError at a bad line, after the chunks before
+ * it, as `eventChunks` does. Leaving early (an interrupt, a stopped replay) ends the worker.
+ */
+export async function* workerChunks(start: StartWorker, file: string, format: TraceFormat, size = 4096): AsyncGenerator<Chunk> {
+  const taken = new SharedArrayBuffer(4);
+  const counter = new Int32Array(taken);
+  const queue: WorkerMessage[] = [];
+  let wake: (() => void) | null = null;
+  const push = (m: WorkerMessage): void => {
+    queue.push(m);
+    if (wake !== null) { const w = wake; wake = null; w(); }
+  };
+  const worker = start({ file, format, size, taken });
+  let finished = false;
+  worker.on('message', (m: WorkerMessage) => push(m));
+  worker.on('error', (e: Error) => push({ kind: 'fatal', message: `decode worker: ${e.message}` }));
+  worker.on('exit', (code) => { if (!finished) push({ kind: 'fatal', message: `decode worker exited (code ${code}) before the end of ${file}` }); });
+  const intern = new AccessInterner();
+  try {
+    for (;;) {
+      if (queue.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
+      const m = queue.shift() as WorkerMessage;
+      if (m.kind === 'chunk') {
+        Atomics.add(counter, 0, 1);
+        Atomics.notify(counter, 0);
+        const events: GuestEvent[] = unpackChunk(m.chunk, intern);
+        yield { events, bytes: m.chunk.bytes };
+      } else if (m.kind === 'done') {
+        return;
+      } else if (m.kind === 'input') {
+        throw new InputError(m.problem);
+      } else {
+        throw new Error(m.message);
+      }
+    }
+  } finally {
+    finished = true;
+    // a worker waiting for the window to open is woken first, so that it can be stopped
+    Atomics.store(counter, 0, 1 << 30);
+    Atomics.notify(counter, 0);
+    await worker.terminate();
+  }
+}

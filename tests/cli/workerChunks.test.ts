@@ -1,0 +1,131 @@
+/**
+ * Decoding on a worker thread (src/cli/workerChunks.ts, decodeWorker.ts, packedChunk.ts): the same chunks, events and
+ * errors as decoding on the replaying thread (`eventChunks`), a bounded number of chunks ahead, and a worker that
+ * stops when the reader leaves early.
+ */
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { eventChunks, fileTextPieces, type Chunk } from '../../src/cli/traceSource';
+import { WORKER_MIN_BYTES, workerChunks } from '../../src/cli/workerChunks';
+import { runTraceFile } from '../../src/cli/replayRun';
+import { DEFAULT_CONFIG } from '../../src/replay/config';
+import { WINDOW } from '../../src/cli/decodeWorker';
+import { OTHER, packChunk, unpackChunk } from '../../src/cli/packedChunk';
+import { AccessInterner } from '../../src/guest/intern';
+import { InputError } from '../../src/arch/problem';
+import type { GuestEvent } from '../../src/guest/events';
+import { gva } from '../../src/arch/addr';
+import { tsDecodeWorker } from '../helpers/tsWorker';
+
+const localIo = { textChunks: (p: string) => fileTextPieces(p, 4096), lines: (): never => { throw new Error('pieces only'); } };
+
+const collect = async (it: AsyncIterable<Chunk>): Promise<{ chunks: { events: GuestEvent[]; bytes: number }[]; error?: unknown }> => {
+  const chunks: { events: GuestEvent[]; bytes: number }[] = [];
+  try {
+    for await (const c of it) chunks.push({ events: [...c.events], bytes: c.bytes });
+  } catch (error) {
+    return { chunks, error };
+  }
+  return { chunks };
+};
+
+describe('packChunk / unpackChunk', () => {
+  it('unpacking gives the events packed, in order, whatever their kinds', () => {
+    const access = fc.record({ op: fc.constantFrom('read' as const, 'write' as const, 'fetch' as const),
+      gva: fc.oneof(fc.integer({ min: 0, max: 2 ** 52 }), fc.integer({ min: -(2 ** 47), max: -1 })).map(gva),
+      size: fc.oneof(fc.integer({ min: 1, max: 4096 }), fc.integer({ min: 65535, max: 70000 })), user: fc.boolean() });
+    const other = fc.oneof(fc.record({ op: fc.constant('cpuid' as const), leaf: fc.nat(), subleaf: fc.nat() }),
+      fc.record({ op: fc.constant('wrmsr' as const), msr: fc.nat(), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
+      fc.record({ op: fc.constantFrom('in' as const, 'out' as const), port: fc.nat(0xffff), size: fc.constantFrom(1 as const, 2 as const, 4 as const), string: fc.boolean(), rep: fc.boolean() }));
+    fc.assert(fc.property(fc.array(fc.oneof(access, other), { maxLength: 40 }), (events: GuestEvent[]) => {
+      const p = packChunk(events, 123);
+      expect(p.bytes).toBe(123);
+      expect(p.others.length).toBe([...p.codes].filter((c) => c === OTHER).length);
+      expect(unpackChunk(p, new AccessInterner(2))).toEqual(events);
+    }), { numRuns: 1000 });
+  });
+});
+
+describe('workerChunks (decoding on a worker thread)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vtxsim-worker-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const lackeyLine = (i: number): string => [`I  04${(i % 4096).toString(16).padStart(4, '0')},3`, ` L 1ffefff8${(i % 256).toString(16)},8`, ` S 1fff0007${(i % 97).toString(16)},4`, ` M 0403e1c8,4`, '==1== note'][i % 5];
+  const jsonlLine = (i: number): string => [`{"op":"read","gva":"0x${(0x400000 + i * 8).toString(16)}","size":8}`, '{"op":"cpuid","leaf":1}',
+    `{"op":"wrmsr","msr":"0x6e0","value":"0x${(i * 1000).toString(16)}"}`, '# comment', `{"op":"write","gva":"0x${(i * 4096).toString(16)}","user":false}`][i % 5];
+
+  it('gives the same chunks (events and byte counts) as eventChunks, lackey and JSON lines', async () => {
+    for (const [format, line] of [['lackey', lackeyLine], ['jsonl', jsonlLine]] as const) {
+      const file = join(dir, `t.${format}`);
+      writeFileSync(file, Array.from({ length: 3000 }, (_, i) => line(i)).join('\n') + '\n');
+      const expected = await collect(eventChunks(localIo, file, format, 100));
+      const got = await collect(workerChunks(tsDecodeWorker(), file, format, 100));
+      expect(expected.error).toBeUndefined();
+      expect(got.error).toBeUndefined();
+      expect(got.chunks.length).toBeGreaterThan(20);
+      expect(got.chunks).toEqual(expected.chunks);
+    }
+  });
+
+  it('a bad line: the chunks before it, then the same InputError (file, line, expected, found)', async () => {
+    const file = join(dir, 'bad.jsonl');
+    writeFileSync(file, [...Array.from({ length: 450 }, (_, i) => jsonlLine(i)), '{"op":"read","gva":"0x1000","size":0}', jsonlLine(1)].join('\n'));
+    const expected = await collect(eventChunks(localIo, file, 'jsonl', 100));
+    const got = await collect(workerChunks(tsDecodeWorker(), file, 'jsonl', 100));
+    expect(expected.error).toBeInstanceOf(InputError);
+    expect(got.error).toBeInstanceOf(InputError);
+    expect((got.error as InputError).problem).toEqual((expected.error as InputError).problem);
+    expect((got.error as InputError).message).toContain('line 451');
+    expect(got.chunks).toEqual(expected.chunks);
+  });
+
+  it('stays at most WINDOW chunks ahead of the reader, and stops when the reader leaves early', async () => {
+    const file = join(dir, 'long.lackey');
+    writeFileSync(file, Array.from({ length: 20000 }, (_, i) => lackeyLine(i)).join('\n'));
+    const seen = { messages: 0 };
+    const it = workerChunks(tsDecodeWorker(seen), file, 'lackey', 50);
+    const first = await it.next();
+    expect(first.done).toBe(false);
+    // the worker runs on while this thread waits; it must stop at the window (300+ chunks are in the file)
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(seen.messages).toBeGreaterThanOrEqual(1);
+    expect(seen.messages).toBeLessThanOrEqual(WINDOW + 1);
+    // leaving early ends the worker (the generator's return resolves: the worker was terminated)
+    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+  }, 20000);
+});
+
+describe('runTraceFile with a decode worker', () => {
+  it('a trace of WORKER_MIN_BYTES or more replays to the same statistics and exit log with the worker as without', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-worker-run-'));
+    try {
+      const file = join(dir, 'big.lackey');
+      // a loop over 64 pages with a store every few records, some I/O-free program: ~4.5 MB of lackey text
+      const lines: string[] = [];
+      for (let i = 0; i < 360_000; i++) lines.push(i % 7 === 3 ? ` S 1fff${(i % 64).toString(16).padStart(2, '0')}0${(i % 16).toString(16)}8,8` : `I  04${(i % 8192).toString(16).padStart(4, '0')},4`);
+      const text = lines.join('\n') + '\n';
+      expect(text.length).toBeGreaterThanOrEqual(WORKER_MIN_BYTES);
+      writeFileSync(file, text);
+      const base = {
+        readFile: () => '', exists: () => true, writeFileAtomic: () => undefined, stdout: () => undefined, stderr: () => undefined, stderrIsTTY: false, env: {},
+        fileSize: () => text.length, onInterrupt: () => () => undefined, lines: (): never => { throw new Error('pieces only'); },
+        textChunks: (p: string) => fileTextPieces(p),
+      };
+      const logs: string[][] = [[], []];
+      const writer = (k: number) => ({ write: (s: string) => { logs[k].push(s); }, commit: () => undefined, abort: () => undefined });
+      const seen = { messages: 0 };
+      const plain = await runTraceFile({ ...base, atomicWriter: () => writer(0) }, file, DEFAULT_CONFIG, 'lackey', { exitLog: writer(0) });
+      const viaWorker = await runTraceFile({ ...base, atomicWriter: () => writer(1), decodeWorker: tsDecodeWorker(seen) }, file, DEFAULT_CONFIG, 'lackey', { exitLog: writer(1) });
+      expect(seen.messages).toBeGreaterThan(10);
+      expect(viaWorker.state.stats).toEqual(plain.state.stats);
+      expect(plain.state.stats.events).toBe(360_000);
+      expect(logs[1].join('')).toEqual(logs[0].join(''));
+      expect(logs[0].length).toBeGreaterThan(0);
+      expect(viaWorker.firstAccess).toEqual(plain.firstAccess);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60000);
+});
