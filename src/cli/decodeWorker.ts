@@ -6,8 +6,9 @@
  */
 import { parentPort, workerData } from 'worker_threads';
 import { InputError } from '../arch/problem';
-import { eventChunks, fileTextPieces, type TraceFormat } from './traceSource';
-import { packChunk, transferList } from './packedChunk';
+import { eventChunks, fileTextPieces } from './traceSource';
+import { packChunk, transferList, type PackedChunk } from './packedChunk';
+import { packedLackeyChunks } from './lackeyBytes';
 import type { WorkerMessage, WorkerInput } from './workerChunks';
 
 /** Chunks sent and not yet taken, at most. */
@@ -18,16 +19,21 @@ const run = async (port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
   const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
   let sent = 0;
   try {
-    const io = { textChunks: fileTextPieces, lines: (): never => { throw new Error('the decode worker reads text pieces'); } };
-    for await (const c of eventChunks(io, input.file, input.format as TraceFormat, input.size)) {
+    const send = (p: PackedChunk): void => {
       for (;;) {
         const t = Atomics.load(taken, 0);
         if (sent - t < WINDOW) break;
         Atomics.wait(taken, 0, t);
       }
-      const p = packChunk(c.events, c.bytes);
       post({ kind: 'chunk', chunk: p }, transferList(p));
       sent++;
+    };
+    if (input.format === 'lackey') {
+      // lackey: bytes straight into packed chunks
+      for (const p of packedLackeyChunks(input.file, input.size)) send(p);
+    } else {
+      const io = { textChunks: fileTextPieces, lines: (): never => { throw new Error('the decode worker reads text pieces'); } };
+      for await (const c of eventChunks(io, input.file, input.format, input.size)) send(packChunk(c.events, c.bytes));
     }
     post({ kind: 'done' });
   } catch (err) {

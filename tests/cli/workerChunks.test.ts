@@ -13,6 +13,7 @@ import { runTraceFile } from '../../src/cli/replayRun';
 import { DEFAULT_CONFIG } from '../../src/replay/config';
 import { WINDOW } from '../../src/cli/decodeWorker';
 import { OTHER, packChunk, unpackChunk } from '../../src/cli/packedChunk';
+import { packedLackeyChunks } from '../../src/cli/lackeyBytes';
 import { AccessInterner } from '../../src/guest/intern';
 import { InputError } from '../../src/arch/problem';
 import type { GuestEvent } from '../../src/guest/events';
@@ -128,4 +129,34 @@ describe('runTraceFile with a decode worker', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60000);
+});
+
+describe('packedLackeyChunks (lackey bytes straight into packed chunks, in the worker)', () => {
+  it('the same chunks, byte counts and errors as eventChunks, for any lines, line ends, chunk size and read size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-lackey-bytes-'));
+    try {
+      const file = join(dir, 't.lackey');
+      const line = fc.oneof(
+        fc.constantFrom('I  0400a0,3', ' L 1ffefff8a8,8', ' S 1fff000768,8', ' M 0401000,4', '==12== x', '', ' L  ffff,4096', 'I  1,1'),
+        fc.constantFrom(' L 12,0', 'X 1,4', ' L é,4', '# €', ' S 1fff,8 ', 'I\t1000,4', ' L 12345678901234,8', '\uFEFFI  10,4', '==7== é€😀', '\u00a0\u3000'),
+      );
+      await fc.assert(fc.asyncProperty(fc.array(line, { maxLength: 40 }), fc.array(fc.constantFrom('\n', '\r\n', '\r'), { minLength: 40, maxLength: 40 }),
+        fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 64 }), async (lines, ends, lastEnd, size, readBytes) => {
+          writeFileSync(file, lines.map((l, i) => l + (i < lines.length - 1 || lastEnd ? ends[i] : '')).join(''));
+          const expected = await collect(eventChunks(localIo, file, 'lackey', size));
+          const got: { events: GuestEvent[]; bytes: number }[] = [];
+          let error: unknown;
+          try {
+            for (const p of packedLackeyChunks(file, size, readBytes)) got.push({ events: unpackChunk(p, new AccessInterner(3)), bytes: p.bytes });
+          } catch (e) {
+            error = e;
+          }
+          expect(got).toEqual(expected.chunks);
+          if (expected.error === undefined) expect(error).toBeUndefined();
+          else expect((error as InputError).problem).toEqual((expected.error as InputError).problem);
+        }), { numRuns: 400 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
