@@ -13,6 +13,9 @@ import { hexDigit } from '../guest/hexScan';
 import { lackeyInto } from '../guest/lackey';
 import type { PackedChunk } from './packedChunk';
 
+/** Each byte's hex digit value, -1 for a byte that is not one. */
+const HEX = Int8Array.from({ length: 256 }, (_, c) => hexDigit(c));
+
 /** Bytes read at a time. */
 const READ_BYTES = 1 << 20;
 
@@ -53,7 +56,7 @@ const recordAt = (b: Uint8Array, start: number, end: number, f: Filling): boolea
   const h0 = i;
   let addr = 0;
   for (; i < end; i++) {
-    const d = hexDigit(b[i]);
+    const d = HEX[b[i]];
     if (d < 0) break;
     addr = addr * 16 + d;
   }
@@ -78,6 +81,35 @@ const recordAt = (b: Uint8Array, start: number, end: number, f: Filling): boolea
 
 const CODE: Record<string, number> = { read: 0, write: 2, fetch: 4 };
 
+/** The reading state of one file. */
+interface Reader {
+  readonly file: string;
+  lineNo: number;
+  bytes: number;
+  f: Filling;
+  readonly slow: GuestEvent[];
+}
+
+/** The line `b[from, to)` decoded into `r.f`. */
+const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
+  r.lineNo++;
+  if (recordAt(b, from, to, r.f)) {
+    r.bytes += to - from + 1;
+    return;
+  }
+  let ascii = true;
+  for (let k = from; k < to; k++) if (b[k] > 127) { ascii = false; break; }
+  const text = b.toString(ascii ? 'latin1' : 'utf8', from, to);
+  const slow = r.slow;
+  slow.length = 0;
+  const res = lackeyInto(text, slow);
+  if (res !== null && res.kind === 'malformed') throw new InputError({ _tag: 'InputProblem', file: r.file, line: r.lineNo, expected: res.expected, found: res.found });
+  for (const e of slow) { const a = e as MemoryAccess; put(r.f, CODE[a.op] + (a.user ? 1 : 0), a.gva, a.size); }
+  r.bytes += text.length + 1;
+};
+
+const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: [], bytes: r.bytes });
+
 /**
  * The packed chunks of a lackey trace file; throws InputError at a bad line, after the chunks before it. `readBytes`:
  * bytes read at a time (tests make it small to cut lines between reads).
@@ -88,26 +120,7 @@ export function* packedLackeyChunks(file: string, size = 4096, readBytes = READ_
     let buf = Buffer.allocUnsafe(readBytes * 2);
     let have = 0; // bytes in buf
     let eof = false;
-    let lineNo = 0;
-    let bytes = 0;
-    let f = filling(size);
-    const slow: GuestEvent[] = [];
-    // the line buf[from, to): decoded into f
-    const decode = (from: number, to: number): void => {
-      lineNo++;
-      let ascii = true;
-      if (!recordAt(buf, from, to, f)) {
-        for (let k = from; k < to; k++) if (buf[k] > 127) { ascii = false; break; }
-        const text = buf.toString(ascii ? 'latin1' : 'utf8', from, to);
-        slow.length = 0;
-        const r = lackeyInto(text, slow);
-        if (r !== null && r.kind === 'malformed') throw new InputError({ _tag: 'InputProblem', file, line: lineNo, expected: r.expected, found: r.found });
-        for (const e of slow) { const a = e as MemoryAccess; put(f, CODE[a.op] + (a.user ? 1 : 0), a.gva, a.size); }
-        bytes += text.length + 1;
-        return;
-      }
-      bytes += to - from + 1;
-    };
+    const r: Reader = { file, lineNo: 0, bytes: 0, f: filling(size), slow: [] };
     let start = 0; // first byte of the current line
     let skipLf = false; // the previous line ended with a CR: a LF right after it is that same break
     for (;;) {
@@ -119,27 +132,41 @@ export function* packedLackeyChunks(file: string, size = 4096, readBytes = READ_
         if (got === 0) eof = true;
         have += got;
       }
+      const b = buf.subarray(0, have);
       let i = start;
-      if (skipLf && i < have) { if (buf[i] === 10) { i++; start = i; } skipLf = false; }
+      if (skipLf && i < have) { if (b[i] === 10) { i++; start = i; } skipLf = false; }
+      if (b.indexOf(13, i) < 0) {
+        // no CR: every line ends at a LF (found by the native search)
+        for (let j = b.indexOf(10, i); j >= 0; j = b.indexOf(10, i)) {
+          decodeLine(r, b, i, j);
+          i = j + 1;
+          if (r.f.n >= size) {
+            yield packed(r);
+            r.f = filling(size);
+          }
+        }
+        start = i;
+        i = have;
+      }
       for (; i < have; i++) {
-        const c = buf[i];
+        const c = b[i];
         if (c !== 10 && c !== 13) continue;
-        decode(start, i);
+        decodeLine(r, b, start, i);
         if (c === 13) {
-          if (i + 1 < have) { if (buf[i + 1] === 10) i++; } else skipLf = true;
+          if (i + 1 < have) { if (b[i + 1] === 10) i++; } else skipLf = true;
         }
         start = i + 1;
-        if (f.n >= size) {
-          yield { n: f.n, codes: f.codes, gvas: f.gvas, sizes: f.sizes, others: [], bytes };
-          f = filling(size);
+        if (r.f.n >= size) {
+          yield packed(r);
+          r.f = filling(size);
         }
       }
       if (eof) {
-        if (start < have) decode(start, have);
+        if (start < have) decodeLine(r, b, start, have);
         break;
       }
     }
-    if (f.n > 0) yield { n: f.n, codes: f.codes, gvas: f.gvas, sizes: f.sizes, others: [], bytes };
+    if (r.f.n > 0) yield packed(r);
   } finally {
     closeSync(fd);
   }
