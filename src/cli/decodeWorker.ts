@@ -1,20 +1,20 @@
 /**
  * The decode worker: reads and decodes a trace file on its own thread (src/cli/workerChunks.ts starts it), so that
- * decoding the next chunks overlaps the replay of this one. It sends each chunk packed (packedChunk.ts), at most
+ * decoding the next chunks overlaps the replay of this one. It reads the file as bytes (traceBytes.ts) and sends
+ * each chunk packed (packedChunk.ts), at most
  * WINDOW chunks ahead of what the replaying thread has taken (a shared counter: memory stays flat however long the
  * trace). Messages, in order: `chunk`... then `done`, or `input` (a bad line: the InputError's problem) or `fatal`.
  */
 import { parentPort, workerData } from 'worker_threads';
 import { InputError } from '../arch/problem';
-import { eventChunks, fileTextPieces } from './traceSource';
-import { packChunk, transferList, type PackedChunk } from './packedChunk';
-import { packedLackeyChunks } from './lackeyBytes';
+import { transferList, type PackedChunk } from './packedChunk';
+import { packedChunks } from './traceBytes';
 import type { WorkerMessage, WorkerInput } from './workerChunks';
 
 /** Chunks sent and not yet taken, at most. */
 export const WINDOW = 4;
 
-const run = async (port: NonNullable<typeof parentPort>, input: WorkerInput): Promise<void> => {
+const run = (port: NonNullable<typeof parentPort>, input: WorkerInput): void => {
   const taken = new Int32Array(input.taken);
   const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
   let sent = 0;
@@ -28,13 +28,7 @@ const run = async (port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
       post({ kind: 'chunk', chunk: p }, transferList(p));
       sent++;
     };
-    if (input.format === 'lackey') {
-      // lackey: bytes straight into packed chunks
-      for (const p of packedLackeyChunks(input.file, input.size)) send(p);
-    } else {
-      const io = { textChunks: fileTextPieces, lines: (): never => { throw new Error('the decode worker reads text pieces'); } };
-      for await (const c of eventChunks(io, input.file, input.format, input.size)) send(packChunk(c.events, c.bytes));
-    }
+    for (const p of packedChunks(input.file, input.format, input.size)) send(p);
     post({ kind: 'done' });
   } catch (err) {
     if (err instanceof InputError) post({ kind: 'input', problem: err.problem });
@@ -42,4 +36,4 @@ const run = async (port: NonNullable<typeof parentPort>, input: WorkerInput): Pr
   }
 };
 
-if (parentPort !== null) void run(parentPort, workerData as WorkerInput);
+if (parentPort !== null) run(parentPort, workerData as WorkerInput);

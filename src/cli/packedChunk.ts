@@ -1,10 +1,10 @@
 /**
  * A chunk of decoded trace events in a form that crosses a thread boundary cheaply: memory accesses (nearly every
  * event of a recording) as three typed arrays that are transferred, not copied; every other event as itself, in a
- * list the structured clone copies. The decode worker (decodeWorker.ts) packs, the replaying thread unpacks.
+ * list the structured clone copies. The decode worker packs (traceBytes.ts), the replaying thread unpacks.
  * Models nothing architectural.
  */
-import type { GuestEvent, MemoryAccess } from '../guest/events';
+import type { GuestEvent } from '../guest/events';
 import type { AccessInterner } from '../guest/intern';
 
 /** `codes[i]` of an event kept in `others` (in order). */
@@ -21,31 +21,6 @@ export interface PackedChunk {
   /** bytes of input consumed up to the end of this chunk */
   readonly bytes: number;
 }
-
-const opCode = (op: string): number => (op === 'read' ? 0 : op === 'write' ? 1 : op === 'fetch' ? 2 : -1);
-
-/** `events` packed; the typed arrays' buffers are the chunk's own (pass `transferList` to postMessage). */
-export const packChunk = (events: readonly GuestEvent[], bytes: number): PackedChunk => {
-  const n = events.length;
-  const codes = new Uint8Array(n);
-  const gvas = new Float64Array(n);
-  const sizes = new Uint16Array(n);
-  const others: GuestEvent[] = [];
-  for (let i = 0; i < n; i++) {
-    const e = events[i];
-    const op = opCode(e.op);
-    const a = e as MemoryAccess;
-    if (op >= 0 && a.size <= 0xffff) {
-      codes[i] = op * 2 + (a.user ? 1 : 0);
-      gvas[i] = a.gva;
-      sizes[i] = a.size;
-    } else {
-      codes[i] = OTHER;
-      others.push(e);
-    }
-  }
-  return { n, codes, gvas, sizes, others, bytes };
-};
 
 /** The buffers to transfer with a packed chunk. */
 export const transferList = (p: PackedChunk): ArrayBuffer[] => [p.codes.buffer as ArrayBuffer, p.gvas.buffer as ArrayBuffer, p.sizes.buffer as ArrayBuffer];

@@ -12,8 +12,8 @@ import { WORKER_MIN_BYTES, workerChunks } from '../../src/cli/workerChunks';
 import { runTraceFile } from '../../src/cli/replayRun';
 import { DEFAULT_CONFIG } from '../../src/replay/config';
 import { WINDOW } from '../../src/cli/decodeWorker';
-import { OTHER, packChunk, unpackChunk } from '../../src/cli/packedChunk';
-import { packedLackeyChunks } from '../../src/cli/lackeyBytes';
+import { OTHER, unpackChunk, type PackedChunk } from '../../src/cli/packedChunk';
+import { packedChunks } from '../../src/cli/traceBytes';
 import { AccessInterner } from '../../src/guest/intern';
 import { InputError } from '../../src/arch/problem';
 import type { GuestEvent } from '../../src/guest/events';
@@ -32,7 +32,20 @@ const collect = async (it: AsyncIterable<Chunk>): Promise<{ chunks: { events: Gu
   return { chunks };
 };
 
-describe('packChunk / unpackChunk', () => {
+/** A reference packer: memory accesses of sizes up to 0xffff as codes, the rest kept as themselves. */
+const packChunk = (events: readonly GuestEvent[], bytes: number): PackedChunk => {
+  const codes = new Uint8Array(events.length);
+  const gvas = new Float64Array(events.length);
+  const sizes = new Uint16Array(events.length);
+  const others: GuestEvent[] = [];
+  events.forEach((e, i) => {
+    const op = ['read', 'write', 'fetch'].indexOf(e.op);
+    if (op >= 0 && 'user' in e && e.size <= 0xffff) { codes[i] = op * 2 + (e.user ? 1 : 0); gvas[i] = e.gva; sizes[i] = e.size; } else { codes[i] = OTHER; others.push(e); }
+  });
+  return { n: events.length, codes, gvas, sizes, others, bytes };
+};
+
+describe('unpackChunk', () => {
   it('unpacking gives the events packed, in order, whatever their kinds', () => {
     const access = fc.record({ op: fc.constantFrom('read' as const, 'write' as const, 'fetch' as const),
       gva: fc.oneof(fc.integer({ min: 0, max: 2 ** 52 }), fc.integer({ min: -(2 ** 47), max: -1 })).map(gva),
@@ -131,30 +144,40 @@ describe('runTraceFile with a decode worker', () => {
   }, 60000);
 });
 
-describe('packedLackeyChunks (lackey bytes straight into packed chunks, in the worker)', () => {
+describe('packedChunks (trace bytes straight into packed chunks, in the worker)', () => {
+  const lackey = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom('I  0400a0,3', ' L 1ffefff8a8,8', ' S 1fff000768,8', ' M 0401000,4', '==12== x', '', ' L  ffff,4096', 'I  1,1') },
+    { weight: 1, arbitrary: fc.constantFrom(' L 12,0', 'X 1,4', ' L é,4', '# €', ' S 1fff,8 ', 'I\t1000,4', ' L 12345678901234,8', '\uFEFFI  10,4', '==7== é€😀', '\u00a0\u3000') },
+  );
+  const jsonl = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom('{"op":"read","gva":"0x1000"}', '{"op":"write","gva":"0x2000","size":8,"user":false}', '{"op":"fetch","gva":"0xFfFf","user":true}',
+      '{"op":"read","gva":"0x1fffffffffffff","size":4096}', '{"op":"write","gva":"0x10","size":2,"user":true}', '# comment é', '', '   ', '{"op":"cpuid","leaf":1}', '{"op":"rdtsc"}') },
+    { weight: 1, arbitrary: fc.constantFrom(' {"op":"fetch","gva":"0x3"} ', '{"op":"read","gva":"0x1000","size":0}', '{"op":"read","gva":"0x1000","size":4097}', '{"op":"read","gva":"0x1000","size":01}',
+      '{"op":"read","gva":"0x12345678901234"}', '{"op":"cpuid","leaf":1}', '{"op":"wrmsr","msr":"0x6e0","value":"0xffffffffffffffff"}', '{"op":"rdtsc"}',
+      '{"op":"read","gva":"0x1000",}', '{"op":"read","gva":"0xé"}', '{"gva":"0x1000","op":"read"}', '{"op":"read","gva":"0x1000","user":1}', 'not json', '{"op":"read","gva":"0x1000"}}') },
+  );
+
   it('the same chunks, byte counts and errors as eventChunks, for any lines, line ends, chunk size and read size', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-lackey-bytes-'));
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-trace-bytes-'));
     try {
-      const file = join(dir, 't.lackey');
-      const line = fc.oneof(
-        fc.constantFrom('I  0400a0,3', ' L 1ffefff8a8,8', ' S 1fff000768,8', ' M 0401000,4', '==12== x', '', ' L  ffff,4096', 'I  1,1'),
-        fc.constantFrom(' L 12,0', 'X 1,4', ' L é,4', '# €', ' S 1fff,8 ', 'I\t1000,4', ' L 12345678901234,8', '\uFEFFI  10,4', '==7== é€😀', '\u00a0\u3000'),
-      );
-      await fc.assert(fc.asyncProperty(fc.array(line, { maxLength: 40 }), fc.array(fc.constantFrom('\n', '\r\n', '\r'), { minLength: 40, maxLength: 40 }),
-        fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 64 }), async (lines, ends, lastEnd, size, readBytes) => {
-          writeFileSync(file, lines.map((l, i) => l + (i < lines.length - 1 || lastEnd ? ends[i] : '')).join(''));
-          const expected = await collect(eventChunks(localIo, file, 'lackey', size));
-          const got: { events: GuestEvent[]; bytes: number }[] = [];
-          let error: unknown;
-          try {
-            for (const p of packedLackeyChunks(file, size, readBytes)) got.push({ events: unpackChunk(p, new AccessInterner(3)), bytes: p.bytes });
-          } catch (e) {
-            error = e;
-          }
-          expect(got).toEqual(expected.chunks);
-          if (expected.error === undefined) expect(error).toBeUndefined();
-          else expect((error as InputError).problem).toEqual((expected.error as InputError).problem);
-        }), { numRuns: 400 });
+      for (const [format, line] of [['lackey', lackey], ['jsonl', jsonl]] as const) {
+        const file = join(dir, `t.${format}`);
+        await fc.assert(fc.asyncProperty(fc.array(line, { maxLength: 40 }), fc.array(fc.constantFrom('\n', '\r\n', '\r'), { minLength: 40, maxLength: 40 }),
+          fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 64 }), async (lines, ends, lastEnd, size, readBytes) => {
+            writeFileSync(file, lines.map((l, i) => l + (i < lines.length - 1 || lastEnd ? ends[i] : '')).join(''));
+            const expected = await collect(eventChunks(localIo, file, format, size));
+            const got: { events: GuestEvent[]; bytes: number }[] = [];
+            let error: unknown;
+            try {
+              for (const p of packedChunks(file, format, size, readBytes)) got.push({ events: unpackChunk(p, new AccessInterner(3)), bytes: p.bytes });
+            } catch (e) {
+              error = e;
+            }
+            expect(got).toEqual(expected.chunks);
+            if (expected.error === undefined) expect(error).toBeUndefined();
+            else expect((error as InputError).problem).toEqual((expected.error as InputError).problem);
+          }), { numRuns: 400 });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

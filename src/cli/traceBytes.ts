@@ -1,17 +1,22 @@
 /**
- * Valgrind lackey traces read as bytes straight into packed chunks (packedChunk.ts), for the decode worker: no text
- * pieces, no string per line, no event object. The same chunks as `eventChunks(io, file, 'lackey', size)`: lines end
- * at LF, CR LF or CR; a chunk is yielded as soon as it holds `size` events; `bytes` counts each line's characters
- * plus one. A line that is not one of the common records (`I  addr,size`, ` L|S|M addr,size`), or that holds a
- * byte above 127, is decoded as text by src/guest/lackey.ts (its events, a skip, or the InputError of eventChunks).
+ * Trace files read as bytes straight into packed chunks (packedChunk.ts), for the decode worker: no text pieces, no
+ * string per line, no event object for the common lines. The same chunks as `eventChunks(io, file, format, size)`:
+ * lines end at LF, CR LF or CR; a chunk is yielded as soon as it holds `size` events; `bytes` counts each line's
+ * characters plus one. The common lines are read here byte by byte: lackey's `I  addr,size` and ` L|S|M addr,size`,
+ * and the JSON-lines memory accesses that src/guest/traceCodec.ts `fastParseAt` reads. Every other line (or one
+ * holding a byte above 127) is decoded as text by the same decoders as eventChunks: its events, a skip, or the
+ * InputError.
  * Models nothing architectural.
  */
 import { closeSync, openSync, readSync } from 'fs';
 import { InputError } from '../arch/problem';
+import { isLeft } from 'fp-ts/Either';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { hexDigit } from '../guest/hexScan';
 import { lackeyInto } from '../guest/lackey';
-import type { PackedChunk } from './packedChunk';
+import { decodeTraceLine } from '../guest/traceCodec';
+import { OTHER, type PackedChunk } from './packedChunk';
+import type { TraceFormat } from './traceSource';
 
 /** Each byte's hex digit value, -1 for a byte that is not one. */
 const HEX = Int8Array.from({ length: 256 }, (_, c) => hexDigit(c));
@@ -25,9 +30,10 @@ interface Filling {
   codes: Uint8Array;
   gvas: Float64Array;
   sizes: Uint16Array;
+  others: GuestEvent[];
 }
 
-const filling = (size: number): Filling => ({ n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1) });
+const filling = (size: number): Filling => ({ n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1), others: [] });
 
 const put = (f: Filling, code: number, gva: number, size: number): void => {
   f.codes[f.n] = code;
@@ -40,7 +46,7 @@ const put = (f: Filling, code: number, gva: number, size: number): void => {
  * A common record in `b[start, end)` put into `f` (true), or false: not one of those forms (the text path decides).
  * The byte twin of src/guest/lackey.ts `lackeyAt`; codes are packedChunk's (op * 2 + user, every record user).
  */
-const recordAt = (b: Uint8Array, start: number, end: number, f: Filling): boolean => {
+const lackeyAt = (b: Uint8Array, start: number, end: number, f: Filling): boolean => {
   if (end - start < 5) return false;
   const c0 = b[start];
   const c1 = b[start + 1];
@@ -79,11 +85,88 @@ const recordAt = (b: Uint8Array, start: number, end: number, f: Filling): boolea
   return true;
 };
 
+const bytesOf = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const OP_OPEN = bytesOf('{"op":"');
+const READ_Q = bytesOf('read"');
+const WRITE_Q = bytesOf('write"');
+const FETCH_Q = bytesOf('fetch"');
+const GVA_OPEN = bytesOf(',"gva":"0x');
+const SIZE_KEY = bytesOf(',"size":');
+const USER_KEY = bytesOf(',"user":');
+const TRUE = bytesOf('true');
+const FALSE = bytesOf('false');
+
+/** The bytes of `lit` at `b[i]`, before `end`? */
+const at = (b: Uint8Array, i: number, end: number, lit: Uint8Array): boolean => {
+  if (i + lit.length > end) return false;
+  for (let k = 0; k < lit.length; k++) if (b[i + k] !== lit[k]) return false;
+  return true;
+};
+
+/**
+ * The JSON-lines memory access `b[start, end)` put into `f` (true), or false: not exactly the form that
+ * src/guest/traceCodec.ts `fastParseAt` reads (the text path decides). Its byte twin.
+ */
+const jsonlAt = (b: Uint8Array, start: number, end: number, f: Filling): boolean => {
+  let i = start;
+  if (!at(b, i, end, OP_OPEN)) return false;
+  i += 7;
+  let op: number;
+  if (at(b, i, end, READ_Q)) { op = 0; i += 5; } else if (at(b, i, end, WRITE_Q)) { op = 1; i += 6; } else if (at(b, i, end, FETCH_Q)) { op = 2; i += 6; } else return false;
+  if (!at(b, i, end, GVA_OPEN)) return false;
+  i += 10;
+  const h0 = i;
+  let addr = 0;
+  for (; i < end; i++) {
+    const d = HEX[b[i]];
+    if (d < 0) break;
+    addr = addr * 16 + d;
+  }
+  if (i === h0 || i - h0 > 13 || i >= end || b[i] !== 34) return false;
+  i++;
+  let size = 1;
+  if (at(b, i, end, SIZE_KEY)) {
+    i += 8;
+    const s0 = i;
+    if (i >= end || b[i] === 48) return false;
+    size = 0;
+    for (; i < end; i++) {
+      const c = b[i];
+      if (c < 48 || c > 57) break;
+      size = size * 10 + (c - 48);
+    }
+    if (i === s0 || i - s0 > 4 || size > 4096) return false;
+  }
+  let user = 1;
+  if (at(b, i, end, USER_KEY)) {
+    i += 8;
+    if (at(b, i, end, TRUE)) i += 4;
+    else if (at(b, i, end, FALSE)) { user = 0; i += 5; } else return false;
+  }
+  if (i !== end - 1 || b[i] !== 125) return false;
+  put(f, op * 2 + user, addr, size);
+  return true;
+};
+
 const CODE: Record<string, number> = { read: 0, write: 2, fetch: 4 };
+
+/** Adds a decoded event to `f`: a memory access packed, anything else kept as itself. */
+const add = (f: Filling, e: GuestEvent): void => {
+  const a = e as MemoryAccess;
+  const code = CODE[e.op];
+  if (code !== undefined && a.size <= 0xffff) {
+    put(f, code + (a.user ? 1 : 0), a.gva, a.size);
+  } else {
+    f.codes[f.n] = OTHER;
+    f.others.push(e);
+    f.n++;
+  }
+};
 
 /** The reading state of one file. */
 interface Reader {
   readonly file: string;
+  readonly jsonl: boolean;
   lineNo: number;
   bytes: number;
   f: Filling;
@@ -93,34 +176,40 @@ interface Reader {
 /** The line `b[from, to)` decoded into `r.f`. */
 const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
   r.lineNo++;
-  if (recordAt(b, from, to, r.f)) {
+  if (r.jsonl ? jsonlAt(b, from, to, r.f) : lackeyAt(b, from, to, r.f)) {
     r.bytes += to - from + 1;
     return;
   }
   let ascii = true;
   for (let k = from; k < to; k++) if (b[k] > 127) { ascii = false; break; }
   const text = b.toString(ascii ? 'latin1' : 'utf8', from, to);
+  r.bytes += text.length + 1;
+  if (r.jsonl) {
+    const d = decodeTraceLine(text, r.lineNo, r.file);
+    if (isLeft(d)) throw new InputError(d.left);
+    if (d.right !== null) add(r.f, d.right);
+    return;
+  }
   const slow = r.slow;
   slow.length = 0;
   const res = lackeyInto(text, slow);
   if (res !== null && res.kind === 'malformed') throw new InputError({ _tag: 'InputProblem', file: r.file, line: r.lineNo, expected: res.expected, found: res.found });
-  for (const e of slow) { const a = e as MemoryAccess; put(r.f, CODE[a.op] + (a.user ? 1 : 0), a.gva, a.size); }
-  r.bytes += text.length + 1;
+  for (const e of slow) add(r.f, e);
 };
 
-const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: [], bytes: r.bytes });
+const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: r.f.others, bytes: r.bytes });
 
 /**
- * The packed chunks of a lackey trace file; throws InputError at a bad line, after the chunks before it. `readBytes`:
- * bytes read at a time (tests make it small to cut lines between reads).
+ * The packed chunks of a trace file; throws InputError at a bad line, after the chunks before it. `readBytes`: bytes
+ * read at a time (tests make it small to cut lines between reads).
  */
-export function* packedLackeyChunks(file: string, size = 4096, readBytes = READ_BYTES): Generator<PackedChunk> {
+export function* packedChunks(file: string, format: TraceFormat, size = 4096, readBytes = READ_BYTES): Generator<PackedChunk> {
   const fd = openSync(file, 'r');
   try {
     let buf = Buffer.allocUnsafe(readBytes * 2);
     let have = 0; // bytes in buf
     let eof = false;
-    const r: Reader = { file, lineNo: 0, bytes: 0, f: filling(size), slow: [] };
+    const r: Reader = { file, jsonl: format === 'jsonl', lineNo: 0, bytes: 0, f: filling(size), slow: [] };
     let start = 0; // first byte of the current line
     let skipLf = false; // the previous line ended with a CR: a LF right after it is that same break
     for (;;) {
