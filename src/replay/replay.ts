@@ -413,6 +413,13 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
   // intermediate machine is kept, so structures copied during the chunk are updated in place until it returns
   transient(() => replayEvents(state, events, collectExits));
 
+/** Pages the L1-hit memo keeps per access kind (a power of two): a program alternates between a few pages. */
+const HIT_WAYS = 4;
+const memoHas = (pages: Float64Array, slot: number, page: number): boolean => {
+  const at = slot * HIT_WAYS;
+  return pages[at] === page || pages[at + 1] === page || pages[at + 2] === page || pages[at + 3] === page;
+};
+
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
@@ -428,11 +435,13 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   const l1 = l1HitStats(state.env.cost);
   // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged) and no
   // cache array was written since (`hitWrites`: inside this chunk's scope the caches are updated in place, so the same
-  // machine object does not mean the same TLB contents), the page last hit by each access kind (read/write/fetch x
-  // supervisor/user) hits again; anything else clears it.
+  // machine object does not mean the same TLB contents), the last HIT_WAYS pages hit by each access kind
+  // (read/write/fetch x supervisor/user) hit again; anything else clears it. Every page in it was hit without a
+  // change to the machine or the caches since it was noted, so each is still its L1 set's most recently used entry.
   let hitMachine: Machine | null = null;
   let hitWrites = -1;
-  const hitPages = new Float64Array(6).fill(NaN);
+  const hitPages = new Float64Array(6 * HIT_WAYS).fill(NaN);
+  const hitNext = new Uint8Array(6);
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
@@ -446,7 +455,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         if (first !== acc.recentGva[(acc.nextGva - 1) & (RECENT - 1)] && !isRecent(acc.recentGva, first)) pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
         const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
-        if (m === hitMachine && hitPages[slot] === first && Tlb.writeCount() === hitWrites) {
+        if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, slot, first)) {
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
@@ -455,8 +464,9 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
           if (accessOut.l1) {
-            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); for (let k = 0; k < 6; k++) hitPages[k] = NaN; }
-            hitPages[slot] = first;
+            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); for (let k = 0; k < 6 * HIT_WAYS; k++) hitPages[k] = NaN; }
+            hitPages[slot * HIT_WAYS + hitNext[slot]] = first;
+            hitNext[slot] = (hitNext[slot] + 1) & (HIT_WAYS - 1);
             t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           } else {
             accountFast(acc);

@@ -12,6 +12,7 @@ import { replayChunk, startReplay, type ReplayState } from '../../src/replay/rep
 import { configSummary } from '../../src/cli/replayRun';
 import { toReport, type RunReport } from '../../src/report/model';
 import { renderReportJson } from '../../src/report/json';
+import * as Tlb from '../../src/mmu/tlb';
 
 const start = (config: Config = DEFAULT_CONFIG): ReplayState => {
   const s = startReplay(config);
@@ -94,6 +95,25 @@ describe('replay invariants (interface §5 report)', () => {
       for (const ev of events) apart = replayChunk(apart, [ev]).state;
       expect(whole.stats.translation).toEqual(apart.stats.translation);
     }), { numRuns: 60 });
+  });
+
+  it('the L1-hit memo (several pages per access kind) gives the same counts and TLB state in one chunk as one event per chunk, whatever the mix of pages, sets and access kinds', () => {
+    // pages 0-5 share one L1 DTLB set (16 pages apart), 6-8 sit in three other sets; reads, writes and fetches, user and
+    // supervisor, in any order: a remembered hit is only valid while nothing changed since it was noted
+    const at = (k: number): number => 0x40_0000 + (k < 6 ? k * 16 : k - 5) * 0x1000;
+    const op = fc.oneof(
+      { weight: 3, arbitrary: fc.tuple(fc.integer({ min: 0, max: 5 }), fc.constant('read' as const), fc.constant(true)) },
+      { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 8 }), fc.constantFrom('read' as const, 'write' as const, 'fetch' as const), fc.boolean()) },
+    );
+    const warm: GuestEvent[] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((k) => ({ op: 'read', gva: mkGva(at(k)), size: 8, user: true }));
+    fc.assert(fc.property(fc.array(op, { minLength: 5, maxLength: 80 }), (ops) => {
+      const events: GuestEvent[] = [...warm, ...ops.map(([k, o, user]): GuestEvent => ({ op: o, gva: mkGva(at(k) + 64), size: 8, user }))];
+      const whole = run(events);
+      let apart = start();
+      for (const ev of events) apart = replayChunk(apart, [ev]).state;
+      expect(whole.stats).toEqual(apart.stats);
+      expect(whole.machine.mmu.tlb.arrays.map(Tlb.entries)).toEqual(apart.machine.mmu.tlb.arrays.map(Tlb.entries));
+    }), { numRuns: 80 });
   });
 
   it('purity: a state saved after chunk A can be continued twice with chunk B with identical results, and stays valid', () => {
