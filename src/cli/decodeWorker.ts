@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'worker_threads';
 import { InputError } from '../arch/problem';
 import { transferList, type PackedChunk } from './packedChunk';
 import { packedChunks } from './traceBytes';
-import type { WorkerMessage, WorkerInput } from './workerChunks';
+import type { WorkerMessage, WorkerInput } from './workerProtocol';
 
 /** Chunks sent and not yet taken, at most. */
 export const WINDOW = 4;

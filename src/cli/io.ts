@@ -2,7 +2,7 @@
  * The effects the CLI may use, as a record of capabilities (fp-ts style): the commands receive it, tests pass a fake.
  * Only src/cli/bin.ts builds the real one from `fs` and `process`.
  */
-import type { StartWorker } from './workerChunks';
+import type { StartWorker } from './workerProtocol';
 
 export interface Io {
   readonly readFile: (path: string) => string;

@@ -3,33 +3,15 @@
  * decoded on another thread while this one replays. `vtxsim run` uses it for trace files of WORKER_MIN_BYTES or more
  * (src/cli/bin.ts gives the capability; tests without it, and small files, decode on the replaying thread).
  */
-import type { Worker } from 'worker_threads';
-import { InputError, type InputProblem } from '../arch/problem';
+import { InputError } from '../arch/problem';
 import type { GuestEvent } from '../guest/events';
 import { AccessInterner } from '../guest/intern';
-import { unpackChunk, type PackedChunk } from './packedChunk';
+import { unpackChunk } from './packedChunk';
 import type { Chunk, TraceFormat } from './traceSource';
+import type { StartWorker, WorkerMessage } from './workerProtocol';
 
 /** Smaller files decode on the replaying thread: starting a worker costs a few tens of milliseconds. */
 export const WORKER_MIN_BYTES = 4 << 20;
-
-/** What the worker is given. */
-export interface WorkerInput {
-  readonly file: string;
-  readonly format: TraceFormat;
-  readonly size: number;
-  /** one Int32: chunks the replaying thread has taken */
-  readonly taken: SharedArrayBuffer;
-}
-
-export type WorkerMessage =
-  | { readonly kind: 'chunk'; readonly chunk: PackedChunk }
-  | { readonly kind: 'done' }
-  | { readonly kind: 'input'; readonly problem: InputProblem }
-  | { readonly kind: 'fatal'; readonly message: string };
-
-/** Starts a decode worker with its input (the real one: decodeWorker.js next to this file). */
-export type StartWorker = (input: WorkerInput) => Worker;
 
 /**
  * The chunks of `file` decoded by a worker `start` makes. Throws InputError at a bad line, after the chunks before

@@ -4,7 +4,7 @@
  */
 import { Worker } from 'worker_threads';
 import { join } from 'path';
-import type { StartWorker } from '../../src/cli/workerChunks';
+import type { StartWorker } from '../../src/cli/workerProtocol';
 
 const BOOTSTRAP = `
 const { workerData } = require('worker_threads');
