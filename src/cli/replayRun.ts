@@ -16,7 +16,7 @@ import { R, exitName } from '../vmx/exitReasons';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { InputError } from '../arch/problem';
 import type { AtomicWriter, Io } from './io';
-import { eventChunks, type TraceFormat } from './traceSource';
+import { eventChunks, type Chunk, type TraceFormat } from './traceSource';
 import { WORKER_MIN_BYTES, workerChunks } from './workerChunks';
 
 export interface TraceRun {
@@ -72,17 +72,32 @@ export const logRecord = (x: ExitRecord, ev?: GuestEvent): LogRecord => {
   };
 };
 
+/** Options of a trace run. */
+export interface RunOptions {
+  readonly exitLog?: AtomicWriter; readonly progress?: boolean; readonly label?: string; readonly timeline?: boolean; readonly exitCost?: ExitCostModel; readonly steps?: boolean;
+}
+
 /** Replays `file` under `config`. Throws InputError for bad input (the caller prints it). */
-export const runTraceFile = async (
-  io: Io, file: string, config: Config, format: TraceFormat, opts: { exitLog?: AtomicWriter; progress?: boolean; label?: string; timeline?: boolean; exitCost?: ExitCostModel; steps?: boolean } = {},
-): Promise<TraceRun> => {
+export const runTraceFile = async (io: Io, file: string, config: Config, format: TraceFormat, opts: RunOptions = {}): Promise<TraceRun> => {
   if (!io.exists(file)) throw new InputError({ _tag: 'InputProblem', file, expected: 'a trace file', found: 'no such file' });
+  const total = Math.max(1, io.fileSize(file));
+  // a large file is decoded on a worker thread while this one replays (same chunks, same errors); started first, so
+  // that it boots while the machine is built
+  const fromWorker = io.decodeWorker !== undefined && total >= WORKER_MIN_BYTES ? workerChunks(io.decodeWorker, file, format) : undefined;
+  try {
+    return await replayChunks(io, config, opts, total, fromWorker ?? eventChunks(io, file, format));
+  } finally {
+    await fromWorker?.stop();
+  }
+};
+
+/** runTraceFile's replay of the file's chunks (`total`: the file's size, for progress). */
+const replayChunks = async (io: Io, config: Config, opts: RunOptions, total: number, chunks: AsyncIterable<Chunk>): Promise<TraceRun> => {
   const s0 = startReplay(config);
   if (isLeft(s0)) throw new InputError({ _tag: 'InputProblem', path: s0.left.path, expected: s0.left.expected, found: s0.left.found });
   let state = opts.exitCost !== undefined ? replayState({ ...s0.right, exitCost: opts.exitCost }) : s0.right;
   let interrupted = false;
   const off = io.onInterrupt(() => { interrupted = true; });
-  const total = Math.max(1, io.fileSize(file));
   const bar = opts.progress === true && io.stderrIsTTY
     ? new SingleBar({ format: `${opts.label ?? 'replay'} [{bar}] {percentage}% | {events} events | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, Presets.shades_classic)
     : null;
@@ -93,8 +108,6 @@ export const runTraceFile = async (
   let firstAccess: MemoryAccess | null = null;
   const steps: StepRecord[] | null = opts.steps === true ? [] : null;
   try {
-    // a large file is decoded on a worker thread while this one replays (same chunks, same errors)
-    const chunks = io.decodeWorker !== undefined && total >= WORKER_MIN_BYTES ? workerChunks(io.decodeWorker, file, format) : eventChunks(io, file, format);
     for await (const chunk of chunks) {
       if (firstAccess === null) firstAccess = (chunk.events.find((e) => e.op === 'read' || e.op === 'write' || e.op === 'fetch') as MemoryAccess | undefined) ?? null;
       const base = state.stats.events;

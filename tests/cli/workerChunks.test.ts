@@ -99,7 +99,8 @@ describe('workerChunks (decoding on a worker thread)', () => {
     const file = join(dir, 'long.lackey');
     writeFileSync(file, Array.from({ length: 20000 }, (_, i) => lackeyLine(i)).join('\n'));
     const seen = { messages: 0 };
-    const it = workerChunks(tsDecodeWorker(seen), file, 'lackey', 50);
+    const reader = workerChunks(tsDecodeWorker(seen), file, 'lackey', 50);
+    const it = reader[Symbol.asyncIterator]();
     const first = await it.next();
     expect(first.done).toBe(false);
     // the worker runs on while this thread waits; it must stop at the window (300+ chunks are in the file)
@@ -107,8 +108,19 @@ describe('workerChunks (decoding on a worker thread)', () => {
     expect(seen.messages).toBeGreaterThanOrEqual(1);
     expect(seen.messages).toBeLessThanOrEqual(WINDOW + 1);
     // leaving early ends the worker (the generator's return resolves: the worker was terminated)
-    await expect(it.return(undefined)).resolves.toEqual({ done: true, value: undefined });
+    await expect(it.return?.(undefined)).resolves.toEqual({ done: true, value: undefined });
   }, 20000);
+
+  it('a worker started and never read is ended by stop (the process is not kept alive)', async () => {
+    const file = join(dir, 'unread.lackey');
+    writeFileSync(file, Array.from({ length: 20000 }, (_, i) => lackeyLine(i)).join('\n'));
+    let exited = false;
+    const start = tsDecodeWorker();
+    const reader = workerChunks((input) => { const w = start(input); w.on('exit', () => { exited = true; }); return w; }, file, 'lackey', 50);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await reader.stop();
+    expect(exited).toBe(true);
+  });
 });
 
 describe('runTraceFile with a decode worker', () => {
@@ -142,6 +154,26 @@ describe('runTraceFile with a decode worker', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60000);
+
+  it('a config the replay refuses: the InputError, and the worker started for the file is ended', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-worker-bad-config-'));
+    try {
+      const file = join(dir, 'big.lackey');
+      writeFileSync(file, 'I  0400a0,3\n'.repeat(WORKER_MIN_BYTES / 12 + 1));
+      let exited = false;
+      const start = tsDecodeWorker();
+      const io = {
+        readFile: () => '', exists: () => true, writeFileAtomic: () => undefined, stdout: () => undefined, stderr: () => undefined, stderrIsTTY: false, env: {},
+        fileSize: () => WORKER_MIN_BYTES + 12, onInterrupt: () => () => undefined, lines: (): never => { throw new Error('pieces only'); },
+        atomicWriter: (): never => { throw new Error('no writer'); }, textChunks: (p: string) => fileTextPieces(p),
+        decodeWorker: (input: Parameters<typeof start>[0]) => { const w = start(input); w.on('exit', () => { exited = true; }); return w; },
+      };
+      await expect(runTraceFile(io, file, { ...DEFAULT_CONFIG, cpu: 'pentium' as never }, 'lackey')).rejects.toThrow(/config.cpu/);
+      expect(exited).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('packedChunks (trace bytes straight into packed chunks, in the worker)', () => {
