@@ -42,6 +42,33 @@ const put = (f: Filling, code: number, gva: number, size: number): void => {
   f.n++;
 };
 
+/** The value of the digits a run below scanned (exact up to 13 hex or 15 decimal digits; callers refuse longer runs). */
+const scanned = { value: 0 };
+
+/** The hex digits from `b[i]` (before `end`): their value in `scanned`, the index after them returned. */
+const hexRun = (b: Uint8Array, i: number, end: number): number => {
+  let v = 0;
+  for (; i < end; i++) {
+    const d = HEX[b[i]];
+    if (d < 0) break;
+    v = v * 16 + d;
+  }
+  scanned.value = v;
+  return i;
+};
+
+/** The decimal digits from `b[i]` (before `end`): their value in `scanned`, the index after them returned. */
+const decimalRun = (b: Uint8Array, i: number, end: number): number => {
+  let v = 0;
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  scanned.value = v;
+  return i;
+};
+
 /**
  * A common record in `b[start, end)` put into `f` (true), or false: not one of those forms (the text path decides).
  * The byte twin of src/guest/lackey.ts `lackeyAt`; codes are packedChunk's (op * 2 + user, every record user).
@@ -60,21 +87,13 @@ const lackeyAt = (b: Uint8Array, start: number, end: number, f: Filling): boolea
   if (b[i] !== 32) return false;
   while (i < end && b[i] === 32) i++;
   const h0 = i;
-  let addr = 0;
-  for (; i < end; i++) {
-    const d = HEX[b[i]];
-    if (d < 0) break;
-    addr = addr * 16 + d;
-  }
+  i = hexRun(b, i, end);
+  const addr = scanned.value;
   if (i === h0 || i - h0 > 13 || i >= end || b[i] !== 44) return false;
   i++;
   const s0 = i;
-  let size = 0;
-  for (; i < end; i++) {
-    const c = b[i];
-    if (c < 48 || c > 57) break;
-    size = size * 10 + (c - 48);
-  }
+  i = decimalRun(b, i, end);
+  const size = scanned.value;
   if (i === s0 || i - s0 > 4 || i !== end || size === 0 || size > 4096) return false;
   if (code < 0) {
     put(f, 1, addr, size);
@@ -126,12 +145,8 @@ const jsonlAt = (b: Uint8Array, dv: DataView, start: number, end: number, f: Fil
   if (!at(b, dv, i, end, GVA_OPEN)) return false;
   i += 10;
   const h0 = i;
-  let addr = 0;
-  for (; i < end; i++) {
-    const d = HEX[b[i]];
-    if (d < 0) break;
-    addr = addr * 16 + d;
-  }
+  i = hexRun(b, i, end);
+  const addr = scanned.value;
   if (i === h0 || i - h0 > 13 || i >= end || b[i] !== 34) return false;
   i++;
   let size = 1;
@@ -139,12 +154,8 @@ const jsonlAt = (b: Uint8Array, dv: DataView, start: number, end: number, f: Fil
     i += 8;
     const s0 = i;
     if (i >= end || b[i] === 48) return false;
-    size = 0;
-    for (; i < end; i++) {
-      const c = b[i];
-      if (c < 48 || c > 57) break;
-      size = size * 10 + (c - 48);
-    }
+    i = decimalRun(b, i, end);
+    size = scanned.value;
     if (i === s0 || i - s0 > 4 || size > 4096) return false;
   }
   let user = 1;
