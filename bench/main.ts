@@ -173,9 +173,30 @@ const start = (mode: Mode, warm = false): ReplayState => {
   return s.right;
 };
 
+/**
+ * Lines of a lackey file that are records (neither blank nor valgrind's `==pid==` lines), counted over the bytes (an
+ * end-to-end job's CPU profile covers the whole child, so this is kept cheap; the files are ASCII, LF-ended).
+ */
 const countLines = async (file: string): Promise<number> => {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
   let n = 0;
-  for await (const line of nodeIo.lines(file)) if (!line.startsWith('==') && line.trim() !== '') n++;
+  let atStart = true; // at the first byte of a line
+  let skip = false; // the line starts with '=' (valgrind's own lines; a record never does)
+  let blank = true;
+  try {
+    for (let got = fs.readSync(fd, buf, 0, buf.length, null); got > 0; got = fs.readSync(fd, buf, 0, buf.length, null)) {
+      for (let i = 0; i < got; i++) {
+        const c = buf[i];
+        if (c === 10) { if (!skip && !blank) n++; atStart = true; skip = false; blank = true; continue; }
+        if (atStart) { skip = c === 61; atStart = false; }
+        if (c !== 32 && c !== 9 && c !== 13) blank = false;
+      }
+    }
+    if (!atStart && !skip && !blank) n++;
+  } finally {
+    fs.closeSync(fd);
+  }
   return n;
 };
 
@@ -384,8 +405,11 @@ const main = async (argv: readonly string[]): Promise<void> => {
     const dir = path.join(OUT, 'prof', job.id.replace('/', '-'));
     fs.rmSync(dir, { recursive: true, force: true });
     const m = runChild({ ...job, runs: 1 }, dir);
-    const prof = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))[0];
-    process.stdout.write(`${job.id}: ${fmtRate(m.eventsPerSec)} events/s, peak RSS ${m.peakRssMB.toFixed(0)} MB\nprofile ${prof}\n${profileTop(prof, 40).join('\n')}\n`);
+    // node --cpu-prof writes one profile per thread (CPU.<date>.<pid>.<thread>.<n>): the main thread's sorts first; an
+    // end-to-end job of a large trace also has the decode worker's
+    const [prof, ...others] = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => path.join(dir, f));
+    const also = others.length > 0 ? `other threads (the decode worker): ${others.join(', ')}\n` : '';
+    process.stdout.write(`${job.id}: ${fmtRate(m.eventsPerSec)} events/s, peak RSS ${m.peakRssMB.toFixed(0)} MB\nprofile ${prof}\n${also}${profileTop(prof, 40).join('\n')}\n`);
     return;
   }
   if (only !== null) jobs = jobs.filter((j) => only.some((o) => j.id === o || j.id.startsWith(o)));
