@@ -194,7 +194,12 @@ interface Reader {
   bytes: number;
   f: Filling;
   readonly slow: GuestEvent[];
+  /** JSON lines the text decoder decoded (the line's text: its event), at most DECODED_MAX */
+  readonly decoded: Map<string, GuestEvent>;
 }
+
+/** Decoded JSON lines remembered (then forgotten all at once). */
+const DECODED_MAX = 4096;
 
 /** The line `b[from, to)` decoded into `r.f`. */
 const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
@@ -208,9 +213,16 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
   const text = b.toString(ascii ? 'latin1' : 'utf8', from, to);
   r.bytes += text.length + 1;
   if (r.jsonl) {
+    // a line decoded before gives the same (immutable) event again: an instruction trace repeats its lines
+    const known = r.decoded.get(text);
+    if (known !== undefined) { add(r.f, known); return; }
     const d = decodeTraceLine(text, r.lineNo, r.file);
     if (isLeft(d)) throw new InputError(d.left);
-    if (d.right !== null) add(r.f, d.right);
+    if (d.right !== null) {
+      if (r.decoded.size >= DECODED_MAX) r.decoded.clear();
+      r.decoded.set(text, d.right);
+      add(r.f, d.right);
+    }
     return;
   }
   const slow = r.slow;
@@ -232,7 +244,7 @@ export function* packedChunks(file: string, format: TraceFormat, size = 4096, re
     let buf = Buffer.allocUnsafe(readBytes * 2);
     let have = 0; // bytes in buf
     let eof = false;
-    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [] };
+    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [], decoded: new Map() };
     let viewed = buf; // the buffer r.dv views
     let start = 0; // first byte of the current line
     let skipLf = false; // the previous line ended with a CR: a LF right after it is that same break
