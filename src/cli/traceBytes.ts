@@ -15,7 +15,7 @@ import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { hexDigit } from '../guest/hexScan';
 import { lackeyInto } from '../guest/lackey';
 import { decodeTraceLine } from '../guest/traceCodec';
-import { OTHER, type PackedChunk } from './packedChunk';
+import { KNOWN, OTHER, type PackedChunk } from './packedChunk';
 import type { TraceFormat } from './traceSource';
 
 /** Each byte's hex digit value, -1 for a byte that is not one. */
@@ -31,9 +31,13 @@ interface Filling {
   gvas: Float64Array;
   sizes: Uint16Array;
   others: GuestEvent[];
+  defs: GuestEvent[];
+  reset: boolean;
 }
 
-const filling = (size: number): Filling => ({ n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1), others: [] });
+const filling = (size: number): Filling => ({
+  n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1), others: [], defs: [], reset: false,
+});
 
 const put = (f: Filling, code: number, gva: number, size: number): void => {
   f.codes[f.n] = code;
@@ -194,12 +198,21 @@ interface Reader {
   bytes: number;
   f: Filling;
   readonly slow: GuestEvent[];
-  /** JSON lines the text decoder decoded (the line's text: its event), at most DECODED_MAX */
-  readonly decoded: Map<string, GuestEvent>;
+  /** JSON lines the text decoder decoded: the line's text -> its number in the run's dictionary (packedChunk.ts) */
+  readonly decoded: Map<string, number>;
+  /** lines remembered before the dictionary starts again (at a chunk's start) */
+  readonly decodedMax: number;
 }
 
-/** Decoded JSON lines remembered (then forgotten all at once). */
+/** Decoded JSON lines remembered (then forgotten all at once, at the start of a chunk). */
 const DECODED_MAX = 4096;
+
+/** A new chunk to fill; the dictionary starts again with it when it is full. */
+const nextFilling = (r: Reader, size: number): Filling => {
+  const f = filling(size);
+  if (r.decoded.size >= r.decodedMax) { r.decoded.clear(); f.reset = true; }
+  return f;
+};
 
 /** The line `b[from, to)` decoded into `r.f`. */
 const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
@@ -213,16 +226,20 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
   const text = b.toString(ascii ? 'latin1' : 'utf8', from, to);
   r.bytes += text.length + 1;
   if (r.jsonl) {
-    // a line decoded before gives the same (immutable) event again: an instruction trace repeats its lines
-    const known = r.decoded.get(text);
-    if (known !== undefined) { add(r.f, known); return; }
-    const d = decodeTraceLine(text, r.lineNo, r.file);
-    if (isLeft(d)) throw new InputError(d.left);
-    if (d.right !== null) {
-      if (r.decoded.size >= DECODED_MAX) r.decoded.clear();
-      r.decoded.set(text, d.right);
-      add(r.f, d.right);
+    // a line decoded before is the same (immutable) event again, sent as its number in the run's dictionary: an
+    // instruction trace repeats its lines, and both decoding one and copying its event between threads cost
+    let id = r.decoded.get(text);
+    if (id === undefined) {
+      const d = decodeTraceLine(text, r.lineNo, r.file);
+      if (isLeft(d)) throw new InputError(d.left);
+      if (d.right === null) return;
+      id = r.decoded.size;
+      r.decoded.set(text, id);
+      r.f.defs.push(d.right);
     }
+    r.f.codes[r.f.n] = KNOWN;
+    r.f.gvas[r.f.n] = id;
+    r.f.n++;
     return;
   }
   const slow = r.slow;
@@ -232,19 +249,20 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
   for (const e of slow) add(r.f, e);
 };
 
-const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: r.f.others, bytes: r.bytes });
+const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: r.f.others, defs: r.f.defs, reset: r.f.reset, bytes: r.bytes });
 
 /**
  * The packed chunks of a trace file; throws InputError at a bad line, after the chunks before it. `readBytes`: bytes
- * read at a time (tests make it small to cut lines between reads).
+ * read at a time, `decodedMax`: JSON lines remembered (tests make them small: lines cut between reads, dictionaries
+ * started again).
  */
-export function* packedChunks(file: string, format: TraceFormat, size = 4096, readBytes = READ_BYTES): Generator<PackedChunk> {
+export function* packedChunks(file: string, format: TraceFormat, size = 4096, readBytes = READ_BYTES, decodedMax = DECODED_MAX): Generator<PackedChunk> {
   const fd = openSync(file, 'r');
   try {
     let buf = Buffer.allocUnsafe(readBytes * 2);
     let have = 0; // bytes in buf
     let eof = false;
-    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [], decoded: new Map() };
+    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [], decoded: new Map(), decodedMax };
     let viewed = buf; // the buffer r.dv views
     let start = 0; // first byte of the current line
     let skipLf = false; // the previous line ended with a CR: a LF right after it is that same break
@@ -268,7 +286,7 @@ export function* packedChunks(file: string, format: TraceFormat, size = 4096, re
           i = j + 1;
           if (r.f.n >= size) {
             yield packed(r);
-            r.f = filling(size);
+            r.f = nextFilling(r, size);
           }
         }
         start = i;
@@ -284,7 +302,7 @@ export function* packedChunks(file: string, format: TraceFormat, size = 4096, re
         start = i + 1;
         if (r.f.n >= size) {
           yield packed(r);
-          r.f = filling(size);
+          r.f = nextFilling(r, size);
         }
       }
       if (eof) {

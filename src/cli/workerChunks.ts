@@ -4,6 +4,7 @@
  * (src/cli/bin.ts gives the capability; tests without it, and small files, decode on the replaying thread).
  */
 import { InputError } from '../arch/problem';
+import type { GuestEvent } from '../guest/events';
 import { AccessInterner } from '../guest/intern';
 import { unpackChunk } from './packedChunk';
 import type { Chunk, TraceFormat } from './traceSource';
@@ -46,6 +47,7 @@ export const workerChunks = (start: StartWorker, file: string, format: TraceForm
   };
   async function* chunks(): AsyncGenerator<Chunk> {
     const intern = new AccessInterner();
+    const dict: GuestEvent[] = [];
     try {
       for (;;) {
         if (queue.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
@@ -53,7 +55,7 @@ export const workerChunks = (start: StartWorker, file: string, format: TraceForm
         if (m.kind === 'chunk') {
           Atomics.add(counter, 0, 1);
           Atomics.notify(counter, 0);
-          yield { events: unpackChunk(m.chunk, intern), bytes: m.chunk.bytes };
+          yield { events: unpackChunk(m.chunk, intern, dict), bytes: m.chunk.bytes };
         } else if (m.kind === 'done') {
           return;
         } else if (m.kind === 'input') {

@@ -12,7 +12,7 @@ import { WORKER_MIN_BYTES, workerChunks } from '../../src/cli/workerChunks';
 import { runTraceFile } from '../../src/cli/replayRun';
 import { DEFAULT_CONFIG } from '../../src/replay/config';
 import { WINDOW } from '../../src/cli/decodeWorker';
-import { OTHER, unpackChunk, type PackedChunk } from '../../src/cli/packedChunk';
+import { KNOWN, OTHER, unpackChunk, type PackedChunk } from '../../src/cli/packedChunk';
 import { packedChunks } from '../../src/cli/traceBytes';
 import { AccessInterner } from '../../src/guest/intern';
 import { InputError } from '../../src/arch/problem';
@@ -32,17 +32,25 @@ const collect = async (it: AsyncIterable<Chunk>): Promise<{ chunks: { events: Gu
   return { chunks };
 };
 
-/** A reference packer: memory accesses of sizes up to 0xffff as codes, the rest kept as themselves. */
+/**
+ * A reference packer: memory accesses of sizes up to 0xffff as codes; other events alternately kept as themselves
+ * and defined in the dictionary (then every later equal event refers to that definition).
+ */
 const packChunk = (events: readonly GuestEvent[], bytes: number): PackedChunk => {
   const codes = new Uint8Array(events.length);
   const gvas = new Float64Array(events.length);
   const sizes = new Uint16Array(events.length);
   const others: GuestEvent[] = [];
+  const defs: GuestEvent[] = [];
+  const ids = new Map<string, number>();
   events.forEach((e, i) => {
     const op = ['read', 'write', 'fetch'].indexOf(e.op);
-    if (op >= 0 && 'user' in e && e.size <= 0xffff) { codes[i] = op * 2 + (e.user ? 1 : 0); gvas[i] = e.gva; sizes[i] = e.size; } else { codes[i] = OTHER; others.push(e); }
+    if (op >= 0 && 'user' in e && e.size <= 0xffff) { codes[i] = op * 2 + (e.user ? 1 : 0); gvas[i] = e.gva; sizes[i] = e.size; return; }
+    const key = JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    const id = ids.get(key) ?? (i % 2 === 0 ? defs.push(e) - 1 : -1);
+    if (id >= 0) { ids.set(key, id); codes[i] = KNOWN; gvas[i] = id; } else { codes[i] = OTHER; others.push(e); }
   });
-  return { n: events.length, codes, gvas, sizes, others, bytes };
+  return { n: events.length, codes, gvas, sizes, others, defs, reset: false, bytes };
 };
 
 describe('unpackChunk', () => {
@@ -57,7 +65,7 @@ describe('unpackChunk', () => {
       const p = packChunk(events, 123);
       expect(p.bytes).toBe(123);
       expect(p.others.length).toBe([...p.codes].filter((c) => c === OTHER).length);
-      expect(unpackChunk(p, new AccessInterner(2))).toEqual(events);
+      expect(unpackChunk(p, new AccessInterner(2), [])).toEqual(events);
     }), { numRuns: 1000 });
   });
 });
@@ -195,13 +203,14 @@ describe('packedChunks (trace bytes straight into packed chunks, in the worker)'
       for (const [format, line] of [['lackey', lackey], ['jsonl', jsonl]] as const) {
         const file = join(dir, `t.${format}`);
         await fc.assert(fc.asyncProperty(fc.array(line, { maxLength: 40 }), fc.array(fc.constantFrom('\n', '\r\n', '\r'), { minLength: 40, maxLength: 40 }),
-          fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 64 }), async (lines, ends, lastEnd, size, readBytes) => {
+          fc.boolean(), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 6 }), async (lines, ends, lastEnd, size, readBytes, decodedMax) => {
             writeFileSync(file, lines.map((l, i) => l + (i < lines.length - 1 || lastEnd ? ends[i] : '')).join(''));
             const expected = await collect(eventChunks(localIo, file, format, size));
             const got: { events: GuestEvent[]; bytes: number }[] = [];
             let error: unknown;
             try {
-              for (const p of packedChunks(file, format, size, readBytes)) got.push({ events: unpackChunk(p, new AccessInterner(3)), bytes: p.bytes });
+              const dict: GuestEvent[] = [];
+              for (const p of packedChunks(file, format, size, readBytes, decodedMax)) got.push({ events: unpackChunk(p, new AccessInterner(3), dict), bytes: p.bytes });
             } catch (e) {
               error = e;
             }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import * as E from 'fp-ts/Either';
 import { decodeTraceLine, decodeGuestEvent, encodeTraceLine, fastParse, fastParseAt } from '../../src/guest/traceCodec';
 import { AccessInterner } from '../../src/guest/intern';
+import { canonicalEvent } from '../../src/guest/events';
 import type { GuestEvent } from '../../src/guest/events';
 import { gva, gpa, type Gva } from '../../src/arch/addr';
 
@@ -136,6 +137,18 @@ describe('trace codec properties', () => {
   test('decode(encode(e)) = e for every event', () => {
     fc.assert(fc.property(eventArb, (e) => {
       expect(decodeTraceLine(encodeTraceLine(e), 1)).toEqual(E.right(e));
+    }), { numRuns: 500 });
+  });
+
+  test('canonicalEvent: the same event (every value, no other key), as does a structured clone of it', () => {
+    fc.assert(fc.property(eventArb, (e) => {
+      const c = canonicalEvent(e);
+      expect(c).toEqual(e);
+      expect(Object.keys(c).sort()).toEqual(Object.keys(e).sort());
+      expect(canonicalEvent(structuredClone(e))).toEqual(e);
+      // what the decoder returns is canonical: its keys in the literal's order
+      const d = decodeTraceLine(encodeTraceLine(e), 1);
+      if (E.isRight(d) && d.right !== null) expect(Object.keys(d.right)).toEqual(Object.keys(c));
     }), { numRuns: 500 });
   });
 
