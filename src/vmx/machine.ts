@@ -71,7 +71,7 @@ export interface Machine {
   /** a memory access that exited, kept across the exit so the next VM entry retries it */
   readonly pendingRetry: MemoryAccess | null;
   /** the guest's CR2 while the host runs: the VMCS has no CR2 field, so a VMM saves it at VM exit and restores it
-   * before VM entry (KVM keeps vcpu->arch.cr2); absent = 0 */
+   * before VM entry (KVM keeps vcpu->arch.cr2); undefined = 0 (a machine built by `machineWith` always has the key) */
   readonly savedCr2?: bigint;
   /** true: no VMX at all, the same trace on bare metal (config mode "native") */
   readonly native: boolean;
@@ -166,19 +166,17 @@ export const machineWith = (m: Machine, p: MachinePatch): Machine => {
   const guestMsrs = p.guestMsrs ?? m.guestMsrs;
   const gprs = p.gprs ?? m.gprs;
   const cr2 = p.savedCr2 ?? m.savedCr2;
-  // the optional fields go in the literal itself (adding them afterwards changes the object's shape on every call),
-  // in the same key order
+  // `savedCr2` is always a key (undefined: none saved), so that a machine before the first exit has the shape of every
+  // later one: a second shape, seen only at the start of a run, made the exit path's optimized code of a warm process
+  // deoptimize at the first exit of each new run. The shadow view goes in the literal itself (adding it afterwards
+  // changes the object's shape on every call), in the same key order
   if (m.shadow === undefined) {
-    return cr2 === undefined
-      ? { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc }
-      : { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
+    return { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
   }
-  const o: { -readonly [K in keyof Machine]: Machine[K] } = {
+  return {
     cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc,
+    savedCr2: cr2, shadow: m.shadow,
   };
-  if (cr2 !== undefined) o.savedCr2 = cr2;
-  o.shadow = m.shadow;
-  return o;
 };
 /**
  * `machineWith(m, { cpu, mmu, guest, nonRoot, pendingRetry: null, guestMsrs, gprs, savedCr2 })` with the patch as
