@@ -214,7 +214,10 @@ export const vmentryPreconditions = (cpu: Cpu, instr: 'vmlaunch' | 'vmresume'): 
 export const markLaunched = (cpu: Cpu): Cpu => {
   const st = currentVmcsState(cpu);
   if (cpu.currentVmcs === null || st === undefined) throw new Error('markLaunched: no current VMCS');
-  return withVmcs(cpu, cpu.currentVmcs, { ...st, launch: 'launched' });
+  // the literals withCurrentFields builds (src/vmx/cpu.ts), not a spread: a spread's object has another shape, and the
+  // first exit of each run then deoptimized the exit path's optimized code in a warm process
+  return withVmcs(cpu, cpu.currentVmcs, st.corrupted === undefined
+    ? { fields: st.fields, launch: 'launched' } : { fields: st.fields, launch: 'launched', corrupted: st.corrupted });
 };
 
 /** SDM "VMCALL" in VMX root operation (no dual-monitor treatment): VMfail(1). */
