@@ -1036,24 +1036,7 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
   const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
   const n = ENTRY_CHECKS.length;
   if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
-    const memo: CheckMemo = {
-      currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
-      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
-    };
-    memos.set(ctx.caps, memo);
-    lastCaps = ctx.caps;
-    lastMemo = memo;
-    const rec = recordingContext(ctx);
-    for (let i = 0; i < n; i++) {
-      const v = recordCheck(memo, i, rec);
-      memo.verdicts[i] = v;
-      rememberRun(memo, i, v);
-    }
-    memo.result = resultOf(memo.verdicts);
-    setFields(memo, ctx.fields);
-    return memo.result;
+    return newMemo(ctx);
   }
   lastCaps = ctx.caps;
   lastMemo = prev;
@@ -1090,6 +1073,37 @@ export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undef
     if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
     return prev.result;
   }
+  return generalUpdate(prev, ctx, from, memChanged);
+};
+
+// The first entry with these caps, VMCS and VMXON region (or after a memo was left half-updated): every check
+// recorded. A function of its own, as is the general update below, so that taking them (at the start of a run, in a
+// process that ran others before) deoptimizes the small function above and not the code of the common update.
+const newMemo = (ctx: EntryContext): EntryFailure | undefined => {
+  const n = ENTRY_CHECKS.length;
+  const memo: CheckMemo = {
+    currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
+    fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+    readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+    runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
+  };
+  memos.set(ctx.caps, memo);
+  lastCaps = ctx.caps;
+  lastMemo = memo;
+  const rec = recordingContext(ctx);
+  for (let i = 0; i < n; i++) {
+    const v = recordCheck(memo, i, rec);
+    memo.verdicts[i] = v;
+    rememberRun(memo, i, v);
+  }
+  memo.result = resultOf(memo.verdicts);
+  setFields(memo, ctx.fields);
+  return memo.result;
+};
+
+/** The memo updated for fields that do not descend from its own (within the generations a store remembers). */
+const generalUpdate = (prev: CheckMemo, ctx: EntryContext, from: VmcsFields, memChanged: boolean): EntryFailure | undefined => {
+  const n = ENTRY_CHECKS.length;
   let changed: readonly number[];
   let nChanged: number;
   const cold = groupStamp(from, COLD_GROUP);
