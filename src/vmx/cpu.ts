@@ -113,7 +113,17 @@ export const currentVmcsState = (cpu: Cpu): VmcsState | undefined =>
 export const currentFields = (cpu: Cpu): VmcsFields => currentVmcsState(cpu)?.fields ?? emptyFields;
 
 /** Replaces the state of the VMCS at `addr`. */
-export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => ({ ...cpu, vmcs: regionsWith(cpu.vmcs, addr, state) });
+export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => cpuWith(cpu, { vmcs: regionsWith(cpu.vmcs, addr, state) });
+
+/**
+ * `{ ...cpu, vmx, vmxonPtr, currentVmcs, blockingByMovSs }` (and `vmcs` when given) as the one Cpu literal: every Cpu
+ * of a run has one hidden class (a spread's object has another; the exit path's optimized code then handled both, and
+ * the spread's class, held only while such an object lives, went at a full GC and took that code with it).
+ */
+export const cpuWithMode = (
+  cpu: Cpu, vmx: VmxMode, vmxonPtr: number | null, currentVmcs: number | null, blockingByMovSs: boolean,
+  vmcs: ReadonlyMap<number, VmcsState> = cpu.vmcs,
+): Cpu => ({ caps: cpu.caps, mem: cpu.mem, vmx, vmxonPtr, currentVmcs, vmcs, blockingByMovSs });
 
 /** Replaces the fields of the current VMCS (and, in the same copy of the Cpu, its memory and mode when given);
  * throws when there is no current VMCS (a broken invariant). */

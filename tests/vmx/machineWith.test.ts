@@ -17,6 +17,7 @@ const machineArb = fc.record({
 const patchArb = fc.record({
   cpu: tag('cpu2'), mmu: tag('mmu2'), guest: fc.option(tag('guest2'), { nil: null }), nonRoot: fc.option(tag('nonRoot2'), { nil: null }),
   pendingRetry: fc.option(tag('retry2'), { nil: null }), savedCr2: fc.bigInt({ min: 0n, max: 1n << 40n }), guestMsrs: tag('msrs2'), gprs: tag('gprs2'),
+  hostAlloc: tag('ha2'),
 }, { requiredKeys: [] });
 
 describe('machineWith', () => {
