@@ -94,7 +94,6 @@ const regionsWith = (set: ReadonlyMap<number, VmcsState>, addr: number, state: V
 /** VMPTRST's value when there is no current VMCS. */
 export const INVALID_VMCS_POINTER = 0xffff_ffff_ffff_ffffn;
 
-
 export const initialCpu = (caps: Caps, mem: Phys.PhysMem = Phys.empty): Cpu => ({
   caps,
   mem,
