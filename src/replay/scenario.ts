@@ -67,9 +67,11 @@ export const initialMachine = (env: Env, config: Config): Machine => ({
   pendingRetry: null,
   native: config.mode === 'native',
   guestAlloc: { next: GUEST_TABLES_BASE + PAGE_SIZE },
-  hostAlloc: { next: MODEL_MEMORY_BASE },
   guestMsrs: new Map(),
   gprs: { rax: 0n, rcx: 0n },
+  hostAlloc: { next: MODEL_MEMORY_BASE },
+  // machineWith's key order, savedCr2 included: one object shape for every machine of a run (src/vmx/machine.ts)
+  savedCr2: undefined,
 });
 
 type StepOut = Either<RunProblem, { machine: Machine; outcome: Outcome }>;

@@ -172,6 +172,13 @@ export const withRecordedTimes = (
  * maps would, with the same sums (the cycles of one name are added in the same order).
  */
 export class ExitTally {
+  // V8 keeps the hidden class of an object with its fields (reached from the class's initial one through weak
+  // transitions) only while an object of it lives. Each replay chunk makes its own tally, so between two runs of a
+  // process none may live: a full GC then dropped the class, and the optimized code that relied on it (the replay loop,
+  // the fused exit round trip, `add`) was thrown away and compiled again at the start of the next run. One tally held by
+  // the class itself keeps it.
+  static readonly keepsShape: ExitTally = new ExitTally();
+
   private readonly n: number[] = [];
   private readonly c: number[] = [];
   /** the reasons in the order of their first exit */
@@ -214,3 +221,4 @@ export class ExitTally {
   /** [uapi name, estimated cycles], in the same order */
   cycles(): [string, number][] { return this.entries(false); }
 }
+

@@ -94,8 +94,6 @@ const regionsWith = (set: ReadonlyMap<number, VmcsState>, addr: number, state: V
 /** VMPTRST's value when there is no current VMCS. */
 export const INVALID_VMCS_POINTER = 0xffff_ffff_ffff_ffffn;
 
-export const emptyFields: VmcsFields = new Map();
-
 export const initialCpu = (caps: Caps, mem: Phys.PhysMem = Phys.empty): Cpu => ({
   caps,
   mem,
@@ -114,7 +112,17 @@ export const currentVmcsState = (cpu: Cpu): VmcsState | undefined =>
 export const currentFields = (cpu: Cpu): VmcsFields => currentVmcsState(cpu)?.fields ?? emptyFields;
 
 /** Replaces the state of the VMCS at `addr`. */
-export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => ({ ...cpu, vmcs: regionsWith(cpu.vmcs, addr, state) });
+export const withVmcs = (cpu: Cpu, addr: number, state: VmcsState): Cpu => cpuWith(cpu, { vmcs: regionsWith(cpu.vmcs, addr, state) });
+
+/**
+ * `{ ...cpu, vmx, vmxonPtr, currentVmcs, blockingByMovSs }` (and `vmcs` when given) as the one Cpu literal: every Cpu
+ * of a run has one hidden class (a spread's object has another; the exit path's optimized code then handled both, and
+ * the spread's class, held only while such an object lives, went at a full GC and took that code with it).
+ */
+export const cpuWithMode = (
+  cpu: Cpu, vmx: VmxMode, vmxonPtr: number | null, currentVmcs: number | null, blockingByMovSs: boolean,
+  vmcs: ReadonlyMap<number, VmcsState> = cpu.vmcs,
+): Cpu => ({ caps: cpu.caps, mem: cpu.mem, vmx, vmxonPtr, currentVmcs, vmcs, blockingByMovSs });
 
 /** Replaces the fields of the current VMCS (and, in the same copy of the Cpu, its memory and mode when given);
  * throws when there is no current VMCS (a broken invariant). */
@@ -290,6 +298,16 @@ const makeStore = (
   storesMade = true;
   return new StoreImpl(vals, cell, extra, count, parent, written, stamps ?? freshStamps()) as unknown as Store;
 };
+
+/**
+ * The fields of a VMCS never written: an empty field store, made once at module load. A store and not a `Map`, so
+ * that the field reads and writes of every VMCS see one kind of object (the first VMCLEAR/VMPTRLD of each new run fed
+ * a `Map` to the hot field accessors and deoptimized their optimized code in a warm process). It holds no value, so
+ * the groups declared after it (`watchFields`) have nothing to track in it: it does not count as a store made.
+ */
+export const emptyFields: VmcsFields = new StoreImpl(
+  new Array<bigint | undefined>(FIELDS.length).fill(undefined), { owner: null, head: null }, new Map(), 0, undefined, NO_INDEXES, freshStamps(),
+) as unknown as Store;
 
 /** False when a newer version was written over this one's values in place (see the note on transient scopes). */
 const isLive = (s: Store): boolean => s.cell.head === s;

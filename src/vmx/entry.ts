@@ -284,7 +284,10 @@ export interface MsrWrite { readonly index: number; readonly value: bigint }
  * machine being threaded through the replay chunk holds it; any other is copied, and the copy is the scope's.
  */
 const withMsr = (msrs: Machine['guestMsrs'], w: MsrWrite): Machine['guestMsrs'] => {
-  if (msrs.get(w.index) === w.value && msrs.has(w.index)) return msrs;
+  // (the value first, then the compare: a bigint compared with the undefined of a missing MSR, as at the first WRMSR
+  // of each run, deoptimized the compare's optimized code in a warm process)
+  const cur = msrs.get(w.index);
+  if (cur !== undefined && cur === w.value) return msrs;
   if (owned(msrs)) {
     (msrs as Map<number, bigint>).set(w.index, w.value);
     return msrs;

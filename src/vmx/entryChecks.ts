@@ -1034,62 +1034,85 @@ const changedScratch: number[] = new Array<number>(HOT_FIELDS.length).fill(0);
  */
 export const firstEntryFailureCached = (ctx: EntryContext): EntryFailure | undefined => {
   const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
-  const n = ENTRY_CHECKS.length;
-  if (prev === undefined || prev.fields === null || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) {
-    const memo: CheckMemo = {
-      currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-      fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
-      readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
-      runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
-    };
-    memos.set(ctx.caps, memo);
+  let memo: CheckMemo | undefined;
+  let nWritten = -1;
+  if (prev !== undefined && prev.fields !== null && prev.currentVmcs === ctx.currentVmcs && prev.vmxonPtr === ctx.vmxonPtr && prev.hostLma === ctx.hostLma) {
     lastCaps = ctx.caps;
-    lastMemo = memo;
-    const rec = recordingContext(ctx);
-    for (let i = 0; i < n; i++) {
-      const v = recordCheck(memo, i, rec);
-      memo.verdicts[i] = v;
-      rememberRun(memo, i, v);
-    }
-    memo.result = resultOf(memo.verdicts);
-    setFields(memo, ctx.fields);
-    return memo.result;
+    lastMemo = prev;
+    if (prev.fields === ctx.fields && prev.mem === ctx.mem) return prev.result;
+    // the common case: these fields descend from the memo's through a few writes (an exit, a handler, an injection),
+    // whose written indexes name every field that may have changed (no values compared)
+    nWritten = writtenBetween(prev.fields, ctx.fields, writtenScratch);
+    if (nWritten >= 0 && prev.mem === ctx.mem && prev.result === undefined && ripOnly(prev, ctx, nWritten)) return undefined;
+    memo = prev;
   }
-  lastCaps = ctx.caps;
-  lastMemo = prev;
-  const from = prev.fields;
-  if (from === ctx.fields && prev.mem === ctx.mem) return prev.result;
+  // every other case through this one call: its target is known (type feedback) from the updates of the first run in
+  // a process, so that the cases only a later run's first entry takes (a new memo, fields that do not descend from
+  // the memo's) do not deoptimize this function's code
+  return updateMemo(ctx, memo, nWritten);
+};
+
+/** The memo after an entry that `ripOnly` did not settle: a new memo (`prev` undefined), an update by the fields
+ * written since the memo's (`nWritten` of them in writtenScratch), or the general update (`nWritten` -1). */
+const updateMemo = (ctx: EntryContext, prev: CheckMemo | undefined, nWritten: number): EntryFailure | undefined => {
+  if (prev === undefined) return newMemo(ctx);
   const memChanged = prev.mem !== ctx.mem;
-  // the common case: these fields descend from the memo's through a few writes (an exit, a handler, an injection),
-  // whose written indexes name every field that may have changed (no values compared)
-  const nWritten = writtenBetween(from, ctx.fields, writtenScratch);
-  if (nWritten >= 0) {
-    if (!memChanged && prev.result === undefined && ripOnly(prev, ctx, nWritten)) return undefined;
-    // an entry that toggles the injection field (and moves RIP) and passes: both values of the field pass from now on
-    const toggle = !memChanged && prev.result === undefined && onlyRipAndInjection(prev, nWritten);
-    const injBefore = prev.hot[INJ_HOT];
-    const rec = recordingContext(ctx);
-    if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
-    prev.fields = null;
-    let verdictChanged = false;
-    const byIndex = prev.readersByIndex;
-    for (let c = 0; c < nWritten; c++) {
-      const d = writtenScratch[c];
-      const l = byIndex[d];
-      if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
-      // the copy of the hot values follows the hot fields written
-      const h = HOT_SLOT[d];
-      if (h > 0) prev.hot[h - 1] = ctx.fields.get(HOT_FIELDS[h - 1]) ?? 0n;
-    }
-    if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
-    if (verdictChanged) prev.result = resultOf(prev.verdicts);
-    prev.fields = ctx.fields;
-    prev.ripRule = 0;
-    prev.mem = ctx.mem;
-    prev.injOk.length = 0;
-    if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
-    return prev.result;
+  if (nWritten < 0) return generalUpdate(prev, ctx, prev.fields!, memChanged);
+  const n = ENTRY_CHECKS.length;
+  // an entry that toggles the injection field (and moves RIP) and passes: both values of the field pass from now on
+  const toggle = !memChanged && prev.result === undefined && onlyRipAndInjection(prev, nWritten);
+  const injBefore = prev.hot[INJ_HOT];
+  const rec = recordingContext(ctx);
+  if (++epoch === 0x7fff_ffff) { epoch = 1; stamp.fill(0); }
+  prev.fields = null;
+  let verdictChanged = false;
+  const byIndex = prev.readersByIndex;
+  for (let c = 0; c < nWritten; c++) {
+    const d = writtenScratch[c];
+    const l = byIndex[d];
+    if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
+    // the copy of the hot values follows the hot fields written
+    const h = HOT_SLOT[d];
+    if (h > 0) prev.hot[h - 1] = ctx.fields.get(HOT_FIELDS[h - 1]) ?? 0n;
   }
+  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+  if (verdictChanged) prev.result = resultOf(prev.verdicts);
+  prev.fields = ctx.fields;
+  prev.ripRule = 0;
+  prev.mem = ctx.mem;
+  prev.injOk.length = 0;
+  if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
+  return prev.result;
+};
+
+// The first entry with these caps, VMCS and VMXON region (or after a memo was left half-updated): every check
+// recorded. A function of its own, as is the general update below: the cases a later run's first entry takes in a
+// warm process, out of the optimized code of the common ones.
+const newMemo = (ctx: EntryContext): EntryFailure | undefined => {
+  const n = ENTRY_CHECKS.length;
+  const memo: CheckMemo = {
+    currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
+    fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+    readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
+    runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
+  };
+  memos.set(ctx.caps, memo);
+  lastCaps = ctx.caps;
+  lastMemo = memo;
+  const rec = recordingContext(ctx);
+  for (let i = 0; i < n; i++) {
+    const v = recordCheck(memo, i, rec);
+    memo.verdicts[i] = v;
+    rememberRun(memo, i, v);
+  }
+  memo.result = resultOf(memo.verdicts);
+  setFields(memo, ctx.fields);
+  return memo.result;
+};
+
+/** The memo updated for fields that do not descend from its own (within the generations a store remembers). */
+const generalUpdate = (prev: CheckMemo, ctx: EntryContext, from: VmcsFields, memChanged: boolean): EntryFailure | undefined => {
+  const n = ENTRY_CHECKS.length;
   let changed: readonly number[];
   let nChanged: number;
   const cold = groupStamp(from, COLD_GROUP);

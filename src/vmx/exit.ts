@@ -60,14 +60,19 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   } else {
     const info = c.interruptionInfo === undefined ? 0 : c.interruptionInfo;
     const qualZero = c.qualification === 0n;
-    if (!known || appliedReason !== c.reason) put(F.VM_EXIT_REASON, bigOf(c.reason));
+    if (!known || appliedReason !== c.reason) {
+      put(F.VM_EXIT_REASON, bigOf(c.reason));
+      // every exit but a failed entry writes 0 here: the store of the last one holds 0, and a write of the value a
+      // field holds makes no new store (vmcsWriteFlat). Written with the reason, not under `!known` alone: a branch
+      // taken only at the first exit of a run never has type feedback, and taking it deoptimized this function at the
+      // start of every later run in a warm process
+      put(F.IDT_VECTORING_INFO_FIELD, 0n);
+    }
     if (!known || !qualZero || !appliedQualZero) put(F.EXIT_QUALIFICATION, c.qualification);
     if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
     if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
     if (!known || appliedInfo !== info) put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(info));
     if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
-    // every exit but a failed entry writes 0 here: the store of the last one holds 0
-    if (!known) put(F.IDT_VECTORING_INFO_FIELD, 0n);
     const len = c.instructionLength;
     if (len !== undefined && (!known || appliedLen !== len)) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(len));
     // what the fields hold after these writes

@@ -16,7 +16,7 @@ import * as Phys from '../arch/phys';
 import { Gva, gvaFromBig, isCanonical } from '../arch/addr';
 import { Caps, eptVpidCapBit, revisionId, secondaryAllowed, vmwriteAnyField } from './caps';
 import {
-  Cpu, currentFields, currentVmcsState, emptyFields, INVALID_VMCS_POINTER, vmcsRead, vmcsWrite, withCurrentFields,
+  Cpu, cpuWithMode, currentFields, currentVmcsState, emptyFields, INVALID_VMCS_POINTER, vmcsRead, vmcsWrite, withCurrentFields,
   withVmcs,
 } from './cpu';
 import { resolve, readComponent, writeComponent } from './encoding';
@@ -117,7 +117,7 @@ export const vmxon = (cpu: Cpu, addr: bigint | number): Step => {
   const h = regionHeader(cpu.mem, a);
   // SDM "VMXON": revision identifier must match IA32_VMX_BASIC[30:0] and bit 31 must be 0
   if (h.shadow || h.revision !== revisionId(cpu.caps)) return failInvalid(cpu);
-  return succeed({ ...cpu, vmx: 'root', vmxonPtr: a, currentVmcs: null, blockingByMovSs: false });
+  return succeed(cpuWithMode(cpu, 'root', a, null, false));
 };
 
 /**
@@ -129,7 +129,7 @@ export const vmxoff = (cpu: Cpu): Step => {
   if (cpu.vmx === 'off') return fault(cpu, UD);
   const vmcs = new Map(cpu.vmcs);
   for (const [addr, st] of cpu.vmcs) if (st.launch === 'launched') vmcs.set(addr, { ...st, corrupted: true });
-  return succeed({ ...cpu, vmx: 'off', vmxonPtr: null, currentVmcs: null, vmcs, blockingByMovSs: false });
+  return succeed(cpuWithMode(cpu, 'off', null, null, false, vmcs));
 };
 
 /** SDM "VMCLEAR": make the VMCS at `addr` clear (and not current if it was). */
@@ -141,7 +141,7 @@ export const vmclear = (cpu: Cpu, addr: bigint | number): Step => {
   if (a === cpu.vmxonPtr) return vmFail(cpu, VMXERR.VMCLEAR_VMXON_POINTER);
   const old = cpu.vmcs.get(a);
   const next = withVmcs(cpu, a, { fields: old?.fields ?? emptyFields, launch: 'clear' });
-  return succeed(a === cpu.currentVmcs ? { ...next, currentVmcs: null } : next);
+  return succeed(a === cpu.currentVmcs ? cpuWithMode(next, next.vmx, next.vmxonPtr, null, next.blockingByMovSs) : next);
 };
 
 /** SDM "VMPTRLD": make the VMCS at `addr` current (its launch state is kept). */
@@ -157,7 +157,7 @@ export const vmptrld = (cpu: Cpu, addr: bigint | number): Step => {
     return vmFail(cpu, VMXERR.VMPTRLD_INCORRECT_VMCS_REVISION_ID);
   }
   const withState = cpu.vmcs.has(a) ? cpu : withVmcs(cpu, a, { fields: emptyFields, launch: 'clear' });
-  return succeed({ ...withState, currentVmcs: a });
+  return succeed(cpuWithMode(withState, withState.vmx, withState.vmxonPtr, a, withState.blockingByMovSs));
 };
 
 /** SDM "VMPTRST": the current-VMCS pointer, FFFFFFFF_FFFFFFFFH when there is none. */
@@ -214,7 +214,10 @@ export const vmentryPreconditions = (cpu: Cpu, instr: 'vmlaunch' | 'vmresume'): 
 export const markLaunched = (cpu: Cpu): Cpu => {
   const st = currentVmcsState(cpu);
   if (cpu.currentVmcs === null || st === undefined) throw new Error('markLaunched: no current VMCS');
-  return withVmcs(cpu, cpu.currentVmcs, { ...st, launch: 'launched' });
+  // the literals withCurrentFields builds (src/vmx/cpu.ts), not a spread: a spread's object has another shape, and the
+  // first exit of each run then deoptimized the exit path's optimized code in a warm process
+  return withVmcs(cpu, cpu.currentVmcs, st.corrupted === undefined
+    ? { fields: st.fields, launch: 'launched' } : { fields: st.fields, launch: 'launched', corrupted: st.corrupted });
 };
 
 /** SDM "VMCALL" in VMX root operation (no dual-monitor treatment): VMfail(1). */
@@ -298,4 +301,4 @@ export const invvpid = (cpu: Cpu, type: number, descLow: bigint, linearAddress: 
 };
 
 /** Sets or clears "blocking by MOV SS" for the next instruction (a scenario's way to reach error 26). */
-export const withMovSsBlocking = (cpu: Cpu, blocking: boolean): Cpu => ({ ...cpu, blockingByMovSs: blocking });
+export const withMovSsBlocking = (cpu: Cpu, blocking: boolean): Cpu => cpuWithMode(cpu, cpu.vmx, cpu.vmxonPtr, cpu.currentVmcs, blocking);

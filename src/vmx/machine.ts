@@ -16,7 +16,7 @@ import type { CostModel } from '../mmu/cost';
 import type { TlbConfig } from '../mmu/tlbConfig';
 import type { Walk2dConfig } from '../mmu/walk2d';
 import type { Caps } from './caps';
-import type { Cpu } from './cpu';
+import { cpuWith, type Cpu } from './cpu';
 import type { ExecControls } from './exitConditions';
 import type { MemoryAccess } from '../guest/events';
 
@@ -71,7 +71,7 @@ export interface Machine {
   /** a memory access that exited, kept across the exit so the next VM entry retries it */
   readonly pendingRetry: MemoryAccess | null;
   /** the guest's CR2 while the host runs: the VMCS has no CR2 field, so a VMM saves it at VM exit and restores it
-   * before VM entry (KVM keeps vcpu->arch.cr2); absent = 0 */
+   * before VM entry (KVM keeps vcpu->arch.cr2); undefined = 0 (a machine built by `machineWith` always has the key) */
   readonly savedCr2?: bigint;
   /** true: no VMX at all, the same trace on bare metal (config mode "native") */
   readonly native: boolean;
@@ -105,7 +105,11 @@ export interface ShadowView {
 }
 
 export const mem = (m: Machine): Phys.PhysMem => m.cpu.mem;
-export const withMem = (m: Machine, mem: Phys.PhysMem): Machine => (mem === m.cpu.mem ? m : { ...m, cpu: { ...m.cpu, mem } });
+/** The machine with another memory: `{ ...m, cpu: { ...m.cpu, mem } }` as the literals of `machineWith` and `cpuWith`
+ * (an object made by a spread has another hidden class than one made by a literal: the exit path's optimized code then
+ * handled two shapes of each, and the spread's shape, kept only while such an object lives, went at a full GC and
+ * took that code with it). */
+export const withMem = (m: Machine, mem: Phys.PhysMem): Machine => (mem === m.cpu.mem ? m : machineWith(m, { cpu: cpuWith(m.cpu, { mem }) }));
 
 /** A VM exit as the hypervisor reads it from the VMCS (interface §4 `exit`, with bigints inside). */
 export interface ExitRecord {
@@ -151,6 +155,7 @@ export interface MachinePatch {
   readonly savedCr2?: bigint;
   readonly guestMsrs?: ReadonlyMap<number, bigint>;
   readonly gprs?: Machine['gprs'];
+  readonly hostAlloc?: Machine['hostAlloc'];
 }
 
 /**
@@ -165,20 +170,19 @@ export const machineWith = (m: Machine, p: MachinePatch): Machine => {
   const pendingRetry = p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry;
   const guestMsrs = p.guestMsrs ?? m.guestMsrs;
   const gprs = p.gprs ?? m.gprs;
+  const hostAlloc = p.hostAlloc ?? m.hostAlloc;
   const cr2 = p.savedCr2 ?? m.savedCr2;
-  // the optional fields go in the literal itself (adding them afterwards changes the object's shape on every call),
-  // in the same key order
+  // `savedCr2` is always a key (undefined: none saved), so that a machine before the first exit has the shape of every
+  // later one: a second shape, seen only at the start of a run, made the exit path's optimized code of a warm process
+  // deoptimize at the first exit of each new run. The shadow view goes in the literal itself (adding it afterwards
+  // changes the object's shape on every call), in the same key order
   if (m.shadow === undefined) {
-    return cr2 === undefined
-      ? { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc }
-      : { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc, savedCr2: cr2 };
+    return { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2: cr2 };
   }
-  const o: { -readonly [K in keyof Machine]: Machine[K] } = {
-    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc: m.hostAlloc,
+  return {
+    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc,
+    savedCr2: cr2, shadow: m.shadow,
   };
-  if (cr2 !== undefined) o.savedCr2 = cr2;
-  o.shadow = m.shadow;
-  return o;
 };
 /**
  * `machineWith(m, { cpu, mmu, guest, nonRoot, pendingRetry: null, guestMsrs, gprs, savedCr2 })` with the patch as
