@@ -40,8 +40,26 @@ export interface RunProblem {
   readonly found: string;
 }
 
+/**
+ * Environments made so far, by their inputs (at most ENV_MEMO_MAX, then forgotten at once). An Env is immutable, so
+ * equal inputs may share one; and they should: a new TLB geometry or cost model object per run made V8 throw away the
+ * replay loop's optimized code at every later run of a process (it had specialized on the one it saw), ~70 ms each.
+ */
+const envMemo = new Map<string, Either<RunProblem, Env>>();
+const ENV_MEMO_MAX = 64;
+
 /** The run environment of a config: CPU preset, TLB geometry, costs. Problems name the config path. */
 export const envOf = (config: Config): Either<RunProblem, Env> => {
+  const key = JSON.stringify([config.cpu, config.tlb ?? null, config.cost ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  const known = envMemo.get(key);
+  if (known !== undefined) return known;
+  if (envMemo.size >= ENV_MEMO_MAX) envMemo.clear();
+  const made = makeEnv(config);
+  envMemo.set(key, made);
+  return made;
+};
+
+const makeEnv = (config: Config): Either<RunProblem, Env> => {
   const caps = presetByName(config.cpu);
   if (caps === undefined) return left({ path: 'config.cpu', expected: 'a CPU preset ("skylake-server" or "icelake-server")', found: JSON.stringify(config.cpu) });
   const t = TlbConfig.fromInput(config.tlb as TlbConfig.TlbConfigInput);

@@ -1,5 +1,6 @@
 import { isLeft, isRight } from 'fp-ts/Either';
-import { outcomeJson, parseScenario, runScenario } from '../../src/replay/scenario';
+import { envOf, outcomeJson, parseScenario, runScenario } from '../../src/replay/scenario';
+import { DEFAULT_CONFIG } from '../../src/replay/config';
 
 const run = (u: unknown) => {
   const s = parseScenario(u);
@@ -47,5 +48,21 @@ describe('scenario runner (interface §4)', () => {
     const a = run(s); const b = run(s);
     expect(isRight(a) && a.right.records.map((x) => outcomeJson(x.outcome))).toEqual(isRight(b) && b.right.records.map((x) => outcomeJson(x.outcome)));
     expect(isRight(a) && outcomeJson(a.right.records[2].outcome)).toEqual({ result: 'passthrough', value: '0x4d' });
+  });
+});
+
+describe('envOf: equal inputs share one environment', () => {
+  it('the same Env object for equal CPU, TLB and cost inputs (new config objects included); another one when any differs; a problem stays a problem', () => {
+    const a = envOf({ ...DEFAULT_CONFIG, tlb: { stlb: { entries: 1536, ways: 12 } } });
+    const b = envOf({ ...DEFAULT_CONFIG, tlb: { stlb: { entries: 1536, ways: 12 } } });
+    expect(isRight(a) && isRight(b)).toBe(true);
+    if (!isRight(a) || !isRight(b)) return;
+    expect(b.right).toBe(a.right);
+    const c = envOf({ ...DEFAULT_CONFIG, tlb: { stlb: { entries: 2048, ways: 16 } } });
+    expect(isRight(c) && c.right !== a.right && c.right.tlb.stlb.entries === 2048).toBe(true);
+    const d = envOf({ ...DEFAULT_CONFIG, cpu: 'icelake-server' as const, tlb: { stlb: { entries: 1536, ways: 12 } } });
+    expect(isRight(d) && d.right !== a.right && d.right.caps !== a.right.caps).toBe(true);
+    const bad = { ...DEFAULT_CONFIG, cpu: 'pentium' as never };
+    expect(isLeft(envOf(bad)) && isLeft(envOf(bad))).toBe(true);
   });
 });
