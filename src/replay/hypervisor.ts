@@ -192,7 +192,7 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
           const r = Shadow.loadCr3(hv.shadow, m, m.gprs.rax);
           return { machine: skipInstruction(r.m), hv: { ...hv, shadow: r.s }, resume: true };
         }
-        return { machine: skipInstruction({ ...m, gprs: { ...m.gprs, rax: hv.shadow.guestCr3 } }), hv, resume: true };
+        return { machine: skipInstruction(machineWith(m, { gprs: { ...m.gprs, rax: hv.shadow.guestCr3 } })), hv, resume: true };
       }
       if (type === 0 && (cr === 0 || cr === 4)) {
         const v = m.gprs.rax;

@@ -22,7 +22,7 @@ import * as Tlb from '../mmu/tlb';
 import { exitAndResume, vmEntry } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
-import type { Env, ExitRecord, Machine, StepResult } from '../vmx/machine';
+import { machineWith, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
 import type { Config } from './config';
 import * as Shadow from './shadow';
 import { GUEST_TABLES_BASE } from './program';
@@ -251,7 +251,7 @@ const runEvent = (
         const inj = h.injectedFault;
         if (inj !== undefined && m.guest !== null) {
           // shadow paging: the #PF injected at this entry runs the guest's handler (CR2 as the hypervisor loaded it)
-          m = { ...m, guest: { ...m.guest, cr2: inj.cr2 } };
+          m = machineWith(m, { guest: { ...m.guest, cr2: inj.cr2 } });
           acc.guestFaults++;
           if (isAccess(ev) && (inj.errorCode & 1) === 0 && config.guest.policy === 'demand') {
             const mapped = guestOsMap(s0, m, hv, ev, acc, base);
@@ -301,7 +301,7 @@ const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): 
   } else if (e.outcome.result !== 'entered') {
     return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome, hexBigints)}` };
   }
-  if (m.nonRoot !== null && m.nonRoot.retry !== null) m = { ...m, nonRoot: { ...m.nonRoot, retry: null } };
+  if (m.nonRoot !== null && m.nonRoot.retry !== null) m = machineWith(m, { nonRoot: { ...m.nonRoot, retry: null } });
   return { m, hv, stopped: null };
 };
 
@@ -358,8 +358,8 @@ const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEv
  */
 export const releaseUnwrittenTables = (allocBefore: number, m: Machine, failedGpa: number): Machine => {
   const page = failedGpa - (failedGpa % PAGE_SIZE);
-  if (page >= allocBefore && page < m.guestAlloc.next) return { ...m, guestAlloc: { next: page + PAGE_SIZE } };
-  return m.guestAlloc.next > allocBefore ? { ...m, guestAlloc: { next: allocBefore } } : m;
+  if (page >= allocBefore && page < m.guestAlloc.next) return machineWith(m, { guestAlloc: { next: page + PAGE_SIZE } });
+  return m.guestAlloc.next > allocBefore ? machineWith(m, { guestAlloc: { next: allocBefore } }) : m;
 };
 
 /**
@@ -393,7 +393,7 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
   const limit = s0.config.guest.memoryMiB * 1024 * 1024;
   if (frame + bytes > limit) return { m: m0, hv, stopped: `guest memory exhausted (guest.memoryMiB = ${s0.config.guest.memoryMiB}): the trace touches more pages than the guest has` };
   // the frame is taken first; the page tables the mapping needs come after it
-  const m1: Machine = { ...m0, guestAlloc: { next: frame + bytes } };
+  const m1 = machineWith(m0, { guestAlloc: { next: frame + bytes } });
   // the faulting address is CR2 (SDM "Page-Fault Exceptions"), not the access's start: the second page of an
   // access that crosses a page boundary faults on its own
   const va = m0.guest !== null ? (gvaFromBig(m0.guest.cr2) as number) : (ev.gva as number);
@@ -485,7 +485,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       const root = Number(ev.value & 0x000f_ffff_ffff_f000n) / PAGE_SIZE;
       if (!acc.roots.has(root)) acc.roots = new Set([...acc.roots, root]);
     }
-    if (ev.op === 'guest_map') m = { ...m, guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } };
+    if (ev.op === 'guest_map') m = machineWith(m, { guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } });
     acc.current = state.stats.events + i;
     if (isAccess(ev)) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that

@@ -156,6 +156,8 @@ export interface MachinePatch {
   readonly guestMsrs?: ReadonlyMap<number, bigint>;
   readonly gprs?: Machine['gprs'];
   readonly hostAlloc?: Machine['hostAlloc'];
+  readonly guestAlloc?: Machine['guestAlloc'];
+  readonly tsc?: bigint;
 }
 
 /**
@@ -171,16 +173,18 @@ export const machineWith = (m: Machine, p: MachinePatch): Machine => {
   const guestMsrs = p.guestMsrs ?? m.guestMsrs;
   const gprs = p.gprs ?? m.gprs;
   const hostAlloc = p.hostAlloc ?? m.hostAlloc;
+  const guestAlloc = p.guestAlloc ?? m.guestAlloc;
+  const tsc = p.tsc ?? m.tsc;
   const cr2 = p.savedCr2 ?? m.savedCr2;
   // `savedCr2` is always a key (undefined: none saved), so that a machine before the first exit has the shape of every
   // later one: a second shape, seen only at the start of a run, made the exit path's optimized code of a warm process
   // deoptimize at the first exit of each new run. The shadow view goes in the literal itself (adding it afterwards
   // changes the object's shape on every call), in the same key order
   if (m.shadow === undefined) {
-    return { cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2: cr2 };
+    return { cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2: cr2 };
   }
   return {
-    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc: m.guestAlloc, guestMsrs, gprs, hostAlloc,
+    cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc,
     savedCr2: cr2, shadow: m.shadow,
   };
 };

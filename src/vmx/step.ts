@@ -60,7 +60,7 @@ const exitWith = (
   return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
 };
 
-const withGuest = (m: Machine, g: GuestCpu): Machine => ({ ...m, guest: g });
+const withGuest = (m: Machine, g: GuestCpu): Machine => machineWith(m, { guest: g });
 
 /** The translation context for the current guest (VPID and PCID tags, CR4.PGE). */
 const translateContext = (env: Env, nr: NonRoot | null, g: GuestCpu, walk: NonRoot['walk']): TranslateContext => ({
@@ -302,7 +302,7 @@ const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): PhysWr
       if (x.kind !== 'exit') return { fault: PFEC_WRITE_PRESENT };
       const rax = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
       return {
-        m: { ...m, gprs: { ...m.gprs, rax } },
+        m: machineWith(m, { gprs: { ...m.gprs, rax } }),
         exit: { reason: x.reason, qualification: x.qualification, interruptionInfo: Number(x.interruptionInfo), interruptionErrorCode: PFEC_WRITE_PRESENT },
       };
     }
@@ -510,7 +510,7 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
     case 'wrmsr': {
       const msrs = new Map(m.guestMsrs);
       msrs.set(ev.msr, ev.value);
-      return result({ ...m, guestMsrs: msrs }, { result: 'passthrough' });
+      return result(machineWith(m, { guestMsrs: msrs }), { result: 'passthrough' });
     }
     case 'in': return result(m, { result: 'passthrough', value: (1n << BigInt(8 * ev.size)) - 1n });
     case 'mov_from_cr': {
@@ -548,7 +548,7 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
     case 'lmsw': return result(withGuest(m, { ...g, cr0: Cr.lmsw(g.cr0, BigInt(ev.value), c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
     case 'invlpg': {
       const mmu = Inv.invlpg(m.mmu, m.nonRoot?.vpid ?? 0, bit(g.cr4, 17) ? Number(g.cr3 & 0xfffn) : 0, ev.gva as number);
-      return result({ ...m, mmu }, { result: 'passthrough' });
+      return result(machineWith(m, { mmu }), { result: 'passthrough' });
     }
     case 'hlt': return result(withGuest(m, { ...g, activity: 1 }), { result: 'passthrough' });
     default: return result(m, { result: 'passthrough' });
@@ -562,10 +562,10 @@ const advanceTime = (m: Machine, to: bigint): GuestStepResult => {
     const a = advance(t.value, t.since, to, rateShift(m.cpu.caps.misc));
     if (a.kind === 'expired') {
       const at = a.at < m.tsc ? m.tsc : a.at;
-      return exitWith({ ...m, tsc: at }, { reason: R.PREEMPTION_TIMER, qualification: 0n });
+      return exitWith(machineWith(m, { tsc: at }), { reason: R.PREEMPTION_TIMER, qualification: 0n });
     }
   }
-  return result({ ...m, tsc: to }, { result: 'passthrough' });
+  return result(machineWith(m, { tsc: to }), { result: 'passthrough' });
 };
 
 /**
