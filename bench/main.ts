@@ -28,7 +28,9 @@ import type { Io } from '../src/cli/io';
 import { fileTextPieces } from '../src/cli/traceSource';
 import type { GuestEvent } from '../src/guest/events';
 import { encodeTraceLine } from '../src/guest/traceCodec';
-import { parseLackeyLine } from '../src/guest/lackey';
+import { AccessInterner } from '../src/guest/intern';
+import { packedChunks } from '../src/cli/traceBytes';
+import { unpackChunk } from '../src/cli/packedChunk';
 import { generator, warmUp, type WorkloadName } from './workloads';
 
 // compiled to bench/out/build/bench/main.js; the outputs live in bench/out
@@ -149,13 +151,11 @@ const nodeIo: Io = {
 /** Decoded chunks of a job's events, produced outside the timed part. */
 async function* decodedChunks(job: Job): AsyncGenerator<GuestEvent[]> {
   if (job.source === 'lackey') {
-    let chunk: GuestEvent[] = [];
-    for await (const line of nodeIo.lines(traceFile(job))) {
-      const r = parseLackeyLine(line);
-      if (r.kind === 'events') for (const e of r.events) chunk.push(e);
-      if (chunk.length >= CHUNK) { yield chunk; chunk = []; }
-    }
-    if (chunk.length > 0) yield chunk;
+    // the decode worker's reader (the same events and chunks as eventChunks), on this thread: readline's per-line
+    // strings were most of this child's peak RSS
+    const intern = new AccessInterner();
+    const dict: GuestEvent[] = [];
+    for (const p of packedChunks(traceFile(job), 'lackey', CHUNK)) yield unpackChunk(p, intern, dict);
     return;
   }
   const next = generator(job.source);
