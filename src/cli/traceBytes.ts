@@ -15,7 +15,7 @@ import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { hexDigit } from '../guest/hexScan';
 import { lackeyInto } from '../guest/lackey';
 import { decodeTraceLine } from '../guest/traceCodec';
-import { KNOWN, OTHER, type PackedChunk } from './packedChunk';
+import { KNOWN, type PackedChunk } from './packedChunk';
 import type { TraceFormat } from './traceSource';
 
 /** Each byte's hex digit value, -1 for a byte that is not one. */
@@ -30,13 +30,12 @@ interface Filling {
   codes: Uint8Array;
   gvas: Float64Array;
   sizes: Uint16Array;
-  others: GuestEvent[];
   defs: GuestEvent[];
   reset: boolean;
 }
 
 const filling = (size: number): Filling => ({
-  n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1), others: [], defs: [], reset: false,
+  n: 0, codes: new Uint8Array(size + 1), gvas: new Float64Array(size + 1), sizes: new Uint16Array(size + 1), defs: [], reset: false,
 });
 
 const put = (f: Filling, code: number, gva: number, size: number): void => {
@@ -173,20 +172,8 @@ const jsonlAt = (b: Uint8Array, dv: DataView, start: number, end: number, f: Fil
   return true;
 };
 
-const CODE: Record<string, number> = { read: 0, write: 2, fetch: 4 };
-
-/** Adds a decoded event to `f`: a memory access packed, anything else kept as itself. */
-const add = (f: Filling, e: GuestEvent): void => {
-  const a = e as MemoryAccess;
-  const code = CODE[e.op];
-  if (code !== undefined && a.size <= 0xffff) {
-    put(f, code + (a.user ? 1 : 0), a.gva, a.size);
-  } else {
-    f.codes[f.n] = OTHER;
-    f.others.push(e);
-    f.n++;
-  }
-};
+/** A packed code's op part (op * 2) by access op. */
+const OP_CODE: Record<MemoryAccess['op'], number> = { read: 0, write: 2, fetch: 4 };
 
 /** The reading state of one file. */
 interface Reader {
@@ -246,10 +233,11 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
   slow.length = 0;
   const res = lackeyInto(text, slow);
   if (res !== null && res.kind === 'malformed') throw new InputError({ _tag: 'InputProblem', file: r.file, line: r.lineNo, expected: res.expected, found: res.found });
-  for (const e of slow) add(r.f, e);
+  // lackey's records are memory accesses of at most 4096 bytes
+  for (const e of slow) { const a = e as MemoryAccess; put(r.f, OP_CODE[a.op] + (a.user ? 1 : 0), a.gva, a.size); }
 };
 
-const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, others: r.f.others, defs: r.f.defs, reset: r.f.reset, bytes: r.bytes });
+const packed = (r: Reader): PackedChunk => ({ n: r.f.n, codes: r.f.codes, gvas: r.f.gvas, sizes: r.f.sizes, defs: r.f.defs, reset: r.f.reset, bytes: r.bytes });
 
 /**
  * The packed chunks of a trace file; throws InputError at a bad line, after the chunks before it. `readBytes`: bytes

@@ -12,7 +12,7 @@ import { WORKER_MIN_BYTES, workerChunks } from '../../src/cli/workerChunks';
 import { runTraceFile } from '../../src/cli/replayRun';
 import { DEFAULT_CONFIG } from '../../src/replay/config';
 import { WINDOW } from '../../src/cli/decodeWorker';
-import { KNOWN, OTHER, unpackChunk, type PackedChunk } from '../../src/cli/packedChunk';
+import { KNOWN, unpackChunk, type PackedChunk } from '../../src/cli/packedChunk';
 import { packedChunks } from '../../src/cli/traceBytes';
 import { AccessInterner } from '../../src/guest/intern';
 import { InputError } from '../../src/arch/problem';
@@ -33,24 +33,23 @@ const collect = async (it: AsyncIterable<Chunk>): Promise<{ chunks: { events: Gu
 };
 
 /**
- * A reference packer: memory accesses of sizes up to 0xffff as codes; other events alternately kept as themselves
- * and defined in the dictionary (then every later equal event refers to that definition).
+ * A reference packer: memory accesses of sizes up to 0xffff as codes; every other event in the dictionary `dict`
+ * (numbered on from its length; an equal event already there is referred to).
  */
-const packChunk = (events: readonly GuestEvent[], bytes: number): PackedChunk => {
+const packChunk = (events: readonly GuestEvent[], bytes: number, dict: Map<string, number>): PackedChunk => {
   const codes = new Uint8Array(events.length);
   const gvas = new Float64Array(events.length);
   const sizes = new Uint16Array(events.length);
-  const others: GuestEvent[] = [];
   const defs: GuestEvent[] = [];
-  const ids = new Map<string, number>();
   events.forEach((e, i) => {
     const op = ['read', 'write', 'fetch'].indexOf(e.op);
     if (op >= 0 && 'user' in e && e.size <= 0xffff) { codes[i] = op * 2 + (e.user ? 1 : 0); gvas[i] = e.gva; sizes[i] = e.size; return; }
     const key = JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
-    const id = ids.get(key) ?? (i % 2 === 0 ? defs.push(e) - 1 : -1);
-    if (id >= 0) { ids.set(key, id); codes[i] = KNOWN; gvas[i] = id; } else { codes[i] = OTHER; others.push(e); }
+    let id = dict.get(key);
+    if (id === undefined) { id = dict.size; dict.set(key, id); defs.push(e); }
+    codes[i] = KNOWN; gvas[i] = id;
   });
-  return { n: events.length, codes, gvas, sizes, others, defs, reset: false, bytes };
+  return { n: events.length, codes, gvas, sizes, defs, reset: false, bytes };
 };
 
 describe('unpackChunk', () => {
@@ -61,11 +60,16 @@ describe('unpackChunk', () => {
     const other = fc.oneof(fc.record({ op: fc.constant('cpuid' as const), leaf: fc.nat(), subleaf: fc.nat() }),
       fc.record({ op: fc.constant('wrmsr' as const), msr: fc.nat(), value: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }) }),
       fc.record({ op: fc.constantFrom('in' as const, 'out' as const), port: fc.nat(0xffff), size: fc.constantFrom(1 as const, 2 as const, 4 as const), string: fc.boolean(), rep: fc.boolean() }));
-    fc.assert(fc.property(fc.array(fc.oneof(access, other), { maxLength: 40 }), (events: GuestEvent[]) => {
-      const p = packChunk(events, 123);
+    const chunk = fc.array(fc.oneof(access, other), { maxLength: 40 });
+    fc.assert(fc.property(chunk, chunk, (first: GuestEvent[], second: GuestEvent[]) => {
+      // two chunks of one run: the second refers to what the first defined
+      const ids = new Map<string, number>();
+      const dict: GuestEvent[] = [];
+      const intern = new AccessInterner(2);
+      const p = packChunk(first, 123, ids);
       expect(p.bytes).toBe(123);
-      expect(p.others.length).toBe([...p.codes].filter((c) => c === OTHER).length);
-      expect(unpackChunk(p, new AccessInterner(2), [])).toEqual(events);
+      expect(unpackChunk(p, intern, dict)).toEqual(first);
+      expect(unpackChunk(packChunk(second, 124, ids), intern, dict)).toEqual(second);
     }), { numRuns: 1000 });
   });
 });
