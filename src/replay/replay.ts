@@ -416,8 +416,8 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
 /** Pages the L1-hit memo keeps per access kind (a power of two): a program alternates between a few pages. */
 const HIT_WAYS = 4;
 const memoHas = (pages: Float64Array, slot: number, page: number): boolean => {
-  const at = slot * HIT_WAYS;
-  return pages[at] === page || pages[at + 1] === page || pages[at + 2] === page || pages[at + 3] === page;
+  for (let at = slot * HIT_WAYS, end = at + HIT_WAYS; at < end; at++) if (pages[at] === page) return true;
+  return false;
 };
 
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
