@@ -185,20 +185,121 @@ interface Reader {
   bytes: number;
   f: Filling;
   readonly slow: GuestEvent[];
-  /** JSON lines the text decoder decoded: the line's text -> its number in the run's dictionary (packedChunk.ts) */
-  readonly decoded: Map<string, number>;
-  /** lines remembered before the dictionary starts again (at a chunk's start) */
-  readonly decodedMax: number;
+  /** JSON lines the text decoder decoded, by their bytes -> their number in the run's dictionary (packedChunk.ts) */
+  readonly decoded: LineMemo;
 }
 
 /** Decoded JSON lines remembered (then forgotten all at once, at the start of a chunk). */
 const DECODED_MAX = 4096;
 
+/**
+ * The JSON lines the text path decoded, remembered by their bytes (no string is made for a line seen before): an
+ * open-addressing table of line hashes (linear probing, at most half full) over a byte arena holding each line. Line
+ * k (the k-th remembered) is number k of the run's dictionary.
+ */
+interface LineMemo {
+  /** per slot: line number + 1, or 0 for an empty slot (a power-of-two count, more than twice the lines) */
+  slots: Int32Array;
+  /** per line: its hash, its bytes' start in the arena and their count, and its length in characters */
+  hashes: Int32Array;
+  starts: Int32Array;
+  lens: Int32Array;
+  chars: Int32Array;
+  arena: Uint8Array;
+  /** `arena` as a DataView */
+  arenaView: DataView;
+  used: number;
+  size: number;
+  /** lines remembered before the dictionary starts again (at a chunk's start; a chunk may remember more) */
+  readonly max: number;
+}
+
+const lineMemo = (max: number): LineMemo => {
+  const lines = Math.max(8, max);
+  const arena = new Uint8Array(64 * lines);
+  return {
+    slots: new Int32Array(2 ** Math.ceil(Math.log2(2 * lines + 1))), hashes: new Int32Array(lines), starts: new Int32Array(lines),
+    lens: new Int32Array(lines), chars: new Int32Array(lines), arena, arenaView: new DataView(arena.buffer), used: 0, size: 0, max,
+  };
+};
+
+/** Room for twice the lines (the table rebuilt from the lines' hashes). */
+const grow = (m: LineMemo): void => {
+  const n = 2 * m.hashes.length;
+  const more = (a: Int32Array): Int32Array => { const b = new Int32Array(n); b.set(a); return b; };
+  m.hashes = more(m.hashes); m.starts = more(m.starts); m.lens = more(m.lens); m.chars = more(m.chars);
+  m.slots = new Int32Array(2 * m.slots.length);
+  const mask = m.slots.length - 1;
+  for (let e = 0; e < m.size; e++) {
+    let s = m.hashes[e] & mask;
+    while (m.slots[s] !== 0) s = (s + 1) & mask;
+    m.slots[s] = e + 1;
+  }
+};
+
+/** FNV-1a over `b[from, to)` (`dv` views the same bytes), taken four bytes at a time. */
+const hashOf = (b: Uint8Array, dv: DataView, from: number, to: number): number => {
+  let h = 0x811c9dc5;
+  let k = from;
+  for (; k + 4 <= to; k += 4) h = Math.imul(h ^ dv.getInt32(k, true), 0x01000193);
+  for (; k < to; k++) h = Math.imul(h ^ b[k], 0x01000193);
+  return h;
+};
+
+/** The slot of the line `b[from, to)` with hash `h`: the one holding it, or the empty slot where it would go. */
+const slotOf = (m: LineMemo, b: Uint8Array, dv: DataView, from: number, to: number, h: number): number => {
+  const mask = m.slots.length - 1;
+  const len = to - from;
+  for (let s = h & mask; ; s = (s + 1) & mask) {
+    const e = m.slots[s] - 1;
+    if (e < 0) return s;
+    if (m.hashes[e] !== h || m.lens[e] !== len) continue;
+    const a = m.arena;
+    const adv = m.arenaView;
+    const at = m.starts[e];
+    let k = 0;
+    while (k + 4 <= len && adv.getInt32(at + k, true) === dv.getInt32(from + k, true)) k += 4;
+    while (k < len && a[at + k] === b[from + k]) k++;
+    if (k === len) return s;
+  }
+};
+
+/** Remembers the line `b[from, to)` (`chars` characters, hash `h`), found absent at `slot`; returns its number. */
+const remember = (m: LineMemo, slot: number, b: Uint8Array, from: number, to: number, h: number, chars: number): number => {
+  const len = to - from;
+  if (m.used + len > m.arena.length) {
+    const bigger = new Uint8Array(Math.max(2 * m.arena.length, m.used + len));
+    bigger.set(m.arena.subarray(0, m.used));
+    m.arena = bigger;
+    m.arenaView = new DataView(bigger.buffer);
+  }
+  m.arena.set(b.subarray(from, to), m.used);
+  const e = m.size++;
+  m.hashes[e] = h; m.starts[e] = m.used; m.lens[e] = len; m.chars[e] = chars;
+  m.used += len;
+  m.slots[slot] = e + 1;
+  if (m.size === m.hashes.length) grow(m);
+  return e;
+};
+
+const forget = (m: LineMemo): void => {
+  m.slots.fill(0);
+  m.size = 0;
+  m.used = 0;
+};
+
 /** A new chunk to fill; the dictionary starts again with it when it is full. */
 const nextFilling = (r: Reader, size: number): Filling => {
   const f = filling(size);
-  if (r.decoded.size >= r.decodedMax) { r.decoded.clear(); f.reset = true; }
+  if (r.decoded.size >= r.decoded.max) { forget(r.decoded); f.reset = true; }
   return f;
+};
+
+/** The text of `b[from, to)`: its bytes as UTF-8 (as Latin-1, the same characters and faster, when all are ASCII). */
+const textOf = (b: Buffer, from: number, to: number): string => {
+  let ascii = true;
+  for (let k = from; k < to; k++) if (b[k] > 127) { ascii = false; break; }
+  return b.toString(ascii ? 'latin1' : 'utf8', from, to);
 };
 
 /** The line `b[from, to)` decoded into `r.f`. */
@@ -208,20 +309,23 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
     r.bytes += to - from + 1;
     return;
   }
-  let ascii = true;
-  for (let k = from; k < to; k++) if (b[k] > 127) { ascii = false; break; }
-  const text = b.toString(ascii ? 'latin1' : 'utf8', from, to);
-  r.bytes += text.length + 1;
   if (r.jsonl) {
     // a line decoded before is the same (immutable) event again, sent as its number in the run's dictionary: an
-    // instruction trace repeats its lines, and both decoding one and copying its event between threads cost
-    let id = r.decoded.get(text);
-    if (id === undefined) {
+    // instruction trace repeats its lines, and decoding one, making its string and copying its event between threads
+    // all cost
+    const m = r.decoded;
+    const h = hashOf(b, r.dv, from, to);
+    const slot = slotOf(m, b, r.dv, from, to, h);
+    let id = m.slots[slot] - 1;
+    if (id >= 0) {
+      r.bytes += m.chars[id] + 1;
+    } else {
+      const text = textOf(b, from, to);
+      r.bytes += text.length + 1;
       const d = decodeTraceLine(text, r.lineNo, r.file);
       if (isLeft(d)) throw new InputError(d.left);
       if (d.right === null) return;
-      id = r.decoded.size;
-      r.decoded.set(text, id);
+      id = remember(m, slot, b, from, to, h, text.length);
       r.f.defs.push(d.right);
     }
     r.f.codes[r.f.n] = KNOWN;
@@ -229,6 +333,8 @@ const decodeLine = (r: Reader, b: Buffer, from: number, to: number): void => {
     r.f.n++;
     return;
   }
+  const text = textOf(b, from, to);
+  r.bytes += text.length + 1;
   const slow = r.slow;
   slow.length = 0;
   const res = lackeyInto(text, slow);
@@ -250,7 +356,7 @@ export function* packedChunks(file: string, format: TraceFormat, size = 4096, re
     let buf = Buffer.allocUnsafe(readBytes * 2);
     let have = 0; // bytes in buf
     let eof = false;
-    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [], decoded: new Map(), decodedMax };
+    const r: Reader = { file, jsonl: format === 'jsonl', dv: new DataView(buf.buffer, buf.byteOffset, buf.length), lineNo: 0, bytes: 0, f: filling(size), slow: [], decoded: lineMemo(decodedMax) };
     let viewed = buf; // the buffer r.dv views
     let start = 0; // first byte of the current line
     let skipLf = false; // the previous line ended with a CR: a LF right after it is that same break

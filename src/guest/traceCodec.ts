@@ -52,12 +52,13 @@ const uBig = (bits: number, name: string): t.Type<bigint, string, unknown> => {
 /** An unsigned integer of at most `bits` (<= 53) bits, held as a number; encoded as a number or hex string. */
 const uNum = (bits: number, name: string, encodeHex = false): t.Type<number, number | string, unknown> => {
   const max = 2 ** bits - 1;
+  const bigMax = BigInt(max);
   return new t.Type<number, number | string, unknown>(
     name,
     (u): u is number => typeof u === 'number' && Number.isInteger(u) && u >= 0 && u <= max,
     (u, c) => {
       const v = parseUnsigned(u);
-      return v !== undefined && v <= BigInt(max) ? t.success(Number(v)) : t.failure(u, c);
+      return v !== undefined && v <= bigMax ? t.success(Number(v)) : t.failure(u, c);
     },
     (v) => (encodeHex ? '0x' + v.toString(16) : v),
   );
@@ -175,6 +176,9 @@ export const FIELDS: Readonly<Record<GuestOp, Readonly<Record<string, Field>>>> 
   guest_unmap: { gva: req(T(GvaCodec)) },
 };
 
+/** FIELDS as lists of [name, field] (made once: a decode walks them for every event). */
+const FIELD_LISTS = Object.fromEntries(Object.entries(FIELDS).map(([op, f]) => [op, Object.entries(f)])) as unknown as Readonly<Record<GuestOp, ReadonlyArray<readonly [string, Field]>>>;
+
 const OP_SET: ReadonlySet<string> = new Set(GUEST_OPS);
 const OP_EXPECTED = 'a guest event op (' + GUEST_OPS.join(', ') + ')';
 
@@ -196,15 +200,20 @@ export const GuestEventCodec = new t.Type<GuestEvent, Record<string, unknown>, u
         return t.failure(u[k], t.appendContext(c, k, t.never, u[k]), `no field "${k}" in a ${op} event (fields: ${known})`);
       }
     }
-    for (const [k, f] of Object.entries(fields)) {
+    for (const [k, f] of FIELD_LISTS[op as GuestOp]) {
       const v = u[k];
       if (v === undefined) {
         if (f.optional !== true) return t.failure(v, t.appendContext(c, k, f.type, v), f.type.name);
         if (f.default !== undefined) out[k] = f.default;
         continue;
       }
-      const r = f.type.validate(v, t.appendContext(c, k, f.type, v));
-      if (E.isLeft(r)) return r;
+      // validated in the object's context (no context entry made for a valid field); a failure is validated again
+      // with the field's entry, for the error's path (the field codecs are pure: the same failure)
+      const r = f.type.validate(v, c);
+      if (E.isLeft(r)) {
+        const again = f.type.validate(v, t.appendContext(c, k, f.type, v));
+        return t.failures(E.isLeft(again) ? again.left : r.left);
+      }
       out[k] = r.right;
     }
     // as literals build it (one hidden class per op: the replay engine's exit path stays monomorphic)

@@ -227,4 +227,20 @@ describe('packedChunks (trace bytes straight into packed chunks, in the worker)'
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('two lines whose hashes and lengths are equal stay two lines (the remembered lines are told apart by their bytes)', () => {
+    // FNV-1a (four bytes at a time) gives these two lines one hash: found by a search over leaf numbers
+    const a = '{"op":"cpuid","leaf":170059}';
+    const b = '{"op":"cpuid","leaf":670006}';
+    const dir = mkdtempSync(join(tmpdir(), 'vtxsim-trace-bytes-'));
+    try {
+      const file = join(dir, 't.jsonl');
+      writeFileSync(file, [a, b, a, b, b].join('\n') + '\n');
+      const dict: GuestEvent[] = [];
+      const events = [...packedChunks(file, 'jsonl', 16)].flatMap((p) => unpackChunk(p, new AccessInterner(3), dict));
+      expect(events.map((e) => (e.op === 'cpuid' ? e.leaf : -1))).toEqual([170059, 670006, 170059, 670006, 670006]);
+      expect(dict).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
