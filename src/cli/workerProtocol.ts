@@ -11,7 +11,11 @@ export interface WorkerInput {
   readonly file: string;
   readonly format: 'jsonl' | 'lackey';
   readonly size: number;
-  /** one Int32: chunks the replaying thread has taken */
+  /**
+   * Two Int32s: [TAKEN] chunks the replaying thread has taken from the worker; [CLAIM] the chunks the replaying thread
+   * decoded itself while the worker started (the first CLAIM chunks of the file), or FROZEN | k once the worker sends
+   * from chunk k on (see workerChunks.ts)
+   */
   readonly taken: SharedArrayBuffer;
 }
 
@@ -22,5 +26,10 @@ export type WorkerMessage =
   | { readonly kind: 'fatal'; readonly message: string };
 
 /** Starts a decode worker with its input (src/cli/bin.ts: decodeWorker.js from the build). */
+/** Indexes in `WorkerInput.taken`, and the bit that freezes CLAIM. */
+export const TAKEN = 0;
+export const CLAIM = 1;
+export const FROZEN = 1 << 30;
+
 export type StartWorker = (input: WorkerInput) => Worker;
 

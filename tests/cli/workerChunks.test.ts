@@ -82,16 +82,23 @@ describe('workerChunks (decoding on a worker thread)', () => {
   const jsonlLine = (i: number): string => [`{"op":"read","gva":"0x${(0x400000 + i * 8).toString(16)}","size":8}`, '{"op":"cpuid","leaf":1}',
     `{"op":"wrmsr","msr":"0x6e0","value":"0x${(i * 1000).toString(16)}"}`, '# comment', `{"op":"write","gva":"0x${(i * 4096).toString(16)}","user":false}`][i % 5];
 
-  it('gives the same chunks (events and byte counts) as eventChunks, lackey and JSON lines', async () => {
+  it('gives the same chunks (events and byte counts) as eventChunks, lackey and JSON lines, whichever thread decodes the first ones', async () => {
     for (const [format, line] of [['lackey', lackeyLine], ['jsonl', jsonlLine]] as const) {
       const file = join(dir, `t.${format}`);
       writeFileSync(file, Array.from({ length: 3000 }, (_, i) => line(i)).join('\n') + '\n');
       const expected = await collect(eventChunks(localIo, file, format, 100));
-      const got = await collect(workerChunks(tsDecodeWorker(), file, format, 100));
-      expect(expected.error).toBeUndefined();
-      expect(got.error).toBeUndefined();
-      expect(got.chunks.length).toBeGreaterThan(20);
-      expect(got.chunks).toEqual(expected.chunks);
+      // ownMax: the chunks this thread may decode itself while the worker starts (then the worker has the rest: the
+      // JSON lines it sends refer to dictionary entries this thread's chunks defined)
+      for (const ownMax of [0, 3, Infinity]) {
+        const seen = { messages: 0 };
+        const got = await collect(workerChunks(tsDecodeWorker(seen), file, format, 100, ownMax));
+        expect(expected.error).toBeUndefined();
+        expect(got.error).toBeUndefined();
+        expect(got.chunks.length).toBeGreaterThan(20);
+        expect(got.chunks).toEqual(expected.chunks);
+        // every chunk after the first ownMax came from the worker, and then its `done`
+        if (ownMax !== Infinity) expect(seen.messages).toBe(expected.chunks.length - ownMax + 1);
+      }
     }
   });
 
@@ -99,19 +106,22 @@ describe('workerChunks (decoding on a worker thread)', () => {
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, [...Array.from({ length: 450 }, (_, i) => jsonlLine(i)), '{"op":"read","gva":"0x1000","size":0}', jsonlLine(1)].join('\n'));
     const expected = await collect(eventChunks(localIo, file, 'jsonl', 100));
-    const got = await collect(workerChunks(tsDecodeWorker(), file, 'jsonl', 100));
     expect(expected.error).toBeInstanceOf(InputError);
-    expect(got.error).toBeInstanceOf(InputError);
-    expect((got.error as InputError).problem).toEqual((expected.error as InputError).problem);
-    expect((got.error as InputError).message).toContain('line 451');
-    expect(got.chunks).toEqual(expected.chunks);
+    // the bad line is in chunk 4: met by the worker (ownMax 0 and 2) or by this thread (it may decode all 5 itself)
+    for (const ownMax of [0, 2, 10]) {
+      const got = await collect(workerChunks(tsDecodeWorker(), file, 'jsonl', 100, ownMax));
+      expect(got.error).toBeInstanceOf(InputError);
+      expect((got.error as InputError).problem).toEqual((expected.error as InputError).problem);
+      expect((got.error as InputError).message).toContain('line 451');
+      expect(got.chunks).toEqual(expected.chunks);
+    }
   });
 
   it('stays at most WINDOW chunks ahead of the reader, and stops when the reader leaves early', async () => {
     const file = join(dir, 'long.lackey');
     writeFileSync(file, Array.from({ length: 20000 }, (_, i) => lackeyLine(i)).join('\n'));
     const seen = { messages: 0 };
-    const reader = workerChunks(tsDecodeWorker(seen), file, 'lackey', 50);
+    const reader = workerChunks(tsDecodeWorker(seen), file, 'lackey', 50, 0);
     const it = reader[Symbol.asyncIterator]();
     const first = await it.next();
     expect(first.done).toBe(false);
