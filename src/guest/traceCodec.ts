@@ -268,7 +268,8 @@ const at = (text: string, i: number, str: string): boolean => {
 
 /**
  * The hand-written parser for the commonest lines, over `text[start, end)`, scanned by char code:
- * `{"op":"read|write|fetch","gva":"0x<1-13 hex digits>"[,"size":<1-4096>][,"user":true|false]}` exactly (no blanks).
+ * `{"op":"read|write|fetch","gva":"0x<1-13 hex digits>"[,"size":<1-4096>][,"user":true|false]}` exactly (no blanks),
+ * and the encoder's WRMSR line (`wrmsrAt`).
  * Undefined means "ask the codec" (which then gives the same event or the error). With `intern`, equal accesses
  * share one event object (the same values either way).
  */
@@ -277,7 +278,7 @@ export const fastParseAt = (text: string, start: number, end: number, intern?: A
   if (!at(text, i, '{"op":"')) return undefined;
   i += 7;
   let op: number;
-  if (at(text, i, 'read"')) { op = READ; i += 5; } else if (at(text, i, 'write"')) { op = WRITE; i += 6; } else if (at(text, i, 'fetch"')) { op = FETCH; i += 6; } else return undefined;
+  if (at(text, i, 'read"')) { op = READ; i += 5; } else if (at(text, i, 'write"')) { op = WRITE; i += 6; } else if (at(text, i, 'fetch"')) { op = FETCH; i += 6; } else return at(text, i, 'wrmsr"') ? wrmsrAt(text, i + 6, end) : undefined;
   if (!at(text, i, ',"gva":"0x')) return undefined;
   i += 10;
   const h0 = i;
@@ -308,6 +309,27 @@ export const fastParseAt = (text: string, start: number, end: number, intern?: A
   if (i !== end - 1 || text.charCodeAt(i) !== 125) return undefined;
   if (intern !== undefined) return intern.access(op, g, size, user);
   return { op: op === READ ? 'read' : op === WRITE ? 'write' : 'fetch', gva: g as Gva, size, user };
+};
+
+/**
+ * The rest of `{"op":"wrmsr"` from `text[i]`: `,"msr":"0x<1-8 hex digits>","value":"0x<1-16 hex digits>"}` exactly
+ * (the encoder's form; its values always fit the fields, so the codec would give the same event), else undefined. The
+ * value differs from line to line in a recorded trace, so these lines are seldom decoded before.
+ */
+const wrmsrAt = (text: string, i: number, end: number): GuestEvent | undefined => {
+  if (!at(text, i, ',"msr":"0x')) return undefined;
+  i += 10;
+  const m0 = i;
+  i = hexEnd(text, i, end);
+  if (i === m0 || i - m0 > 8 || !at(text, i, '","value":"0x')) return undefined;
+  const msr = hexValueOf(text, m0, i);
+  i += 13;
+  const v0 = i;
+  i = hexEnd(text, i, end);
+  if (i === v0 || i - v0 > 16 || i !== end - 2 || !at(text, i, '"}')) return undefined;
+  // 13 hex digits are exact in a number
+  const value = i - v0 <= 13 ? BigInt(hexValueOf(text, v0, i)) : BigInt(text.slice(v0 - 2, i));
+  return { op: 'wrmsr', msr, value };
 };
 
 /** `fastParseAt` over a whole line. */

@@ -176,4 +176,30 @@ describe('trace codec properties', () => {
       else expect(full).toEqual(E.right(viaCodec));
     }), { numRuns: 2000 });
   });
+
+  test('the WRMSR fast path gives the codec\'s event (and its hidden class) or leaves the line to it', () => {
+    const hexDigits = (max: number): fc.Arbitrary<string> => fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: 0, maxLength: max });
+    const line = fc.tuple(hexDigits(10), hexDigits(18), fc.constantFrom('', ' ', ',"x":1'), fc.boolean()).map(([m, v, tail, valueFirst]) =>
+      valueFirst ? `{"op":"wrmsr","value":"0x${v}","msr":"0x${m}"${tail}}` : `{"op":"wrmsr","msr":"0x${m}","value":"0x${v}"${tail}}`);
+    let fastOnes = 0;
+    fc.assert(fc.property(line, (l) => {
+      const viaCodec = (() => {
+        const r = decodeGuestEvent(JSON.parse(l), '');
+        return E.isRight(r) ? r.right : undefined;
+      })();
+      const fast = fastParse(l);
+      if (fast !== undefined) {
+        fastOnes++;
+        expect(fast).toEqual(viaCodec);
+        expect(Object.keys(fast)).toEqual(Object.keys(canonicalEvent(fast)));
+      }
+      const full = decodeTraceLine(l, 3, 'f');
+      if (viaCodec === undefined) expect(E.isLeft(full)).toBe(true);
+      else expect(full).toEqual(E.right(viaCodec));
+    }), { numRuns: 2000 });
+    expect(fastOnes).toBeGreaterThan(100);
+    // the encoder's lines take the fast path, the widest value included
+    const e = { op: 'wrmsr' as const, msr: 0xc0000080, value: 0xffff_ffff_ffff_ffffn };
+    expect(fastParse(encodeTraceLine(e))).toEqual(e);
+  });
 });
