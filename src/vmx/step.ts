@@ -9,7 +9,7 @@
  * without an exit reads all ones, as from an absent device), interrupt-window and NMI-window exits (the model
  * delivers an arriving interrupt at once when it does not exit), and event delivery through a guest IDT.
  */
-import { bigOf, gvaFromBig, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
+import { bigOf, gvaToBig, PAGE_SIZE, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
@@ -19,7 +19,7 @@ import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { R } from './exitReasons';
-import { decide, type Instruction, CPU_BASED, SECONDARY_EXEC, primaryOn, secondaryOn } from './exitConditions';
+import { decide, type Instruction, SECONDARY_EXEC, secondaryOn } from './exitConditions';
 import * as Cr from './crShadow';
 import { onException } from './exceptionBitmap';
 import { advance, rateShift } from './preemptionTimer';
@@ -131,6 +131,15 @@ const ACCESSES = {
   fetch: [{ kind: 'fetch', user: false }, { kind: 'fetch', user: true }],
 } as const;
 
+/**
+ * The walker input of an access (`ACCESSES[op][user]` by comparisons: a property read keyed by the op string was a
+ * megamorphic load in the per-access path, ~100 instructions).
+ */
+const accessOf = (ev: MemoryAccess): (typeof ACCESSES)[MemoryAccess['op']][number] => {
+  const u = ev.user ? 1 : 0;
+  return ev.op === 'read' ? ACCESSES.read[u] : ev.op === 'write' ? ACCESSES.write[u] : ACCESSES.fetch[u];
+};
+
 const PASSTHROUGH: Outcome = { result: 'passthrough' };
 
 /**
@@ -167,7 +176,7 @@ export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machin
   // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
   if (first < 0 || (first & 0xfff) + size > PAGE_SIZE) return undefined;
   const { ctx } = accessContext(env, m, g);
-  const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, ACCESSES[ev.op][ev.user ? 1 : 0]);
+  const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, accessOf(ev));
   if (r !== null) {
     out.carried = r === undefined ? 'walk' : r;
     return undefined;
@@ -217,7 +226,7 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess, carried?: 
   // the pages touched, made at their exact length (the common case is one walk of one piece)
   let pages: number[] = [];
   const { ctx, la57 } = accessContext(env, m, g);
-  const access = ACCESSES[ev.op][ev.user ? 1 : 0];
+  const access = accessOf(ev);
   for (let i = 0; i < pieces; i++) {
     const addr = (i === 0 ? first : (Math.floor(first / PAGE_SIZE) + i) * PAGE_SIZE) as Gva;
     const r = i === 0 && carried !== undefined
@@ -620,5 +629,3 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent, carried?: Carrie
   }
 };
 
-// re-exported for the CLI's explain of CR4/TSC decisions
-export { gvaFromBig, primaryOn, CPU_BASED };
