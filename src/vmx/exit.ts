@@ -81,9 +81,11 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
     appliedInfo = info;
     appliedLen = len !== undefined ? len : known ? appliedLen : -1;
   }
-  // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
-  const entryInfo = vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD);
-  put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo < VALID ? entryInfo : entryInfo & ~VALID);
+  // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared (no write
+  // when the field holds a value with the bit clear: writing it back would store the value it holds)
+  const entryInfo = f.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if (entryInfo === undefined) put(F.VM_ENTRY_INTR_INFO_FIELD, 0n);
+  else if (entryInfo >= VALID) put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo & ~VALID);
 };
 
 // What the exit controls and the MSR-store count decide, per version of those fields (they change only when the VMM
