@@ -19,7 +19,7 @@ import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { R } from './exitReasons';
-import { decide, type Instruction, CPU_BASED, SECONDARY_EXEC, primaryOn, secondaryOn } from './exitConditions';
+import { decide, type Decision, type ExecControls, type Instruction, CPU_BASED, SECONDARY_EXEC, primaryOn, secondaryOn } from './exitConditions';
 import * as Cr from './crShadow';
 import { onException } from './exceptionBitmap';
 import { advance, rateShift } from './preemptionTimer';
@@ -433,10 +433,19 @@ const interruptExit = (m: Machine, vector: number): ExitCause | null => {
   // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
   // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
   const ack = (vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) & ACK_INTR_ON_EXIT) !== 0n;
-  return ack
+  // the cause of the last interrupt exit again for the same vector and acknowledgement (an immutable value)
+  if (vector === lastInterruptVector && ack === lastInterruptAck) return lastInterruptCause;
+  const cause: ExitCause = ack
     ? { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false }) }
     : { reason: R.EXTERNAL_INTERRUPT, qualification: 0n };
+  lastInterruptVector = vector;
+  lastInterruptAck = ack;
+  lastInterruptCause = cause;
+  return cause;
 };
+let lastInterruptVector = -1;
+let lastInterruptAck = false;
+let lastInterruptCause: ExitCause = { reason: R.EXTERNAL_INTERRUPT, qualification: 0n };
 
 /**
  * The VM exit `guestStep` takes for an instruction event that exits (SDM "Instructions That Cause VM Exits ...") or an
@@ -452,11 +461,15 @@ export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
   if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
-  const i = instructionOf(ev);
-  if (i === undefined) return null;
-  // decide reads the context during the call only: one object for every call
-  DECIDE_CTX.cr4 = g.cr4;
-  const d = decide(nr.controls, DECIDE_CTX, i);
+  let d = decidedBefore(nr.controls, ev);
+  if (d === undefined) {
+    const i = instructionOf(ev);
+    if (i === undefined) return null;
+    // decide reads the context during the call only: one object for every call
+    DECIDE_CTX.cr4 = g.cr4;
+    d = decide(nr.controls, DECIDE_CTX, i);
+    noteDecision(ev, d);
+  }
   if (d.kind !== 'exit') {
     runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
     return null;
@@ -466,6 +479,50 @@ export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
 };
 let exitGprs: Machine['gprs'] | undefined;
 let runsUnchanged = false;
+
+// The decisions for port I/O and RDMSR/WRMSR at CPL 0 (what immediateExit asks) are a function of the controls and the
+// instruction's operands only (the bitmaps are read from the controls' memory; CR4 is not read): they are kept per
+// controls object (immutable, reused by VM entry while the controls are unchanged), by operands, so that a repeated
+// IN/OUT/RDMSR/WRMSR builds no instruction, qualification or decision again. A decision is immutable.
+let decidedControls: ExecControls | null = null;
+const decidedIo = new Map<number, Decision>();
+const decidedMsr = new Map<number, Decision>();
+/** the key of an IN/OUT event (port, size, string, REP, direction), or -1 when it has none (a port outside 16 bits) */
+const ioKey = (ev: Extract<GuestEvent, { op: 'in' | 'out' }>): number =>
+  (ev.port >>> 0 === ev.port && ev.port <= 0xffff && (ev.size === 1 || ev.size === 2 || ev.size === 4))
+    ? ev.port + ev.size * 0x1_0000 + (ev.string ? 0x8_0000 : 0) + (ev.rep ? 0x10_0000 : 0) + (ev.op === 'out' ? 0x20_0000 : 0)
+    : -1;
+/** the key of an RDMSR/WRMSR event (the MSR index, and the direction), or -1 when it has none */
+const msrKey = (ev: Extract<GuestEvent, { op: 'rdmsr' | 'wrmsr' }>): number =>
+  (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
+/** A decision `noteDecision` kept for this event's operands under these controls, or undefined. */
+const decidedBefore = (c: ExecControls, ev: GuestEvent): Decision | undefined => {
+  if (c !== decidedControls) {
+    decidedControls = c;
+    decidedIo.clear();
+    decidedMsr.clear();
+    return undefined;
+  }
+  switch (ev.op) {
+    case 'in': case 'out': { const k = ioKey(ev); return k < 0 ? undefined : decidedIo.get(k); }
+    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); return k < 0 ? undefined : decidedMsr.get(k); }
+    default: return undefined;
+  }
+};
+/** At most this many decisions kept per kind (a trace of ever new ports or MSRs starts over). */
+const MAX_DECIDED = 1024;
+const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
+  if (memo.size >= MAX_DECIDED) memo.clear();
+  memo.set(k, d);
+};
+/** Keeps `decide`'s decision for an IN/OUT/RDMSR/WRMSR event under `decidedControls`. */
+const noteDecision = (ev: GuestEvent, d: Decision): void => {
+  switch (ev.op) {
+    case 'in': case 'out': { const k = ioKey(ev); if (k >= 0) keep(decidedIo, k, d); return; }
+    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); if (k >= 0) keep(decidedMsr, k, d); return; }
+    default:
+  }
+};
 const DECIDE_CTX: { cpl: number; cr4: bigint } = { cpl: 0, cr4: 0n };
 /** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
 export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;
