@@ -19,7 +19,7 @@ import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { accessOut, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
-import { exitAndResume, vmEntry } from '../vmx/entry';
+import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
 import { machineWith, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
@@ -349,6 +349,24 @@ const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEv
 };
 
 /**
+ * `quickRoundTrip` inside a run of fused round trips (src/vmx/entry.ts `runExit`): an instruction or interrupt event
+ * whose exit the run takes (counted here; the machine stays superseded by the run), or an instruction that runs
+ * without an exit and changes nothing. False, having changed nothing, for any other event: end the run (`endRun`)
+ * and take the usual paths. Not with an exit log (its records read the guest at each exit).
+ */
+const runStep = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc, run: QuickRun): boolean => {
+  // (no run can start from this machine: quickRoundTrip decides the exit, once)
+  if (run.exits === 0 && !runCanStart(m)) return false;
+  const c = immediateExit(m, ev, run.exits > 0 ? run.gprs : m.gprs);
+  if (c === null) return immediateRunUnchanged();
+  const gprs = immediateExitGprs();
+  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? (run.exits > 0 ? run.gprs : m.gprs));
+  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.inject, h.msrWrite)) return false;
+  acc.exits.add(c.reason, s0.exitCost);
+  return true;
+};
+
+/**
  * A guest_map that exited on a refused table write gives back the tables it allocated and never linked, and the
  * retry allocates from there again (interface §3: one table page per populated region, allocated upward from
  * 16 MiB, never more). The builder walks top-down and allocates a table just before writing the entry that links
@@ -442,9 +460,15 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let hitWrites = -1;
   const hitPages = new Float64Array(6 * HIT_WAYS).fill(NaN);
   const hitNext = new Uint8Array(6);
+  // consecutive exits taken as one run of fused round trips (none with an exit log); `m` is superseded while it is open
+  const run = quickExits && acc.log === null ? newQuickRun() : null;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
+    if (run !== null) {
+      if (!isAccess(ev) && runStep(state, m, hv, ev, acc, run)) continue;
+      if (run.exits > 0) m = endRun(run);
+    }
     // what memoryAccessFast translated for this event when it could not finish it (guestStep takes it from there)
     let carried: Carried;
     if (isAccess(ev)) {
@@ -514,6 +538,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     hv = r.hv;
     if (r.stopped !== null) { stopped = r.stopped; break; }
   }
+  if (run !== null && run.exits > 0) m = endRun(run);
   const hist: Record<string, number> = {};
   // integer-like keys: an object lists them in ascending order whatever the insertion order
   for (let k = 0; k < HIST_SIZE; k++) if (acc.hist[k] !== 0) hist[String(k)] = acc.hist[k];

@@ -194,6 +194,13 @@ export const watchFields = (encs: readonly number[]): number => {
   return g;
 };
 
+/** True when the field (an encoding of the table) belongs to a watched group: a write that changes it changes a
+ * stamp. False for encodings outside the table (they are never watched). */
+export const isWatched = (enc: number): boolean => {
+  const i = indexOf(enc);
+  return i >= 0 && GROUP_BITS[i] !== 0;
+};
+
 /** The encodings of each declared group, in declaration order (for tests and diagnostics). */
 export const watchedGroups = (): readonly (readonly number[])[] =>
   Array.from({ length: groups }, (_, g) => FIELDS.filter((_f, i) => (GROUP_BITS[i] & (1 << g)) !== 0).map((f) => f.encoding));

@@ -1215,6 +1215,40 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
   return true;
 };
 
+/**
+ * True when VM entry passes with the fields of the last entry checked with these capabilities (`ctx.fields`, which must
+ * be those very fields, with this memory, VMCS and VMXON region; and that entry passed) changed in GUEST_RIP to `rip`,
+ * in the VM-entry interruption-information field to `inj`, and in the fields `others` (encodings) to any values: what
+ * `firstEntryFailureCached` would say for such fields, answered as `ripOnly` answers it (the fields in `others` have
+ * no reader, the guest-rip check passes on `rip`, `inj` is the memo's value or one of `injOk`). False when the memo
+ * cannot say (the entry is then checked by `firstEntryFailureCached`). Changes nothing but the cached guest-rip rule
+ * of the memo's fields. For a run of fused round trips (src/vmx/entry.ts `QuickRun`): the fields stay those of the
+ * last entry checked while the run's entries are only answered here.
+ */
+export const entryPassesWith = (ctx: EntryContext, others: readonly number[], rip: bigint, inj: bigint): boolean => {
+  const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
+  if (prev === undefined || prev.fields !== ctx.fields || prev.mem !== ctx.mem || prev.result !== undefined
+    || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) return false;
+  const byIndex = prev.readersByIndex;
+  for (let k = 0; k < others.length; k++) {
+    const d = DENSE[others[k]];
+    if (d < 0 || d === RIP_DENSE || d === INJ_DENSE || byIndex[d] !== undefined) return false;
+  }
+  if (inj !== prev.hot[INJ_HOT]) {
+    const ok = prev.injOk;
+    if (!(ok.length > 0 && (ok[0] === inj || (ok.length > 1 && ok[1] === inj)))) return false;
+  }
+  if (rip !== prev.hot[RIP_HOT]) {
+    const l = byIndex[RIP_DENSE];
+    if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
+    // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here
+    let rule = prev.ripRule;
+    if (rule === 0) { rule = ripRuleOf(ctx); prev.ripRule = rule; }
+    if (!ripPasses(rule, rip)) return false;
+  }
+  return true;
+};
+
 /** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
 const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): EntryFailure | undefined => {
   prev.injOk.length = 0;

@@ -452,9 +452,10 @@ let lastInterruptCause: ExitCause = { reason: R.EXTERNAL_INTERRUPT, qualificatio
  * external interrupt that exits; null for any other event or outcome (the event runs, faults, or is not an instruction
  * or interrupt). The registers the exit leaves (undefined: unchanged) are in `immediateExitGprs` until the next call.
  * For the fused exit round trip of the replay engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these
- * events.
+ * events. `gprs`: the registers the machine holds (default `m.gprs`; a run of fused round trips keeps its own, see
+ * src/vmx/entry.ts `QuickRun`).
  */
-export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
+export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] = m.gprs): ExitCause | null => {
   exitGprs = undefined;
   runsUnchanged = false;
   const g = m.guest;
@@ -474,7 +475,7 @@ export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
     runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
     return null;
   }
-  exitGprs = operandsOf(m.gprs, ev);
+  exitGprs = operandsOf(gprs, ev);
   return d;
 };
 let exitGprs: Machine['gprs'] | undefined;

@@ -81,13 +81,15 @@ const view = (m: Machine): unknown => ({
   hostAlloc: m.hostAlloc,
 });
 
-const run = (quick: boolean, s0: ReplayState, chunks: readonly (readonly GuestEvent[])[]): ChunkResult[] => {
+/** The chunks replayed with the fused paths on or off; with the exit log (`log`, default) or without it (then the
+ * consecutive fused exits are taken as runs: src/vmx/entry.ts `runExit`). */
+const run = (quick: boolean, s0: ReplayState, chunks: readonly (readonly GuestEvent[])[], log = true): ChunkResult[] => {
   const was = setQuickExits(quick);
   try {
     const out: ChunkResult[] = [];
     let s = s0;
     for (const c of chunks) {
-      const r = replayChunk(s, c, true);
+      const r = replayChunk(s, c, log);
       out.push(r);
       s = r.state;
     }
@@ -123,6 +125,42 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
       expectSame(run(true, s0, chunks), run(false, s0, chunks));
     }), { numRuns: 150 });
     expect(started).toBeGreaterThan(100);
+  });
+
+  // without an exit log, consecutive fused exits are kept as a run and applied to the machine once (runExit, endRun)
+  it('runs of fused round trips (no exit log) give the same statistics, machine and hypervisor as the general path', () => {
+    let started = 0;
+    fc.assert(fc.property(configArb, fc.array(eventArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 40 }), (config, events, chunk) => {
+      const s0 = start(config);
+      if (s0 === undefined) return;
+      started++;
+      const chunks: GuestEvent[][] = [];
+      for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
+      expectSame(run(true, s0, chunks, false), run(false, s0, chunks, false));
+    }), { numRuns: 150 });
+    expect(started).toBeGreaterThan(100);
+  });
+
+  it('a run of fused round trips over the exit-heavy mix of the benchmark (HLT, an interrupt injected, CPUID, I/O, MSRs) = the general path', () => {
+    const cycle: GuestEvent[] = [
+      { op: 'cpuid', leaf: 1, subleaf: 0 }, { op: 'out', port: 0x3f8, size: 1, string: false, rep: false },
+      { op: 'in', port: 0x3fd, size: 1, string: false, rep: false }, { op: 'rdmsr', msr: 0x1b }, { op: 'wrmsr', msr: 0x6e0, value: 7n },
+      { op: 'rdtscp' }, { op: 'hlt' }, { op: 'interrupt', vector: 0xec }, { op: 'cpuid', leaf: 0xb, subleaf: 1 }, { op: 'rdtscp' },
+      { op: 'read', gva: mkGva(BASE + 0x18), size: 8, user: true },
+    ];
+    const evs: GuestEvent[] = Array.from({ length: 6 }, (_, k) => cycle.map((e) => (e.op === 'wrmsr' ? { ...e, value: BigInt(k) } : e))).flat();
+    for (const config of [DEFAULT_CONFIG, { ...DEFAULT_CONFIG, controls: { secondary: ['enable-ept', 'enable-rdtscp', 'unrestricted-guest', 'enable-vpid'] } }]) {
+      const s0 = start(config)!;
+      // one chunk, chunks that end inside a run, and the run's machine continued by the next chunk
+      for (const size of [evs.length, 7]) {
+        const chunks: GuestEvent[][] = [];
+        for (let i = 0; i < evs.length; i += size) chunks.push(evs.slice(i, i + size));
+        const fused = run(true, s0, chunks, false);
+        expect(fused[fused.length - 1].state.stopped).toBeNull();
+        expectSame(fused, run(false, s0, chunks, false));
+        expectSame(fused, run(true, s0, chunks, true).map((r) => ({ ...r, exits: [], exitEvents: [] })));
+      }
+    }
   });
 
   it('covers an entry that fails after the fused exit: an interrupt injected with RFLAGS.IF = 0 (VM-entry failure, exit 33)', () => {
