@@ -496,10 +496,8 @@ export const runExit = (
     const next = rip + bigOf(c.instructionLength!);
     rip = next > U64 ? next & U64 : next;
   }
-  if (!entryPassesWith(r.ctx, RUN_INFO_FIELDS, rip, entryInfo)) {
-    if (r.exits === 0) clearRun(r);
-    return false;
-  }
+  // (declined as the run's first exit, the run stays empty: what it noted is not read, and goes with the chunk's run)
+  if (!entryPassesWith(r.ctx, RUN_INFO_FIELDS, rip, entryInfo)) return false;
   r.exits++;
   r.entryInfo = entryInfo;
   r.rip = rip;

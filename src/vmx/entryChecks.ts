@@ -1221,8 +1221,7 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
  * in the VM-entry interruption-information field to `inj`, and in the fields `others` (encodings) to any values: what
  * `firstEntryFailureCached` would say for such fields, answered as `ripOnly` answers it (the fields in `others` have
  * no reader, the guest-rip check passes on `rip`, `inj` is the memo's value or one of `injOk`). False when the memo
- * cannot say (the entry is then checked by `firstEntryFailureCached`). Changes nothing but the cached guest-rip rule
- * of the memo's fields. For a run of fused round trips (src/vmx/entry.ts `QuickRun`): the fields stay those of the
+ * cannot say (the entry is then checked by `firstEntryFailureCached`). Changes nothing. For a run of fused round trips (src/vmx/entry.ts `QuickRun`): the fields stay those of the
  * last entry checked while the run's entries are only answered here.
  */
 export const entryPassesWith = (ctx: EntryContext, others: readonly number[], rip: bigint, inj: bigint): boolean => {
@@ -1241,10 +1240,10 @@ export const entryPassesWith = (ctx: EntryContext, others: readonly number[], ri
   if (rip !== prev.hot[RIP_HOT]) {
     const l = byIndex[RIP_DENSE];
     if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
-    // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here
-    let rule = prev.ripRule;
-    if (rule === 0) { rule = ripRuleOf(ctx); prev.ripRule = rule; }
-    if (!ripPasses(rule, rip)) return false;
+    // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here (not kept:
+    // `ripOnly` keeps it when an entry by these fields passes)
+    const rule = prev.ripRule;
+    if (!ripPasses(rule !== 0 ? rule : ripRuleOf(ctx), rip)) return false;
   }
   return true;
 };

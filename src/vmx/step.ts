@@ -462,7 +462,7 @@ export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] 
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
   if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
-  let d = decidedBefore(nr.controls, ev);
+  let d = decidedBefore(nr.controls, g.cr4, ev);
   if (d === undefined) {
     const i = instructionOf(ev);
     if (i === undefined) return null;
@@ -484,10 +484,14 @@ let runsUnchanged = false;
 // The decisions for port I/O and RDMSR/WRMSR at CPL 0 (what immediateExit asks) are a function of the controls and the
 // instruction's operands only (the bitmaps are read from the controls' memory; CR4 is not read): they are kept per
 // controls object (immutable, reused by VM entry while the controls are unchanged), by operands, so that a repeated
-// IN/OUT/RDMSR/WRMSR builds no instruction, qualification or decision again. A decision is immutable.
+// IN/OUT/RDMSR/WRMSR builds no instruction, qualification or decision again. The decisions for the instructions
+// without operands (CPUID, HLT, ...) read the controls and CR4 only: kept per controls object and CR4 value, by
+// instruction. A decision is immutable.
 let decidedControls: ExecControls | null = null;
+let decidedCr4 = 0n;
 const decidedIo = new Map<number, Decision>();
 const decidedMsr = new Map<number, Decision>();
+const decidedPlain = new Map<string, Decision>();
 /** the key of an IN/OUT event (port, size, string, REP, direction), or -1 when it has none (a port outside 16 bits) */
 const ioKey = (ev: Extract<GuestEvent, { op: 'in' | 'out' }>): number =>
   (ev.port >>> 0 === ev.port && ev.port <= 0xffff && (ev.size === 1 || ev.size === 2 || ev.size === 4))
@@ -497,31 +501,39 @@ const ioKey = (ev: Extract<GuestEvent, { op: 'in' | 'out' }>): number =>
 const msrKey = (ev: Extract<GuestEvent, { op: 'rdmsr' | 'wrmsr' }>): number =>
   (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
 /** A decision `noteDecision` kept for this event's operands under these controls, or undefined. */
-const decidedBefore = (c: ExecControls, ev: GuestEvent): Decision | undefined => {
+const decidedBefore = (c: ExecControls, cr4: bigint, ev: GuestEvent): Decision | undefined => {
   if (c !== decidedControls) {
     decidedControls = c;
+    decidedCr4 = cr4;
     decidedIo.clear();
     decidedMsr.clear();
+    decidedPlain.clear();
     return undefined;
+  }
+  if (cr4 !== decidedCr4) {
+    decidedCr4 = cr4;
+    decidedPlain.clear();
   }
   switch (ev.op) {
     case 'in': case 'out': { const k = ioKey(ev); return k < 0 ? undefined : decidedIo.get(k); }
     case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); return k < 0 ? undefined : decidedMsr.get(k); }
-    default: return undefined;
+    default: return isPlain(ev.op) ? decidedPlain.get(ev.op) : undefined;
   }
 };
+const isPlain = (op: string): op is PlainOp => Object.prototype.hasOwnProperty.call(PLAIN_INSTRUCTIONS, op);
 /** At most this many decisions kept per kind (a trace of ever new ports or MSRs starts over). */
 const MAX_DECIDED = 1024;
 const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
   if (memo.size >= MAX_DECIDED) memo.clear();
   memo.set(k, d);
 };
-/** Keeps `decide`'s decision for an IN/OUT/RDMSR/WRMSR event under `decidedControls`. */
+/** Keeps `decide`'s decision for an IN/OUT/RDMSR/WRMSR event or an instruction without operands under
+ * `decidedControls` (and `decidedCr4`). */
 const noteDecision = (ev: GuestEvent, d: Decision): void => {
   switch (ev.op) {
     case 'in': case 'out': { const k = ioKey(ev); if (k >= 0) keep(decidedIo, k, d); return; }
     case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); if (k >= 0) keep(decidedMsr, k, d); return; }
-    default:
+    default: if (isPlain(ev.op)) decidedPlain.set(ev.op, d);
   }
 };
 const DECIDE_CTX: { cpl: number; cr4: bigint } = { cpl: 0, cr4: 0n };
