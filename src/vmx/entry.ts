@@ -387,6 +387,7 @@ const VALID = 0x8000_0000n;
 const RUN_INFO_FIELDS: readonly number[] = [
   F.VM_EXIT_REASON, F.IDT_VECTORING_INFO_FIELD, F.EXIT_QUALIFICATION, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INSTRUCTION_LEN,
 ];
+const NO_FIELDS: readonly number[] = [];
 /** A run writes no field of a watched group (src/vmx/cpu.ts `watchFields`): so the entries keep the stamps, and with
  * them the controls, walk configuration and VPID of the last entry (the fast path of `exitAndResume`). */
 const runWritesUnwatched = (): boolean =>
@@ -457,11 +458,11 @@ let runsAllowed = true;
 let runsChecked = false;
 
 /**
- * One more exit in `run`, from the machine the run stands for (`m` when the run is empty: it starts from `m`):
- * what `exitAndResume(m, c, gprs, advanceRip, inject, msrWrite)` would do when it takes its shortest path (the entry
- * passes, answered from the entry-check memo by `entryPassesWith`, and reuses the non-root state), kept in the run.
- * False, having changed nothing, when it would not (an exit with a linear or guest-physical address or an error
- * code, an injection beyond 32 bits, an entry the memo cannot answer, a machine a run cannot start from): end the
+ * One more exit in `run`, from the machine the run stands for (`m` when the run is empty: it starts from `m`, which
+ * `runCanStart` must have accepted): what `exitAndResume(m, c, gprs, advanceRip, inject, msrWrite)` would do when it
+ * takes its shortest path (the entry passes, answered from the entry-check memo by `entryPassesWith`, and reuses the
+ * non-root state), kept in the run. False, having changed nothing, when it would not (an exit with a linear or
+ * guest-physical address or an error code, an injection beyond 32 bits, an entry the memo cannot answer): end the
  * run (`endRun`) and take `exitAndResume` for the exit.
  */
 export const runExit = (
@@ -473,7 +474,6 @@ export const runExit = (
   if (inject !== null && !(inject >= 0n && inject <= 0xffff_ffffn)) return false;
   const r = run as RunState;
   if (r.exits === 0) {
-    if (!runCanStart(m)) return false;
     const cpu = m.cpu;
     const f = cpu.vmcs.get(cpu.currentVmcs!)!.fields;
     r.machine = m;
@@ -497,7 +497,9 @@ export const runExit = (
     rip = next > U64 ? next & U64 : next;
   }
   // (declined as the run's first exit, the run stays empty: what it noted is not read, and goes with the chunk's run)
-  if (!entryPassesWith(r.ctx, RUN_INFO_FIELDS, rip, entryInfo)) return false;
+  // (whether a check reads an exit-information field is asked at the run's first exit only: no entry is checked by
+  // the memo while the run is open, so its readers stay as they were)
+  if (!entryPassesWith(r.ctx, r.exits === 0 ? RUN_INFO_FIELDS : NO_FIELDS, rip, entryInfo)) return false;
   r.exits++;
   r.entryInfo = entryInfo;
   r.rip = rip;

@@ -1175,6 +1175,13 @@ const onlyRipAndInjection = (prev: CheckMemo, nWritten: number): boolean => {
   return l === undefined || (l.length === 1 && l[0] === RIP_CHECK);
 };
 
+/** `v` is one of the memo's `injOk` values (one compare site for either value: a site only the start of a later run
+ * in a process reached had no type feedback and deoptimized the code it was inlined in) */
+const injOkHas = (ok: readonly bigint[], v: bigint): boolean => {
+  for (let k = 0; k < ok.length; k++) if (ok[k] === v) return true;
+  return false;
+};
+
 /**
  * True when the memo (every verdict a pass, memory unchanged) now describes `ctx.fields`, whose fields written since
  * the memo's (the first `nWritten` of writtenScratch) have no reader but GUEST_RIP's and the injection field's, the
@@ -1194,8 +1201,7 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
   let injValue = 0n;
   if (inj) {
     injValue = ctx.fields.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
-    const ok = prev.injOk;
-    if (!(ok.length > 0 && (ok[0] === injValue || (ok.length > 1 && ok[1] === injValue)))) return false;
+    if (!injOkHas(prev.injOk, injValue)) return false;
   }
   if (rip) {
     const l = byIndex[RIP_DENSE];
@@ -1234,8 +1240,7 @@ export const entryPassesWith = (ctx: EntryContext, others: readonly number[], ri
     if (d < 0 || d === RIP_DENSE || d === INJ_DENSE || byIndex[d] !== undefined) return false;
   }
   if (inj !== prev.hot[INJ_HOT]) {
-    const ok = prev.injOk;
-    if (!(ok.length > 0 && (ok[0] === inj || (ok.length > 1 && ok[1] === inj)))) return false;
+    if (!injOkHas(prev.injOk, inj)) return false;
   }
   if (rip !== prev.hot[RIP_HOT]) {
     const l = byIndex[RIP_DENSE];

@@ -517,7 +517,8 @@ const decidedBefore = (c: ExecControls, cr4: bigint, ev: GuestEvent): Decision |
   switch (ev.op) {
     case 'in': case 'out': { const k = ioKey(ev); return k < 0 ? undefined : decidedIo.get(k); }
     case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); return k < 0 ? undefined : decidedMsr.get(k); }
-    default: return isPlain(ev.op) ? decidedPlain.get(ev.op) : undefined;
+    // (only instructions without operands are kept here: any other event finds nothing)
+    default: return decidedPlain.get(ev.op);
   }
 };
 const isPlain = (op: string): op is PlainOp => Object.prototype.hasOwnProperty.call(PLAIN_INSTRUCTIONS, op);
