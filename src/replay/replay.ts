@@ -16,7 +16,7 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { accessOut, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
+import { accessOut, forgetAccessContext, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
 import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
@@ -449,6 +449,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let m = state.machine;
   let hv = state.hv;
   let stopped: string | null = null;
+  forgetAccessContext();
   const t = acc.translation;
   const l1 = l1HitStats(state.env.cost);
   // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged) and no
@@ -511,19 +512,15 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     }
     if (ev.op === 'guest_map') m = machineWith(m, { guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } });
     acc.current = state.stats.events + i;
+    // the step runEvent starts from (an access's first step, already made and counted), or none
+    let first: GuestStepResult | undefined;
     if (isAccess(ev)) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
-      const first = guestStep(state.env, m, ev, carried);
+      first = guestStep(state.env, m, ev, carried);
       accountStep(acc, first);
       if (first.outcome.result === 'passthrough') { m = first.machine; continue; }
-      const r = runEvent(state, m, hv, ev, acc, state, first);
-      m = r.m;
-      hv = r.hv;
-      if (r.stopped !== null) { stopped = r.stopped; break; }
-      continue;
-    }
-    if (quickExits) {
+    } else if (quickExits) {
       const q = quickRoundTrip(state, m, hv, ev, acc);
       if (q !== undefined) {
         if (!isResumed(q)) { m = q; continue; }
@@ -533,7 +530,11 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         continue;
       }
     }
-    const r = runEvent(state, m, hv, ev, acc, state);
+    // one call for every event the paths above did not finish (accesses that fault or exit, other events): the first
+    // exit of a run (before the guest state was saved once) and the first-touch faults of its accesses take the same
+    // call, which so has type feedback from the first run of a process (a call taken only by the first exit had none,
+    // and deoptimized this loop at the start of every later run)
+    const r = runEvent(state, m, hv, ev, acc, state, first);
     m = r.m;
     hv = r.hv;
     if (r.stopped !== null) { stopped = r.stopped; break; }

@@ -75,7 +75,8 @@ const translateContext = (env: Env, nr: NonRoot | null, g: GuestCpu, walk: NonRo
 const walkOf = (env: Env, m: Machine, g: GuestCpu): NonRoot['walk'] => {
   const base = m.nonRoot?.walk ?? { guest: null, ept: null, advancedInfo: false };
   const ept = base.ept === null ? null : base.ept.pml === undefined ? base.ept : { ...base.ept, pml: { ...base.ept.pml, index: g.pmlIndex } };
-  return { ...base, ept, guest: guestPagingOf(env.caps, g) };
+  // a literal in walkConfigOf's key order (src/vmx/entry.ts), not a spread of `base`: one hidden class for both
+  return { guest: guestPagingOf(env.caps, g), ept, advancedInfo: base.advancedInfo };
 };
 
 /** What a memory access needs from the machine besides the caches: a pure function of (env, nonRoot, guest). */
@@ -104,6 +105,18 @@ let lastContext: AccessContext | null = null;
 /** The guest and non-root objects the last context was asked for with (the same objects: nothing to compare). */
 let lastGuest: GuestCpu | null = null;
 let lastNonRoot: NonRoot | null = null;
+
+/**
+ * Drops the last access context: the next access builds one again (the same values). The replay engine calls it at
+ * the start of each chunk, so that building one is a path every run takes many times: taken only at the first
+ * accesses of a process (a new run's environment is a new object), its calls had no type feedback, and at the start
+ * of every later run they deoptimized the code of the memory-access path they were inlined into.
+ */
+export const forgetAccessContext = (): void => {
+  lastContext = null;
+  lastGuest = null;
+  lastNonRoot = null;
+};
 
 const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
   const l = lastContext;
