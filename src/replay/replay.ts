@@ -461,18 +461,21 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let hitWrites = -1;
   const hitPages = new Float64Array(6 * HIT_WAYS).fill(NaN);
   const hitNext = new Uint8Array(6);
+  /** the access kinds (bits by slot) with pages in the memo */
+  let hitKinds = 0;
   // consecutive exits taken as one run of fused round trips (none with an exit log); `m` is superseded while it is open
   const run = quickExits && acc.log === null ? newQuickRun() : null;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
+    const access = isAccess(ev);
     if (run !== null) {
-      if (!isAccess(ev) && runStep(state, m, hv, ev, acc, run)) continue;
+      if (!access && runStep(state, m, hv, ev, acc, run)) continue;
       if (run.exits > 0) m = endRun(run);
     }
     // what memoryAccessFast translated for this event when it could not finish it (guestStep takes it from there)
     let carried: Carried;
-    if (isAccess(ev)) {
+    if (access) {
       const a = ev.gva as number;
       const first = Math.floor(a / PAGE_SIZE);
       const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
@@ -489,7 +492,14 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
           if (accessOut.l1) {
-            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); for (let k = 0; k < 6 * HIT_WAYS; k++) hitPages[k] = NaN; }
+            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) {
+              hitMachine = hit;
+              hitWrites = Tlb.writeCount();
+              // only the kinds noted since the memo was last cleared hold pages
+              for (let k = 0; k < 6; k++) if ((hitKinds & (1 << k)) !== 0) for (let w = 0; w < HIT_WAYS; w++) hitPages[k * HIT_WAYS + w] = NaN;
+              hitKinds = 0;
+            }
+            hitKinds |= 1 << slot;
             hitPages[slot * HIT_WAYS + hitNext[slot]] = first;
             hitNext[slot] = (hitNext[slot] + 1) & (HIT_WAYS - 1);
             t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
@@ -514,7 +524,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     acc.current = state.stats.events + i;
     // the step runEvent starts from (an access's first step, already made and counted), or none
     let first: GuestStepResult | undefined;
-    if (isAccess(ev)) {
+    if (access) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
       first = guestStep(state.env, m, ev, carried);
