@@ -16,7 +16,7 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { accessOut, forgetAccessContext, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
+import { accessOut, forgetAccessContext, guestStep, immediateExit, PASSTHROUGH, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
 import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
@@ -529,7 +529,9 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
       first = guestStep(state.env, m, ev, carried);
       accountStep(acc, first);
-      if (first.outcome.result === 'passthrough') { m = first.machine; continue; }
+      // (by identity: the outcomes of the faults and exits of a run's first accesses have other hidden classes, which
+      // the optimized loop had not seen when it met them at the start of a later run in a process)
+      if (first.outcome === PASSTHROUGH) { m = first.machine; continue; }
     } else if (quickExits) {
       const q = quickRoundTrip(state, m, hv, ev, acc);
       if (q !== undefined) {

@@ -144,7 +144,9 @@ const ACCESSES = {
   fetch: [{ kind: 'fetch', user: false }, { kind: 'fetch', user: true }],
 } as const;
 
-const PASSTHROUGH: Outcome = { result: 'passthrough' };
+/** The outcome of every memory access that passes through (`memoryAccess`, so `guestStep` for an access): one shared
+ * object, so that a caller can tell it by identity. */
+export const PASSTHROUGH: Outcome = { result: 'passthrough' };
 
 /**
  * What `memoryAccessFast` did (one record for the process, read right after the call): on success, whether it was an
