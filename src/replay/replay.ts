@@ -16,10 +16,10 @@ import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr'
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
-import { accessOut, guestStep, immediateExit, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
+import { accessOut, forgetAccessContext, guestStep, immediateExit, PASSTHROUGH, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
-import { exitAndResume, vmEntry } from '../vmx/entry';
+import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
 import { machineWith, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
@@ -349,6 +349,24 @@ const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEv
 };
 
 /**
+ * `quickRoundTrip` inside a run of fused round trips (src/vmx/entry.ts `runExit`): an instruction or interrupt event
+ * whose exit the run takes (counted here; the machine stays superseded by the run), or an instruction that runs
+ * without an exit and changes nothing. False, having changed nothing, for any other event: end the run (`endRun`)
+ * and take the usual paths. Not with an exit log (its records read the guest at each exit).
+ */
+const runStep = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc, run: QuickRun): boolean => {
+  // (no run can start from this machine: quickRoundTrip decides the exit, once)
+  if (run.exits === 0 && !runCanStart(m)) return false;
+  const c = immediateExit(m, ev, run.exits > 0 ? run.gprs : m.gprs);
+  if (c === null) return immediateRunUnchanged();
+  const gprs = immediateExitGprs();
+  const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? (run.exits > 0 ? run.gprs : m.gprs));
+  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.inject, h.msrWrite)) return false;
+  acc.exits.add(c.reason, s0.exitCost);
+  return true;
+};
+
+/**
  * A guest_map that exited on a refused table write gives back the tables it allocated and never linked, and the
  * retry allocates from there again (interface §3: one table page per populated region, allocated upward from
  * 16 MiB, never more). The builder walks top-down and allocates a table just before writing the entry that links
@@ -431,6 +449,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let m = state.machine;
   let hv = state.hv;
   let stopped: string | null = null;
+  forgetAccessContext();
   const t = acc.translation;
   const l1 = l1HitStats(state.env.cost);
   // Memo of the L1-hit path: while the machine is `hitMachine` (an L1 hit on an MRU entry leaves it unchanged) and no
@@ -442,12 +461,21 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let hitWrites = -1;
   const hitPages = new Float64Array(6 * HIT_WAYS).fill(NaN);
   const hitNext = new Uint8Array(6);
+  /** the access kinds (bits by slot) with pages in the memo */
+  let hitKinds = 0;
+  // consecutive exits taken as one run of fused round trips (none with an exit log); `m` is superseded while it is open
+  const run = quickExits && acc.log === null ? newQuickRun() : null;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     acc.events++;
+    const access = isAccess(ev);
+    if (run !== null) {
+      if (!access && runStep(state, m, hv, ev, acc, run)) continue;
+      if (run.exits > 0) m = endRun(run);
+    }
     // what memoryAccessFast translated for this event when it could not finish it (guestStep takes it from there)
     let carried: Carried;
-    if (isAccess(ev)) {
+    if (access) {
       const a = ev.gva as number;
       const first = Math.floor(a / PAGE_SIZE);
       const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
@@ -464,7 +492,14 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
           if (accessOut.l1) {
-            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) { hitMachine = hit; hitWrites = Tlb.writeCount(); for (let k = 0; k < 6 * HIT_WAYS; k++) hitPages[k] = NaN; }
+            if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) {
+              hitMachine = hit;
+              hitWrites = Tlb.writeCount();
+              // only the kinds noted since the memo was last cleared hold pages
+              for (let k = 0; k < 6; k++) if ((hitKinds & (1 << k)) !== 0) for (let w = 0; w < HIT_WAYS; w++) hitPages[k * HIT_WAYS + w] = NaN;
+              hitKinds = 0;
+            }
+            hitKinds |= 1 << slot;
             hitPages[slot * HIT_WAYS + hitNext[slot]] = first;
             hitNext[slot] = (hitNext[slot] + 1) & (HIT_WAYS - 1);
             t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
@@ -487,19 +522,17 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     }
     if (ev.op === 'guest_map') m = machineWith(m, { guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } });
     acc.current = state.stats.events + i;
-    if (isAccess(ev)) {
+    // the step runEvent starts from (an access's first step, already made and counted), or none
+    let first: GuestStepResult | undefined;
+    if (access) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
-      const first = guestStep(state.env, m, ev, carried);
+      first = guestStep(state.env, m, ev, carried);
       accountStep(acc, first);
-      if (first.outcome.result === 'passthrough') { m = first.machine; continue; }
-      const r = runEvent(state, m, hv, ev, acc, state, first);
-      m = r.m;
-      hv = r.hv;
-      if (r.stopped !== null) { stopped = r.stopped; break; }
-      continue;
-    }
-    if (quickExits) {
+      // (by identity: the outcomes of the faults and exits of a run's first accesses have other hidden classes, which
+      // the optimized loop had not seen when it met them at the start of a later run in a process)
+      if (first.outcome === PASSTHROUGH) { m = first.machine; continue; }
+    } else if (quickExits) {
       const q = quickRoundTrip(state, m, hv, ev, acc);
       if (q !== undefined) {
         if (!isResumed(q)) { m = q; continue; }
@@ -509,11 +542,16 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         continue;
       }
     }
-    const r = runEvent(state, m, hv, ev, acc, state);
+    // one call for every event the paths above did not finish (accesses that fault or exit, other events): the first
+    // exit of a run (before the guest state was saved once) and the first-touch faults of its accesses take the same
+    // call, which so has type feedback from the first run of a process (a call taken only by the first exit had none,
+    // and deoptimized this loop at the start of every later run)
+    const r = runEvent(state, m, hv, ev, acc, state, first);
     m = r.m;
     hv = r.hv;
     if (r.stopped !== null) { stopped = r.stopped; break; }
   }
+  if (run !== null && run.exits > 0) m = endRun(run);
   const hist: Record<string, number> = {};
   // integer-like keys: an object lists them in ascending order whatever the insertion order
   for (let k = 0; k < HIST_SIZE; k++) if (acc.hist[k] !== 0) hist[String(k)] = acc.hist[k];

@@ -194,6 +194,13 @@ export const watchFields = (encs: readonly number[]): number => {
   return g;
 };
 
+/** True when the field (an encoding of the table) belongs to a watched group: a write that changes it changes a
+ * stamp. False for encodings outside the table (they are never watched). */
+export const isWatched = (enc: number): boolean => {
+  const i = indexOf(enc);
+  return i >= 0 && GROUP_BITS[i] !== 0;
+};
+
 /** The encodings of each declared group, in declaration order (for tests and diagnostics). */
 export const watchedGroups = (): readonly (readonly number[])[] =>
   Array.from({ length: groups }, (_, g) => FIELDS.filter((_f, i) => (GROUP_BITS[i] & (1 << g)) !== 0).map((f) => f.encoding));
@@ -357,6 +364,9 @@ export const vmcsWriteAll = (fields: VmcsFields, writes: Iterable<readonly [numb
   return vmcsWriteFlat(fields, encs, vals);
 };
 
+/** vmcsWriteFlat's dense indexes written, before the store's copy (at most one per write: grows with the largest batch) */
+const WRITTEN_SCRATCH: number[] = new Array<number>(64).fill(0);
+
 /**
  * `vmcsWriteAll` with the writes as two parallel arrays: encodings and values, the first `n` of them (default: all)
  * applied in order. The arrays are read during the call only (a caller may reuse them).
@@ -370,14 +380,17 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
   let vals: Array<bigint | undefined> | undefined;
   let extra: Map<number, bigint> | undefined;
   let count = base.count;
-  let written: number[] | undefined;
+  let vals0 = base.vals;
+  // the indexes written go to a scratch array first; the store keeps a copy of exactly that length
+  let nWritten = 0;
+  const written = WRITTEN_SCRATCH;
   let touched = 0;
   for (let k = 0; k < n; k++) {
     const enc = encs[k];
     const i = indexOf(enc);
     const v = values[k];
     if (i >= 0) {
-      const cur = (vals ?? base.vals)[i];
+      const cur = vals0[i];
       // the value the field holds (already truncated): nothing to write, no range test
       if (cur === v) continue;
       // a value already within the field's width is its own truncation (no new bigint; `cur === v` said it differs)
@@ -387,10 +400,10 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
         t = v & mask;
         if (cur === t) continue;
       }
-      if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); written = []; }
+      if (vals === undefined) { vals = inPlace ? base.vals as Array<bigint | undefined> : base.vals.slice(); vals0 = vals; }
       if (cur === undefined) count++;
       vals[i] = t;
-      written!.push(i);
+      written[nWritten++] = i;
       touched |= GROUP_BITS[i];
     } else {
       const t = v >= 0n && v <= ALL_64 ? v : v & ALL_64;
@@ -411,7 +424,7 @@ export const vmcsWriteFlat = (fields: VmcsFields, encs: readonly number[], value
   // the same cell when the array is shared with `base` and this scope may write it; a fresh one for a fresh copy
   // (owned by the scope that made it) or for an array shared with `base` that stays read-only
   const cell: Cell = inPlace ? base.cell : { owner: vals !== undefined ? sc : null, head: null };
-  return makeStore(vals ?? base.vals, cell, extra ?? base.extra, count, base, written ?? NO_INDEXES, stamps);
+  return makeStore(vals ?? base.vals, cell, extra ?? base.extra, count, base, nWritten === 0 ? NO_INDEXES : written.slice(0, nWritten), stamps);
 };
 
 /**

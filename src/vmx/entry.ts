@@ -18,13 +18,13 @@ import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
-import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
+import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, isWatched, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask, isSet } from './controls';
-import { firstEntryFailureCached, type EntryContext } from './entryChecks';
+import { entryPassesWith, firstEntryFailureCached, type EntryContext } from './entryChecks';
 import { CONTROL_FIELDS, controlsWithMem, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
-import { batchApply, batchPut, beginQuickExit, noteGuestLoaded, vmExit, type ExitCause } from './exit';
+import { applyExitRun, batchApply, batchPut, beginQuickExit, noteGuestLoaded, quickExitReady, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
 import { machineAfterExit, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
@@ -373,4 +373,178 @@ export const exitAndResume = (
     };
   }
   return loadAndEnter(m, cpu, f1, g.cr2, msrs, mmu, gprs, guest);
+};
+// ---------------------------------------------------------------------------------------------------------------
+// A run of fused round trips: consecutive exits that `exitAndResume` would each take through its shortest path (the
+// exit saves nothing, the VMM only advances RIP, injects an event or keeps an MSR value, the entry passes and derives
+// what the last one derived), kept as the values they change and applied to the machine once, when the run ends.
+// Between the exits of a run nothing reads the machine but the exit decisions, which read what the run leaves as it
+// was (the controls, CR4, the exit controls) and the registers (kept by the run): so the machine at the end is the one
+// the exits taken one by one would leave, without the field stores, Cpus, guests and machines in between.
+
+const VALID = 0x8000_0000n;
+/** the exit-information fields an exit of a run writes (besides GUEST_RIP and the VM-entry interruption information) */
+const RUN_INFO_FIELDS: readonly number[] = [
+  F.VM_EXIT_REASON, F.IDT_VECTORING_INFO_FIELD, F.EXIT_QUALIFICATION, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INSTRUCTION_LEN,
+];
+const NO_FIELDS: readonly number[] = [];
+/** A run writes no field of a watched group (src/vmx/cpu.ts `watchFields`): so the entries keep the stamps, and with
+ * them the controls, walk configuration and VPID of the last entry (the fast path of `exitAndResume`). */
+const runWritesUnwatched = (): boolean =>
+  !isWatched(F.GUEST_RIP) && !isWatched(F.VM_ENTRY_INTR_INFO_FIELD) && RUN_INFO_FIELDS.every((e) => !isWatched(e));
+
+/** A run of fused round trips (see `runExit`): one per replay chunk, reused from run to run. While `exits` > 0 the
+ * machine the run started from is superseded: the run's values stand for it (`gprs`: the registers it leaves). */
+export interface QuickRun {
+  readonly exits: number;
+  readonly gprs: Machine['gprs'];
+}
+
+/** A run's state (the object behind QuickRun). */
+interface RunState {
+  exits: number;
+  /** the machine the run started from (null: no run) and its current VMCS fields (those the last entry loaded) */
+  machine: Machine | null;
+  fields: VmcsFields;
+  /** the registers, guest MSR values, guest RIP and VM-entry interruption-information field (undefined: not
+   * present) the exits so far leave */
+  gprs: Machine['gprs'];
+  msrs: Machine['guestMsrs'];
+  rip: bigint;
+  entryInfo: bigint | undefined;
+  /** the last exit's reason, qualification and interruption information; the last instruction length recorded (-1:
+   * none in the run) */
+  reason: number;
+  qualification: bigint;
+  info: number | undefined;
+  len: number;
+  /** the entry-check context of the run's entries (the fields the run started from) */
+  readonly ctx: { -readonly [K in keyof EntryContext]: EntryContext[K] };
+}
+
+const EMPTY_MSRS: Machine['guestMsrs'] = new Map();
+const NO_GPRS: Machine['gprs'] = { rax: 0n, rcx: 0n };
+
+/** An empty run. */
+export const newQuickRun = (): QuickRun => {
+  const r: RunState = {
+    exits: 0, machine: null, fields: emptyFields, gprs: NO_GPRS, msrs: EMPTY_MSRS, rip: 0n, entryInfo: undefined,
+    reason: 0, qualification: 0n, info: undefined, len: -1,
+    ctx: { caps: undefined as unknown as Caps, fields: emptyFields, mem: Phys.empty, currentVmcs: 0, vmxonPtr: 0 },
+  };
+  return r;
+};
+
+/**
+ * True when a run of fused round trips can start from `m`: the guest runs in VMX non-root operation with a launched,
+ * current VMCS, VPID on (an exit and an entry with VPID off flush the caches), no access waiting for its retry, no
+ * preemption timer, empty MSR-store and MSR-load lists, and an exit would save nothing (`quickExitReady`).
+ */
+export const runCanStart = (m: Machine): boolean => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  const cpu = m.cpu;
+  if (g === null || nr === null || m.native || nr.retry !== null || m.pendingRetry !== null || nr.timer !== null || nr.vpid === 0) return false;
+  if (cpu.vmx !== 'non-root' || cpu.currentVmcs === null || cpu.blockingByMovSs || nr.controls.mem !== cpu.mem) return false;
+  const st = cpu.vmcs.get(cpu.currentVmcs);
+  if (st === undefined || st.launch !== 'launched' || st.corrupted === true) return false;
+  const loadCount = st.fields.get(F.VM_ENTRY_MSR_LOAD_COUNT);
+  if (loadCount !== undefined && (loadCount & 0xffff_ffffn) !== 0n) return false;
+  if (!runsChecked) { runsChecked = true; runsAllowed = runWritesUnwatched(); }
+  return runsAllowed && quickExitReady(m, st.fields);
+};
+/** false when a field a run writes is watched (then no run starts); known once the first run was asked for */
+let runsAllowed = true;
+let runsChecked = false;
+
+/**
+ * One more exit in `run`, from the machine the run stands for (`m` when the run is empty: it starts from `m`, which
+ * `runCanStart` must have accepted): what `exitAndResume(m, c, gprs, advanceRip, inject, msrWrite)` would do when it
+ * takes its shortest path (the entry passes, answered from the entry-check memo by `entryPassesWith`, and reuses the
+ * non-root state), kept in the run. False, having changed nothing, when it would not (an exit with a linear or
+ * guest-physical address or an error code, an injection beyond 32 bits, an entry the memo cannot answer): end the
+ * run (`endRun`) and take `exitAndResume` for the exit.
+ */
+export const runExit = (
+  run: QuickRun, m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
+  msrWrite: MsrWrite | null,
+): boolean => {
+  if (c.guestLinear !== undefined || c.guestPhysical !== undefined || c.interruptionErrorCode !== undefined) return false;
+  if (advanceRip && c.instructionLength === undefined) return false;
+  if (inject !== null && !(inject >= 0n && inject <= 0xffff_ffffn)) return false;
+  const r = run as RunState;
+  if (r.exits === 0) {
+    const cpu = m.cpu;
+    const f = cpu.vmcs.get(cpu.currentVmcs!)!.fields;
+    r.machine = m;
+    r.fields = f;
+    r.gprs = m.gprs;
+    r.msrs = m.guestMsrs;
+    r.rip = m.guest!.rip;
+    r.entryInfo = f.get(F.VM_ENTRY_INTR_INFO_FIELD);
+    r.len = -1;
+    const ctx = r.ctx;
+    ctx.caps = cpu.caps; ctx.fields = f; ctx.mem = cpu.mem; ctx.currentVmcs = cpu.currentVmcs!; ctx.vmxonPtr = cpu.vmxonPtr ?? 0;
+  }
+  // SDM "Updating VM-Entry Control Fields": the exit clears the valid bit of the injection field; then the VMM's
+  // writes: the event to inject, RIP past the instruction (skip_emulated_instruction)
+  const held = r.entryInfo;
+  let entryInfo = held === undefined ? 0n : held >= VALID ? held & ~VALID : held;
+  if (inject !== null) entryInfo = inject;
+  let rip = r.rip;
+  if (advanceRip) {
+    const next = rip + bigOf(c.instructionLength!);
+    rip = next > U64 ? next & U64 : next;
+  }
+  // (declined as the run's first exit, the run stays empty: what it noted is not read, and goes with the chunk's run)
+  // (whether a check reads an exit-information field is asked at the run's first exit only: no entry is checked by
+  // the memo while the run is open, so its readers stay as they were)
+  if (!entryPassesWith(r.ctx, r.exits === 0 ? RUN_INFO_FIELDS : NO_FIELDS, rip, entryInfo)) return false;
+  r.exits++;
+  r.entryInfo = entryInfo;
+  r.rip = rip;
+  r.reason = c.reason;
+  r.qualification = c.qualification;
+  r.info = c.interruptionInfo;
+  if (c.instructionLength !== undefined) r.len = c.instructionLength;
+  if (gprs !== undefined) r.gprs = gprs;
+  if (msrWrite !== null) r.msrs = withMsr(r.msrs, msrWrite);
+  return true;
+};
+
+const clearRun = (r: RunState): void => {
+  r.exits = 0;
+  r.machine = null;
+  r.fields = emptyFields;
+  r.gprs = NO_GPRS;
+  r.msrs = EMPTY_MSRS;
+  r.ctx.fields = emptyFields;
+  r.ctx.mem = Phys.empty;
+};
+
+/**
+ * The machine a run of fused round trips leaves (`run.exits` > 0): its writes applied to the fields it started from
+ * in one batch (`applyExitRun`), the last entry checked (it passes: `runExit` asked), the guest at the new RIP, the
+ * registers and MSR values; the non-root state and caches of the machine it started from. The run is empty after.
+ */
+export const endRun = (run: QuickRun): Machine => {
+  const r = run as RunState;
+  const m = r.machine!;
+  const g = m.guest!;
+  const nr = m.nonRoot!;
+  const cpu0 = m.cpu;
+  const f = r.fields;
+  const f1 = applyExitRun(f, r.reason, r.qualification, r.info, r.len, r.entryInfo, r.rip);
+  const ctx = r.ctx;
+  ctx.fields = f1;
+  const failure = firstEntryFailureCached(ctx);
+  if (failure !== undefined || !sameStamps(f, f1)) throw new Error('endRun: the entry of a run of fused round trips did not take the shortest path');
+  const guest: GuestCpu = r.rip === g.rip ? g : {
+    cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip: r.rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
+  };
+  noteGuestLoaded(guest, f1, true);
+  const cpu = withCurrentFields(cpu0, f1);
+  const out = machineAfterExit(m, cpu, m.mmu, guest, nr, r.msrs, r.gprs, g.cr2);
+  clearRun(r);
+  return out;
 };

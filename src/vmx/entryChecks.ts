@@ -1175,6 +1175,13 @@ const onlyRipAndInjection = (prev: CheckMemo, nWritten: number): boolean => {
   return l === undefined || (l.length === 1 && l[0] === RIP_CHECK);
 };
 
+/** `v` is one of the memo's `injOk` values (one compare site for either value: a site only the start of a later run
+ * in a process reached had no type feedback and deoptimized the code it was inlined in) */
+const injOkHas = (ok: readonly bigint[], v: bigint): boolean => {
+  for (let k = 0; k < ok.length; k++) if (ok[k] === v) return true;
+  return false;
+};
+
 /**
  * True when the memo (every verdict a pass, memory unchanged) now describes `ctx.fields`, whose fields written since
  * the memo's (the first `nWritten` of writtenScratch) have no reader but GUEST_RIP's and the injection field's, the
@@ -1194,8 +1201,7 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
   let injValue = 0n;
   if (inj) {
     injValue = ctx.fields.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
-    const ok = prev.injOk;
-    if (!(ok.length > 0 && (ok[0] === injValue || (ok.length > 1 && ok[1] === injValue)))) return false;
+    if (!injOkHas(prev.injOk, injValue)) return false;
   }
   if (rip) {
     const l = byIndex[RIP_DENSE];
@@ -1212,6 +1218,38 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
   }
   if (inj) prev.hot[INJ_HOT] = injValue;
   prev.fields = ctx.fields;
+  return true;
+};
+
+/**
+ * True when VM entry passes with the fields of the last entry checked with these capabilities (`ctx.fields`, which must
+ * be those very fields, with this memory, VMCS and VMXON region; and that entry passed) changed in GUEST_RIP to `rip`,
+ * in the VM-entry interruption-information field to `inj`, and in the fields `others` (encodings) to any values: what
+ * `firstEntryFailureCached` would say for such fields, answered as `ripOnly` answers it (the fields in `others` have
+ * no reader, the guest-rip check passes on `rip`, `inj` is the memo's value or one of `injOk`). False when the memo
+ * cannot say (the entry is then checked by `firstEntryFailureCached`). Changes nothing. For a run of fused round trips (src/vmx/entry.ts `QuickRun`): the fields stay those of the
+ * last entry checked while the run's entries are only answered here.
+ */
+export const entryPassesWith = (ctx: EntryContext, others: readonly number[], rip: bigint, inj: bigint): boolean => {
+  const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
+  if (prev === undefined || prev.fields !== ctx.fields || prev.mem !== ctx.mem || prev.result !== undefined
+    || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) return false;
+  const byIndex = prev.readersByIndex;
+  for (let k = 0; k < others.length; k++) {
+    const d = DENSE[others[k]];
+    if (d < 0 || d === RIP_DENSE || d === INJ_DENSE || byIndex[d] !== undefined) return false;
+  }
+  if (inj !== prev.hot[INJ_HOT]) {
+    if (!injOkHas(prev.injOk, inj)) return false;
+  }
+  if (rip !== prev.hot[RIP_HOT]) {
+    const l = byIndex[RIP_DENSE];
+    if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
+    // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here (not kept:
+    // `ripOnly` keeps it when an entry by these fields passes)
+    const rule = prev.ripRule;
+    if (!ripPasses(rule !== 0 ? rule : ripRuleOf(ctx), rip)) return false;
+  }
   return true;
 };
 

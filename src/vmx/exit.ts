@@ -81,9 +81,11 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
     appliedInfo = info;
     appliedLen = len !== undefined ? len : known ? appliedLen : -1;
   }
-  // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared
-  const entryInfo = vmcsRead(f, F.VM_ENTRY_INTR_INFO_FIELD);
-  put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo < VALID ? entryInfo : entryInfo & ~VALID);
+  // SDM "Updating VM-Entry Control Fields": bit 31 of the VM-entry interruption-information field is cleared (no write
+  // when the field holds a value with the bit clear: writing it back would store the value it holds)
+  const entryInfo = f.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if (entryInfo === undefined) put(F.VM_ENTRY_INTR_INFO_FIELD, 0n);
+  else if (entryInfo >= VALID) put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo & ~VALID);
 };
 
 // What the exit controls and the MSR-store count decide, per version of those fields (they change only when the VMM
@@ -229,6 +231,42 @@ export const beginQuickExit = (m: Machine, f: VmcsFields, c: ExitCause): boolean
   count = 0;
   record(f, c, false);
   return true;
+};
+
+/**
+ * `beginQuickExit`'s conditions without starting a batch: an exit from `m` (current fields `f`) would save nothing
+ * (the guest is the one the last VM entry loaded from `f`, no preemption timer runs, the MSR-store list is empty).
+ */
+export const quickExitReady = (m: Machine, f: VmcsFields): boolean => {
+  const g = m.guest;
+  const nr = m.nonRoot;
+  return g !== null && nr !== null && nr.timer === null && g === loadedGuest && f === loadedFields && decisionsOf(f).storeCount === 0;
+};
+
+/**
+ * The fields `f` after a run of exits that each saved nothing (`quickExitReady`), each followed by the VMM's writes
+ * of GUEST_RIP and the VM-entry interruption-information field, as one batch: what the run's writes leave in each
+ * field (SDM "Basic VM-Exit Information": the last exit's reason, qualification, interruption information, and the
+ * last instruction length recorded; IDT-vectoring information 0), `entryInfo` in the VM-entry interruption-information
+ * field (undefined: not written) and `rip` in GUEST_RIP. `info` undefined: the last exit had no interruption
+ * information (the field reads 0); `len` -1: no exit of the run recorded a length. Only for exits without a linear
+ * or guest-physical address or an error code (src/vmx/entry.ts `QuickRun` declines the others).
+ */
+export const applyExitRun = (
+  f: VmcsFields, reason: number, qualification: bigint, info: number | undefined, len: number, entryInfo: bigint | undefined, rip: bigint,
+): VmcsFields => {
+  count = 0;
+  put(F.VM_EXIT_REASON, bigOf(reason));
+  put(F.IDT_VECTORING_INFO_FIELD, 0n);
+  put(F.EXIT_QUALIFICATION, qualification);
+  put(F.VM_EXIT_INTR_INFO, info === undefined ? 0n : infoBig(info));
+  if (len >= 0) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(len));
+  if (entryInfo !== undefined) put(F.VM_ENTRY_INTR_INFO_FIELD, entryInfo);
+  put(F.GUEST_RIP, rip);
+  const f1 = vmcsWriteFlat(f, ENCS, VALS, count);
+  // the values `record` would know of the last exit's writes are not kept: its next call writes every field
+  applied = null;
+  return f1;
 };
 
 /** Appends a write to the batch begun by `beginQuickExit` (applied after the ones before it). */

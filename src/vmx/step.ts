@@ -19,7 +19,7 @@ import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
 import { R } from './exitReasons';
-import { decide, type Instruction, SECONDARY_EXEC, secondaryOn } from './exitConditions';
+import { decide, type Decision, type ExecControls, type Instruction, SECONDARY_EXEC, secondaryOn } from './exitConditions';
 import * as Cr from './crShadow';
 import { onException } from './exceptionBitmap';
 import { advance, rateShift } from './preemptionTimer';
@@ -75,7 +75,8 @@ const translateContext = (env: Env, nr: NonRoot | null, g: GuestCpu, walk: NonRo
 const walkOf = (env: Env, m: Machine, g: GuestCpu): NonRoot['walk'] => {
   const base = m.nonRoot?.walk ?? { guest: null, ept: null, advancedInfo: false };
   const ept = base.ept === null ? null : base.ept.pml === undefined ? base.ept : { ...base.ept, pml: { ...base.ept.pml, index: g.pmlIndex } };
-  return { ...base, ept, guest: guestPagingOf(env.caps, g) };
+  // a literal in walkConfigOf's key order (src/vmx/entry.ts), not a spread of `base`: one hidden class for both
+  return { guest: guestPagingOf(env.caps, g), ept, advancedInfo: base.advancedInfo };
 };
 
 /** What a memory access needs from the machine besides the caches: a pure function of (env, nonRoot, guest). */
@@ -104,6 +105,18 @@ let lastContext: AccessContext | null = null;
 /** The guest and non-root objects the last context was asked for with (the same objects: nothing to compare). */
 let lastGuest: GuestCpu | null = null;
 let lastNonRoot: NonRoot | null = null;
+
+/**
+ * Drops the last access context: the next access builds one again (the same values). The replay engine calls it at
+ * the start of each chunk, so that building one is a path every run takes many times: taken only at the first
+ * accesses of a process (a new run's environment is a new object), its calls had no type feedback, and at the start
+ * of every later run they deoptimized the code of the memory-access path they were inlined into.
+ */
+export const forgetAccessContext = (): void => {
+  lastContext = null;
+  lastGuest = null;
+  lastNonRoot = null;
+};
 
 const accessContext = (env: Env, m: Machine, g: GuestCpu): AccessContext => {
   const l = lastContext;
@@ -140,7 +153,9 @@ const accessOf = (ev: MemoryAccess): (typeof ACCESSES)[MemoryAccess['op']][numbe
   return ev.op === 'read' ? ACCESSES.read[u] : ev.op === 'write' ? ACCESSES.write[u] : ACCESSES.fetch[u];
 };
 
-const PASSTHROUGH: Outcome = { result: 'passthrough' };
+/** The outcome of every memory access that passes through (`memoryAccess`, so `guestStep` for an access): one shared
+ * object, so that a caller can tell it by identity. */
+export const PASSTHROUGH: Outcome = { result: 'passthrough' };
 
 /**
  * What `memoryAccessFast` did (one record for the process, read right after the call): on success, whether it was an
@@ -442,39 +457,110 @@ const interruptExit = (m: Machine, vector: number): ExitCause | null => {
   // SDM "Information for VM Exits Due to Vectored Events": with "acknowledge interrupt on exit" = 0 the
   // interrupt is not acknowledged and the VM-exit interruption-information field is invalid
   const ack = (vmcsRead(currentFields(m.cpu), F.VM_EXIT_CONTROLS) & ACK_INTR_ON_EXIT) !== 0n;
-  return ack
+  // the cause of the last interrupt exit again for the same vector and acknowledgement (an immutable value)
+  if (vector === lastInterruptVector && ack === lastInterruptAck) return lastInterruptCause;
+  const cause: ExitCause = ack
     ? { reason: R.EXTERNAL_INTERRUPT, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false }) }
     : { reason: R.EXTERNAL_INTERRUPT, qualification: 0n };
+  lastInterruptVector = vector;
+  lastInterruptAck = ack;
+  lastInterruptCause = cause;
+  return cause;
 };
+let lastInterruptVector = -1;
+let lastInterruptAck = false;
+let lastInterruptCause: ExitCause = { reason: R.EXTERNAL_INTERRUPT, qualification: 0n };
 
 /**
  * The VM exit `guestStep` takes for an instruction event that exits (SDM "Instructions That Cause VM Exits ...") or an
  * external interrupt that exits; null for any other event or outcome (the event runs, faults, or is not an instruction
  * or interrupt). The registers the exit leaves (undefined: unchanged) are in `immediateExitGprs` until the next call.
  * For the fused exit round trip of the replay engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these
- * events.
+ * events. `gprs`: the registers the machine holds (default `m.gprs`; a run of fused round trips keeps its own, see
+ * src/vmx/entry.ts `QuickRun`).
  */
-export const immediateExit = (m: Machine, ev: GuestEvent): ExitCause | null => {
+export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] = m.gprs): ExitCause | null => {
   exitGprs = undefined;
   runsUnchanged = false;
   const g = m.guest;
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
   if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
-  const i = instructionOf(ev);
-  if (i === undefined) return null;
-  // decide reads the context during the call only: one object for every call
-  DECIDE_CTX.cr4 = g.cr4;
-  const d = decide(nr.controls, DECIDE_CTX, i);
+  let d = decidedBefore(nr.controls, g.cr4, ev);
+  if (d === undefined) {
+    const i = instructionOf(ev);
+    if (i === undefined) return null;
+    // decide reads the context during the call only: one object for every call
+    DECIDE_CTX.cr4 = g.cr4;
+    d = decide(nr.controls, DECIDE_CTX, i);
+    noteDecision(ev, d);
+  }
   if (d.kind !== 'exit') {
     runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
     return null;
   }
-  exitGprs = operandsOf(m.gprs, ev);
+  exitGprs = operandsOf(gprs, ev);
   return d;
 };
 let exitGprs: Machine['gprs'] | undefined;
 let runsUnchanged = false;
+
+// The decisions for port I/O and RDMSR/WRMSR at CPL 0 (what immediateExit asks) are a function of the controls and the
+// instruction's operands only (the bitmaps are read from the controls' memory; CR4 is not read): they are kept per
+// controls object (immutable, reused by VM entry while the controls are unchanged), by operands, so that a repeated
+// IN/OUT/RDMSR/WRMSR builds no instruction, qualification or decision again. The decisions for the instructions
+// without operands (CPUID, HLT, ...) read the controls and CR4 only: kept per controls object and CR4 value, by
+// instruction. A decision is immutable.
+let decidedControls: ExecControls | null = null;
+let decidedCr4 = 0n;
+const decidedIo = new Map<number, Decision>();
+const decidedMsr = new Map<number, Decision>();
+const decidedPlain = new Map<string, Decision>();
+/** the key of an IN/OUT event (port, size, string, REP, direction), or -1 when it has none (a port outside 16 bits) */
+const ioKey = (ev: Extract<GuestEvent, { op: 'in' | 'out' }>): number =>
+  (ev.port >>> 0 === ev.port && ev.port <= 0xffff && (ev.size === 1 || ev.size === 2 || ev.size === 4))
+    ? ev.port + ev.size * 0x1_0000 + (ev.string ? 0x8_0000 : 0) + (ev.rep ? 0x10_0000 : 0) + (ev.op === 'out' ? 0x20_0000 : 0)
+    : -1;
+/** the key of an RDMSR/WRMSR event (the MSR index, and the direction), or -1 when it has none */
+const msrKey = (ev: Extract<GuestEvent, { op: 'rdmsr' | 'wrmsr' }>): number =>
+  (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
+/** A decision `noteDecision` kept for this event's operands under these controls, or undefined. */
+const decidedBefore = (c: ExecControls, cr4: bigint, ev: GuestEvent): Decision | undefined => {
+  if (c !== decidedControls) {
+    decidedControls = c;
+    decidedCr4 = cr4;
+    decidedIo.clear();
+    decidedMsr.clear();
+    decidedPlain.clear();
+    return undefined;
+  }
+  if (cr4 !== decidedCr4) {
+    decidedCr4 = cr4;
+    decidedPlain.clear();
+  }
+  switch (ev.op) {
+    case 'in': case 'out': { const k = ioKey(ev); return k < 0 ? undefined : decidedIo.get(k); }
+    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); return k < 0 ? undefined : decidedMsr.get(k); }
+    // (only instructions without operands are kept here: any other event finds nothing)
+    default: return decidedPlain.get(ev.op);
+  }
+};
+const isPlain = (op: string): op is PlainOp => Object.prototype.hasOwnProperty.call(PLAIN_INSTRUCTIONS, op);
+/** At most this many decisions kept per kind (a trace of ever new ports or MSRs starts over). */
+const MAX_DECIDED = 1024;
+const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
+  if (memo.size >= MAX_DECIDED) memo.clear();
+  memo.set(k, d);
+};
+/** Keeps `decide`'s decision for an IN/OUT/RDMSR/WRMSR event or an instruction without operands under
+ * `decidedControls` (and `decidedCr4`). */
+const noteDecision = (ev: GuestEvent, d: Decision): void => {
+  switch (ev.op) {
+    case 'in': case 'out': { const k = ioKey(ev); if (k >= 0) keep(decidedIo, k, d); return; }
+    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); if (k >= 0) keep(decidedMsr, k, d); return; }
+    default: if (isPlain(ev.op)) decidedPlain.set(ev.op, d);
+  }
+};
 const DECIDE_CTX: { cpl: number; cr4: bigint } = { cpl: 0, cr4: 0n };
 /** The registers the exit of the last `immediateExit` leaves (undefined: unchanged). */
 export const immediateExitGprs = (): Machine['gprs'] | undefined => exitGprs;

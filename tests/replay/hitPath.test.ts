@@ -85,6 +85,31 @@ describe('L1 TLB hit path (SDM 4.10.2.3 "Details of TLB Use": a translation from
     expect(accessOut.carried).toBeUndefined();
   });
 
+  // the L1-hit memo of a chunk (replay.ts) is kept while the machine and the cache arrays are unchanged: one event
+  // per chunk starts every event with an empty memo, so both ways must count the same hits, walks and cycles
+  it('the L1-hit memo: the same statistics and TLB in one chunk as one event per chunk, with events that change the TLB in between', () => {
+    const arbEvent: fc.Arbitrary<GuestEvent> = fc.oneof(
+      { weight: 6, arbitrary: arbAccess.map((a): GuestEvent => ({ ...a, gva: mkGva((a.gva as number) & ~0xff), size: 8 })) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 }).map((p): GuestEvent => ({ op: 'invlpg', gva: mkGva(BASE + p * 0x1000) })) },
+      { weight: 1, arbitrary: fc.constant<GuestEvent>({ op: 'cpuid', leaf: 0, subleaf: 0 }) },
+    );
+    fc.assert(fc.property(fc.array(arbEvent, { minLength: 1, maxLength: 60 }), (evs) => {
+      const s0 = start();
+      const one = replayChunk(s0, evs).state;
+      const split = evs.reduce((s, e) => replayChunk(s, [e]).state, s0);
+      expect(one.stats).toEqual(split.stats);
+      expect(Tlb.allEntries(one.machine.mmu.tlb)).toEqual(Tlb.allEntries(split.machine.mmu.tlb));
+    }), { numRuns: 60 });
+    // a page noted in the memo, dropped from the TLB (INVLPG), then a hit on another page (the memo is cleared for the
+    // new machine) before the page is read again: a walk, not a hit
+    const read = (page: number, user = true): GuestEvent => ({ op: 'read', gva: mkGva(BASE + page * 0x1000 + 8), size: 8, user });
+    const evs: GuestEvent[] = [read(0), read(1), read(0), read(1), { op: 'invlpg', gva: mkGva(BASE) }, read(1), read(1), read(0), read(0)];
+    const s0 = start();
+    const one = replayChunk(s0, evs).state;
+    expect(one.stats).toEqual(evs.reduce((s, e) => replayChunk(s, [e]).state, s0).stats);
+    expect(one.stats.translation.walks).toBeGreaterThan(replayChunk(s0, evs.slice(0, 4)).state.stats.translation.walks);
+  });
+
   it('after the first read of a page, N more reads of it are N L1 hits and no walk, in one chunk or one event per chunk', () => {
     const first: GuestEvent = { op: 'read', gva: mkGva(BASE + 0x10), size: 8, user: true };
     const s0 = replayChunk(start(), [first]).state;

@@ -9,7 +9,7 @@ import * as Phys from '../../src/arch/phys';
 import { Caps, presetByName } from '../../src/vmx/caps';
 import { vmcsWrite, vmcsWriteAll, type VmcsFields } from '../../src/vmx/cpu';
 import { validVmcs } from '../../src/vmx/defaultState';
-import { EntryContext, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
+import { EntryContext, entryPassesWith, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
 import { F, FIELDS } from '../../src/vmx/fields';
 import { transient } from '../../src/arch/transient';
 
@@ -221,6 +221,50 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
       entry(f);
       expect(ids).toEqual([undefined, undefined, undefined, 'guest-rip']);
     }
+  });
+
+  // src/vmx/entry.ts runExit: the entries of a run of fused round trips are answered by entryPassesWith from the memo
+  // of the last entry checked (the fields then differ in RIP, the injection field and exit-information fields only)
+  it('entryPassesWith: every entry it passes passes all checks (firstEntryFailure), after exits, injections, RIP jumps and IF flips', () => {
+    const EXIT_INFO = [F.VM_EXIT_REASON, F.IDT_VECTORING_INFO_FIELD, F.EXIT_QUALIFICATION, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INSTRUCTION_LEN];
+    const ripArb = fc.oneof(
+      fc.constantFrom(0x1000n, 0xffff_fff8n, 0x1_0000_0000n, (1n << 47n) - 8n, (1n << 48n) - 8n, (1n << 57n) - 8n, (1n << 64n) - (1n << 48n) - 2n, (1n << 64n) - 8n),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    );
+    const stepArb = fc.oneof(
+      fc.record({ kind: fc.constant('emulate' as const), len: fc.integer({ min: 1, max: 15 }) }),
+      fc.record({ kind: fc.constant('jump' as const), rip: ripArb }),
+      fc.record({ kind: fc.constant('inject' as const), vector: fc.constantFrom(0x20, 0xec) }),
+      fc.constantFrom({ kind: 'exit' as const }, { kind: 'if' as const }, { kind: 'cs-l' as const }),
+    );
+    let passed = 0;
+    fc.assert(fc.property(ripArb, fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 30 }), fc.array(ripArb, { minLength: 1, maxLength: 4 }), (rip0, la57, steps, probes) => {
+      const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
+      const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
+      let f = vmcsWrite(vmcsWrite(valid, F.GUEST_RIP, rip0), F.GUEST_CR4, (valid.get(F.GUEST_CR4) ?? 0n) | (la57 ? 1n << 12n : 0n));
+      for (const st of steps) {
+        const rip = f.get(F.GUEST_RIP) ?? 0n;
+        const inj = f.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
+        if (st.kind === 'emulate') f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 10n], [F.GUEST_RIP, (rip + BigInt(st.len)) & 0xffff_ffff_ffff_ffffn]]);
+        else if (st.kind === 'jump') f = vmcsWrite(f, F.GUEST_RIP, st.rip);
+        else if (st.kind === 'inject') f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 1n], [F.VM_ENTRY_INTR_INFO_FIELD, 0x8000_0000n | BigInt(st.vector)]]);
+        else if (st.kind === 'exit') f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 12n], [F.VM_ENTRY_INTR_INFO_FIELD, inj & ~0x8000_0000n]]);
+        else if (st.kind === 'if') f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) ^ (1n << 9n));
+        else f = vmcsWrite(f, F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n));
+        // the memo now describes f; ask about f with other RIP and injection values (the memo is left as it is)
+        if (firstEntryFailureCached(ctxOf(f)) !== undefined) continue;
+        const injNow = f.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
+        for (const r of [...probes, (f.get(F.GUEST_RIP) ?? 0n)]) {
+          for (const i of [injNow, injNow & ~0x8000_0000n, 0x8000_00ecn, 0xecn, 0n]) {
+            if (!entryPassesWith(ctxOf(f), EXIT_INFO, r, i)) continue;
+            passed++;
+            const g = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 30n], [F.EXIT_QUALIFICATION, 0x3f80001n], [F.VM_EXIT_INSTRUCTION_LEN, 2n], [F.GUEST_RIP, r], [F.VM_ENTRY_INTR_INFO_FIELD, i]]);
+            expect(firstEntryFailure(ctxOf(g))).toBeUndefined();
+          }
+        }
+      }
+    }), { numRuns: 120 });
+    expect(passed).toBeGreaterThan(100);
   });
 
   it('an interrupt injected after each HLT, then RFLAGS.IF cleared: the next injection fails (guest-rflags-if-injection)', () => {

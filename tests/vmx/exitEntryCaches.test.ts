@@ -129,3 +129,19 @@ describe('VM entry: decoded controls reused only while their fields are unchange
     }), { numRuns: 40 });
   });
 });
+
+describe('SDM "Updating VM-Entry Control Fields": a VM exit clears the valid bit of the VM-entry interruption-information field', () => {
+  it('written 0 when the field is absent, its valid bit cleared when set, left as it is when clear', () => {
+    const m = running();
+    const withInfo = (v: bigint | undefined): Machine => {
+      const fields = new Map([...currentFields(m.cpu)].filter(([k]) => k !== F.VM_ENTRY_INTR_INFO_FIELD));
+      if (v !== undefined) fields.set(F.VM_ENTRY_INTR_INFO_FIELD, v);
+      return { ...m, cpu: withCurrentFields(m.cpu, fields) };
+    };
+    for (const [before, after] of [[undefined, 0n], [0x8000_00ecn, 0xecn], [0xecn, 0xecn], [0n, 0n]] as const) {
+      const f = currentFields(vmExit(withInfo(before), CPUID).machine.cpu);
+      expect(f.has(F.VM_ENTRY_INTR_INFO_FIELD)).toBe(true);
+      expect(f.get(F.VM_ENTRY_INTR_INFO_FIELD)).toBe(after);
+    }
+  });
+});
