@@ -135,11 +135,9 @@ interface Acc {
   /** pages touched in this chunk (with repeats; merged into the persistent sets at the end of the chunk) */
   gvaPages: number[];
   gpaPages: number[];
-  /** the last few distinct pages pushed (a page among them is not pushed again): rings of RECENT entries */
-  recentGva: Float64Array;
-  recentGpa: Float64Array;
-  nextGva: number;
-  nextGpa: number;
+  /** pages pushed in this chunk, direct-mapped by page number (a page found in its slot is not pushed again) */
+  seenGva: Float64Array;
+  seenGpa: Float64Array;
   guestFaults: number;
   log: ExitRecord[] | null;
   /** the address-space roots so far (the state's, plus this chunk's CR3 loads) */
@@ -152,16 +150,22 @@ interface Acc {
 const MAX_ITERATIONS = 64;
 const HIST_SIZE = 64;
 
-/** Pages remembered per chunk to skip repeated pushes (a trace alternating between a code and a few data pages). */
-const RECENT = 8;
-const isRecent = (ring: Float64Array, p: number): boolean => {
-  for (let i = 0; i < RECENT; i++) if (ring[i] === p) return true;
+/**
+ * Pages remembered per chunk to skip repeated pushes, by page number modulo the table's size (a power of two): a
+ * program's code and data pages and the page-table pages of its walks come back again and again. The table is sized
+ * to the chunk (a chunk of a few events makes a small one).
+ */
+const SEEN_MAX = 4096;
+const seenTable = (events: number): Float64Array => new Float64Array(Math.min(SEEN_MAX, 2 ** Math.ceil(Math.log2(Math.max(8, events))))).fill(NaN);
+/** Was page `p` pushed already (found in its slot)? Else it is noted there. */
+const seenBefore = (table: Float64Array, p: number): boolean => {
+  const slot = p & (table.length - 1);
+  if (table[slot] === p) return true;
+  table[slot] = p;
   return false;
 };
 const pushGva = (acc: Acc, p: number): void => {
-  acc.gvaPages.push(p);
-  acc.recentGva[acc.nextGva] = p;
-  acc.nextGva = (acc.nextGva + 1) & (RECENT - 1);
+  if (!seenBefore(acc.seenGva, p)) acc.gvaPages.push(p);
 };
 
 /** Counts one step's translation statistics: the totals, and one histogram entry per walk. */
@@ -176,9 +180,9 @@ const accountTranslation = (acc: Acc, t: Cost.TranslationStats): void => {
   }
 };
 
-/** Counts a guest-physical page a step touched (skipped when one of the last RECENT pages counted). */
+/** Counts a guest-physical page a step touched (skipped when this chunk counted it already, `seenBefore`). */
 const accountGpaPage = (acc: Acc, p: number): void => {
-  if (!isRecent(acc.recentGpa, p)) { acc.gpaPages.push(p); acc.recentGpa[acc.nextGpa] = p; acc.nextGpa = (acc.nextGpa + 1) & (RECENT - 1); }
+  if (!seenBefore(acc.seenGpa, p)) acc.gpaPages.push(p);
 };
 
 /** Counts what one step translated and the guest-physical pages it touched. */
@@ -443,7 +447,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   const acc: Acc = {
     events: 0, exits: new ExitTally(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
     translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
-    gvaPages: [], gpaPages: [], recentGva: new Float64Array(RECENT).fill(NaN), recentGpa: new Float64Array(RECENT).fill(NaN), nextGva: 0, nextGpa: 0, guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
+    gvaPages: [], gpaPages: [], seenGva: seenTable(events.length), seenGpa: seenTable(events.length), guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
@@ -480,7 +484,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       const first = Math.floor(a / PAGE_SIZE);
       const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
       if (first === last) {
-        if (first !== acc.recentGva[(acc.nextGva - 1) & (RECENT - 1)] && !isRecent(acc.recentGva, first)) pushGva(acc, first);
+        pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
         const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
         if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, slot, first)) {
@@ -511,7 +515,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         }
         carried = accessOut.carried;
       } else {
-        for (let p = first; p <= last; p++) if (!isRecent(acc.recentGva, p)) pushGva(acc, p);
+        for (let p = first; p <= last; p++) pushGva(acc, p);
       }
     } else if (ev.op === 'run') {
       acc.guestCycles += Number(ev.cycles);
