@@ -113,32 +113,29 @@ const expectSame = (a: ChunkResult[], b: ChunkResult[]): void => {
   }
 };
 
+/** Random traces in random chunks under random configurations: the fused path and the general one agree (`log`: keep
+ * the exit log; without it, runs of fused round trips are made). */
+const sameOverRandomTraces = (log: boolean): void => {
+  let started = 0;
+  fc.assert(fc.property(configArb, fc.array(eventArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 40 }), (config, events, chunk) => {
+    const s0 = start(config);
+    if (s0 === undefined) return;
+    started++;
+    const chunks: GuestEvent[][] = [];
+    for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
+    expectSame(run(true, s0, chunks, log), run(false, s0, chunks, log));
+  }), { numRuns: 150 });
+  expect(started).toBeGreaterThan(100);
+};
+
 describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) = the general path', () => {
   it('gives the same exits, statistics, machine and hypervisor over random traces and configurations', () => {
-    let started = 0;
-    fc.assert(fc.property(configArb, fc.array(eventArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 40 }), (config, events, chunk) => {
-      const s0 = start(config);
-      if (s0 === undefined) return;
-      started++;
-      const chunks: GuestEvent[][] = [];
-      for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
-      expectSame(run(true, s0, chunks), run(false, s0, chunks));
-    }), { numRuns: 150 });
-    expect(started).toBeGreaterThan(100);
+    sameOverRandomTraces(true);
   });
 
   // without an exit log, consecutive fused exits are kept as a run and applied to the machine once (runExit, endRun)
   it('runs of fused round trips (no exit log) give the same statistics, machine and hypervisor as the general path', () => {
-    let started = 0;
-    fc.assert(fc.property(configArb, fc.array(eventArb, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 40 }), (config, events, chunk) => {
-      const s0 = start(config);
-      if (s0 === undefined) return;
-      started++;
-      const chunks: GuestEvent[][] = [];
-      for (let i = 0; i < events.length; i += chunk) chunks.push(events.slice(i, i + chunk));
-      expectSame(run(true, s0, chunks, false), run(false, s0, chunks, false));
-    }), { numRuns: 150 });
-    expect(started).toBeGreaterThan(100);
+    sameOverRandomTraces(false);
   });
 
   it('a run of fused round trips over the exit-heavy mix of the benchmark (HLT, an interrupt injected, CPUID, I/O, MSRs) = the general path', () => {
