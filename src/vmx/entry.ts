@@ -392,6 +392,9 @@ const NO_FIELDS: readonly number[] = [];
  * them the controls, walk configuration and VPID of the last entry (the fast path of `exitAndResume`). */
 const runWritesUnwatched = (): boolean =>
   !isWatched(F.GUEST_RIP) && !isWatched(F.VM_ENTRY_INTR_INFO_FIELD) && RUN_INFO_FIELDS.every((e) => !isWatched(e));
+/** false when a field a run writes is watched (then no run starts). Every group is declared by now: this module's
+ * above, and those of the modules it imports (entryChecks.ts, exit.ts), which ran first. */
+const RUNS_ALLOWED = runWritesUnwatched();
 
 /** A run of fused round trips (see `runExit`): one per replay chunk, reused from run to run. While `exits` > 0 the
  * machine the run started from is superseded: the run's values stand for it (`gprs`: the registers it leaves). */
@@ -450,12 +453,8 @@ export const runCanStart = (m: Machine): boolean => {
   if (st === undefined || st.launch !== 'launched' || st.corrupted === true) return false;
   const loadCount = st.fields.get(F.VM_ENTRY_MSR_LOAD_COUNT);
   if (loadCount !== undefined && (loadCount & 0xffff_ffffn) !== 0n) return false;
-  if (!runsChecked) { runsChecked = true; runsAllowed = runWritesUnwatched(); }
-  return runsAllowed && quickExitReady(m, st.fields);
+  return RUNS_ALLOWED && quickExitReady(m, st.fields);
 };
-/** false when a field a run writes is watched (then no run starts); known once the first run was asked for */
-let runsAllowed = true;
-let runsChecked = false;
 
 /**
  * One more exit in `run`, from the machine the run stands for (`m` when the run is empty: it starts from `m`, which
