@@ -93,10 +93,16 @@ interface Shared {
   readonly l1: TranslationStats;
   readonly stlb: TranslationStats;
   readonly walks: Map<number, TranslationStats>;
+  /** a direct-mapped cache in front of `walks` (slot by a multiplicative hash of the key; -1 = empty) */
+  readonly slotKeys: Int32Array;
+  readonly slotStats: TranslationStats[];
 }
 const sharedByModel = new WeakMap<CostModel, Shared>();
 let lastModel: CostModel | null = null;
 let lastShared: Shared | null = null;
+
+const WALK_SLOT_BITS = 8;
+const WALK_SLOTS = 1 << WALK_SLOT_BITS;
 
 const sharedOf = (m: CostModel): Shared => {
   if (m === lastModel && lastShared !== null) return lastShared;
@@ -106,6 +112,8 @@ const sharedOf = (m: CostModel): Shared => {
       l1: stats(1, 1, 0, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cyclesOf(m, 'l1', 0, 0, 0, 0)),
       stlb: stats(1, 0, 1, 0, 0, 0, [0, 0, 0, 0], 0, 0, 0, cyclesOf(m, 'stlb', 0, 0, 0, 0)),
       walks: new Map(),
+      slotKeys: new Int32Array(WALK_SLOTS).fill(-1),
+      slotStats: new Array<TranslationStats>(WALK_SLOTS).fill(emptyStats),
     };
     sharedByModel.set(m, sh);
   }
@@ -127,13 +135,17 @@ export const walkStats = (
   if (guestRefs > 7 || nestedRefs > 63 || pscLevel > 7 || nestedTlbHits > 7 || nestedTlbLookups > 7) {
     return newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
   }
-  const walks = sharedOf(m).walks;
+  const sh = sharedOf(m);
   const key = guestRefs + 8 * (nestedRefs + 64 * (pscLevel + 8 * (nestedTlbHits + 8 * nestedTlbLookups)));
-  let s = walks.get(key);
+  const slot = Math.imul(key, 0x9e3779b1) >>> (32 - WALK_SLOT_BITS);
+  if (sh.slotKeys[slot] === key) return sh.slotStats[slot];
+  let s = sh.walks.get(key);
   if (s === undefined) {
     s = newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
-    walks.set(key, s);
+    sh.walks.set(key, s);
   }
+  sh.slotKeys[slot] = key;
+  sh.slotStats[slot] = s;
   return s;
 };
 const newWalkStats = (

@@ -13,8 +13,8 @@
  */
 
 import {
-  type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_EPT_R, FL_EPT_W, FL_EPT_X, insert, KIND_GPA, probe, setOf,
-  SIZE_4K, entryField, touch,
+  type CacheArray, emptyArray, flagsOf, FL_EPT_R, FL_EPT_W, FL_EPT_X, insert, KIND_GPA, probe, setOf,
+  SIZE_4K, entryFlags, entryValue, touch,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
@@ -33,11 +33,11 @@ export const lookup = (n: NestedTlb, ep4ta: number, gpa: number): number => {
 
 /** The host-physical address of `gpa` through the hit entry. */
 export const hitHpa = (n: NestedTlb, h: number, gpa: number): number =>
-  entryField(n, h >>> 6, h & 63, F_VALUE) * 4096 + (gpa & 0xfff);
+  entryValue(n, h >>> 6, h & 63) * 4096 + (gpa & 0xfff);
 
 /** The EPT rights (FL_EPT_R | FL_EPT_W | FL_EPT_X) of the hit entry. */
 export const hitRights = (n: NestedTlb, h: number): number =>
-  entryField(n, h >>> 6, h & 63, F_FLAGS) & (FL_EPT_R | FL_EPT_W | FL_EPT_X);
+  entryFlags(n, h >>> 6, h & 63) & (FL_EPT_R | FL_EPT_W | FL_EPT_X);
 
 export const touchHit = (n: NestedTlb, h: number): NestedTlb => touch(n, h >>> 6, h & 63);
 

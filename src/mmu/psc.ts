@@ -14,8 +14,8 @@
 
 import { LEVEL_INV } from '../arch/addr';
 import {
-  type CacheArray, emptyArray, F_FLAGS, F_VALUE, flagsOf, FL_RW, FL_US, FL_X, insert, KIND_PSC,
-  entryField, probe, setOf, SIZE_4K, touch,
+  type CacheArray, emptyArray, flagsOf, FL_RW, FL_US, FL_X, insert, insertAbsent, KIND_PSC,
+  entryFlags, entryValue, probe, setOf, SIZE_4K, touch,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
@@ -55,13 +55,13 @@ const hitWay = (h: number): number => h & 63;
 /** Address (guest-physical under EPT) of the next paging structure the cached entry references. */
 export const hitTable = (psc: Psc, h: number): number => {
   const arr = psc.arrays[hitLevel(h) - 2];
-  return entryField(arr, hitSet(h), hitWay(h), F_VALUE) * 4096;
+  return entryValue(arr, hitSet(h), hitWay(h)) * 4096;
 };
 
 /** Accumulated rights (FL_RW, FL_US, FL_X) of the levels down to the cached entry. */
 export const hitRights = (psc: Psc, h: number): number => {
   const arr = psc.arrays[hitLevel(h) - 2];
-  return entryField(arr, hitSet(h), hitWay(h), F_FLAGS) & (FL_RW | FL_US | FL_X);
+  return entryFlags(arr, hitSet(h), hitWay(h)) & (FL_RW | FL_US | FL_X);
 };
 
 export const touchHit = (psc: Psc, h: number): Psc => {
@@ -75,15 +75,21 @@ export const touchHit = (psc: Psc, h: number): Psc => {
 
 /**
  * Cache a present non-leaf entry of `level` (2..5) met on a successful walk: `table` is the address of the structure
- * it references, `rights` the FL_RW | FL_US | FL_X accumulated down to and including it.
+ * it references, `rights` the FL_RW | FL_US | FL_X accumulated down to and including it. `absent`: `lookup` with these
+ * tags probed this level's cache for `gva` and found nothing (it probes from the PDE cache up and stops at the first
+ * hit, so every level below a hit was probed), and the cache was not written since; the fill then skips the scan for
+ * an entry to replace (tlb.ts `insertAbsent`). Same result.
  */
 export const fill = (
   psc: Psc, level: number, gva: number, vpid: number, pcid: number, ep4ta: number, table: number, rights: number,
+  absent = false,
 ): Psc => {
   if (level < 2 || level > 5) return psc;
   const i = level - 2;
-  const arr = insert(psc.arrays[i], flagsOf(KIND_PSC, SIZE_4K, rights & (FL_RW | FL_US | FL_X)), pscKey(gva, level),
-    vpid, pcid, ep4ta, Math.floor(table / 4096));
+  const flags = flagsOf(KIND_PSC, SIZE_4K, rights & (FL_RW | FL_US | FL_X));
+  const key = pscKey(gva, level);
+  const value = Math.floor(table / 4096);
+  const arr = absent ? insertAbsent(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value) : insert(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value);
   if (arr === psc.arrays[i]) return psc;
   const arrays = psc.arrays.slice();
   arrays[i] = arr;

@@ -10,21 +10,23 @@
  * as the 2 MiB piece that holds the address, which 4.10.2 "Details of TLB Use" allows: an entry may cover less than
  * the page) and a shared STLB (4K+2M array and a 1G array).
  *
- * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one Float64Array
- * of `sets` x `ways` entries of FIELDS numbers, laid out field by field (all keys, then all flags, ...: a lookup
- * scans the keys of one set, which sit side by side, instead of striding over whole entries), followed by one number
- * per set. Replacement is true LRU kept as a recency list per set: the entries of a set form a circular doubly linked
- * list (fields F_PREV / F_NEXT) whose head (the number after the entries) is the most recently used entry and whose
- * tail (the head's predecessor) is the victim. A fill or hit moves its entry to the head, an invalidation moves the
- * freed entry to the tail, so the valid entries always come first, in recency order, and the free ones after them:
- * the victim is a free entry while there is one, else the least recently used entry, and finding it reads one
- * number (which free entry is taken is not observable). A set of WIDE ways or more (the fully associative
- * paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of keys (key
- * modulo `buckets`): a lookup or insert whose bucket counts zero knows without a scan that no entry has its key. An
- * update copies the array (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
- * (src/arch/transient.ts) an array the scope already copied is updated in place and returned itself (its data and its
- * `sizes`), so a replay chunk copies each array at most once and allocates nothing for later updates. The same array
- * object therefore does not mean the same contents inside a scope: a memo over the caches compares `writeCount`.
+ * Representation (also used by the paging-structure caches and the nested TLB): a `CacheArray` is one ArrayBuffer
+ * of `sets` x `ways` entries seen through two views, laid out field by field (all keys, then all EP4TAs, ...: a lookup
+ * scans the keys of one set, which sit side by side, instead of striding over whole entries): the numbers that can
+ * exceed 2^31 (key, EP4TA, value) in a Float64Array, the others (flags, VPID, PCID, recency links) in an Int32Array,
+ * followed by one list head per set (the layout is spelled out above `CacheArray`). Replacement is true LRU kept as a
+ * recency list per set: the entries of a set form a circular doubly linked list (PREV / NEXT links) whose head is the
+ * most recently used entry and whose tail (the head's predecessor) is the victim. A fill or hit moves its entry to the
+ * head, an invalidation moves the freed entry to the tail, so the valid entries always come first, in recency order,
+ * and the free ones after them: the victim is a free entry while there is one, else the least recently used entry,
+ * and finding it reads one number (which free entry is taken is not observable). A set of WIDE ways or more (the fully
+ * associative paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of
+ * keys (key modulo `buckets`): a lookup or insert whose bucket counts zero knows without a scan that no entry has its
+ * key. An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * (src/arch/transient.ts) an array the scope already copied is updated in place and returned itself (its views and
+ * its `sizes`), so a replay chunk copies each array at most once and allocates nothing for later updates. The same
+ * array object therefore does not mean the same contents inside a scope: a memo over the caches compares
+ * `writeCount`.
  * An insert of an entry identical to the set's MRU entry, or a touch of the MRU entry, changes nothing
  * and returns the same array. Lookups allocate nothing and use numbers only (no bigint): the key is the page number
  * at the entry's page size, the EP4TA is the EPT root HPA / 4096 (-1 when EPT is not in use).
@@ -38,18 +40,17 @@ import type { CacheGeometry, TlbConfig } from './tlbConfig';
 
 // ---- entry encoding ------------------------------------------------------------------------------------------------
 
-/** An entry's fields: field F of entry e (= set * ways + way) of an array of n entries is data[F * n + e]. */
+/**
+ * An entry's fields, as `entryField` names them. Numbers that can exceed 2^31 (key, EP4TA, value) are kept in the
+ * array's Float64Array `data`, the others (flags, VPID, PCID, the recency links) in its Int32Array `meta`: see
+ * `CacheArray`.
+ */
 export const F_FLAGS = 0;
 export const F_KEY = 1;
 export const F_VPID = 2;
 export const F_PCID = 3;
 export const F_EP4TA = 4;
 export const F_VALUE = 5;
-/** the entry before this one in its set's recency list (circular: the head's predecessor is the tail) */
-export const F_PREV = 6;
-/** the entry after this one (less recently used) in its set's recency list */
-export const F_NEXT = 7;
-export const FIELDS = 8;
 
 /** Mapping kinds (SDM 28.3.1 names). PSC entries use KIND_PSC. */
 export const KIND_LINEAR = 1;
@@ -106,19 +107,34 @@ const SIZE_INV: readonly number[] = SIZE_BYTES.map((b) => 1 / b);
 
 // ---- set-associative array -----------------------------------------------------------------------------------------
 
+/*
+ * Layout of an array of n = sets x ways entries (entry e = set * ways + way), one ArrayBuffer seen through two views:
+ *   data (Float64Array)  [0, n) keys, [n, 2n) EP4TAs, [2n, 3n) values
+ *   meta (Int32Array)    [0, n) flags, [n, 2n) VPIDs, [2n, 3n) PCIDs, [3n, 4n) PREV links, [4n, 5n) NEXT links,
+ *                        [5n, 5n + sets) list heads, then `buckets` valid-entry counts
+ * Field offsets are written as literals (D_* / M_* below name them): a module constant read by optimized code is a
+ * load, a literal is folded into the instruction. Every index is an int32, so no index is converted from a double.
+ */
+// data: key 0, EP4TA 1 (x n), value 2 (x n)
+// meta: flags 0, VPID 1 (x n), PCID 2 (x n), PREV 3 (x n), NEXT 4 (x n), heads 5 (x n), counts 5 (x n) + sets
+
 export interface CacheArray {
   readonly sets: number;
   readonly ways: number;
+  /** sets * ways */
+  readonly n: number;
   /**
-   * Every entry's fields (field F of entry e = set * ways + way at F * sets * ways + e). Never written once published
-   * (written in place only while owned by the transient scope that copied it: src/arch/transient.ts).
+   * Keys, EP4TAs and values (the layout above). Never written once published (written in place only while owned by
+   * the transient scope that copied it: src/arch/transient.ts); shares its buffer with `meta`.
    */
   readonly data: Float64Array;
-  /** the transient scope that copied `data` (src/arch/transient.ts `scope`), or null: `data` is then never written */
+  /** Flags, VPIDs, PCIDs, recency links, list heads and bucket counts (the layout above); same buffer as `data`. */
+  readonly meta: Int32Array;
+  /** the transient scope that copied the buffer (src/arch/transient.ts `scope`), or null: it is then never written */
   readonly owner: object | null;
   /**
    * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep 8 per entry, a power of
-   * two): the count of bucket b is data[FIELDS * n + sets + b]
+   * two): the count of bucket b is meta[5n + sets + b]
    */
   readonly buckets: number;
   /** bit s set: an entry of page-size code s may be present (set on insert, never cleared: lookups of absent sizes
@@ -131,25 +147,29 @@ export const WIDE = 16;
 
 const bucketsFor = (sets: number, ways: number): number => (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2(8 * sets * ways)));
 
-/** Every set's recency list in way order, all entries free (the head of set s is entry s * ways); counts all 0. */
-const emptyData = (sets: number, ways: number): Float64Array => {
+/** A CacheArray over `buf` (laid out for these sets, ways and buckets). */
+const over = (buf: ArrayBuffer, sets: number, ways: number, buckets: number, owner: object | null, sizes: number): CacheArray => {
   const n = sets * ways;
-  const d = new Float64Array(n * FIELDS + sets + bucketsFor(sets, ways));
-  for (let s = 0; s < sets; s++) {
-    const e0 = s * ways;
-    for (let w = 0; w < ways; w++) {
-      d[F_PREV * n + e0 + w] = e0 + ((w + ways - 1) % ways);
-      d[F_NEXT * n + e0 + w] = e0 + ((w + 1) % ways);
-    }
-    d[FIELDS * n + s] = e0;
-  }
-  return d;
+  return { sets, ways, n, data: new Float64Array(buf, 0, 3 * n), meta: new Int32Array(buf, 24 * n, 5 * n + sets + buckets), owner, buckets, sizes };
 };
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const ways = geo.entries === 0 ? 0 : geo.ways;
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
-  return { sets, ways, data: emptyData(sets, ways), owner: null, buckets: bucketsFor(sets, ways), sizes: 0 };
+  const n = sets * ways;
+  const buckets = bucketsFor(sets, ways);
+  const arr = over(new ArrayBuffer(24 * n + 4 * (5 * n + sets + buckets)), sets, ways, buckets, null, 0);
+  // every set's recency list in way order, all entries free (the head of set s is entry s * ways); counts all 0
+  const m = arr.meta;
+  for (let s = 0; s < sets; s++) {
+    const e0 = s * ways;
+    for (let w = 0; w < ways; w++) {
+      m[3 * n + e0 + w] = e0 + ((w + ways - 1) % ways);
+      m[4 * n + e0 + w] = e0 + ((w + 1) % ways);
+    }
+    m[5 * n + s] = e0;
+  }
+  return arr;
 };
 
 /** Writes to cache arrays so far, in place or by copy (see `writeCount`). */
@@ -163,66 +183,49 @@ let writes = 0;
 export const writeCount = (): number => writes;
 
 /**
- * The data of `arr` for writing: `arr.data` itself when this transient scope copied it, else a copy the scope owns
- * (outside a scope: a private copy). The caller finishes with `written`.
+ * `arr` for writing: `arr` itself when this transient scope copied it, else a copy the scope owns (outside a scope: a
+ * private copy). The caller writes into the result's views and sets its `sizes`, and returns it.
  */
-const writable = (arr: CacheArray): Float64Array => {
+const writable = (arr: CacheArray): { -readonly [K in keyof CacheArray]: CacheArray[K] } => {
   writes++;
   const s = scope();
-  return s !== null && arr.owner === s ? arr.data : arr.data.slice();
+  return s !== null && arr.owner === s ? arr : over(arr.data.buffer.slice(0) as ArrayBuffer, arr.sets, arr.ways, arr.buckets, s, arr.sizes);
 };
 
-/**
- * `arr` after its data was written through `writable` into `data`: `arr` itself, updated in place, when `data` is its
- * own data (the scope owns both); else a new CacheArray around the copy, owned by the current scope (if any).
- */
-const written = (arr: CacheArray, data: Float64Array, sizes: number): CacheArray => {
-  if (data === arr.data) {
-    (arr as { sizes: number }).sizes = sizes;
-    return arr;
-  }
-  return { sets: arr.sets, ways: arr.ways, data, owner: scope(), buckets: arr.buckets, sizes };
-};
-
-/** Where the valid-entry count of `key`'s bucket is kept (arrays with `buckets` > 0). */
-const countAt = (arr: CacheArray, key: number): number => FIELDS * arr.sets * arr.ways + arr.sets + (key & (arr.buckets - 1));
-
-/** Unlinks entry `e` from its set's list (n = sets * ways); the caller links it again. */
-const unlink = (d: Float64Array, n: number, e: number): void => {
-  const p = d[F_PREV * n + e];
-  const x = d[F_NEXT * n + e];
-  d[F_NEXT * n + p] = x;
-  d[F_PREV * n + x] = p;
-};
-
-/** Links the unlinked entry `e` just before `head` (at the tail of the circular list). */
-const linkBefore = (d: Float64Array, n: number, head: number, e: number): void => {
-  const t = d[F_PREV * n + head];
-  d[F_NEXT * n + t] = e;
-  d[F_PREV * n + e] = t;
-  d[F_NEXT * n + e] = head;
-  d[F_PREV * n + head] = e;
-};
-
-/** Makes entry `e` of `set` the most recently used (the head of its list). */
-const toFront = (d: Float64Array, n: number, set: number, e: number): void => {
-  const h = FIELDS * n + set;
-  const head = d[h];
+/** Makes entry `e` of `set` the most recently used (the head of its list); m = meta, n = sets * ways. */
+const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
+  const h = 5 * n + set;
+  const head = m[h];
   if (head === e) return;
-  unlink(d, n, e);
-  linkBefore(d, n, head, e);
-  d[h] = e;
+  // unlink e, then link it just before the head (at the tail of the circular list), which it then becomes
+  const p = m[3 * n + e];
+  const x = m[4 * n + e];
+  m[4 * n + p] = x;
+  m[3 * n + x] = p;
+  const t = m[3 * n + head];
+  m[4 * n + t] = e;
+  m[3 * n + e] = t;
+  m[4 * n + e] = head;
+  m[3 * n + head] = e;
+  m[h] = e;
 };
 
 /** Makes entry `e` of `set` the victim (the tail of its list): a freed entry goes there. */
-const toBack = (d: Float64Array, n: number, set: number, e: number): void => {
-  const h = FIELDS * n + set;
-  const head = d[h];
+const toBack = (m: Int32Array, n: number, set: number, e: number): void => {
+  const h = 5 * n + set;
+  const head = m[h];
   // the list is circular: when e is the head, its successor becoming the head puts e at the tail
-  if (head === e) { d[h] = d[F_NEXT * n + e]; return; }
-  if (d[F_PREV * n + head] === e) return;
-  unlink(d, n, e);
-  linkBefore(d, n, head, e);
+  if (head === e) { m[h] = m[4 * n + e]; return; }
+  if (m[3 * n + head] === e) return;
+  const p = m[3 * n + e];
+  const x = m[4 * n + e];
+  m[4 * n + p] = x;
+  m[3 * n + x] = p;
+  const t = m[3 * n + head];
+  m[4 * n + t] = e;
+  m[3 * n + e] = t;
+  m[4 * n + e] = head;
+  m[3 * n + head] = e;
 };
 
 export const setOf = (arr: CacheArray, key: number): number => {
@@ -242,37 +245,50 @@ export const probe = (
 ): number => {
   const ways = arr.ways;
   if (ways === 0) return -1;
+  const m = arr.meta;
+  const n = arr.n;
+  if (arr.buckets !== 0 && m[5 * n + arr.sets + (key & (arr.buckets - 1))] === 0) return -1; // no valid entry has this key
   const d = arr.data;
-  if (arr.buckets !== 0 && d[countAt(arr, key)] === 0) return -1; // no valid entry has this key
-  const n = arr.sets * ways;
   const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
   const e0 = set * ways;
-  const k0 = F_KEY * n + e0;
-  for (let w = 0; w < ways; w++) {
+  for (let e = e0, end = e0 + ways; e < end; e++) {
     // the key first: it differs in almost every entry a lookup visits (a free entry has flags 0)
-    if (d[k0 + w] !== key) continue;
-    const e = e0 + w;
-    const f = d[F_FLAGS * n + e];
-    if ((f & IDENT_MASK) === ident && d[F_VPID * n + e] === vpid && d[F_EP4TA * n + e] === ep4ta &&
-      (d[F_PCID * n + e] === pcid || (f & FL_GLOBAL) !== 0)) return w;
+    if (d[e] !== key) continue;
+    const f = m[e];
+    if ((f & IDENT_MASK) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0)) {
+      return e - e0;
+    }
   }
   return -1;
 };
 
-/** Is entry `e` (in set `set`) the most recently used entry of its set (the head of its list)? */
-const isMru = (arr: CacheArray, set: number, e: number): boolean => arr.data[FIELDS * arr.sets * arr.ways + set] === e;
-
 /** Field `field` (F_FLAGS, F_VALUE, ...) of way `way` of set `set`. */
-export const entryField = (arr: CacheArray, set: number, way: number, field: number): number =>
-  arr.data[field * arr.sets * arr.ways + set * arr.ways + way];
+export const entryField = (arr: CacheArray, set: number, way: number, field: number): number => {
+  const e = set * arr.ways + way;
+  const n = arr.n;
+  switch (field) {
+    case F_FLAGS: return arr.meta[e];
+    case F_KEY: return arr.data[e];
+    case F_VPID: return arr.meta[n + e];
+    case F_PCID: return arr.meta[2 * n + e];
+    case F_EP4TA: return arr.data[n + e];
+    case F_VALUE: return arr.data[2 * n + e];
+    default: throw new Error(`no entry field ${field}`);
+  }
+};
+
+/** The flags of way `way` of set `set`. */
+export const entryFlags = (arr: CacheArray, set: number, way: number): number => arr.meta[set * arr.ways + way];
+/** The value (frame or table number) of way `way` of set `set`. */
+export const entryValue = (arr: CacheArray, set: number, way: number): number => arr.data[2 * arr.n + set * arr.ways + way];
 
 /** Make `way` of `set` the most recently used. Returns `arr` itself when it already is (nothing changes). */
 export const touch = (arr: CacheArray, set: number, way: number): CacheArray => {
   const e = set * arr.ways + way;
-  if (isMru(arr, set, e)) return arr;
-  const d = writable(arr);
-  toFront(d, arr.sets * arr.ways, set, e);
-  return written(arr, d, arr.sizes);
+  if (arr.meta[5 * arr.n + set] === e) return arr;
+  const w = writable(arr);
+  toFront(w.meta, w.n, set, e);
+  return w;
 };
 
 /**
@@ -285,34 +301,60 @@ export const insert = (
   const ways = arr.ways;
   if (ways === 0) return arr;
   const set = setOf(arr, key);
-  const old = arr.data;
-  const n = arr.sets * ways;
+  const d = arr.data;
+  const m = arr.meta;
+  const n = arr.n;
   const e0 = set * ways;
-  const fl = F_FLAGS * n;
-  const ky = F_KEY * n;
   // the entry the new one displaces: the same identity, else the tail of the set's list (a free entry while there is
-  // one, else the least recently used). The keys were just read by the lookup.
+  // one, else the least recently used). With key counts, a bucket counting zero holds no entry of this key.
   let same = -1;
   const ident = flags & IDENT_MASK;
   const counted = arr.buckets !== 0;
-  // (with key counts: a bucket counting zero holds no entry of this key, so nothing to scan)
-  for (let e = e0, end = counted && old[countAt(arr, key)] === 0 ? e0 : e0 + ways; e < end; e++) {
-    if (old[ky + e] !== key) continue;
-    const f = old[fl + e];
-    if (f !== 0 && (f & IDENT_MASK) === ident && old[F_VPID * n + e] === vpid && old[F_PCID * n + e] === pcid &&
-      old[F_EP4TA * n + e] === ep4ta) { same = e; break; }
+  if (!counted || m[5 * n + arr.sets + (key & (arr.buckets - 1))] !== 0) {
+    for (let e = e0, end = e0 + ways; e < end; e++) {
+      if (d[e] !== key) continue;
+      const f = m[e];
+      if (f !== 0 && (f & IDENT_MASK) === ident && m[n + e] === vpid && m[2 * n + e] === pcid && d[n + e] === ep4ta) { same = e; break; }
+    }
   }
-  if (same >= 0 && old[fl + same] === flags && old[F_VALUE * n + same] === value && isMru(arr, set, same)) return arr; // already the MRU entry, unchanged
-  const at = same >= 0 ? same : old[F_PREV * n + old[FIELDS * n + set]];
-  const d = writable(arr);
-  if (counted && same < 0) {
-    if (d[fl + at] !== 0) d[countAt(arr, d[ky + at])]--;
-    d[countAt(arr, key)]++;
+  if (same >= 0 && m[same] === flags && d[2 * n + same] === value && m[5 * n + set] === same) return arr; // already the MRU entry, unchanged
+  return putAt(arr, set, same >= 0 ? same : m[3 * n + m[5 * n + set]], same < 0, flags, key, vpid, pcid, ep4ta, value);
+};
+
+/**
+ * `insert` of an entry the array is known not to hold: a `probe` of its set for the same kind, size, key, VPID and
+ * EP4TA (and this PCID) found nothing, and the array was not written since. The same result as `insert` (whose scan
+ * of the set would find no entry of this identity), without the scan: the victim is the tail of the set's list.
+ */
+export const insertAbsent = (
+  arr: CacheArray, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number,
+): CacheArray => {
+  if (arr.ways === 0) return arr;
+  const set = setOf(arr, key);
+  const m = arr.meta;
+  const n = arr.n;
+  return putAt(arr, set, m[3 * n + m[5 * n + set]], true, flags, key, vpid, pcid, ep4ta, value);
+};
+
+/** Writes the entry into entry `at` of `set` (`fresh`: it displaces an entry of another identity) and makes it the MRU. */
+const putAt = (
+  arr: CacheArray, set: number, at: number, fresh: boolean, flags: number, key: number, vpid: number, pcid: number,
+  ep4ta: number, value: number,
+): CacheArray => {
+  const n = arr.n;
+  const w = writable(arr);
+  const wd = w.data;
+  const wm = w.meta;
+  if (fresh && arr.buckets !== 0) {
+    const counts = 5 * n + arr.sets;
+    const mask = arr.buckets - 1;
+    if (wm[at] !== 0) wm[counts + (wd[at] & mask)]--;
+    wm[counts + (key & mask)]++;
   }
-  d[fl + at] = flags; d[ky + at] = key; d[F_VPID * n + at] = vpid; d[F_PCID * n + at] = pcid;
-  d[F_EP4TA * n + at] = ep4ta; d[F_VALUE * n + at] = value;
-  toFront(d, n, set, at);
-  return written(arr, d, arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0));
+  wm[at] = flags; wd[at] = key; wm[n + at] = vpid; wm[2 * n + at] = pcid; wd[n + at] = ep4ta; wd[2 * n + at] = value;
+  toFront(wm, n, set, at);
+  w.sizes = arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0);
+  return w;
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -329,26 +371,28 @@ export interface EntryView {
 
 /** One view reused for every predicate call of an invalidation (predicates never keep the view they are given). */
 const scratch: { -readonly [K in keyof EntryView]: EntryView[K] } = { flags: 0, kind: 1, size: 0, key: 0, vpid: 0, pcid: 0, ep4ta: 0, value: 0 };
-const viewAt = (d: Float64Array, n: number, e: number): EntryView => {
-  const flags = d[F_FLAGS * n + e];
-  scratch.flags = flags; scratch.kind = kindOf(flags); scratch.size = sizeOf(flags); scratch.key = d[F_KEY * n + e];
-  scratch.vpid = d[F_VPID * n + e]; scratch.pcid = d[F_PCID * n + e]; scratch.ep4ta = d[F_EP4TA * n + e];
-  scratch.value = d[F_VALUE * n + e];
+const viewAt = (arr: CacheArray, e: number): EntryView => {
+  const d = arr.data;
+  const m = arr.meta;
+  const n = arr.n;
+  const flags = m[e];
+  scratch.flags = flags; scratch.kind = kindOf(flags); scratch.size = sizeOf(flags); scratch.key = d[e];
+  scratch.vpid = m[n + e]; scratch.pcid = m[2 * n + e]; scratch.ep4ta = d[n + e]; scratch.value = d[2 * n + e];
   return scratch;
 };
 
 /** A view of its own (the scratch view copied). */
-const view = (d: Float64Array, n: number, e: number): EntryView => ({ ...viewAt(d, n, e) });
+const view = (arr: CacheArray, e: number): EntryView => ({ ...viewAt(arr, e) });
 
 /**
  * Could entry `e` cover one of `count` addresses (its key is the page number of one of them at its size)? `keys`
  * holds their page numbers by size (keys[size * count + i]); every entry is a candidate when `keys` is null. Numbers
  * only: the predicate runs on candidates alone.
  */
-const candidate = (d: Float64Array, n: number, e: number, keys: Float64Array | null, count: number): boolean => {
+const candidate = (arr: CacheArray, e: number, keys: Float64Array | null, count: number): boolean => {
   if (keys === null) return true;
-  const key = d[F_KEY * n + e];
-  const base = sizeOf(d[F_FLAGS * n + e]) * count;
+  const key = arr.data[e];
+  const base = sizeOf(arr.meta[e]) * count;
   for (let i = 0; i < count; i++) if (keys[base + i] === key) return true;
   return false;
 };
@@ -359,30 +403,33 @@ let coverSets = new Float64Array(6);
 
 /**
  * Frees the entries of `set` that `pred` selects (only candidates for `addrs` are shown to it); the others keep their
- * places in the recency list. `out` is the writable copy made so far, if any; the copy is made at the first selected entry. Returns it
- * (undefined while nothing was selected).
+ * places in the recency list. `out` is the writable copy made so far, if any; the copy is made at the first selected
+ * entry. Returns it (undefined while nothing was selected).
  */
 const removeInSet = (
-  arr: CacheArray, out: Float64Array | undefined, set: number, pred: (e: EntryView) => boolean,
+  arr: CacheArray, out: ReturnType<typeof writable> | undefined, set: number, pred: (e: EntryView) => boolean,
   keys: Float64Array | null, count: number,
-): Float64Array | undefined => {
-  const n = arr.sets * arr.ways;
+): ReturnType<typeof writable> | undefined => {
+  const n = arr.n;
   for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
-    const d = out ?? arr.data;
-    if (d[F_FLAGS * n + e] === 0 || !candidate(d, n, e, keys, count) || !pred(viewAt(d, n, e))) continue;
+    const a = out ?? arr;
+    if (a.meta[e] === 0 || !candidate(a, e, keys, count) || !pred(viewAt(a, e))) continue;
     out ??= writable(arr);
-    if (arr.buckets !== 0) out[countAt(arr, out[F_KEY * n + e])]--;
-    for (let f = F_FLAGS; f <= F_VALUE; f++) out[f * n + e] = 0;
-    toBack(out, n, set, e);
+    const m = out.meta;
+    const d = out.data;
+    if (arr.buckets !== 0) m[5 * n + arr.sets + (d[e] & (arr.buckets - 1))]--;
+    m[e] = 0; m[n + e] = 0; m[2 * n + e] = 0;
+    d[e] = 0; d[n + e] = 0; d[2 * n + e] = 0;
+    toBack(m, n, set, e);
   }
   return out;
 };
 
 /** Remove every entry the predicate selects; returns `arr` itself when it selects none. */
 export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): CacheArray => {
-  let out: Float64Array | undefined;
+  let out: ReturnType<typeof writable> | undefined;
   for (let s = 0; s < arr.sets; s++) out = removeInSet(arr, out, s, pred, null, 0);
-  return out === undefined ? arr : written(arr, out, arr.sizes);
+  return out ?? arr;
 };
 
 /**
@@ -392,15 +439,19 @@ export const removeWhere = (arr: CacheArray, pred: (e: EntryView) => boolean): C
  * `removeWhere` under that condition, without visiting the whole array.
  */
 export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: (e: EntryView) => boolean): CacheArray => {
-  if (arr.sets === 0) return arr;
+  // an array that never held an entry (no size bit) holds none
+  if (arr.sets === 0 || arr.sizes === 0) return arr;
   // a piece of a 1 GiB page is keyed by its own 2 MiB page number, which need not be the address's: scan everything
   // (only the small ITLB 2 MiB array holds pieces)
   if ((arr.sizes & SIZES_PIECES) !== 0) return removeWhere(arr, pred);
   const count = addrs.length;
   if (coverKeys.length < 3 * count) { coverKeys = new Float64Array(3 * count); coverSets = new Float64Array(3 * count); }
   const keys = coverKeys;
-  for (let size = SIZE_4K; size <= SIZE_1G; size++) for (let i = 0; i < count; i++) keys[size * count + i] = keyAt(addrs[i], size as SizeCode);
-  let out: Float64Array | undefined;
+  // (the keys of a size the array never held are never compared: `candidate` reads the keys of an entry's own size)
+  for (let size = SIZE_4K; size <= SIZE_1G; size++) {
+    if ((arr.sizes & (1 << size)) !== 0) for (let i = 0; i < count; i++) keys[size * count + i] = keyAt(addrs[i], size as SizeCode);
+  }
+  let out: ReturnType<typeof writable> | undefined;
   let seen = 0;
   for (let i = 0; i < count; i++) {
     for (let size = SIZE_4K; size <= SIZE_1G; size++) {
@@ -415,32 +466,29 @@ export const removeCovering = (arr: CacheArray, addrs: readonly number[], pred: 
       out = removeInSet(arr, out, s, pred, keys, count);
     }
   }
-  return out === undefined ? arr : written(arr, out, arr.sizes);
+  return out ?? arr;
 };
 
 /** Entry numbers of the valid entries of `set`, most recently used first. */
 const validEntries = (arr: CacheArray, set: number): number[] => {
-  const d = arr.data;
-  const n = arr.sets * arr.ways;
+  const m = arr.meta;
+  const n = arr.n;
   const out: number[] = [];
   // the list from its head: valid entries in recency order, then the free ones
-  for (let i = 0, e = d[FIELDS * n + set]; i < arr.ways; i++, e = d[F_NEXT * n + e]) if (d[F_FLAGS * n + e] !== 0) out.push(e);
+  for (let i = 0, e = m[5 * n + set]; i < arr.ways; i++, e = m[4 * n + e]) if (m[e] !== 0) out.push(e);
   return out;
 };
 
 /** Every valid entry, set by set, MRU first (inspection and tests). */
 export const entries = (arr: CacheArray): EntryView[] => {
   const out: EntryView[] = [];
-  const n = arr.sets * arr.ways;
-  for (let s = 0; s < arr.sets; s++) for (const e of validEntries(arr, s)) out.push(view(arr.data, n, e));
+  for (let s = 0; s < arr.sets; s++) for (const e of validEntries(arr, s)) out.push(view(arr, e));
   return out;
 };
 
 export const count = (arr: CacheArray): number => {
   let c = 0;
-  const d = arr.data;
-  const n = arr.sets * arr.ways;
-  for (let e = 0; e < n; e++) if (d[F_FLAGS * n + e] !== 0) c++;
+  for (let e = 0; e < arr.n; e++) if (arr.meta[e] !== 0) c++;
   return c;
 };
 
@@ -516,14 +564,14 @@ export const lookupStlb = (
   return h;
 };
 
-export const hitFlags = (tlb: Tlb, h: number): number => entryField(tlb.arrays[hitArray(h)], hitSet(h), hitWay(h), F_FLAGS);
+export const hitFlags = (tlb: Tlb, h: number): number => entryFlags(tlb.arrays[hitArray(h)], hitSet(h), hitWay(h));
 
 /** The physical address `addr` translates to through the entry hit by `h`. */
 export const hitPhys = (tlb: Tlb, h: number, addr: number): number => {
   const arr = tlb.arrays[hitArray(h)];
   const set = hitSet(h);
   const way = hitWay(h);
-  return entryField(arr, set, way, F_VALUE) * 4096 + lowBits(addr, SIZE_BYTES[sizeOf(entryField(arr, set, way, F_FLAGS))]);
+  return entryValue(arr, set, way) * 4096 + lowBits(addr, SIZE_BYTES[sizeOf(entryFlags(arr, set, way))]);
 };
 
 const withArray = (tlb: Tlb, a: number, arr: CacheArray): Tlb => {
@@ -548,11 +596,12 @@ const l1SizeFor = (fetch: boolean, size: SizeCode): SizeCode => (fetch && size =
 /** `arr` with an entry of `size` for `addr`; an entry smaller than the page holds the piece that contains addr. */
 const insertPiece = (
   arr: CacheArray, size: SizeCode, pageSize: SizeCode, kind: MappingKind, vpid: number, pcid: number, ep4ta: number,
-  addr: number, rights: number, physBase: number,
+  addr: number, rights: number, physBase: number, absent: boolean,
 ): CacheArray => {
   const piece = physBase + lowBits(addr, SIZE_BYTES[pageSize]) - lowBits(addr, SIZE_BYTES[size]);
   const flags = flagsOf(kind, size, size < pageSize ? rights | FL_PIECE_1G : rights & ~FL_PIECE_1G);
-  return insert(arr, flags, keyAt(addr, size), vpid, pcid, ep4ta, piece / 4096);
+  const key = keyAt(addr, size);
+  return absent ? insertAbsent(arr, flags, key, vpid, pcid, ep4ta, piece / 4096) : insert(arr, flags, key, vpid, pcid, ep4ta, piece / 4096);
 };
 
 /**
@@ -564,15 +613,19 @@ export const fill = (
   tlb: Tlb, fetch: boolean, tag: TlbTag, addr: number, size: SizeCode, rights: number, physBase: number,
 ): Tlb => fillTagged(tlb, fetch, tag.kind, tag.vpid, tag.pcid, tag.ep4ta, addr, size, rights, physBase);
 
-/** `fill` with the tag's fields as arguments (no tag record per fill). */
+/**
+ * `fill` with the tag's fields as arguments (no tag record per fill). `l1Absent` / `stlbAbsent`: a lookup of `addr`
+ * with this tag in the L1 of the access kind (`lookupL1`) / in the STLB (`lookupStlb`) found no entry, and the TLB
+ * was not written since; the fill then skips the scan for an entry to replace (`insertAbsent`). Same result.
+ */
 export const fillTagged = (
   tlb: Tlb, fetch: boolean, kind: MappingKind, vpid: number, pcid: number, ep4ta: number, addr: number, size: SizeCode,
-  rights: number, physBase: number,
+  rights: number, physBase: number, l1Absent = false, stlbAbsent = false,
 ): Tlb => {
   const a = l1ArrayFor(fetch, size);
   const sa = size === SIZE_1G ? A_STLB_1G : A_STLB;
-  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, kind, vpid, pcid, ep4ta, addr, rights, physBase);
-  const st = insertPiece(tlb.arrays[sa], size, size, kind, vpid, pcid, ep4ta, addr, rights, physBase);
+  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, kind, vpid, pcid, ep4ta, addr, rights, physBase, l1Absent);
+  const st = insertPiece(tlb.arrays[sa], size, size, kind, vpid, pcid, ep4ta, addr, rights, physBase, stlbAbsent);
   if (l1 === tlb.arrays[a] && st === tlb.arrays[sa]) return tlb;
   const arrays = tlb.arrays.slice();
   arrays[a] = l1;
@@ -586,7 +639,7 @@ export const fillL1FromStlb = (tlb: Tlb, fetch: boolean, h: number, tag: TlbTag,
   const size = sizeOf(flags);
   const base = hitPhys(tlb, h, addr) - lowBits(addr, SIZE_BYTES[size]);
   const a = l1ArrayFor(fetch, size);
-  return withArray(tlb, a, insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag.kind, tag.vpid, tag.pcid, tag.ep4ta, addr, flags, base));
+  return withArray(tlb, a, insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, tag.kind, tag.vpid, tag.pcid, tag.ep4ta, addr, flags, base, false));
 };
 
 /** Apply `f` to every array (invalidation); arrays that come back unchanged stay shared. */

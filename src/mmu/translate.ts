@@ -119,6 +119,15 @@ export const l1Hit = (tlb: Tlb.Tlb, ctx: TranslateContext, gla: number, kind: 'r
 };
 
 /**
+ * `fillAfterWalk`'s `absent` bits: this access's `Tlb.lookupL1` found no entry (ABSENT_L1), its `Tlb.lookupStlb` found
+ * none (ABSENT_STLB), its `Psc.lookup` probed every level the walk fills and found none there (ABSENT_PSC); and those
+ * structures were not written since.
+ */
+const ABSENT_L1 = 1;
+const ABSENT_STLB = 2;
+const ABSENT_PSC = 4;
+
+/**
  * The guest entries of the walk just made, for the fills (one record for the process, filled right before
  * `fillAfterWalk` reads it: no allocation per walk). `hpa[i]` is NaN when the entry's host address is unknown.
  */
@@ -131,11 +140,12 @@ const wr = {
  * After a successful walk (SDM 4.10.2.1 / 4.10.3.1 / 28.3.2): a TLB entry with the rights the walk found, PSC entries
  * for the non-leaf guest entries read (rights accumulated from `startRights`, the cached upper levels' rights), and
  * nested-TLB entries for the guest-table pages the walk translated through EPT. The guest entries are in `wr`; `psc0`
- * and `nested0` are `caches`' after the walk's LRU updates of its hits.
+ * and `nested0` are `caches`' after the walk's LRU updates of its hits. `absent` (ABSENT_* bits) says which lookups
+ * of this access found no entry in structures not written since (the fills into them then skip their scans).
  */
 const fillAfterWalk = (
   caches: MmuCaches, psc0: Psc.Psc, nested0: NestedTlb.NestedTlb, ctx: TranslateContext, addr: number, kind: 'read' | 'write' | 'fetch', hpa: number, pageSize: number,
-  user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number,
+  user: boolean, writable: boolean, xd: boolean, eptRights: number, startRights: number, absent: number,
 ): MmuCaches => {
   const cfg = ctx.walk;
   const ept = cfg.ept;
@@ -149,7 +159,7 @@ const fillAfterWalk = (
     (ctx.pge && n > 0 && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
   const physBase = hpa - lowBits(addr, pageSize);
   const tlb = Tlb.fillTagged(caches.tlb, kind === 'fetch', ept === null ? KIND_LINEAR : KIND_COMBINED, vpid, pcid, ep4ta,
-    addr, sizeCode(pageSize), rights, physBase);
+    addr, sizeCode(pageSize), rights, physBase, (absent & ABSENT_L1) !== 0, (absent & ABSENT_STLB) !== 0);
   let psc = psc0;
   if (cfg.guest !== null) {
     const hiAddr = hiAddrMask(cfg.guest.maxPhyAddr);
@@ -161,7 +171,7 @@ const fillAfterWalk = (
       if ((lo & PTE_US) === 0) acc &= ~FL_US;
       if (cfg.guest.nxe && (hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
       const table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
-      psc = Psc.fill(psc, wr.level[i], addr, vpid, pcid, ep4ta, table, acc);
+      psc = Psc.fill(psc, wr.level[i], addr, vpid, pcid, ep4ta, table, acc, (absent & ABSENT_PSC) !== 0);
     }
   }
   let nested = nested0;
@@ -268,7 +278,7 @@ const finalViolation = (
  * translation is returned in `fastOut` (the result is then null); a guest page fault or an EPT violation as a result.
  */
 const missFast = (
-  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess,
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, tlbAbsent: number,
 ): TranslateResult | null | undefined => {
   const addr = gla as number;
   const cfg = ctx.walk;
@@ -401,7 +411,8 @@ const missFast = (
   wr.count = n;
   const f = fastOut;
   for (let i = 0; i < n; i++) f.tableGpas[i] = wr.gpa[i];
-  f.caches = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights);
+  f.caches = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights,
+    tlbAbsent | ABSENT_PSC);
   f.hpa = hpa; f.pageSize = pageSize; f.mem = out; f.tlbLevel = null; f.pmlIndex = pmlIndex;
   f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
   f.walked = true; f.gpa = gpa; f.tableCount = n;
@@ -426,8 +437,9 @@ export const translateFast = (
   const addr = gla as number;
   const f = fastOut;
 
-  // 1. L1 TLB.
-  const h1 = l1Hit(caches.tlb, ctx, addr, access.kind, access.user);
+  // 1. L1 TLB (the hit must allow the access: see `l1Hit`).
+  const l1 = Tlb.lookupL1(caches.tlb, access.kind === 'fetch', kind, addr, vpid, pcid, ep4ta);
+  const h1 = l1 >= 0 && allows(Tlb.hitFlags(caches.tlb, l1), access.kind, access.user, wp, smep) ? l1 : -1;
   if (h1 >= 0) {
     f.hpa = Tlb.hitPhys(caches.tlb, h1, addr);
     f.pageSize = Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))];
@@ -448,7 +460,8 @@ export const translateFast = (
     return null;
   }
   // 3. Walk: the common case (every entry present, rights allow, no A/D flag to set) allocation-free
-  return walk ? missFast(caches, mem, ctx, gla, access) : undefined;
+  // (the walk's fills skip the scans of the L1 and STLB sets whose lookups above found no entry)
+  return walk ? missFast(caches, mem, ctx, gla, access, (l1 < 0 ? ABSENT_L1 : 0) | (h2 < 0 ? ABSENT_STLB : 0)) : undefined;
 };
 
 /** `fastOut` as a TranslateResult (a copy: the record is reused by the next call). */
@@ -552,7 +565,7 @@ const translateImpl = (
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;
       const eptRights = (e === null || e.r ? FL_EPT_R : 0) | (e === null || e.w ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
-      const filled = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights);
+      const filled = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, o.hpa as number, o.pageSize, o.user, o.writable, o.xd, eptRights, startRights, 0);
       tlb = filled.tlb;
       psc = filled.psc;
       nested = filled.nested;
