@@ -154,6 +154,8 @@ const misconfigOf = (ctx: EptContext, lo: number, hi: number, level: number, hiR
 const MEMO_SLOTS = 4096;
 const memo = {
   mem: null as Phys.PhysMem | null,
+  /** the last context `memoFor` accepted (while it is asked about again, its fields need no comparing) */
+  ctx: null as EptContext | null,
   epoch: -1,
   root: -1, levels: 0, maxPhyAddr: 0, mbec: false, executeOnly: false, pages1G: false, pages2M: undefined as boolean | undefined,
   /** per slot: the region (gpa / 2^21) it holds, or -1 */
@@ -178,12 +180,16 @@ const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
 
 /** Make the memo answer for `mem` and `ctx` (emptied when it cannot). */
 const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
+  // the commonest call: the context and memory of the last one (contexts are never changed once made)
+  if (ctx === memo.ctx && mem === memo.mem && Phys.watchEpoch() === memo.epoch) return;
   if (ctx.root !== memo.root || ctx.levels !== memo.levels || ctx.maxPhyAddr !== memo.maxPhyAddr || ctx.mbec !== memo.mbec ||
     ctx.executeOnly !== memo.executeOnly || ctx.pages1G !== memo.pages1G || ctx.pages2M !== memo.pages2M ||
     Phys.watchEpoch() !== memo.epoch) {
     memoReset(mem, ctx);
+    memo.ctx = ctx;
     return;
   }
+  memo.ctx = ctx;
   if (mem === memo.mem) return;
   for (const [pfn, pg] of memo.pages) {
     if (Phys.page(mem, pfn) !== pg) { memoReset(mem, ctx); return; }

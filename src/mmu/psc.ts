@@ -42,10 +42,22 @@ export const lookup = (psc: Psc, rootLevel: number, gva: number, vpid: number, p
     const key = pscKey(gva, level);
     const set = setOf(arr, key);
     const w = probe(arr, set, KIND_PSC, SIZE_4K, key, vpid, pcid, ep4ta);
-    if (w >= 0) return level * 65536 + set * 64 + w;
+    if (w >= 0) {
+      const o = lookupOut;
+      o.level = level;
+      o.table = entryValue(arr, set, w) * 4096;
+      o.rights = entryFlags(arr, set, w) & (FL_RW | FL_US | FL_X);
+      return level * 65536 + set * 64 + w;
+    }
   }
   return -1;
 };
+
+/**
+ * What the last `lookup` that hit found: `hitLevel`, `hitTable` and `hitRights` of its hit, read from this record
+ * right after the call (one record for the process; no decoding of the hit number).
+ */
+export const lookupOut = { level: 0, table: 0, rights: 0 };
 
 /** The level of the cached entry (2 = PDE); the walk continues at level - 1. */
 export const hitLevel = (h: number): number => Math.floor(h / 65536);

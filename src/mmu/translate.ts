@@ -295,10 +295,11 @@ const missFast = (
   let table = g.cr3 as number;
   let startRights = FL_RW | FL_US | FL_X;
   const ph = Psc.lookup(psc0, level, addr, vpid, pcid, ep4ta);
+  const pscLevel = ph >= 0 ? Psc.lookupOut.level : 0;
   if (ph >= 0) {
-    level = Psc.hitLevel(ph) - 1;
-    table = Psc.hitTable(psc0, ph);
-    startRights = Psc.hitRights(psc0, ph);
+    level = pscLevel - 1;
+    table = Psc.lookupOut.table;
+    startRights = Psc.lookupOut.rights;
   }
   let user = (startRights & FL_US) !== 0;
   let writable = (startRights & FL_RW) !== 0;
@@ -414,7 +415,7 @@ const missFast = (
   f.caches = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights,
     tlbAbsent | ABSENT_PSC);
   f.hpa = hpa; f.pageSize = pageSize; f.mem = out; f.tlbLevel = null; f.pmlIndex = pmlIndex;
-  f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
+  f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, pscLevel, nestedHits, nestedLookups);
   f.walked = true; f.gpa = gpa; f.tableCount = n;
   return null;
 };

@@ -28,7 +28,7 @@ import * as EptBuild from '../ept/build';
 import { cpuWith, currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields } from '../vmx/cpu';
 import { F } from '../vmx/fields';
 import { R } from '../vmx/exitReasons';
-import { eptContextOf } from '../vmx/entry';
+import { eptRootOf } from '../vmx/entry';
 import { interruptionInfoNumber } from '../vmx/qualifications';
 import { machineWith, withMem, type ExitRecord, type Machine } from '../vmx/machine';
 import type { MsrWrite } from '../vmx/entry';
@@ -99,9 +99,9 @@ const MMIO_ENTRY_LO = 0b110;
 
 /** kvm_mmu_page_fault for a first touch: map the page at ept.pageSize, or mark it MMIO. */
 const mapGpa = (m: Machine, config: Config, gpa: number): Machine => {
-  const ept = eptContextOf(m.cpu.caps, currentFields(m.cpu), 0);
+  const ept = eptRootOf(m.cpu.caps, currentFields(m.cpu));
   if (ept === null) return m;
-  const root = ept.root as number;
+  const root = ept.root;
   if (inMmio(config, gpa)) {
     const page = gpa - (gpa % PAGE_SIZE);
     const r = EptBuild.eptWriteEntry(m.cpu.mem, root, ept.levels, page, 1, BigInt(MMIO_ENTRY_LO), m.hostAlloc);

@@ -74,12 +74,18 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
   let root = s.root as (Node | Leaf | undefined)[] | undefined;
   let size = s.size;
   const list = Array.isArray(pages) ? pages as readonly number[] : [...pages];
+  // the leaf of the last page looked at, by leaf number (pages of a batch often share leaves: a leaf spans 32 MiB); it
+  // is always the set's current leaf for that number (a copy of it made below is cached in its place)
+  let lastNo = -1;
+  let last: Leaf | undefined;
   for (let k = 0; k < list.length; k++) {
     const u = fold(list[k]);
-    const b = u - leafOf(u) * (1 << LEAF_BITS);
-    const present = leafAt(root, u);
-    if (present !== undefined && (present[b >>> 5] & (1 << (b & 31))) !== 0) continue;
     const l = leafOf(u);
+    const b = u - l * (1 << LEAF_BITS);
+    const present = l === lastNo ? last : leafAt(root, u);
+    lastNo = l;
+    last = present;
+    if (present !== undefined && (present[b >>> 5] & (1 << (b & 31))) !== 0) continue;
     const i0 = idx0(l);
     const i1 = idx1(l);
     const i2 = idx2(l);
@@ -91,6 +97,7 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
     const leaf = own(n2[i2] as Leaf | undefined, () => new Uint32Array(LEAF_WORDS), (l) => l.slice());
     n2[i2] = leaf;
     leaf[b >>> 5] |= 1 << (b & 31);
+    last = leaf;
     size++;
   }
   return size === s.size ? s : { size, root };

@@ -36,6 +36,27 @@ const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 
 const secondaryOf = (f: VmcsFields): bigint =>
   isSet('primary', vmcsRead(f, F.CPU_BASED_VM_EXEC_CONTROL), 'activate-secondary-controls') ? vmcsRead(f, F.SECONDARY_VM_EXEC_CONTROL) : 0n;
 
+/** The last `eptRootOf` answer, for the EPTP and MAXPHYADDR it was made from. */
+let lastRoot: { readonly eptp: bigint; readonly maxPhyAddr: number; readonly root: number; readonly levels: 4 | 5 } | null = null;
+
+/**
+ * The EPT root HPA and level count under `f` (`eptContextOf`'s `root` and `levels`), or null when EPT is off: what an
+ * EPT-violation handler that maps a page needs, without the rest of the context (the same answer is shared while the
+ * EPTP and MAXPHYADDR stay the same).
+ */
+export const eptRootOf = (caps: Caps, f: VmcsFields): { readonly root: number; readonly levels: 4 | 5 } | null => {
+  if (!isSet('secondary', secondaryOf(f), 'enable-ept')) return null;
+  const eptp = vmcsRead(f, F.EPT_POINTER);
+  const l = lastRoot;
+  if (l !== null && l.eptp === eptp && l.maxPhyAddr === caps.maxPhyAddr) return l;
+  const r = {
+    eptp, maxPhyAddr: caps.maxPhyAddr, root: Number(eptp & frameMask(caps.maxPhyAddr)),
+    levels: (Number((eptp >> 3n) & 7n) + 1) === 5 ? 5 as const : 4 as const,
+  };
+  lastRoot = r;
+  return r;
+};
+
 /** The EPT context of a VMCS, or null when EPT is not in use. */
 export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptContext | null => {
   const sec = secondaryOf(f);

@@ -22,6 +22,9 @@ const SMALL = {
   ...defaultTlbConfig, l1d4k: { entries: 1, ways: 1 }, l1i4k: { entries: 1, ways: 1 }, stlb: { entries: 2, ways: 1 },
   pde: { entries: 2, ways: 2 }, pdpt: { entries: 2, ways: 2 }, nested: { entries: 4, ways: 2 },
 };
+// two ways per set: a re-walk of a page whose entry is still cached (a write through a clean entry) must replace that
+// entry, not take the set's other way (the fills of the fast path skip that search only after a lookup found nothing)
+const TWO_WAY = { ...SMALL, l1d4k: { entries: 2, ways: 2 }, l1i4k: { entries: 2, ways: 2 }, stlb: { entries: 4, ways: 2 } };
 
 const caches = (c: Inv.MmuCaches) => ({
   tlb: Tlb.allEntries(c.tlb), psc: c.psc.arrays.flatMap(Tlb.entries), nested: Tlb.entries(c.nested as NestedTlb.NestedTlb),
@@ -48,7 +51,9 @@ describe('translate: the fast miss path equals the reference walk', () => {
     ['EPT 4-level, A/D on, PML with room for 3 entries (then PML full)', true, 4, false, 2],
     ['EPT 5-level over LA57 guest, A/D on', true, 5, true, -1],
     ['EPT off (native)', false, 0, false, -1],
-  ] as const)('%s', (_name, ad, eptLevels, la57, pmlIndex) => {
+    ['EPT 4-level, A/D on, two-way L1 and STLB', true, 4, false, -1, TWO_WAY],
+    ['EPT off (native), two-way L1 and STLB', false, 0, false, -1, TWO_WAY],
+  ] as const)('%s', (_name, ad, eptLevels, la57, pmlIndex, geometry: typeof SMALL = SMALL) => {
     fc.assert(fc.property(
       fc.array(access, { minLength: 40, maxLength: 120 }),
       fc.array(fc.constantFrom(true, true, true, false), { minLength: 12, maxLength: 12 }),
@@ -90,8 +95,8 @@ describe('translate: the fast miss path equals the reference walk', () => {
         };
         // native: the guest tables are read at GPA = HPA, so give the native run its tables at GPA (no offset)
         const mem0 = eptLevels === 0 ? nativeCopy(w.mem) : w.mem;
-        let fast: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(SMALL), mem: mem0 };
-        let ref: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(SMALL), mem: mem0 };
+        let fast: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(geometry), mem: mem0 };
+        let ref: { c: Inv.MmuCaches; mem: Phys.PhysMem; pml?: number } = { c: Inv.emptyCaches(geometry), mem: mem0 };
         for (const a of accesses) {
           // the PML index a walk leaves is the next walk's (as memoryAccess keeps it in the guest state)
           const pml = ctx.walk.ept?.pml;
