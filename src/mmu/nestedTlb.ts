@@ -13,7 +13,7 @@
  */
 
 import {
-  type CacheArray, emptyArray, flagsOf, FL_EPT_R, FL_EPT_W, FL_EPT_X, insert, KIND_GPA, probe, setOf,
+  type CacheArray, emptyArray, flagsOf, FL_EPT_R, FL_EPT_W, FL_EPT_X, insert, insertAbsent, KIND_GPA, probe, setOf,
   SIZE_4K, entryFlags, entryValue, touch,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
@@ -41,7 +41,14 @@ export const hitRights = (n: NestedTlb, h: number): number =>
 
 export const touchHit = (n: NestedTlb, h: number): NestedTlb => touch(n, h >>> 6, h & 63);
 
-/** Cache the guest-physical mapping of the 4 KiB page holding `gpa` (EPT rights as FL_EPT_* bits). */
-export const fill = (n: NestedTlb, ep4ta: number, gpa: number, hpa: number, eptRights: number): NestedTlb =>
-  insert(n, flagsOf(KIND_GPA, SIZE_4K, eptRights & (FL_EPT_R | FL_EPT_W | FL_EPT_X)), Math.floor(gpa / 4096), 0, 0,
-    ep4ta, Math.floor(hpa / 4096));
+/**
+ * Cache the guest-physical mapping of the 4 KiB page holding `gpa` (EPT rights as FL_EPT_* bits). `absent`: a `lookup`
+ * of this page with this EP4TA just missed and `n` was not written since; the fill then skips the scan for an entry to
+ * replace (tlb.ts `insertAbsent`). Same result.
+ */
+export const fill = (n: NestedTlb, ep4ta: number, gpa: number, hpa: number, eptRights: number, absent = false): NestedTlb => {
+  const flags = flagsOf(KIND_GPA, SIZE_4K, eptRights & (FL_EPT_R | FL_EPT_W | FL_EPT_X));
+  const key = Math.floor(gpa / 4096);
+  const value = Math.floor(hpa / 4096);
+  return absent ? insertAbsent(n, flags, key, 0, 0, ep4ta, value) : insert(n, flags, key, 0, 0, ep4ta, value);
+};

@@ -245,21 +245,25 @@ export const probe = (
 ): number => {
   const ways = arr.ways;
   if (ways === 0) return -1;
-  const m = arr.meta;
-  const n = arr.n;
-  if (arr.buckets !== 0 && m[5 * n + arr.sets + (key & (arr.buckets - 1))] === 0) return -1; // no valid entry has this key
+  if (arr.buckets !== 0 && arr.meta[5 * arr.n + arr.sets + (key & (arr.buckets - 1))] === 0) return -1; // no valid entry has this key
   const d = arr.data;
-  const ident = FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT);
   const e0 = set * ways;
-  for (let e = e0, end = e0 + ways; e < end; e++) {
-    // the key first: it differs in almost every entry a lookup visits (a free entry has flags 0)
-    if (d[e] !== key) continue;
-    const f = m[e];
-    if ((f & IDENT_MASK) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0)) {
-      return e - e0;
-    }
+  const end = e0 + ways;
+  // the keys first, in a loop that reads nothing else: the key differs in almost every entry a lookup visits (a free
+  // entry has flags 0, so its key never matters)
+  for (let e = e0; e < end; e++) {
+    if (d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta)) return e - e0;
   }
   return -1;
+};
+
+/** Does entry `e` (whose key matched) have identity `ident` (valid, kind, size), this VPID and EP4TA, and this PCID
+ * unless it is global? */
+const matches = (arr: CacheArray, e: number, ident: number, vpid: number, pcid: number, ep4ta: number): boolean => {
+  const m = arr.meta;
+  const n = arr.n;
+  const f = m[e];
+  return (f & IDENT_MASK) === ident && m[n + e] === vpid && arr.data[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0);
 };
 
 /** Field `field` (F_FLAGS, F_VALUE, ...) of way `way` of set `set`. */
@@ -624,8 +628,18 @@ export const fillTagged = (
 ): Tlb => {
   const a = l1ArrayFor(fetch, size);
   const sa = size === SIZE_1G ? A_STLB_1G : A_STLB;
-  const l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, kind, vpid, pcid, ep4ta, addr, rights, physBase, l1Absent);
-  const st = insertPiece(tlb.arrays[sa], size, size, kind, vpid, pcid, ep4ta, addr, rights, physBase, stlbAbsent);
+  let l1: CacheArray;
+  let st: CacheArray;
+  if (l1Absent && stlbAbsent && l1SizeFor(fetch, size) === size) {
+    // the commonest fill after a TLB miss: the same entry (the whole page, no piece) into both arrays, neither searched
+    const flags = flagsOf(kind, size, rights & ~FL_PIECE_1G);
+    const key = keyAt(addr, size);
+    l1 = insertAbsent(tlb.arrays[a], flags, key, vpid, pcid, ep4ta, physBase / 4096);
+    st = insertAbsent(tlb.arrays[sa], flags, key, vpid, pcid, ep4ta, physBase / 4096);
+  } else {
+    l1 = insertPiece(tlb.arrays[a], l1SizeFor(fetch, size), size, kind, vpid, pcid, ep4ta, addr, rights, physBase, l1Absent);
+    st = insertPiece(tlb.arrays[sa], size, size, kind, vpid, pcid, ep4ta, addr, rights, physBase, stlbAbsent);
+  }
   if (l1 === tlb.arrays[a] && st === tlb.arrays[sa]) return tlb;
   const arrays = tlb.arrays.slice();
   arrays[a] = l1;

@@ -181,8 +181,9 @@ const fillAfterWalk = (
       if (Number.isNaN(h)) continue;
       const g = wr.gpa[i];
       const gpaPage = g - (g & 0xfff);
+      // (an entry this loop or the walk left there stays as it is; a missing one is filled without a second search)
       if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
-      nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h & 0xfff), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+      nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h & 0xfff), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R, true);
     }
   }
   // the caches as they came (`caches`) when every fill was in place or changed nothing

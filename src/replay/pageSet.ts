@@ -24,6 +24,8 @@ const NODE_BITS = 11;
 const FANOUT = 1 << NODE_BITS;
 const LEAF_WORDS = (1 << LEAF_BITS) / 32;
 const SPAN = 2 ** (LEAF_BITS + 3 * NODE_BITS); // 2^46 page numbers
+/** leaves remembered by `addPages` during one call (a power of two) */
+const LEAF_CACHE = 16;
 
 export const emptyPageSet: PageSet = { size: 0, root: undefined };
 
@@ -74,17 +76,22 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
   let root = s.root as (Node | Leaf | undefined)[] | undefined;
   let size = s.size;
   const list = Array.isArray(pages) ? pages as readonly number[] : [...pages];
-  // the leaf of the last page looked at, by leaf number (pages of a batch often share leaves: a leaf spans 32 MiB); it
-  // is always the set's current leaf for that number (a copy of it made below is cached in its place)
-  let lastNo = -1;
-  let last: Leaf | undefined;
+  // the leaves looked at, by leaf number modulo LEAF_CACHE (the pages of a batch share few leaves: a leaf spans 32 MiB);
+  // a cached leaf is always the set's current leaf for its number (a copy of it made below is cached in its place)
+  const cachedNo = new Float64Array(LEAF_CACHE).fill(-1);
+  const cached = new Array<Leaf | undefined>(LEAF_CACHE).fill(undefined);
   for (let k = 0; k < list.length; k++) {
     const u = fold(list[k]);
     const l = leafOf(u);
     const b = u - l * (1 << LEAF_BITS);
-    const present = l === lastNo ? last : leafAt(root, u);
-    lastNo = l;
-    last = present;
+    const c = l & (LEAF_CACHE - 1);
+    let present: Leaf | undefined;
+    if (cachedNo[c] === l) present = cached[c];
+    else {
+      present = leafAt(root, u);
+      cachedNo[c] = l;
+      cached[c] = present;
+    }
     if (present !== undefined && (present[b >>> 5] & (1 << (b & 31))) !== 0) continue;
     const i0 = idx0(l);
     const i1 = idx1(l);
@@ -97,7 +104,7 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
     const leaf = own(n2[i2] as Leaf | undefined, () => new Uint32Array(LEAF_WORDS), (l) => l.slice());
     n2[i2] = leaf;
     leaf[b >>> 5] |= 1 << (b & 31);
-    last = leaf;
+    cached[c] = leaf;
     size++;
   }
   return size === s.size ? s : { size, root };

@@ -109,6 +109,27 @@ describe('EPT walk memo (upper levels)', () => {
     }), { numRuns: 200 });
   });
 
+  test('walks answered from the memo report the accessed flags and rights of the entries above the page table', () => {
+    const { mem: m0 } = build(4);
+    const ctx = ctxOf(4, false, 46);
+    const gpa = 0x20_5000;
+    // every entry of the walk accessed, then the PDE without its accessed flag and without write permission
+    let mem = m0;
+    for (let level = 1; level <= 4; level++) {
+      const a = B.eptEntryAddress(mem, ROOT, 4, gpa, level)!;
+      mem = Phys.write64Parts(mem, a, (Phys.read64Lo(mem, a) | 0x100) >>> 0, Phys.read64Hi(mem, a));
+    }
+    const pde = B.eptEntryAddress(mem, ROOT, 4, gpa, 2)!;
+    mem = Phys.write64Parts(mem, pde, (Phys.read64Lo(mem, pde) & ~0x102) >>> 0, Phys.read64Hi(mem, pde));
+    // the first walk fills the memo, the second is answered from it: both as a walk without the memo
+    for (let i = 0; i < 2; i++) {
+      const got = walkOnce(mem, ctx, gpa, 0, true);
+      expect(got).toEqual(walkOnce(mem, ctx, gpa, 0, false));
+      expect(got[9]).toBe(true); // missingA: the PDE's accessed flag is 0, the leaf's is 1
+      expect(got[6]).toBe(0); // w: the PDE does not allow writes
+    }
+  });
+
   test('an upper entry made not present after a walk is seen by the next walk (the page is watched)', () => {
     const { mem } = build(4);
     const ctx = ctxOf(4, false, 46);
