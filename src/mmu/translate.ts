@@ -134,6 +134,11 @@ const ABSENT_PSC = 4;
 const wr = {
   count: 0,
   gpa: new Float64Array(5), level: new Int32Array(5), lo: new Float64Array(5), hi: new Float64Array(5), hpa: new Float64Array(5),
+  /**
+   * whether the walk found the entry's guest-physical page in the nested TLB (1), looked it up and did not (0), or is
+   * not known to have looked (-1)
+   */
+  nestedHit: new Int32Array(5),
 };
 
 /**
@@ -175,15 +180,21 @@ const fillAfterWalk = (
     }
   }
   let nested = nested0;
+  let filled = false;
   if (ept !== null && nested.sets > 0) {
     for (let i = 0; i < n; i++) {
       const h = wr.hpa[i];
       if (Number.isNaN(h)) continue;
       const g = wr.gpa[i];
       const gpaPage = g - (g & 0xfff);
-      // (an entry this loop or the walk left there stays as it is; a missing one is filled without a second search)
-      if (NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
+      // An entry the walk or this loop left there stays as it is; a missing one is filled without a second search.
+      // Until this loop's first fill, the nested TLB holds what the walk found (its hits were made most recently used,
+      // which moves no entry), so what the walk's lookup said still holds and the lookup is not repeated.
+      const known = wr.nestedHit[i];
+      if (!filled && known === 1) continue;
+      if ((filled || known !== 0) && NestedTlb.lookup(nested, ep4ta, gpaPage) >= 0) continue;
       nested = NestedTlb.fill(nested, ep4ta, gpaPage, h - (h & 0xfff), ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R, true);
+      filled = true;
     }
   }
   // the caches as they came (`caches`) when every fill was in place or changed nothing
@@ -321,12 +332,14 @@ const missFast = (
   for (;;) {
     const eGpa = table + 8 * Guest.guestIndex(addr, level);
     let eHpa = eGpa;
+    let known = -1;
     if (ept !== null) {
       const off = eGpa & 0xfff;
       let hit = -1;
       if (nestedOn) {
         nestedLookups++;
         hit = NestedTlb.lookup(nested0, ep4ta, eGpa - off);
+        known = hit >= 0 ? 1 : 0;
       }
       if (hit >= 0) {
         eHpa = NestedTlb.hitHpa(nested0, hit, eGpa - off) + off;
@@ -344,7 +357,7 @@ const missFast = (
     const wi = (eHpa & 0xfff) >>> 2;
     const lo = pg === undefined ? 0 : pg[wi];
     const hi = pg === undefined ? 0 : pg[wi + 1];
-    wr.gpa[n] = eGpa; wr.level[n] = level; wr.lo[n] = lo; wr.hi[n] = hi; wr.hpa[n] = eHpa;
+    wr.gpa[n] = eGpa; wr.level[n] = level; wr.lo[n] = lo; wr.hi[n] = hi; wr.hpa[n] = eHpa; wr.nestedHit[n] = known;
     n++;
     // SDM "Page-Fault Exceptions": not present, then reserved bits (the walk stops at this entry)
     if ((lo & Guest.PTE_P) === 0) return guestFault(caches, mem, ctx, gla, ph, nestedHits, Guest.accessErrorBits(g, access), guestRefs, nestedRefs, nestedLookups);
@@ -563,6 +576,7 @@ const translateImpl = (
       for (let i = 0; i < entries.length; i++) {
         const g = entries[i];
         wr.gpa[i] = g.gpa; wr.level[i] = g.level; wr.lo[i] = g.lo; wr.hi[i] = g.hi; wr.hpa[i] = i < hpas.length ? hpas[i] : NaN;
+        wr.nestedHit[i] = -1;
       }
       const e = o.ept;
       const eptX = e === null ? true : ept !== null && ept.mbec && o.user ? e.ux : e.x;

@@ -13,7 +13,7 @@ import * as Tlb from '../../src/mmu/tlb';
 import { translate, translateReference, type TranslateContext, type TranslateResult } from '../../src/mmu/translate';
 import { defaultTlbConfig } from '../../src/mmu/tlbConfig';
 import * as EptBuild from '../../src/ept/build';
-import { EPT_ROOT, OFF, eptCtx, eptMapAll, guestCfg, guestMap, newWorld } from './walk2dFixture';
+import { EPT_ROOT, GUEST_ROOT, OFF, eptCtx, eptMapAll, guestCfg, guestMap, newWorld } from './walk2dFixture';
 
 const BASE = 0x7f00_0000_0000;
 const PML_PAGE = 0x30_0000;
@@ -25,6 +25,9 @@ const SMALL = {
 // two ways per set: a re-walk of a page whose entry is still cached (a write through a clean entry) must replace that
 // entry, not take the set's other way (the fills of the fast path skip that search only after a lookup found nothing)
 const TWO_WAY = { ...SMALL, l1d4k: { entries: 2, ways: 2 }, l1i4k: { entries: 2, ways: 2 }, stlb: { entries: 4, ways: 2 } };
+// a one-entry nested TLB and no PDE cache: a walk reads a PDE whose page the nested TLB lost and a PTE whose page it
+// holds, so the fill of the first evicts the second (which must then be filled again, not assumed present)
+const NESTED_ONE = { ...SMALL, pde: { entries: 0, ways: 1 }, nested: { entries: 1, ways: 1 } };
 
 const caches = (c: Inv.MmuCaches) => ({
   tlb: Tlb.allEntries(c.tlb), psc: c.psc.arrays.flatMap(Tlb.entries), nested: Tlb.entries(c.nested as NestedTlb.NestedTlb),
@@ -53,6 +56,7 @@ describe('translate: the fast miss path equals the reference walk', () => {
     ['EPT off (native)', false, 0, false, -1],
     ['EPT 4-level, A/D on, two-way L1 and STLB', true, 4, false, -1, TWO_WAY],
     ['EPT off (native), two-way L1 and STLB', false, 0, false, -1, TWO_WAY],
+    ['EPT 4-level, A/D on, one-entry nested TLB, no PDE cache', true, 4, false, -1, NESTED_ONE],
   ] as const)('%s', (_name, ad, eptLevels, la57, pmlIndex, geometry: typeof SMALL = SMALL) => {
     fc.assert(fc.property(
       fc.array(access, { minLength: 40, maxLength: 120 }),
@@ -116,6 +120,35 @@ describe('translate: the fast miss path equals the reference walk', () => {
         expect(dump(fast.mem)).toEqual(dump(ref.mem));
       },
     ), { numRuns: 60 });
+  });
+
+  test('a walk whose guest entries share one page (a recursive PML4 entry) fills the nested TLB once for it, as the reference does', () => {
+    // PML4E 0x1f3 points at the PML4 itself: every level of the walk of this address reads an entry of that page
+    const k = 0x1f3;
+    let w = newWorld();
+    w = guestMap(w, 4, BASE, 0x0200_0000, '4K', { writable: true, user: true, executable: true });
+    w = { ...w, mem: Phys.write64Parts(w.mem, GUEST_ROOT + OFF + 8 * k, (GUEST_ROOT | 0x67) >>> 0, 0) };
+    w = eptMapAll(w, 4, '4K', [0x0200_0000]);
+    const addr = mkGva(k * 2 ** 39 + k * 2 ** 30 + k * 2 ** 21 + k * 2 ** 12 + 8);
+    const ctx: TranslateContext = {
+      walk: { guest: guestCfg(false), ept: eptCtx(4, { ad: true }), advancedInfo: true }, vpid: 1, pcid: 0, pge: true, cost: Cost.defaultCost,
+    };
+    const geometry = { ...SMALL, nested: { entries: 4, ways: 4 } };
+    // the first access sets the accessed flags (the general walk); the later ones take the fast path, each from empty
+    // caches (so the walk meets the shared page four times in the nested TLB without finding it)
+    let fast = { c: Inv.emptyCaches(geometry), mem: w.mem };
+    let ref = { c: Inv.emptyCaches(geometry), mem: w.mem };
+    for (let i = 0; i < 3; i++) {
+      fast = { ...fast, c: Inv.emptyCaches(geometry) };
+      ref = { ...ref, c: Inv.emptyCaches(geometry) };
+      const rf = transient(() => translate(fast.c, fast.mem, ctx, addr, { kind: 'read', user: false }));
+      const rr = translateReference(ref.c, ref.mem, ctx, addr, { kind: 'read', user: false });
+      same(rf, rr);
+      expect(rf.outcome._tag).toBe('translated');
+      expect(Tlb.entries(rf.caches.nested as NestedTlb.NestedTlb).filter((e) => e.key === GUEST_ROOT / 4096)).toHaveLength(1);
+      fast = { c: rf.caches, mem: rf.mem };
+      ref = { c: rr.caches, mem: rr.mem };
+    }
   });
 
   test('a write that sets an EPT dirty flag logs the page to the PML (SDM "Page-Modification Logging"), as the reference does', () => {
