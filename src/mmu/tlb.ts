@@ -21,8 +21,8 @@
  * and the free ones after them: the victim is a free entry while there is one, else the least recently used entry,
  * and finding it reads one number (which free entry is taken is not observable). A set of WIDE ways or more (the fully
  * associative paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of
- * keys (key modulo `buckets`): a lookup or insert whose bucket counts zero knows without a scan that no entry has its
- * key. An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * keys (key modulo `buckets`) and, for a bucket that counts one, which entry that is: a lookup or insert whose bucket
+ * counts zero knows without a scan that no entry has its key, one whose bucket counts one reads that entry alone. An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
  * (src/arch/transient.ts) an array the scope already copied is updated in place and returned itself (its views and
  * its `sizes`), so a replay chunk copies each array at most once and allocates nothing for later updates. The same
  * array object therefore does not mean the same contents inside a scope: a memo over the caches compares
@@ -111,7 +111,8 @@ const SIZE_INV: readonly number[] = SIZE_BYTES.map((b) => 1 / b);
  * Layout of an array of n = sets x ways entries (entry e = set * ways + way), one ArrayBuffer seen through two views:
  *   data (Float64Array)  [0, n) keys, [n, 2n) EP4TAs, [2n, 3n) values
  *   meta (Int32Array)    [0, n) flags, [n, 2n) VPIDs, [2n, 3n) PCIDs, [3n, 4n) PREV links, [4n, 5n) NEXT links,
- *                        [5n, 5n + sets) list heads, then `buckets` valid-entry counts
+ *                        [5n, 5n + sets) list heads, then `buckets` valid-entry counts, then `buckets` slots (the
+ *                        entry of a bucket that counts one)
  * Field offsets are written as literals (D_* / M_* below name them): a module constant read by optimized code is a
  * load, a literal is folded into the instruction. Every index is an int32, so no index is converted from a double.
  */
@@ -134,7 +135,8 @@ export interface CacheArray {
   readonly owner: object | null;
   /**
    * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep 8 per entry, a power of
-   * two): the count of bucket b is meta[5n + sets + b]
+   * two): the count of bucket b is meta[5n + sets + b]; while it is 1, meta[5n + sets + buckets + b] is that entry
+   * (a lookup then reads one entry instead of scanning the set)
    */
   readonly buckets: number;
   /** bit s set: an entry of page-size code s may be present (set on insert, never cleared: lookups of absent sizes
@@ -150,7 +152,7 @@ const bucketsFor = (sets: number, ways: number): number => (ways < WIDE ? 0 : 2 
 /** A CacheArray over `buf` (laid out for these sets, ways and buckets). */
 const over = (buf: ArrayBuffer, sets: number, ways: number, buckets: number, owner: object | null, sizes: number): CacheArray => {
   const n = sets * ways;
-  return { sets, ways, n, data: new Float64Array(buf, 0, 3 * n), meta: new Int32Array(buf, 24 * n, 5 * n + sets + buckets), owner, buckets, sizes };
+  return { sets, ways, n, data: new Float64Array(buf, 0, 3 * n), meta: new Int32Array(buf, 24 * n, 5 * n + sets + 2 * buckets), owner, buckets, sizes };
 };
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
@@ -158,7 +160,7 @@ export const emptyArray = (geo: CacheGeometry): CacheArray => {
   const sets = geo.entries === 0 ? 0 : geo.entries / geo.ways;
   const n = sets * ways;
   const buckets = bucketsFor(sets, ways);
-  const arr = over(new ArrayBuffer(24 * n + 4 * (5 * n + sets + buckets)), sets, ways, buckets, null, 0);
+  const arr = over(new ArrayBuffer(24 * n + 4 * (5 * n + sets + 2 * buckets)), sets, ways, buckets, null, 0);
   // every set's recency list in way order, all entries free (the head of set s is entry s * ways); counts all 0
   const m = arr.meta;
   for (let s = 0; s < sets; s++) {
@@ -245,10 +247,19 @@ export const probe = (
 ): number => {
   const ways = arr.ways;
   if (ways === 0) return -1;
-  if (arr.buckets !== 0 && arr.meta[5 * arr.n + arr.sets + (key & (arr.buckets - 1))] === 0) return -1; // no valid entry has this key
   const d = arr.data;
   const e0 = set * ways;
   const end = e0 + ways;
+  if (arr.buckets !== 0) {
+    const b = 5 * arr.n + arr.sets + (key & (arr.buckets - 1));
+    const c = arr.meta[b];
+    if (c === 0) return -1; // no valid entry has this key
+    if (c === 1) {
+      // one valid entry in the key's bucket: the only candidate
+      const e = arr.meta[b + arr.buckets];
+      return e >= e0 && e < end && d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta) ? e - e0 : -1;
+    }
+  }
   // the keys first, in a loop that reads nothing else: the key differs in almost every entry a lookup visits (a free
   // entry has flags 0, so its key never matters)
   for (let e = e0; e < end; e++) {
@@ -313,13 +324,23 @@ export const insert = (
   // one, else the least recently used). With key counts, a bucket counting zero holds no entry of this key.
   let same = -1;
   const ident = flags & IDENT_MASK;
-  const counted = arr.buckets !== 0;
-  if (!counted || m[5 * n + arr.sets + (key & (arr.buckets - 1))] !== 0) {
-    for (let e = e0, end = e0 + ways; e < end; e++) {
-      if (d[e] !== key) continue;
-      const f = m[e];
-      if (f !== 0 && (f & IDENT_MASK) === ident && m[n + e] === vpid && m[2 * n + e] === pcid && d[n + e] === ep4ta) { same = e; break; }
+  // the entries to search: the set, or with key counts none (a bucket counting zero) or the bucket's slot (counting
+  // one), if it is in this set
+  let from = e0;
+  let to = e0 + ways;
+  if (arr.buckets !== 0) {
+    const b = 5 * n + arr.sets + (key & (arr.buckets - 1));
+    const c = m[b];
+    if (c === 0) to = from;
+    else if (c === 1) {
+      const e = m[b + arr.buckets];
+      if (e >= from && e < to) { from = e; to = e + 1; } else to = from;
     }
+  }
+  for (let e = from; e < to; e++) {
+    if (d[e] !== key) continue;
+    const f = m[e];
+    if (f !== 0 && (f & IDENT_MASK) === ident && m[n + e] === vpid && m[2 * n + e] === pcid && d[n + e] === ep4ta) { same = e; break; }
   }
   if (same >= 0 && m[same] === flags && d[2 * n + same] === value && m[5 * n + set] === same) return arr; // already the MRU entry, unchanged
   return putAt(arr, set, same >= 0 ? same : m[3 * n + m[5 * n + set]], same < 0, flags, key, vpid, pcid, ep4ta, value);
@@ -349,16 +370,34 @@ const putAt = (
   const w = writable(arr);
   const wd = w.data;
   const wm = w.meta;
-  if (fresh && arr.buckets !== 0) {
-    const counts = 5 * n + arr.sets;
-    const mask = arr.buckets - 1;
-    if (wm[at] !== 0) wm[counts + (wd[at] & mask)]--;
-    wm[counts + (key & mask)]++;
-  }
+  const counted = fresh && arr.buckets !== 0;
+  const oldValid = wm[at] !== 0;
+  const oldKey = wd[at];
   wm[at] = flags; wd[at] = key; wm[n + at] = vpid; wm[2 * n + at] = pcid; wd[n + at] = ep4ta; wd[2 * n + at] = value;
+  if (counted) {
+    // the displaced entry leaves its bucket, the new one joins its own and is that bucket's slot
+    if (oldValid) uncount(w, oldKey);
+    const b = 5 * n + arr.sets + (key & (arr.buckets - 1));
+    wm[b]++;
+    wm[b + arr.buckets] = at;
+  }
   toFront(wm, n, set, at);
   w.sizes = arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0);
   return w;
+};
+
+/**
+ * One entry with key `key` left the bucket counts of `w` (written in place): the count goes down, and when one entry
+ * is left in the bucket its slot is found (a scan of the whole array, only in that case).
+ */
+const uncount = (w: CacheArray, key: number): void => {
+  const m = w.meta;
+  const mask = w.buckets - 1;
+  const b = 5 * w.n + w.sets + (key & mask);
+  if (--m[b] !== 1) return;
+  for (let e = 0; e < w.n; e++) {
+    if (m[e] !== 0 && (w.data[e] & mask) === (key & mask)) { m[b + w.buckets] = e; return; }
+  }
 };
 
 /** A read-only view of one entry, for invalidation predicates and inspection (allocates; not for the hot path). */
@@ -421,9 +460,10 @@ const removeInSet = (
     out ??= writable(arr);
     const m = out.meta;
     const d = out.data;
-    if (arr.buckets !== 0) m[5 * n + arr.sets + (d[e] & (arr.buckets - 1))]--;
+    const key = d[e];
     m[e] = 0; m[n + e] = 0; m[2 * n + e] = 0;
     d[e] = 0; d[n + e] = 0; d[2 * n + e] = 0;
+    if (arr.buckets !== 0) uncount(out, key);
     toBack(m, n, set, e);
   }
   return out;
