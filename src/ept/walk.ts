@@ -10,7 +10,7 @@
  * violation carries the suppress-#VE bit of the entry that ended the walk so a caller can decide).
  */
 
-import { hiAddrMask, Hpa, hpa, LEVEL_INV, lowBits, PAGE_SIZE } from '../arch/addr';
+import { hiAddrMask, Hpa, hpa, LEVEL_INV, lowBits } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import {
   EPTE_A, EPTE_D, EPTE_HI_SVE, EPTE_MT_SHIFT, EPTE_PS, EPTE_R, EPTE_RWX, EPTE_UX, EPTE_W, EPTE_X, EPTE_IPAT,
@@ -291,7 +291,9 @@ export const eptWalk = (
       memoFill(mem, region, table, r | (w << 1) | (x << 2) | (ux << 3) | (missingA ? 16 : 0), walkPfns, refs);
     }
     const addr = table + 8 * eptIndex(gpa, level);
-    const pfn = Math.floor(addr / PAGE_SIZE);
+    // (4096, not PAGE_SIZE: a division by a literal power of two compiles to a multiplication, by an imported constant
+    // to a division)
+    const pfn = Math.floor(addr / 4096);
     // one page lookup for both words of the entry (8-byte aligned: never crosses a page)
     const pg = Phys.page(mem, pfn);
     const wi = (addr & 0xfff) >>> 2;

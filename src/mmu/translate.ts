@@ -21,7 +21,7 @@
  * always walks EPT on a TLB miss, so its EPT rights reach the TLB entry).
  */
 
-import { gpa as mkGpa, hiAddrMask, lowBits, PAGE_SIZE, type Gpa, type Gva } from '../arch/addr';
+import { gpa as mkGpa, hiAddrMask, lowBits, type Gpa, type Gva } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as Ept from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
@@ -353,7 +353,7 @@ const missFast = (
       }
     }
     guestRefs++;
-    const pg = Phys.page(mem, Math.floor(eHpa / PAGE_SIZE));
+    const pg = Phys.page(mem, Math.floor(eHpa / 4096)); // (a literal: see ept/walk.ts)
     const wi = (eHpa & 0xfff) >>> 2;
     const lo = pg === undefined ? 0 : pg[wi];
     const hi = pg === undefined ? 0 : pg[wi + 1];

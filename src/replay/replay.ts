@@ -481,8 +481,8 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     let carried: Carried;
     if (access) {
       const a = ev.gva as number;
-      const first = Math.floor(a / PAGE_SIZE);
-      const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / PAGE_SIZE);
+      const first = Math.floor(a / 4096);
+      const last = Math.floor((a + (ev.size > 1 ? ev.size : 1) - 1) / 4096);
       if (first === last) {
         pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects

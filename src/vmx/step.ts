@@ -203,10 +203,10 @@ export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machin
   if (f.walked) {
     if (m.shadow !== undefined) {
       // shadow paging: the walk read the hypervisor's shadow tables (host memory); the data page is memslot memory
-      out.pages[out.pageCount++] = Math.floor((f.gpa - m.shadow.memBase) / PAGE_SIZE);
+      out.pages[out.pageCount++] = Math.floor((f.gpa - m.shadow.memBase) / 4096);
     } else {
-      out.pages[out.pageCount++] = Math.floor(f.gpa / PAGE_SIZE);
-      for (let k = 0; k < f.tableCount; k++) out.pages[out.pageCount++] = Math.floor(f.tableGpas[k] / PAGE_SIZE);
+      out.pages[out.pageCount++] = Math.floor(f.gpa / 4096);
+      for (let k = 0; k < f.tableCount; k++) out.pages[out.pageCount++] = Math.floor(f.tableGpas[k] / 4096);
     }
   }
   return withTranslation(m, f.caches, f.mem, f.pmlIndex);
