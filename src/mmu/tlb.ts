@@ -194,12 +194,8 @@ const writable = (arr: CacheArray): { -readonly [K in keyof CacheArray]: CacheAr
   return s !== null && arr.owner === s ? arr : over(arr.data.buffer.slice(0) as ArrayBuffer, arr.sets, arr.ways, arr.buckets, s, arr.sizes);
 };
 
-/** Makes entry `e` of `set` the most recently used (the head of its list); m = meta, n = sets * ways. */
-const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
-  const h = 5 * n + set;
-  const head = m[h];
-  if (head === e) return;
-  // unlink e, then link it just before the head (at the tail of the circular list), which it then becomes
+/** Unlinks entry `e` from its set's list and links it again just before `head` (at the tail of the circular list). */
+const moveBefore = (m: Int32Array, n: number, head: number, e: number): void => {
   const p = m[3 * n + e];
   const x = m[4 * n + e];
   m[4 * n + p] = x;
@@ -209,6 +205,15 @@ const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
   m[3 * n + e] = t;
   m[4 * n + e] = head;
   m[3 * n + head] = e;
+};
+
+/** Makes entry `e` of `set` the most recently used (the head of its list); m = meta, n = sets * ways. */
+const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
+  const h = 5 * n + set;
+  const head = m[h];
+  if (head === e) return;
+  // at the tail of the circular list, just before the head, it becomes the head
+  moveBefore(m, n, head, e);
   m[h] = e;
 };
 
@@ -219,15 +224,7 @@ const toBack = (m: Int32Array, n: number, set: number, e: number): void => {
   // the list is circular: when e is the head, its successor becoming the head puts e at the tail
   if (head === e) { m[h] = m[4 * n + e]; return; }
   if (m[3 * n + head] === e) return;
-  const p = m[3 * n + e];
-  const x = m[4 * n + e];
-  m[4 * n + p] = x;
-  m[3 * n + x] = p;
-  const t = m[3 * n + head];
-  m[4 * n + t] = e;
-  m[3 * n + e] = t;
-  m[4 * n + e] = head;
-  m[3 * n + head] = e;
+  moveBefore(m, n, head, e);
 };
 
 export const setOf = (arr: CacheArray, key: number): number => {
