@@ -30,8 +30,19 @@ export interface GuestFlags {
   readonly executable: boolean;
 }
 
+// The last flags string parsed and its result (immutable, so shared): the guest OS model maps every page with the same
+// flags, one of two strings.
+let lastFlags: string | null = null;
+let lastParsed: GuestFlags = { writable: false, user: false, executable: false };
+
 /** Parses the trace's `flags` ("rwux": r is implied by present; w writable; u user; x executable, absent = XD). */
-export const parseGuestFlags = (s: string): GuestFlags => ({ writable: s.includes('w'), user: s.includes('u'), executable: s.includes('x') });
+export const parseGuestFlags = (s: string): GuestFlags => {
+  if (s === lastFlags) return lastParsed;
+  const f = { writable: s.includes('w'), user: s.includes('u'), executable: s.includes('x') };
+  lastFlags = s;
+  lastParsed = f;
+  return f;
+};
 
 const TWO32 = 4294967296;
 export const guestPageBytes = (size: GuestPageSize): number => (size === '4K' ? PAGE_SIZE : size === '2M' ? 0x200000 : 0x40000000);

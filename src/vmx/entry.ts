@@ -26,7 +26,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { applyExitRun, batchApply, batchPut, beginQuickExit, noteGuestLoaded, quickExitReady, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineAfterExit, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineAfterExit, machineOf, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const U64 = 0xffff_ffff_ffff_ffffn;
 
@@ -279,10 +279,12 @@ const loadAndEnter = (
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
   const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
-  const entered = machineWith(m, {
-    cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs,
-    mmu: vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
-  });
+  // machineWith(m, { cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs, mmu }) without a patch object
+  // (`savedCr2` undefined only from vmEntry, where it is m's own: the machine keeps m's, as machineWith does)
+  const entered = machineOf(
+    m, cpu, m.tsc, vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu, guest, nonRoot, null, m.guestAlloc, guestMsrs, gprs ?? m.gprs,
+    m.hostAlloc, savedCr2,
+  );
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
   if (timerOn && timerValue === 0) {
     const r = vmExit(entered, { reason: TIMER_EXIT.reason, qualification: 0n });

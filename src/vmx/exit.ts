@@ -15,7 +15,7 @@ import { controlMask } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
 import { msrStoreTsc, IA32_TIME_STAMP_COUNTER } from './tsc';
-import { machineWith, type ExitRecord, type GuestCpu, type Machine, type MachinePatch } from './machine';
+import { machineOf, type ExitRecord, type GuestCpu, type Machine, type MachinePatch } from './machine';
 
 /** What caused the exit, before the processor records it (src/vmx/step.ts and entry.ts build these). */
 export type ExitCause = Omit<ExitRecord, 'failedEntry' | 'rip' | 'tsc'>;
@@ -60,8 +60,11 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   } else {
     const info = c.interruptionInfo === undefined ? 0 : c.interruptionInfo;
     const qualZero = c.qualification === 0n;
-    if (!known || appliedReason !== c.reason) {
-      put(F.VM_EXIT_REASON, bigOf(c.reason));
+    // (read before the branch: a load only in it, taken at the first exit of a run and rarely after, had no type
+    // feedback when this function was optimized, and deoptimized it at the start of every later run)
+    const reason = c.reason;
+    if (!known || appliedReason !== reason) {
+      put(F.VM_EXIT_REASON, bigOf(reason));
       // every exit but a failed entry writes 0 here: the store of the last one holds 0, and a write of the value a
       // field holds makes no new store (vmcsWriteFlat). Written with the reason, not under `!known` alone: a branch
       // taken only at the first exit of a run never has type feedback, and taking it deoptimized this function at the
@@ -76,7 +79,7 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
     const len = c.instructionLength;
     if (len !== undefined && (!known || appliedLen !== len)) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(len));
     // what the fields hold after these writes
-    appliedReason = c.reason;
+    appliedReason = reason;
     appliedQualZero = qualZero;
     appliedInfo = info;
     appliedLen = len !== undefined ? len : known ? appliedLen : -1;
@@ -192,9 +195,11 @@ export const vmExitWith = (
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  // machineWith(m, { cpu, guest, nonRoot: null, savedCr2, mmu, pendingRetry, gprs }) without a patch object
+  const retry = pendingRetry !== undefined ? pendingRetry : m.pendingRetry;
   const machine = g !== null && !failedEntry
-    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry, gprs })
-    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry, gprs });
+    ? machineOf(m, cpu, m.tsc, mmu, null, null, retry, m.guestAlloc, m.guestMsrs, gprs ?? m.gprs, m.hostAlloc, g.cr2)
+    : machineOf(m, cpu, m.tsc, mmu, failedEntry ? m.guest : null, null, retry, m.guestAlloc, m.guestMsrs, gprs ?? m.gprs, m.hostAlloc, m.savedCr2);
   return { machine, exit: exitRecord(c, failedEntry, g, m.tsc) };
 };
 
