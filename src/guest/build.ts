@@ -93,7 +93,10 @@ export const guestMap = <S>(
   const addr = t.table + 8 * guestIndex(v, level);
   const lo = ((p % TWO32) | PTE_P | (flags.writable ? PTE_RW : 0) | (flags.user ? PTE_US : 0) | (level > 1 ? PTE_PS : 0)) >>> 0;
   const hi = (Math.floor(p / TWO32) | (flags.executable ? 0 : PTE_HI_XD)) >>> 0;
-  return { state: io.write(t.s, addr, lo, hi), alloc: t.alloc, newTables: t.newTables, written: [...t.written, addr] };
+  const state = io.write(t.s, addr, lo, hi);
+  // (tableFor's list is this call's own: appended to, not copied)
+  t.written.push(addr);
+  return { state, alloc: t.alloc, newTables: t.newTables, written: t.written };
 };
 
 /** Clears the leaf entry mapping `gva` (at whatever level it is); unchanged when nothing maps it. */

@@ -78,8 +78,32 @@ export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptCo
   };
 };
 
+// The last `guestPagingOf` answer and the MAXPHYADDR and registers it was made from (a memo of one: the answer is
+// immutable, so it is shared while they stay the same). Every guest_map and every new access context asks, with the
+// same registers again and again; decoding them made a handful of bigints per call.
+let pagingMaxPhyAddr = -1;
+let pagingCr0 = -1n;
+let pagingCr3 = -1n;
+let pagingCr4 = -1n;
+let pagingEfer = -1n;
+let lastPaging: GuestPagingConfig | null = null;
+
 /** Guest paging as CR0/CR3/CR4/EFER say (IA-32e paging when CR0.PG = 1; the model has no 32-bit or PAE guests). */
-export const guestPagingOf = (caps: Caps, g: GuestCpu): GuestPagingConfig | null =>
+export const guestPagingOf = (caps: Caps, g: GuestCpu): GuestPagingConfig | null => {
+  if (caps.maxPhyAddr === pagingMaxPhyAddr && g.cr0 === pagingCr0 && g.cr3 === pagingCr3 && g.cr4 === pagingCr4 && g.efer === pagingEfer) {
+    return lastPaging;
+  }
+  const p = decodePaging(caps, g);
+  pagingMaxPhyAddr = caps.maxPhyAddr;
+  pagingCr0 = g.cr0;
+  pagingCr3 = g.cr3;
+  pagingCr4 = g.cr4;
+  pagingEfer = g.efer;
+  lastPaging = p;
+  return p;
+};
+
+const decodePaging = (caps: Caps, g: GuestCpu): GuestPagingConfig | null =>
   bit(g.cr0, 31)
     ? {
         cr3: Number(g.cr3 & frameMask(caps.maxPhyAddr)) as GuestPagingConfig['cr3'],

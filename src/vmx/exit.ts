@@ -135,6 +135,19 @@ const storeMsrs = (m: Machine, f: VmcsFields, count: number, msrs: ReadonlyMap<n
 let loadedGuest: GuestCpu | null = null;
 let loadedFields: VmcsFields | null = null;
 
+/**
+ * Would saving guest `g` into fields `f` write back exactly the values they hold? When `f` is the store the last entry
+ * loaded and `g` is that guest, or a copy of it equal in every register an exit saves (the common copy: the guest's
+ * page-fault handler's CR2, which the VMCS does not hold). Comparing EFER even when the exit does not save it only
+ * makes the answer no more often.
+ */
+const savesNothing = (g: GuestCpu, f: VmcsFields): boolean => {
+  const l = loadedGuest;
+  if (f !== loadedFields || l === null) return false;
+  return g === l || (g.cr0 === l.cr0 && g.cr3 === l.cr3 && g.cr4 === l.cr4 && g.rip === l.rip && g.rflags === l.rflags &&
+    g.activity === l.activity && g.pmlIndex === l.pmlIndex && g.efer === l.efer);
+};
+
 /** VM entry loaded guest `g` from `f`; `complete`: every field the exit saves was present in `f`. */
 export const noteGuestLoaded = (g: GuestCpu, f: VmcsFields, complete: boolean): void => {
   loadedGuest = complete ? g : null;
@@ -175,7 +188,7 @@ export const vmExitWith = (
   if (!failedEntry && g !== null && nr !== null) {
     // SDM "Saving Guest State" (left out when it would write back the values the fields hold: see noteGuestLoaded)
     const d = decisionsOf(f);
-    if (g !== loadedGuest || f !== loadedFields) {
+    if (!savesNothing(g, f)) {
       put(F.GUEST_CR0, g.cr0); put(F.GUEST_CR3, g.cr3); put(F.GUEST_CR4, g.cr4); put(F.GUEST_RIP, g.rip);
       put(F.GUEST_RFLAGS, g.rflags); put(F.GUEST_ACTIVITY_STATE, bigOf(g.activity));
       put(F.GUEST_PML_INDEX, bigOf(g.pmlIndex & 0xffff));
