@@ -213,6 +213,17 @@ const runEvent = (
     let r: GuestStepResult;
     if (i === 0 && first !== undefined) {
       r = first;
+    } else if (isAccess(ev)) {
+      // an access retried (after the guest OS mapped its page, after the exit it caused): replayEvents' path, the
+      // common case without result objects first (a walk that translates: counted as accountStep would count the
+      // step memoryAccess makes), else guestStep from what it translated
+      const hit = memoryAccessFast(env, m, ev);
+      if (hit !== undefined) {
+        accountFast(acc);
+        return { m: hit, hv, stopped: null };
+      }
+      r = guestStep(env, m, ev, accessOut.carried);
+      accountStep(acc, r);
     } else {
       r = guestStep(env, m, ev);
       accountStep(acc, r);
