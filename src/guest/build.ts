@@ -30,8 +30,19 @@ export interface GuestFlags {
   readonly executable: boolean;
 }
 
+// The last flags string parsed and its result (immutable, so shared): the guest OS model maps every page with the same
+// flags, one of two strings.
+let lastFlags: string | null = null;
+let lastParsed: GuestFlags = { writable: false, user: false, executable: false };
+
 /** Parses the trace's `flags` ("rwux": r is implied by present; w writable; u user; x executable, absent = XD). */
-export const parseGuestFlags = (s: string): GuestFlags => ({ writable: s.includes('w'), user: s.includes('u'), executable: s.includes('x') });
+export const parseGuestFlags = (s: string): GuestFlags => {
+  if (s === lastFlags) return lastParsed;
+  const f = { writable: s.includes('w'), user: s.includes('u'), executable: s.includes('x') };
+  lastFlags = s;
+  lastParsed = f;
+  return f;
+};
 
 const TWO32 = 4294967296;
 export const guestPageBytes = (size: GuestPageSize): number => (size === '4K' ? PAGE_SIZE : size === '2M' ? 0x200000 : 0x40000000);
@@ -82,7 +93,10 @@ export const guestMap = <S>(
   const addr = t.table + 8 * guestIndex(v, level);
   const lo = ((p % TWO32) | PTE_P | (flags.writable ? PTE_RW : 0) | (flags.user ? PTE_US : 0) | (level > 1 ? PTE_PS : 0)) >>> 0;
   const hi = (Math.floor(p / TWO32) | (flags.executable ? 0 : PTE_HI_XD)) >>> 0;
-  return { state: io.write(t.s, addr, lo, hi), alloc: t.alloc, newTables: t.newTables, written: [...t.written, addr] };
+  const state = io.write(t.s, addr, lo, hi);
+  // (tableFor's list is this call's own: appended to, not copied)
+  t.written.push(addr);
+  return { state, alloc: t.alloc, newTables: t.newTables, written: t.written };
 };
 
 /** Clears the leaf entry mapping `gva` (at whatever level it is); unchanged when nothing maps it. */

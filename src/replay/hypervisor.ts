@@ -30,7 +30,7 @@ import { F } from '../vmx/fields';
 import { R } from '../vmx/exitReasons';
 import { eptRootOf } from '../vmx/entry';
 import { interruptionInfoNumber } from '../vmx/qualifications';
-import { machineWith, withMem, type ExitRecord, type Machine } from '../vmx/machine';
+import { machineWith, machineWithCpu, withMem, type ExitRecord, type Machine } from '../vmx/machine';
 import type { MsrWrite } from '../vmx/entry';
 import type { Config } from './config';
 import * as Shadow from './shadow';
@@ -43,7 +43,17 @@ export interface Hypervisor {
   readonly shadow: Shadow.ShadowState | null;
 }
 
-export const initialHypervisor = (config: Config, shadow: Shadow.ShadowState | null = null): Hypervisor => ({ config, pendingInjection: null, shadow });
+export const initialHypervisor = (config: Config, shadow: Shadow.ShadowState | null = null): Hypervisor => {
+  // The config goes in after the object is made (a fresh object, not yet shared): a literal's first value fixes the
+  // type V8 records for the field (here the class of the first config), and making the literal's boilerplate later
+  // (at the literal's second run, again after each GC that flushed it: in practice at the start of a process's second
+  // replay) generalized that type, which deoptimized handleExit (its optimized code relied on the class of
+  // `hv.config`): it then ran unoptimized for most of that replay. Made with no config first, the field's type is
+  // general from the start.
+  const hv: { -readonly [K in keyof Hypervisor]: Hypervisor[K] } = { config: undefined as unknown as Config, pendingInjection: null, shadow };
+  hv.config = config;
+  return hv;
+};
 
 /** `{ ...hv, pendingInjection: p }` as one literal of a fixed shape (a spread is a generic object clone on the exit
  * path); every field of Hypervisor is listed (HV_KEYS fails to compile when one is added and not here). */
@@ -52,7 +62,22 @@ const withInjection = (hv: Hypervisor, p: Hypervisor['pendingInjection']): Hyper
 const HV_KEYS = { config: 1, pendingInjection: 1, shadow: 1 } as const satisfies Record<keyof Hypervisor, 1>;
 void HV_KEYS;
 
+// The lowest start of the MMIO ranges of the last list `inMmio` was asked about, as a number (a memo of one, keyed by
+// the list's identity): a guest-physical address below it is in none of them, which `inMmio` answers without making a
+// bigint of the address. A start above 2^53 may round either way, but every address the model handles is below 2^53,
+// so below such a start too: the answer is the same.
+let mmioList: Config['mmio'] | null = null;
+let mmioLowest = Infinity;
+
 const inMmio = (config: Config, gpa: number): boolean => {
+  const ranges = config.mmio;
+  if (ranges !== mmioList) {
+    let lowest = Infinity;
+    for (const [lo] of ranges) if (Number(lo) < lowest) lowest = Number(lo);
+    mmioList = ranges;
+    mmioLowest = lowest;
+  }
+  if (gpa < mmioLowest) return false;
   const g = BigInt(gpa);
   for (const [lo, hi] of config.mmio) if (g >= lo && g <= hi) return true;
   return false;
@@ -73,7 +98,7 @@ const u64 = (v: bigint): bigint => (v >= 0n && v <= U64 ? v : BigInt.asUintN(64,
 const writeAll = (m: Machine, encs: readonly number[], vals: readonly bigint[]): Machine => {
   const f = fieldsOf(m);
   const g = vmcsWriteFlat(f, encs, vals.map(u64));
-  return g === f ? m : machineWith(m, { cpu: withCurrentFields(m.cpu, g) });
+  return g === f ? m : machineWithCpu(m, withCurrentFields(m.cpu, g));
 };
 const ONE_ENC: number[] = [0];
 const ONE_VAL: bigint[] = [0n];
@@ -83,7 +108,7 @@ const write = (m: Machine, enc: number, v: bigint): Machine => {
   ONE_ENC[0] = enc;
   ONE_VAL[0] = u64(v);
   const g = vmcsWriteFlat(f, ONE_ENC, ONE_VAL);
-  return g === f ? m : machineWith(m, { cpu: withCurrentFields(m.cpu, g) });
+  return g === f ? m : machineWithCpu(m, withCurrentFields(m.cpu, g));
 };
 const read = (m: Machine, enc: number): bigint => vmcsRead(fieldsOf(m), enc);
 
@@ -93,6 +118,9 @@ const skipInstruction = (m: Machine): Machine => {
   const rip = vmcsRead(f, F.GUEST_RIP) + vmcsRead(f, F.VM_EXIT_INSTRUCTION_LEN);
   return write(m, F.GUEST_RIP, rip > U64 ? rip & U64 : rip);
 };
+
+/** Ordinary memory's EPT rights (one immutable value for every mapping). */
+const RWX: EptBuild.EptPerm = { r: true, w: true, x: true };
 
 /** KVM's MMIO SPTE for EPT: write + execute without read, a misconfiguration on every access (reference §8.5). */
 const MMIO_ENTRY_LO = 0b110;
@@ -106,15 +134,15 @@ const mapGpa = (m: Machine, config: Config, gpa: number): Machine => {
     const page = gpa - (gpa % PAGE_SIZE);
     const r = EptBuild.eptWriteEntry(m.cpu.mem, root, ept.levels, page, 1, BigInt(MMIO_ENTRY_LO), m.hostAlloc);
     if (r === undefined) return m;
-    return machineWith(m, { cpu: cpuWith(m.cpu, { mem: r.mem }), hostAlloc: r.alloc ?? m.hostAlloc });
+    return machineWithCpu(m, cpuWith(m.cpu, { mem: r.mem }), r.alloc ?? m.hostAlloc);
   }
   const size = config.ept.pageSize;
   const bytes = EptBuild.pageBytes(size);
   // the page's host frame, aligned to the page size, then the intermediate tables after it
   const frame = Math.ceil(m.hostAlloc.next / bytes) * bytes;
-  const r = EptBuild.eptMap(m.cpu.mem, { next: frame + bytes }, root, ept.levels, gpa, frame, size, { r: true, w: true, x: true }, 6);
+  const r = EptBuild.eptMap(m.cpu.mem, { next: frame + bytes }, root, ept.levels, gpa, frame, size, RWX, 6);
   // literals, not spreads: the machines of the exit path keep one hidden class (src/vmx/machine.ts `withMem`)
-  return machineWith(m, { cpu: cpuWith(m.cpu, { mem: r.mem }), hostAlloc: r.alloc });
+  return machineWithCpu(m, cpuWith(m.cpu, { mem: r.mem }), r.alloc);
 };
 
 export interface Handled {

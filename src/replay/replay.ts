@@ -22,7 +22,7 @@ import * as Tlb from '../mmu/tlb';
 import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
-import { machineWith, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
+import { machineWith, machineWithGuestAlloc, machineWithNonRoot, machineWithRetry, nonRootWithRetry, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
 import type { Config } from './config';
 import * as Shadow from './shadow';
 import { GUEST_TABLES_BASE } from './program';
@@ -213,6 +213,17 @@ const runEvent = (
     let r: GuestStepResult;
     if (i === 0 && first !== undefined) {
       r = first;
+    } else if (isAccess(ev)) {
+      // an access retried (after the guest OS mapped its page, after the exit it caused): replayEvents' path, the
+      // common case without result objects first (a walk that translates: counted as accountStep would count the
+      // step memoryAccess makes), else guestStep from what it translated
+      const hit = memoryAccessFast(env, m, ev);
+      if (hit !== undefined) {
+        accountFast(acc);
+        return { m: hit, hv, stopped: null };
+      }
+      r = guestStep(env, m, ev, accessOut.carried);
+      accountStep(acc, r);
     } else {
       r = guestStep(env, m, ev);
       accountStep(acc, r);
@@ -247,7 +258,7 @@ const runEvent = (
         const retry = h.machine.pendingRetry !== null || h.retry === true
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
         if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
-        const p = prepareEntry(h.hv, h.machine.pendingRetry === null ? h.machine : { ...h.machine, pendingRetry: null });
+        const p = prepareEntry(h.hv, h.machine.pendingRetry === null ? h.machine : machineWithRetry(h.machine, null));
         const resumed = afterEntry(s0, vmEntry(p.machine, 'vmresume'), p.hv, acc);
         if (resumed.stopped !== null) return resumed;
         m = resumed.m;
@@ -305,7 +316,7 @@ const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): 
   } else if (e.outcome.result !== 'entered') {
     return { m, hv, stopped: `VMRESUME failed: ${JSON.stringify(e.outcome, hexBigints)}` };
   }
-  if (m.nonRoot !== null && m.nonRoot.retry !== null) m = machineWith(m, { nonRoot: { ...m.nonRoot, retry: null } });
+  if (m.nonRoot !== null && m.nonRoot.retry !== null) m = machineWithNonRoot(m, nonRootWithRetry(m.nonRoot, null));
   return { m, hv, stopped: null };
 };
 
@@ -415,7 +426,7 @@ const guestOsMap = (s0: ReplayState, m0: Machine, hv: Hypervisor, ev: MemoryAcce
   const limit = s0.config.guest.memoryMiB * 1024 * 1024;
   if (frame + bytes > limit) return { m: m0, hv, stopped: `guest memory exhausted (guest.memoryMiB = ${s0.config.guest.memoryMiB}): the trace touches more pages than the guest has` };
   // the frame is taken first; the page tables the mapping needs come after it
-  const m1 = machineWith(m0, { guestAlloc: { next: frame + bytes } });
+  const m1 = machineWithGuestAlloc(m0, { next: frame + bytes });
   // the faulting address is CR2 (SDM "Page-Fault Exceptions"), not the access's start: the second page of an
   // access that crosses a page boundary faults on its own
   const va = m0.guest !== null ? (gvaFromBig(m0.guest.cr2) as number) : (ev.gva as number);

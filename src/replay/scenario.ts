@@ -17,13 +17,13 @@ import * as GuestBuild from '../guest/build';
 import type { GuestEvent } from '../guest/events';
 import { decodeGuestEvent } from '../guest/traceCodec';
 import * as Instr from '../vmx/instructions';
-import { initialCpu, currentFields, vmcsRead } from '../vmx/cpu';
+import { cpuWith, initialCpu, currentFields, vmcsRead } from '../vmx/cpu';
 import { presetByName, revisionId } from '../vmx/caps';
 import { F } from '../vmx/fields';
 import { vmEntry, eptContextOf } from '../vmx/entry';
 import { guestStep, memoryAccess } from '../vmx/step';
 import { exitName } from '../vmx/exitReasons';
-import type { Env, ExitRecord, GuestCpu, Machine, Outcome } from '../vmx/machine';
+import { machineWith, nonRootWithRetry, withMem, type Env, type ExitRecord, type GuestCpu, type Machine, type Outcome } from '../vmx/machine';
 import type { Config } from './config';
 import { buildProgram, fieldKey, GUEST_TABLES_BASE, MODEL_MEMORY_BASE } from './program';
 import { decodeScenario, type RootStep, type Scenario, type Step } from './scenarioCodec';
@@ -96,13 +96,13 @@ type StepOut = Either<RunProblem, { machine: Machine; outcome: Outcome }>;
 
 const ok = (machine: Machine, outcome: Outcome): StepOut => right({ machine, outcome });
 const fromInstr = (m: Machine, s: Instr.Step): StepOut => {
-  let machine: Machine = { ...m, cpu: s.cpu };
-  if (s.invalidate !== undefined) machine = { ...machine, mmu: Inv.apply(machine.mmu, s.invalidate as Inv.Invalidation) };
+  let machine = machineWith(m, { cpu: s.cpu });
+  if (s.invalidate !== undefined) machine = machineWith(machine, { mmu: Inv.apply(machine.mmu, s.invalidate as Inv.Invalidation) });
   return ok(machine, s.outcome);
 };
 
 const writeRevision = (m: Machine, addr: bigint, revision: bigint | undefined): Machine =>
-  ({ ...m, cpu: { ...m.cpu, mem: Phys.write32(m.cpu.mem, Number(addr), Number(revision ?? BigInt(revisionId(m.cpu.caps)))) } });
+  withMem(m, Phys.write32(m.cpu.mem, Number(addr), Number(revision ?? BigInt(revisionId(m.cpu.caps)))));
 
 const fieldOf = (ref: unknown, path: string): Either<RunProblem, number> => {
   if (typeof ref === 'number') return right(ref);
@@ -115,7 +115,7 @@ const enter = (env: Env, m0: Machine, instr: 'vmlaunch' | 'vmresume'): StepOut =
   const r = vmEntry(m0, instr);
   if (r.outcome.result !== 'entered' || r.machine.nonRoot?.retry == null) return ok(r.machine, r.outcome);
   const retry = r.machine.nonRoot.retry;
-  const m1: Machine = { ...r.machine, nonRoot: { ...r.machine.nonRoot, retry: null } };
+  const m1 = machineWith(r.machine, { nonRoot: nonRootWithRetry(r.machine.nonRoot, null) });
   const a = memoryAccess(env, m1, retry);
   return ok(a.machine, a.outcome.result === 'exit' ? a.outcome : { result: 'entered', retried: true });
 };
@@ -157,7 +157,7 @@ const hypervisorGuestEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_m
   };
   if (ev.op === 'guest_map') {
     const r = GuestBuild.guestMap(io, m0, m0.guestAlloc, cr3, la57 ? 5 : 4, ev.gva as number, ev.gpa as number, ev.size, GuestBuild.parseGuestFlags(ev.flags));
-    return { ...r.state, guestAlloc: r.alloc };
+    return machineWith(r.state, { guestAlloc: r.alloc });
   }
   return GuestBuild.guestUnmap(io, m0, cr3, la57 ? 5 : 4, ev.gva as number).state;
 };
@@ -168,7 +168,9 @@ const launch = (env: Env, config: Config, m0: Machine, args: Readonly<Record<str
   const vmcsAddr = (args.vmcs as bigint | undefined) ?? 0x2000n;
   const p = buildProgram(config, m0.cpu.mem);
   if (isLeft(p)) return left({ ...p.left, path: p.left.path });
-  let m: Machine = { ...m0, cpu: { ...m0.cpu, mem: p.right.mem }, hostAlloc: { next: Math.max(m0.hostAlloc.next, p.right.hostAlloc.next) }, guestAlloc: p.right.guestAlloc };
+  let m = machineWith(m0, {
+    cpu: cpuWith(m0.cpu, { mem: p.right.mem }), hostAlloc: { next: Math.max(m0.hostAlloc.next, p.right.hostAlloc.next) }, guestAlloc: p.right.guestAlloc,
+  });
   const steps: ((x: Machine) => Instr.Step)[] = [
     (x) => Instr.vmxon(x.cpu, vmxonAddr),
     (x) => Instr.vmclear(x.cpu, vmcsAddr),
@@ -179,8 +181,8 @@ const launch = (env: Env, config: Config, m0: Machine, args: Readonly<Record<str
   m = writeRevision(m, vmcsAddr, undefined);
   for (const s of steps) {
     const r = s(m);
-    if (r.outcome.result !== 'VMsucceed') return ok({ ...m, cpu: r.cpu }, r.outcome);
-    m = { ...m, cpu: r.cpu };
+    if (r.outcome.result !== 'VMsucceed') return ok(machineWith(m, { cpu: r.cpu }), r.outcome);
+    m = machineWith(m, { cpu: r.cpu });
   }
   void path;
   // ept.backing: identity maps all guest memory GPA = HPA before launch; prefault maps it to fresh host frames
@@ -190,7 +192,7 @@ const launch = (env: Env, config: Config, m0: Machine, args: Readonly<Record<str
     const size = config.ept.pageSize;
     if (config.ept.backing === 'identity') {
       const r = EptBuild.eptIdentity(m.cpu.mem, m.hostAlloc, root, config.ept.levels, bytes, size);
-      m = { ...m, cpu: { ...m.cpu, mem: r.mem }, hostAlloc: r.alloc };
+      m = machineWith(m, { cpu: cpuWith(m.cpu, { mem: r.mem }), hostAlloc: r.alloc });
     } else {
       const step = EptBuild.pageBytes(size);
       let mem = m.cpu.mem;
@@ -201,7 +203,7 @@ const launch = (env: Env, config: Config, m0: Machine, args: Readonly<Record<str
         const r = EptBuild.eptMap(mem, alloc, root, config.ept.levels, g, frame, size, { r: true, w: true, x: true });
         mem = r.mem; alloc = r.alloc; frame += step;
       }
-      m = { ...m, cpu: { ...m.cpu, mem }, hostAlloc: { next: Math.max(alloc.next, frame) } };
+      m = machineWith(m, { cpu: cpuWith(m.cpu, { mem }), hostAlloc: { next: Math.max(alloc.next, frame) } });
     }
   }
   return enter(env, m, 'vmlaunch');
@@ -227,7 +229,7 @@ const rootStep = (env: Env, config: Config, m: Machine, s: RootStep, path: strin
       return isLeft(f) ? f : fromInstr(m, Instr.vmwrite(m.cpu, f.right, a.value as bigint));
     }
     case 'vmlaunch': case 'vmresume':
-      return enter(env, { ...m, cpu: Instr.withMovSsBlocking(m.cpu, a.blockedByMovSs === true) }, s.op);
+      return enter(env, machineWith(m, { cpu: Instr.withMovSsBlocking(m.cpu, a.blockedByMovSs === true) }), s.op);
     case 'invept': return fromInstr(m, Instr.invept(m.cpu, a.type as number, a.eptp as bigint));
     case 'invvpid': return fromInstr(m, Instr.invvpid(m.cpu, a.type as number, a.vpid as bigint, (a.gva as bigint | undefined) ?? 0n));
     case 'ept_map': {
@@ -235,17 +237,17 @@ const rootStep = (env: Env, config: Config, m: Machine, s: RootStep, path: strin
       if (isLeft(e)) return e;
       const r = EptBuild.eptMap(m.cpu.mem, m.hostAlloc, e.right.root, e.right.levels, Number(a.gpa), Number(a.hpa),
         (a.size as '4K' | '2M' | '1G' | undefined) ?? '4K', EptBuild.parsePerm((a.perm as string | undefined) ?? 'rwx'), (a.memtype as number | undefined) ?? 6);
-      return ok({ ...m, cpu: { ...m.cpu, mem: r.mem }, hostAlloc: r.alloc }, { result: 'VMsucceed' });
+      return ok(machineWith(m, { cpu: cpuWith(m.cpu, { mem: r.mem }), hostAlloc: r.alloc }), { result: 'VMsucceed' });
     }
     case 'ept_write_entry': {
       const e = eptOf(m, path);
       if (isLeft(e)) return e;
       const r = EptBuild.eptWriteEntry(m.cpu.mem, e.right.root, e.right.levels, Number(a.gpa), a.level as number, a.value as bigint, m.hostAlloc);
       if (r === undefined) return left({ path: `${path}.level`, expected: 'a level whose upper tables exist', found: String(a.level) });
-      return ok({ ...m, cpu: { ...m.cpu, mem: r.mem }, hostAlloc: r.alloc ?? m.hostAlloc }, { result: 'VMsucceed' });
+      return ok(machineWith(m, { cpu: cpuWith(m.cpu, { mem: r.mem }), hostAlloc: r.alloc ?? m.hostAlloc }), { result: 'VMsucceed' });
     }
     case 'write_phys':
-      return ok({ ...m, cpu: { ...m.cpu, mem: Phys.writeN(m.cpu.mem, Number(a.hpa), a.value as bigint, (a.size as number | undefined) ?? 8) } }, { result: 'VMsucceed' });
+      return ok(withMem(m, Phys.writeN(m.cpu.mem, Number(a.hpa), a.value as bigint, (a.size as number | undefined) ?? 8)), { result: 'VMsucceed' });
     case 'launch':
       return launch(env, config, m, a, path);
     default: {

@@ -26,7 +26,7 @@ import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
 import { applyExitRun, batchApply, batchPut, beginQuickExit, noteGuestLoaded, quickExitReady, vmExit, type ExitCause } from './exit';
 import { TIMER_EXIT } from './preemptionTimer';
-import { machineAfterExit, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
+import { machineAfterExit, machineOf, machineWith, type GuestCpu, type Machine, type NonRoot, type Outcome, type StepResult } from './machine';
 
 const U64 = 0xffff_ffff_ffff_ffffn;
 
@@ -78,8 +78,32 @@ export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptCo
   };
 };
 
+// The last `guestPagingOf` answer and the MAXPHYADDR and registers it was made from (a memo of one: the answer is
+// immutable, so it is shared while they stay the same). Every guest_map and every new access context asks, with the
+// same registers again and again; decoding them made a handful of bigints per call.
+let pagingMaxPhyAddr = -1;
+let pagingCr0 = -1n;
+let pagingCr3 = -1n;
+let pagingCr4 = -1n;
+let pagingEfer = -1n;
+let lastPaging: GuestPagingConfig | null = null;
+
 /** Guest paging as CR0/CR3/CR4/EFER say (IA-32e paging when CR0.PG = 1; the model has no 32-bit or PAE guests). */
-export const guestPagingOf = (caps: Caps, g: GuestCpu): GuestPagingConfig | null =>
+export const guestPagingOf = (caps: Caps, g: GuestCpu): GuestPagingConfig | null => {
+  if (caps.maxPhyAddr === pagingMaxPhyAddr && g.cr0 === pagingCr0 && g.cr3 === pagingCr3 && g.cr4 === pagingCr4 && g.efer === pagingEfer) {
+    return lastPaging;
+  }
+  const p = decodePaging(caps, g);
+  pagingMaxPhyAddr = caps.maxPhyAddr;
+  pagingCr0 = g.cr0;
+  pagingCr3 = g.cr3;
+  pagingCr4 = g.cr4;
+  pagingEfer = g.efer;
+  lastPaging = p;
+  return p;
+};
+
+const decodePaging = (caps: Caps, g: GuestCpu): GuestPagingConfig | null =>
   bit(g.cr0, 31)
     ? {
         cr3: Number(g.cr3 & frameMask(caps.maxPhyAddr)) as GuestPagingConfig['cr3'],
@@ -279,10 +303,12 @@ const loadAndEnter = (
   const { vpid, timerOn } = derived.mode;
   const timerValue = timerOn ? Number(vmcsRead(f, F.VMX_PREEMPTION_TIMER_VALUE) & 0xffff_ffffn) : 0;
   const nonRoot = nonRootOf(derived, vpid, timerOn ? { value: timerValue, since: m.tsc } : null, m.pendingRetry);
-  const entered = machineWith(m, {
-    cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs,
-    mmu: vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu,
-  });
+  // machineWith(m, { cpu, guest, nonRoot, pendingRetry: null, guestMsrs, savedCr2, gprs, mmu }) without a patch object
+  // (`savedCr2` undefined only from vmEntry, where it is m's own: the machine keeps m's, as machineWith does)
+  const entered = machineOf(
+    m, cpu, m.tsc, vpid === 0 ? Inv.vmEntryExitFlush(mmu) : mmu, guest, nonRoot, null, m.guestAlloc, guestMsrs, gprs ?? m.gprs,
+    m.hostAlloc, savedCr2,
+  );
   // SDM "VMX-Preemption Timer": a value of 0 at VM entry exits before the first guest instruction
   if (timerOn && timerValue === 0) {
     const r = vmExit(entered, { reason: TIMER_EXIT.reason, qualification: 0n });

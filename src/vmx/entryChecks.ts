@@ -875,7 +875,12 @@ interface CheckMemo {
   readonly hot: bigint[];
   mem: Phys.PhysMem;
   readonly verdicts: Verdict[];
+  /** whether each check read memory on its current run (set through `setReadsMem`, which keeps `memReaders`) */
   readonly readsMem: boolean[];
+  /** how many entries of `readsMem` are true: with none, a change of memory re-runs nothing, and the update does not
+   * scan the list (a VMM's EPT-violation handler changes memory at every such exit; the default VMCS's checks read
+   * none) */
+  memReaders: number;
   /** encoding -> indexes of the checks that read it on some run (a superset of each check's current read set) */
   readonly readers: Map<number, number[]>;
   /** the same lists for the fields of the table, by dense index (position in FIELDS) */
@@ -959,6 +964,13 @@ const recordingContext = (ctx: EntryContext): EntryContext => {
   return rec;
 };
 
+/** Notes whether check `i` read memory (`readsMem`), keeping the count of the checks that did (`memReaders`). */
+const setReadsMem = (memo: CheckMemo, i: number, reads: boolean): void => {
+  if (memo.readsMem[i] === reads) return;
+  memo.readsMem[i] = reads;
+  memo.memReaders += reads ? 1 : -1;
+};
+
 /** Runs check `i` in the recording context, adds it to the readers of what it read; returns its verdict. */
 const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => {
   recCount = 0;
@@ -979,7 +991,7 @@ const recordCheck = (memo: CheckMemo, i: number, rec: EntryContext): Verdict => 
     if (d >= 0) memo.registered[row + d] = 1;
     if (!(e >= 0 && e < 0x10000 && WATCHED[e] === 1)) memo.readsUnwatched = true;
   }
-  memo.readsMem[i] = recMem;
+  setReadsMem(memo, i, recMem);
   return verdict;
 };
 
@@ -1075,7 +1087,7 @@ const updateMemo = (ctx: EntryContext, prev: CheckMemo | undefined, nWritten: nu
     const h = HOT_SLOT[d];
     if (h > 0) prev.hot[h - 1] = ctx.fields.get(HOT_FIELDS[h - 1]) ?? 0n;
   }
-  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+  if (memChanged && prev.memReaders > 0) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
   prev.fields = ctx.fields;
   prev.ripRule = 0;
@@ -1092,7 +1104,7 @@ const newMemo = (ctx: EntryContext): EntryFailure | undefined => {
   const n = ENTRY_CHECKS.length;
   const memo: CheckMemo = {
     currentVmcs: ctx.currentVmcs, vmxonPtr: ctx.vmxonPtr, hostLma: ctx.hostLma,
-    fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false),
+    fields: null, hot: HOT_FIELDS.map(() => 0n), mem: ctx.mem, verdicts: new Array<Verdict>(n).fill(undefined), readsMem: new Array<boolean>(n).fill(false), memReaders: 0,
     readers: new Map(), readersByIndex: new Array<number[] | undefined>(FIELDS.length).fill(undefined), registered: new Uint8Array(n * FIELDS.length), readsUnwatched: false, result: undefined,
     runs: new Array<Run | undefined>(n * RUNS_PER_CHECK).fill(undefined), nextRun: new Uint8Array(n), injOk: [], ripRule: 0,
   };
@@ -1141,7 +1153,7 @@ const generalUpdate = (prev: CheckMemo, ctx: EntryContext, from: VmcsFields, mem
     const l = prev.readers.get(changed[c]);
     if (l !== undefined) for (let k = 0; k < l.length; k++) if (rerun(prev, l[k], rec)) verdictChanged = true;
   }
-  if (memChanged) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
+  if (memChanged && prev.memReaders > 0) for (let i = 0; i < n; i++) if (prev.readsMem[i] && rerun(prev, i, rec)) verdictChanged = true;
   return finish(prev, ctx, verdictChanged);
 };
 
@@ -1278,7 +1290,7 @@ const rerun = (memo: CheckMemo, i: number, rec: EntryContext): boolean => {
   if (known !== NO_RUN) {
     v = known as Verdict;
     // this path reads no memory (a remembered run never did); its fields are registered from that run
-    memo.readsMem[i] = false;
+    setReadsMem(memo, i, false);
   } else {
     v = recordCheck(memo, i, rec);
     rememberRun(memo, i, v);

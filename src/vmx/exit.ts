@@ -15,7 +15,7 @@ import { controlMask } from './controls';
 import { F } from './fields';
 import { valueSavedOnExit, rateShift, advance } from './preemptionTimer';
 import { msrStoreTsc, IA32_TIME_STAMP_COUNTER } from './tsc';
-import { machineWith, type ExitRecord, type GuestCpu, type Machine, type MachinePatch } from './machine';
+import { machineOf, type ExitRecord, type GuestCpu, type Machine, type MachinePatch } from './machine';
 
 /** What caused the exit, before the processor records it (src/vmx/step.ts and entry.ts build these). */
 export type ExitCause = Omit<ExitRecord, 'failedEntry' | 'rip' | 'tsc'>;
@@ -28,6 +28,19 @@ const ENCS: number[] = new Array<number>(32).fill(0);
 const VALS: bigint[] = new Array<bigint>(32).fill(0n);
 let count = 0;
 const put = (enc: number, v: bigint): void => { ENCS[count] = enc; VALS[count] = v; count++; };
+/**
+ * `put` when `cond` holds, without a branch: the pair always goes into the next free slot, which counts only when
+ * `cond` holds (a slot past `count` is scratch). For the writes that only the first exit of a run makes (the reason
+ * and interruption information the last exit's store already holds are left out, and so are the saves of a guest the
+ * entry loaded): code run on every exit, so that it has type feedback however rarely the write is made (a call made
+ * only at the first exit of a run had none when this module was optimized, and deoptimized it at the start of every
+ * later run in a process).
+ */
+const putWhen = (cond: boolean, enc: number, v: bigint): void => {
+  ENCS[count] = enc;
+  VALS[count] = v;
+  if (cond) count++;
+};
 
 // The interruption information of the last vectored exit as a bigint: an interrupt exits with the same vector again
 // and again, and the same bigint is then compared by identity when the field already holds it (a memo of one).
@@ -60,23 +73,21 @@ const record = (f: VmcsFields, c: ExitCause, failedEntry: boolean): void => {
   } else {
     const info = c.interruptionInfo === undefined ? 0 : c.interruptionInfo;
     const qualZero = c.qualification === 0n;
-    if (!known || appliedReason !== c.reason) {
-      put(F.VM_EXIT_REASON, bigOf(c.reason));
-      // every exit but a failed entry writes 0 here: the store of the last one holds 0, and a write of the value a
-      // field holds makes no new store (vmcsWriteFlat). Written with the reason, not under `!known` alone: a branch
-      // taken only at the first exit of a run never has type feedback, and taking it deoptimized this function at the
-      // start of every later run in a warm process
-      put(F.IDT_VECTORING_INFO_FIELD, 0n);
-    }
+    const reason = c.reason;
+    const newReason = !known || appliedReason !== reason;
+    putWhen(newReason, F.VM_EXIT_REASON, bigOf(reason));
+    // every exit but a failed entry writes 0 here: the store of the last one holds 0, and a write of the value a field
+    // holds makes no new store (vmcsWriteFlat). Written with the reason, not under `!known` alone (see putWhen)
+    putWhen(newReason, F.IDT_VECTORING_INFO_FIELD, 0n);
     if (!known || !qualZero || !appliedQualZero) put(F.EXIT_QUALIFICATION, c.qualification);
     if (c.guestLinear !== undefined) put(F.GUEST_LINEAR_ADDRESS, c.guestLinear);
     if (c.guestPhysical !== undefined) put(F.GUEST_PHYSICAL_ADDRESS, BigInt(c.guestPhysical));
-    if (!known || appliedInfo !== info) put(F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(info));
+    putWhen(!known || appliedInfo !== info, F.VM_EXIT_INTR_INFO, c.interruptionInfo === undefined ? 0n : infoBig(info));
     if (c.interruptionErrorCode !== undefined) put(F.VM_EXIT_INTR_ERROR_CODE, bigOf(c.interruptionErrorCode));
     const len = c.instructionLength;
     if (len !== undefined && (!known || appliedLen !== len)) put(F.VM_EXIT_INSTRUCTION_LEN, bigOf(len));
     // what the fields hold after these writes
-    appliedReason = c.reason;
+    appliedReason = reason;
     appliedQualZero = qualZero;
     appliedInfo = info;
     appliedLen = len !== undefined ? len : known ? appliedLen : -1;
@@ -132,6 +143,19 @@ const storeMsrs = (m: Machine, f: VmcsFields, count: number, msrs: ReadonlyMap<n
 let loadedGuest: GuestCpu | null = null;
 let loadedFields: VmcsFields | null = null;
 
+/**
+ * Would saving guest `g` into fields `f` write back exactly the values they hold? When `f` is the store the last entry
+ * loaded and `g` is that guest, or a copy of it equal in every register an exit saves (the common copy: the guest's
+ * page-fault handler's CR2, which the VMCS does not hold). Comparing EFER even when the exit does not save it only
+ * makes the answer no more often.
+ */
+const savesNothing = (g: GuestCpu, f: VmcsFields): boolean => {
+  const l = loadedGuest;
+  if (f !== loadedFields || l === null) return false;
+  return g === l || (g.cr0 === l.cr0 && g.cr3 === l.cr3 && g.cr4 === l.cr4 && g.rip === l.rip && g.rflags === l.rflags &&
+    g.activity === l.activity && g.pmlIndex === l.pmlIndex && g.efer === l.efer);
+};
+
 /** VM entry loaded guest `g` from `f`; `complete`: every field the exit saves was present in `f`. */
 export const noteGuestLoaded = (g: GuestCpu, f: VmcsFields, complete: boolean): void => {
   loadedGuest = complete ? g : null;
@@ -172,12 +196,11 @@ export const vmExitWith = (
   if (!failedEntry && g !== null && nr !== null) {
     // SDM "Saving Guest State" (left out when it would write back the values the fields hold: see noteGuestLoaded)
     const d = decisionsOf(f);
-    if (g !== loadedGuest || f !== loadedFields) {
-      put(F.GUEST_CR0, g.cr0); put(F.GUEST_CR3, g.cr3); put(F.GUEST_CR4, g.cr4); put(F.GUEST_RIP, g.rip);
-      put(F.GUEST_RFLAGS, g.rflags); put(F.GUEST_ACTIVITY_STATE, bigOf(g.activity));
-      put(F.GUEST_PML_INDEX, bigOf(g.pmlIndex & 0xffff));
-      if (d.saveEfer) put(F.GUEST_IA32_EFER, g.efer);
-    }
+    const save = !savesNothing(g, f);
+    putWhen(save, F.GUEST_CR0, g.cr0); putWhen(save, F.GUEST_CR3, g.cr3); putWhen(save, F.GUEST_CR4, g.cr4);
+    putWhen(save, F.GUEST_RIP, g.rip); putWhen(save, F.GUEST_RFLAGS, g.rflags);
+    putWhen(save, F.GUEST_ACTIVITY_STATE, bigOf(g.activity)); putWhen(save, F.GUEST_PML_INDEX, bigOf(g.pmlIndex & 0xffff));
+    putWhen(d.saveEfer && save, F.GUEST_IA32_EFER, g.efer);
     if (nr.timer !== null) {
       const a = advance(nr.timer.value, nr.timer.since, m.tsc, rateShift(m.cpu.caps.misc));
       const remaining = a.kind === 'running' ? a.remaining : 0;
@@ -192,9 +215,11 @@ export const vmExitWith = (
   // SDM "Caching Translation Information": with "enable VPID" = 0, VM exits invalidate VPID-0 linear/combined mappings
   const vpidOff = nr === null || nr.vpid === 0;
   const mmu = vpidOff ? Inv.vmEntryExitFlush(m.mmu) : m.mmu;
+  // machineWith(m, { cpu, guest, nonRoot: null, savedCr2, mmu, pendingRetry, gprs }) without a patch object
+  const retry = pendingRetry !== undefined ? pendingRetry : m.pendingRetry;
   const machine = g !== null && !failedEntry
-    ? machineWith(m, { cpu, guest: null, nonRoot: null, savedCr2: g.cr2, mmu, pendingRetry, gprs })
-    : machineWith(m, { cpu, guest: failedEntry ? m.guest : null, nonRoot: null, mmu, pendingRetry, gprs });
+    ? machineOf(m, cpu, m.tsc, mmu, null, null, retry, m.guestAlloc, m.guestMsrs, gprs ?? m.gprs, m.hostAlloc, g.cr2)
+    : machineOf(m, cpu, m.tsc, mmu, failedEntry ? m.guest : null, null, retry, m.guestAlloc, m.guestMsrs, gprs ?? m.gprs, m.hostAlloc, m.savedCr2);
   return { machine, exit: exitRecord(c, failedEntry, g, m.tsc) };
 };
 

@@ -205,9 +205,12 @@ export const vmentryPreconditions = (cpu: Cpu, instr: 'vmlaunch' | 'vmresume'): 
   const st = currentVmcsState(cpu);
   if (st === undefined) return failInvalid(cpu);
   if (cpu.blockingByMovSs) return vmFail(cpu, VMXERR.ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
-  if (instr === 'vmlaunch') return st.launch === 'clear' ? undefined : vmFail(cpu, VMXERR.VMLAUNCH_NONCLEAR_VMCS);
-  if (st.corrupted === true) return vmFail(cpu, VMXERR.VMRESUME_AFTER_VMXOFF);
-  return st.launch === 'launched' ? undefined : vmFail(cpu, VMXERR.VMRESUME_NONLAUNCHED_VMCS);
+  const launch = instr === 'vmlaunch';
+  if (!launch && st.corrupted === true) return vmFail(cpu, VMXERR.VMRESUME_AFTER_VMXOFF);
+  // one compare for both instructions: a compare made only for VMLAUNCH (once per run) had no type feedback when VM
+  // entry was optimized, and deoptimized it at the launch of every later run in a process
+  return st.launch === (launch ? 'clear' : 'launched') ? undefined
+    : vmFail(cpu, launch ? VMXERR.VMLAUNCH_NONCLEAR_VMCS : VMXERR.VMRESUME_NONLAUNCHED_VMCS);
 };
 
 /** After a successful VMLAUNCH: launch state of the current VMCS <- launched (SDM "VMLAUNCH/VMRESUME"). */

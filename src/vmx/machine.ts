@@ -104,12 +104,20 @@ export interface ShadowView {
   readonly writeProtected: ReadonlySet<number>;
 }
 
+/** `{ ...nr, retry }` as one literal in the key order of VM entry's (src/vmx/entry.ts `nonRootOf`): a spread makes an
+ * object of another hidden class, and the memory-access path that reads it then handles two (every field of NonRoot
+ * is listed: NON_ROOT_KEYS fails to compile when one is added and not here). */
+export const nonRootWithRetry = (nr: NonRoot, retry: MemoryAccess | null): NonRoot =>
+  ({ controls: nr.controls, walk: nr.walk, vpid: nr.vpid, timer: nr.timer, retry });
+const NON_ROOT_KEYS = { controls: 1, walk: 1, vpid: 1, timer: 1, retry: 1 } as const satisfies Record<keyof NonRoot, 1>;
+void NON_ROOT_KEYS;
+
 export const mem = (m: Machine): Phys.PhysMem => m.cpu.mem;
 /** The machine with another memory: `{ ...m, cpu: { ...m.cpu, mem } }` as the literals of `machineWith` and `cpuWith`
  * (an object made by a spread has another hidden class than one made by a literal: the exit path's optimized code then
  * handled two shapes of each, and the spread's shape, kept only while such an object lives, went at a full GC and
  * took that code with it). */
-export const withMem = (m: Machine, mem: Phys.PhysMem): Machine => (mem === m.cpu.mem ? m : machineWith(m, { cpu: cpuWith(m.cpu, { mem }) }));
+export const withMem = (m: Machine, mem: Phys.PhysMem): Machine => (mem === m.cpu.mem ? m : machineWithCpu(m, cpuWith(m.cpu, { mem })));
 
 /** A VM exit as the hypervisor reads it from the VMCS (interface §4 `exit`, with bigints inside). */
 export interface ExitRecord {
@@ -165,29 +173,52 @@ export interface MachinePatch {
  * object clone, several times the cost of listing the fields. Every field of Machine is listed (MACHINE_KEYS fails
  * to compile when one is added and not here).
  */
-export const machineWith = (m: Machine, p: MachinePatch): Machine => {
-  const cpu = p.cpu ?? m.cpu, mmu = p.mmu ?? m.mmu;
-  const guest = p.guest !== undefined ? p.guest : m.guest;
-  const nonRoot = p.nonRoot !== undefined ? p.nonRoot : m.nonRoot;
-  const pendingRetry = p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry;
-  const guestMsrs = p.guestMsrs ?? m.guestMsrs;
-  const gprs = p.gprs ?? m.gprs;
-  const hostAlloc = p.hostAlloc ?? m.hostAlloc;
-  const guestAlloc = p.guestAlloc ?? m.guestAlloc;
-  const tsc = p.tsc ?? m.tsc;
-  const cr2 = p.savedCr2 ?? m.savedCr2;
+export const machineWith = (m: Machine, p: MachinePatch): Machine => machineOf(
+  m, p.cpu ?? m.cpu, p.tsc ?? m.tsc, p.mmu ?? m.mmu, p.guest !== undefined ? p.guest : m.guest,
+  p.nonRoot !== undefined ? p.nonRoot : m.nonRoot, p.pendingRetry !== undefined ? p.pendingRetry : m.pendingRetry,
+  p.guestAlloc ?? m.guestAlloc, p.guestMsrs ?? m.guestMsrs, p.gprs ?? m.gprs, p.hostAlloc ?? m.hostAlloc, p.savedCr2 ?? m.savedCr2,
+);
+
+/**
+ * The machine `m` (its `native` flag and shadow view) with every other field given: machineWith's literal without a
+ * patch object. The paths of a first touch (VM exit and entry, the hypervisor's and the guest OS's page mappings) use
+ * it through the helpers below: each of their calls of machineWith read its patch's fields with generic (megamorphic)
+ * property loads, the patches being objects of a dozen shapes, ~70 instructions each.
+ */
+export const machineOf = (
+  m: Machine, cpu: Cpu, tsc: bigint, mmu: MmuCaches, guest: GuestCpu | null, nonRoot: NonRoot | null,
+  pendingRetry: MemoryAccess | null, guestAlloc: Machine['guestAlloc'], guestMsrs: ReadonlyMap<number, bigint>,
+  gprs: Machine['gprs'], hostAlloc: Machine['hostAlloc'], savedCr2: bigint | undefined,
+): Machine => {
   // `savedCr2` is always a key (undefined: none saved), so that a machine before the first exit has the shape of every
   // later one: a second shape, seen only at the start of a run, made the exit path's optimized code of a warm process
   // deoptimize at the first exit of each new run. The shadow view goes in the literal itself (adding it afterwards
   // changes the object's shape on every call), in the same key order
   if (m.shadow === undefined) {
-    return { cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2: cr2 };
+    return { cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2 };
   }
   return {
-    cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc,
-    savedCr2: cr2, shadow: m.shadow,
+    cpu, tsc, mmu, guest, nonRoot, pendingRetry, native: m.native, guestAlloc, guestMsrs, gprs, hostAlloc, savedCr2,
+    shadow: m.shadow,
   };
 };
+
+/** `machineWith(m, { guest })` (machineOf). */
+export const machineWithGuest = (m: Machine, guest: GuestCpu | null): Machine => machineOf(
+  m, m.cpu, m.tsc, m.mmu, guest, m.nonRoot, m.pendingRetry, m.guestAlloc, m.guestMsrs, m.gprs, m.hostAlloc, m.savedCr2);
+/** `machineWith(m, { nonRoot })` (machineOf). */
+export const machineWithNonRoot = (m: Machine, nonRoot: NonRoot | null): Machine => machineOf(
+  m, m.cpu, m.tsc, m.mmu, m.guest, nonRoot, m.pendingRetry, m.guestAlloc, m.guestMsrs, m.gprs, m.hostAlloc, m.savedCr2);
+/** `machineWith(m, { pendingRetry })` (machineOf). */
+export const machineWithRetry = (m: Machine, pendingRetry: MemoryAccess | null): Machine => machineOf(
+  m, m.cpu, m.tsc, m.mmu, m.guest, m.nonRoot, pendingRetry, m.guestAlloc, m.guestMsrs, m.gprs, m.hostAlloc, m.savedCr2);
+/** `machineWith(m, { guestAlloc })` (machineOf). */
+export const machineWithGuestAlloc = (m: Machine, guestAlloc: Machine['guestAlloc']): Machine => machineOf(
+  m, m.cpu, m.tsc, m.mmu, m.guest, m.nonRoot, m.pendingRetry, guestAlloc, m.guestMsrs, m.gprs, m.hostAlloc, m.savedCr2);
+/** `machineWith(m, { cpu, hostAlloc })` (machineOf). */
+export const machineWithCpu = (m: Machine, cpu: Cpu, hostAlloc: Machine['hostAlloc'] = m.hostAlloc): Machine => machineOf(
+  m, cpu, m.tsc, m.mmu, m.guest, m.nonRoot, m.pendingRetry, m.guestAlloc, m.guestMsrs, m.gprs, hostAlloc, m.savedCr2);
+
 /**
  * `machineWith(m, { cpu, mmu, guest, nonRoot, pendingRetry: null, guestMsrs, gprs, savedCr2 })` with the patch as
  * arguments (`gprs` undefined: kept): the machine a VM exit or a fused exit round trip leaves, without a patch object.

@@ -30,7 +30,7 @@ import { vmExitWith, type ExitCause } from './exit';
 import { guestPagingOf } from './entry';
 import { cpuWith, currentFields, vmcsRead } from './cpu';
 import { F } from './fields';
-import { machineWith, withMem, type Env, type GuestCpu, type Machine, type NonRoot, type Outcome } from './machine';
+import { machineWith, machineWithGuest, machineWithGuestAlloc, withMem, type Env, type GuestCpu, type Machine, type NonRoot, type Outcome } from './machine';
 
 export interface GuestStepResult {
   readonly machine: Machine;
@@ -60,7 +60,20 @@ const exitWith = (
   return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
 };
 
-const withGuest = (m: Machine, g: GuestCpu): Machine => machineWith(m, { guest: g });
+const withGuest = (m: Machine, g: GuestCpu): Machine => machineWithGuest(m, g);
+
+/** `{ ...g, cr2 }` as one literal in the key order of VM entry's (src/vmx/entry.ts `loadGuest`): an object made by a
+ * spread has another hidden class, which the exit that saves this guest then met (in a new one each process run, so
+ * its optimized code deoptimized at the first page fault of every later run). GUEST_KEYS fails to compile when a field
+ * of GuestCpu is added and not here. */
+const guestWithCr2 = (g: GuestCpu, cr2: bigint): GuestCpu => ({
+  cr0: g.cr0, cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip: g.rip, rflags: g.rflags, activity: g.activity,
+  pmlIndex: g.pmlIndex,
+});
+const GUEST_KEYS = {
+  cr0: 1, cr2: 1, cr3: 1, cr4: 1, cr8: 1, efer: 1, rip: 1, rflags: 1, activity: 1, pmlIndex: 1,
+} as const satisfies Record<keyof GuestCpu, 1>;
+void GUEST_KEYS;
 
 /** The translation context for the current guest (VPID and PCID tags, CR4.PGE). */
 const translateContext = (env: Env, nr: NonRoot | null, g: GuestCpu, walk: NonRoot['walk']): TranslateContext => ({
@@ -274,14 +287,15 @@ export const memoryAccess = (env: Env, m0: Machine, ev: MemoryAccess, carried?: 
             ...(x.errorCode !== undefined ? { interruptionErrorCode: x.errorCode } : {}),
           }, null, stats, pages);
         }
-        g = { ...g, cr2: linear };
-        return result(machineWith(m, { guest: g }), { result: 'fault', vector: 14, errorCode: o.errorCode }, stats, pages);
+        g = guestWithCr2(g, linear);
+        return result(machineWithGuest(m, g), { result: 'fault', vector: 14, errorCode: o.errorCode }, stats, pages);
       }
       case 'ept-violation':
-        return exitWith(m, {
-          reason: R.EPT_VIOLATION, qualification: BigInt(o.qualification), guestPhysical: o.gpa as number,
-          ...((o.qualification & 0x80) !== 0 ? { guestLinear: gvaToBig(o.gla, la57) } : {}),
-        }, ev, stats, pages);
+        // the guest-linear address only when qualification bit 7 says it is valid (SDM "Exit Qualification for EPT
+        // Violations"); two literals, not a spread of a conditional object (a generic clone per EPT violation)
+        return exitWith(m, (o.qualification & 0x80) !== 0
+          ? { reason: R.EPT_VIOLATION, qualification: BigInt(o.qualification), guestPhysical: o.gpa as number, guestLinear: gvaToBig(o.gla, la57) }
+          : { reason: R.EPT_VIOLATION, qualification: BigInt(o.qualification), guestPhysical: o.gpa as number }, ev, stats, pages);
       case 'ept-misconfig':
         return exitWith(m, { reason: R.EPT_MISCONFIG, qualification: 0n, guestPhysical: o.gpa as number }, ev, stats, pages);
       case 'pml-full':
@@ -398,7 +412,7 @@ const guestTableEdit = (m0: Machine, ev: Extract<GuestEvent, { op: 'guest_map' |
   let m: Machine;
   if (ev.op === 'guest_map') {
     const r = GuestBuild.guestMap(io, m0, m0.guestAlloc, root, levels, ev.gva as number, ev.gpa as number, ev.size, GuestBuild.parseGuestFlags(ev.flags));
-    m = { ...r.state, guestAlloc: r.alloc };
+    m = machineWithGuestAlloc(r.state, r.alloc);
   } else {
     m = GuestBuild.guestUnmap(io, m0, root, levels, ev.gva as number).state;
   }

@@ -5,7 +5,10 @@
  * spread would not have it).
  */
 import fc from 'fast-check';
-import { machineAfterExit, machineWith, type Machine, type MachinePatch } from '../../src/vmx/machine';
+import {
+  machineAfterExit, machineWith, machineWithCpu, machineWithGuest, machineWithGuestAlloc, machineWithNonRoot, machineWithRetry,
+  nonRootWithRetry, type Machine, type MachinePatch, type NonRoot,
+} from '../../src/vmx/machine';
 
 const tag = (name: string) => fc.nat(3).map((i) => ({ [name]: i }));
 const machineArb = fc.record({
@@ -52,5 +55,33 @@ describe('machineWith', () => {
       expect(out).toEqual(expected);
       expect(Object.keys(out)).toEqual(Object.keys(expected));
     }), { numRuns: 300 });
+  });
+  it('the one-field helpers equal machineWith with that field, keys in the same order', () => {
+    fc.assert(fc.property(machineArb, patchArb, tag('ga2'), (m0, p0, ga) => {
+      const m = m0 as unknown as Machine;
+      const p = p0 as unknown as Required<MachinePatch>;
+      const same = (out: Machine, expected: Machine): void => {
+        expect(out).toEqual(expected);
+        expect(Object.keys(out)).toEqual(Object.keys(expected));
+      };
+      if (p.guest !== undefined) same(machineWithGuest(m, p.guest), machineWith(m, { guest: p.guest }));
+      if (p.nonRoot !== undefined) same(machineWithNonRoot(m, p.nonRoot), machineWith(m, { nonRoot: p.nonRoot }));
+      if (p.pendingRetry !== undefined) same(machineWithRetry(m, p.pendingRetry), machineWith(m, { pendingRetry: p.pendingRetry }));
+      const alloc = ga as unknown as Machine['guestAlloc'];
+      same(machineWithGuestAlloc(m, alloc), machineWith(m, { guestAlloc: alloc }));
+      if (p.cpu !== undefined) {
+        same(machineWithCpu(m, p.cpu), machineWith(m, { cpu: p.cpu }));
+        if (p.hostAlloc !== undefined) same(machineWithCpu(m, p.cpu, p.hostAlloc), machineWith(m, { cpu: p.cpu, hostAlloc: p.hostAlloc }));
+      }
+    }), { numRuns: 300 });
+  });
+
+  it('nonRootWithRetry(nr, retry) equals { ...nr, retry }, keys in the same order', () => {
+    const nr: NonRoot = { controls: { c: 1 }, walk: { w: 2 }, vpid: 3, timer: { value: 4, since: 5n }, retry: null } as unknown as NonRoot;
+    for (const retry of [null, { op: 'read', gva: 0x1000, size: 8, user: false }] as NonRoot['retry'][]) {
+      const out = nonRootWithRetry(nr, retry);
+      expect(out).toEqual({ ...nr, retry });
+      expect(Object.keys(out)).toEqual(Object.keys({ ...nr, retry }));
+    }
   });
 });
