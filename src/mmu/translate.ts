@@ -106,19 +106,6 @@ export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: bo
 export const l1HitStats = (cost: CostModel): TranslationStats => Cost.hitStats(cost, 'l1');
 
 /**
- * The L1 TLB entry that translates `gla` for this access with sufficient rights, as a hit number (src/mmu/tlb.ts
- * encoding), or -1 when `translate` must run (a miss, or an entry whose rights do not allow the access). The first
- * step of `translate`, allocation-free: on a hit, `translate` returns that entry's translation, the caches after
- * `Tlb.touchHit` and `l1HitStats` (SDM 4.10.2.3 "Details of TLB Use": a hit needs no paging-structure reference).
- */
-export const l1Hit = (tlb: Tlb.Tlb, ctx: TranslateContext, gla: number, kind: 'read' | 'write' | 'fetch', user: boolean): number => {
-  const cfg = ctx.walk;
-  const g = cfg.guest;
-  const h = Tlb.lookupL1(tlb, kind === 'fetch', cfg.ept === null ? KIND_LINEAR : KIND_COMBINED, gla, ctx.vpid, ctx.pcid, ep4taOf(cfg));
-  return h >= 0 && allows(Tlb.hitFlags(tlb, h), kind, user, g === null ? true : g.wp, g?.smep === true) ? h : -1;
-};
-
-/**
  * `fillAfterWalk`'s `absent` bits: this access's `Tlb.lookupL1` found no entry (ABSENT_L1), its `Tlb.lookupStlb` found
  * none (ABSENT_STLB), its `Psc.lookup` probed every level the walk fills and found none there (ABSENT_PSC); and those
  * structures were not written since.
@@ -452,7 +439,8 @@ export const translateFast = (
   const addr = gla as number;
   const f = fastOut;
 
-  // 1. L1 TLB (the hit must allow the access: see `l1Hit`).
+  // 1. L1 TLB: a hit translates when its rights allow the access (SDM 4.10.2.3 "Details of TLB Use": no
+  // paging-structure reference); else the STLB is asked
   const l1 = Tlb.lookupL1(caches.tlb, access.kind === 'fetch', kind, addr, vpid, pcid, ep4ta);
   const h1 = l1 >= 0 && allows(Tlb.hitFlags(caches.tlb, l1), access.kind, access.user, wp, smep) ? l1 : -1;
   if (h1 >= 0) {

@@ -79,7 +79,7 @@ const inMmio = (config: Config, gpa: number): boolean => {
   }
   if (gpa < mmioLowest) return false;
   const g = BigInt(gpa);
-  for (const [lo, hi] of config.mmio) if (g >= lo && g <= hi) return true;
+  for (const [lo, hi] of ranges) if (g >= lo && g <= hi) return true;
   return false;
 };
 

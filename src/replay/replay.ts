@@ -535,7 +535,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       const root = Number(ev.value & 0x000f_ffff_ffff_f000n) / PAGE_SIZE;
       if (!acc.roots.has(root)) acc.roots = new Set([...acc.roots, root]);
     }
-    if (ev.op === 'guest_map') m = machineWith(m, { guestAlloc: { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) } });
+    if (ev.op === 'guest_map') m = machineWithGuestAlloc(m, { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) });
     acc.current = state.stats.events + i;
     // the step runEvent starts from (an access's first step, already made and counted), or none
     let first: GuestStepResult | undefined;

@@ -36,26 +36,30 @@ const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 
 const secondaryOf = (f: VmcsFields): bigint =>
   isSet('primary', vmcsRead(f, F.CPU_BASED_VM_EXEC_CONTROL), 'activate-secondary-controls') ? vmcsRead(f, F.SECONDARY_VM_EXEC_CONTROL) : 0n;
 
-/** The last `eptRootOf` answer, for the EPTP and MAXPHYADDR it was made from. */
+/** The last `eptRoot` answer, for the EPTP and MAXPHYADDR it was made from. */
 let lastRoot: { readonly eptp: bigint; readonly maxPhyAddr: number; readonly root: number; readonly levels: 4 | 5 } | null = null;
 
 /**
- * The EPT root HPA and level count under `f` (`eptContextOf`'s `root` and `levels`), or null when EPT is off: what an
- * EPT-violation handler that maps a page needs, without the rest of the context (the same answer is shared while the
- * EPTP and MAXPHYADDR stay the same).
+ * The root HPA (EPTP bits N-1:12) and the walk length (bits 5:3, plus one: 4 or 5) an EPTP names, one shared answer
+ * while the EPTP and MAXPHYADDR stay the same.
  */
-export const eptRootOf = (caps: Caps, f: VmcsFields): { readonly root: number; readonly levels: 4 | 5 } | null => {
-  if (!isSet('secondary', secondaryOf(f), 'enable-ept')) return null;
-  const eptp = vmcsRead(f, F.EPT_POINTER);
+const eptRoot = (eptp: bigint, maxPhyAddr: number): { readonly root: number; readonly levels: 4 | 5 } => {
   const l = lastRoot;
-  if (l !== null && l.eptp === eptp && l.maxPhyAddr === caps.maxPhyAddr) return l;
+  if (l !== null && l.eptp === eptp && l.maxPhyAddr === maxPhyAddr) return l;
   const r = {
-    eptp, maxPhyAddr: caps.maxPhyAddr, root: Number(eptp & frameMask(caps.maxPhyAddr)),
+    eptp, maxPhyAddr, root: Number(eptp & frameMask(maxPhyAddr)),
     levels: (Number((eptp >> 3n) & 7n) + 1) === 5 ? 5 as const : 4 as const,
   };
   lastRoot = r;
   return r;
 };
+
+/**
+ * The EPT root HPA and level count under `f` (`eptContextOf`'s `root` and `levels`), or null when EPT is off: what an
+ * EPT-violation handler that maps a page needs, without the rest of the context.
+ */
+export const eptRootOf = (caps: Caps, f: VmcsFields): { readonly root: number; readonly levels: 4 | 5 } | null =>
+  isSet('secondary', secondaryOf(f), 'enable-ept') ? eptRoot(vmcsRead(f, F.EPT_POINTER), caps.maxPhyAddr) : null;
 
 /** The EPT context of a VMCS, or null when EPT is not in use. */
 export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptContext | null => {
@@ -65,9 +69,10 @@ export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptCo
   const pml = isSet('secondary', sec, 'enable-pml')
     ? { pml: { address: Number(vmcsRead(f, F.PML_ADDRESS) & frameMask(caps.maxPhyAddr)) as Hpa, index: pmlIndex } }
     : {};
+  const { root, levels } = eptRoot(eptp, caps.maxPhyAddr);
   return {
-    root: Number(eptp & frameMask(caps.maxPhyAddr)) as EptContext['root'],
-    levels: ((Number((eptp >> 3n) & 7n) + 1) === 5 ? 5 : 4),
+    root: root as EptContext['root'],
+    levels,
     ad: bit(eptp, 6),
     mbec: isSet('secondary', sec, 'mode-based-execute-control-for-ept'),
     executeOnly: eptVpidCapBit(caps, 0),

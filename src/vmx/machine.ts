@@ -226,14 +226,8 @@ export const machineWithCpu = (m: Machine, cpu: Cpu, hostAlloc: Machine['hostAll
 export const machineAfterExit = (
   m: Machine, cpu: Cpu, mmu: MmuCaches, guest: GuestCpu | null, nonRoot: NonRoot | null, guestMsrs: ReadonlyMap<number, bigint>,
   gprs: Machine['gprs'] | undefined, savedCr2: bigint,
-): Machine => {
-  if (m.shadow !== undefined) return machineWith(m, { cpu, mmu, guest, nonRoot, pendingRetry: null, guestMsrs, gprs, savedCr2 });
-  // machineWith's literal with savedCr2 and no shadow, in the same key order
-  return {
-    cpu, tsc: m.tsc, mmu, guest, nonRoot, pendingRetry: null, native: m.native, guestAlloc: m.guestAlloc, guestMsrs,
-    gprs: gprs ?? m.gprs, hostAlloc: m.hostAlloc, savedCr2,
-  };
-};
+): Machine => machineOf(m, cpu, m.tsc, mmu, guest, nonRoot, null, m.guestAlloc, guestMsrs, gprs ?? m.gprs, m.hostAlloc, savedCr2);
+
 const MACHINE_KEYS = {
   cpu: 1, tsc: 1, mmu: 1, guest: 1, nonRoot: 1, pendingRetry: 1, savedCr2: 1, native: 1, guestAlloc: 1, guestMsrs: 1,
   gprs: 1, hostAlloc: 1, shadow: 1,

@@ -60,8 +60,6 @@ const exitWith = (
   return result(r.machine, { result: 'exit', exit: r.exit }, translation, pages);
 };
 
-const withGuest = (m: Machine, g: GuestCpu): Machine => machineWithGuest(m, g);
-
 /** `{ ...g, cr2 }` as one literal in the key order of VM entry's (src/vmx/entry.ts `loadGuest`): an object made by a
  * spread has another hidden class, which the exit that saves this guest then met (in a new one each process run, so
  * its optimized code deoptimized at the first page fault of every later run). GUEST_KEYS fails to compile when a field
@@ -634,11 +632,11 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
         case 0: {
           const w = Cr.movToCr0(g.cr0, ev.value, c?.cr0Mask ?? 0n, { fixed0: m.native ? 0n : caps.cr0Fixed0, fixed1: m.native ? U64 : caps.cr0Fixed1 },
             c !== undefined && secondaryOn(c, SECONDARY_EXEC.UNRESTRICTED_GUEST));
-          return w.kind === 'gp' ? raise(m, 13, 0) : result(withGuest(m, { ...g, cr0: w.value }), { result: 'passthrough' });
+          return w.kind === 'gp' ? raise(m, 13, 0) : result(machineWithGuest(m, { ...g, cr0: w.value }), { result: 'passthrough' });
         }
         case 4: {
           const w = Cr.movToCr4(g.cr4, ev.value, c?.cr4Mask ?? 0n, { fixed0: m.native ? 0n : caps.cr4Fixed0, fixed1: m.native ? U64 : caps.cr4Fixed1 });
-          return w.kind === 'gp' ? raise(m, 13, 0) : result(withGuest(m, { ...g, cr4: w.value }), { result: 'passthrough' });
+          return w.kind === 'gp' ? raise(m, 13, 0) : result(machineWithGuest(m, { ...g, cr4: w.value }), { result: 'passthrough' });
         }
         case 3: {
           // SDM 4.10.4.1: MOV to CR3 invalidates non-global TLB entries of the new PCID unless CR3[63] with PCIDE
@@ -647,19 +645,19 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
           const value = noFlush ? ev.value & ~(1n << 63n) : ev.value;
           const pcid = pcide ? Number(value & 0xfffn) : 0;
           const mmu = Inv.movToCr3(m.mmu, m.nonRoot?.vpid ?? 0, pcid, noFlush);
-          return result({ ...withGuest(m, { ...g, cr3: value }), mmu }, { result: 'passthrough' });
+          return result({ ...machineWithGuest(m, { ...g, cr3: value }), mmu }, { result: 'passthrough' });
         }
-        case 8: return result(withGuest(m, { ...g, cr8: ev.value & 0xfn }), { result: 'passthrough' });
+        case 8: return result(machineWithGuest(m, { ...g, cr8: ev.value & 0xfn }), { result: 'passthrough' });
         default: { const never: never = ev.cr; throw new Error(`bad CR ${String(never)}`); }
       }
     }
-    case 'clts': return result(withGuest(m, { ...g, cr0: Cr.clts(g.cr0, c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
-    case 'lmsw': return result(withGuest(m, { ...g, cr0: Cr.lmsw(g.cr0, BigInt(ev.value), c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
+    case 'clts': return result(machineWithGuest(m, { ...g, cr0: Cr.clts(g.cr0, c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
+    case 'lmsw': return result(machineWithGuest(m, { ...g, cr0: Cr.lmsw(g.cr0, BigInt(ev.value), c?.cr0Mask ?? 0n) }), { result: 'passthrough' });
     case 'invlpg': {
       const mmu = Inv.invlpg(m.mmu, m.nonRoot?.vpid ?? 0, bit(g.cr4, 17) ? Number(g.cr3 & 0xfffn) : 0, ev.gva as number);
       return result(machineWith(m, { mmu }), { result: 'passthrough' });
     }
-    case 'hlt': return result(withGuest(m, { ...g, activity: 1 }), { result: 'passthrough' });
+    case 'hlt': return result(machineWithGuest(m, { ...g, activity: 1 }), { result: 'passthrough' });
     default: return result(m, { result: 'passthrough' });
   }
 };
@@ -697,14 +695,14 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent, carried?: Carrie
       const x = interruptExit(m, ev.vector);
       if (x !== null) return exitWith(m, x);
       // delivered through the guest IDT; an interrupt ends HLT
-      return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
+      return result(machineWithGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: BigInt(ev.vector) });
     }
     case 'nmi': {
       const c = m.nonRoot?.controls;
       if (!m.native && c !== undefined && (c.pin & (1 << 3)) !== 0) {
         return exitWith(m, { reason: R.EXCEPTION_NMI, qualification: 0n, interruptionInfo: interruptionInfoNumber({ vector: 2, type: 'nmi', errorCodeValid: false }) });
       }
-      return result(withGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: 2n });
+      return result(machineWithGuest(m, { ...g, activity: 0 }), { result: 'passthrough', value: 2n });
     }
     default: {
       const i = instructionOf(ev);
