@@ -76,13 +76,21 @@ export const hitRights = (psc: Psc, h: number): number => {
   return entryFlags(arr, hitSet(h), hitWay(h)) & (FL_RW | FL_US | FL_X);
 };
 
-export const touchHit = (psc: Psc, h: number): Psc => {
-  const i = hitLevel(h) - 2;
-  const arr = touch(psc.arrays[i], hitSet(h), hitWay(h));
+/**
+ * `psc` with array `i` now `arr` (`psc` itself when it is that array already). One function for the touches and the
+ * fills: its rare path (a copy, the first write of a chunk) then has type feedback from either, and optimized code
+ * that inlined it does not deoptimize when a touch first takes it.
+ */
+const withArray = (psc: Psc, i: number, arr: CacheArray): Psc => {
   if (arr === psc.arrays[i]) return psc;
   const arrays = psc.arrays.slice();
   arrays[i] = arr;
   return { arrays };
+};
+
+export const touchHit = (psc: Psc, h: number): Psc => {
+  const i = hitLevel(h) - 2;
+  return withArray(psc, i, touch(psc.arrays[i], hitSet(h), hitWay(h)));
 };
 
 /**
@@ -101,11 +109,7 @@ export const fill = (
   const flags = flagsOf(KIND_PSC, SIZE_4K, rights & (FL_RW | FL_US | FL_X));
   const key = pscKey(gva, level);
   const value = Math.floor(table / 4096);
-  const arr = absent ? insertAbsent(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value) : insert(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value);
-  if (arr === psc.arrays[i]) return psc;
-  const arrays = psc.arrays.slice();
-  arrays[i] = arr;
-  return { arrays };
+  return withArray(psc, i, absent ? insertAbsent(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value) : insert(psc.arrays[i], flags, key, vpid, pcid, ep4ta, value));
 };
 
 export const mapArrays = (psc: Psc, f: (arr: CacheArray) => CacheArray): Psc => {

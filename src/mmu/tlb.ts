@@ -174,22 +174,23 @@ export const emptyArray = (geo: CacheGeometry): CacheArray => {
   return arr;
 };
 
-/** Writes to cache arrays so far, in place or by copy (see `writeCount`). */
-let writes = 0;
+/** Writes to cache arrays so far, in place or by copy (see `writeCount`; a field, not a module `let`, which optimized
+ * code would check for its temporal dead zone at every write). */
+const written = { count: 0 };
 
 /**
  * How many writes any cache array (TLB, paging-structure cache, nested TLB) has had in this process. A memo that
  * relies on the caches being unchanged (src/replay/replay.ts, the L1-hit memo) compares this count: inside a transient
  * scope an array is updated in place, so the same object does not mean the same contents.
  */
-export const writeCount = (): number => writes;
+export const writeCount = (): number => written.count;
 
 /**
  * `arr` for writing: `arr` itself when this transient scope copied it, else a copy the scope owns (outside a scope: a
  * private copy). The caller writes into the result's views and sets its `sizes`, and returns it.
  */
 const writable = (arr: CacheArray): { -readonly [K in keyof CacheArray]: CacheArray[K] } => {
-  writes++;
+  written.count++;
   const s = scope();
   return s !== null && arr.owner === s ? arr : over(arr.data.buffer.slice(0) as ArrayBuffer, arr.sets, arr.ways, arr.buckets, s, arr.sizes);
 };
@@ -212,8 +213,9 @@ const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
   const h = 5 * n + set;
   const head = m[h];
   if (head === e) return;
-  // at the tail of the circular list, just before the head, it becomes the head
-  moveBefore(m, n, head, e);
+  // at the tail of the circular list, just before the head, it becomes the head: the tail (a fill's victim) is there
+  // already
+  if (m[3 * n + head] !== e) moveBefore(m, n, head, e);
   m[h] = e;
 };
 
@@ -379,7 +381,8 @@ const putAt = (
     wm[b + arr.buckets] = at;
   }
   toFront(wm, n, set, at);
-  w.sizes = arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0);
+  const sizes = arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0);
+  if (w.sizes !== sizes) w.sizes = sizes;
   return w;
 };
 

@@ -200,6 +200,18 @@ export const fastOut = {
   walked: false, gpa: 0, tableCount: 0, tableGpas: new Float64Array(5),
 };
 
+/**
+ * Sets `fastOut`'s caches, memory and statistics, storing only the fields that change: the record is long-lived (in
+ * V8's old generation), and each store of a recently made object into it (the caches and memory a chunk copied, the
+ * same from access to access) runs the write barrier.
+ */
+const putOut = (caches: MmuCaches, mem: Phys.PhysMem, stats: TranslationStats): void => {
+  const f = fastOut;
+  if (f.caches !== caches) f.caches = caches;
+  if (f.mem !== mem) f.mem = mem;
+  if (f.stats !== stats) f.stats = stats;
+};
+
 /** The PML index a walk that logs nothing leaves (undefined when PML is off). */
 const pmlIndexOf = (ept: W2.Walk2dConfig['ept']): number | undefined => (ept !== null && ept.pml !== undefined ? ept.pml.index : undefined);
 
@@ -413,10 +425,10 @@ const missFast = (
   wr.count = n;
   const f = fastOut;
   for (let i = 0; i < n; i++) f.tableGpas[i] = wr.gpa[i];
-  f.caches = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights,
+  const filled = fillAfterWalk(caches, psc, nested, ctx, addr, access.kind, hpa, pageSize, user, writable, xd, eptRights, startRights,
     tlbAbsent | ABSENT_PSC);
-  f.hpa = hpa; f.pageSize = pageSize; f.mem = out; f.tlbLevel = null; f.pmlIndex = pmlIndex;
-  f.stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, pscLevel, nestedHits, nestedLookups);
+  putOut(filled, out, Cost.walkStats(ctx.cost, guestRefs, nestedRefs, pscLevel, nestedHits, nestedLookups));
+  f.hpa = hpa; f.pageSize = pageSize; f.tlbLevel = null; f.pmlIndex = pmlIndex;
   f.walked = true; f.gpa = gpa; f.tableCount = n;
   return null;
 };
@@ -447,8 +459,8 @@ export const translateFast = (
     f.hpa = Tlb.hitPhys(caches.tlb, h1, addr);
     f.pageSize = Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h1))];
     const tlb = Tlb.touchHit(caches.tlb, h1);
-    f.caches = tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested };
-    f.mem = mem; f.tlbLevel = 'l1'; f.stats = Cost.hitStats(ctx.cost, 'l1'); f.pmlIndex = undefined; f.walked = false;
+    putOut(tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, Cost.hitStats(ctx.cost, 'l1'));
+    f.tlbLevel = 'l1'; f.pmlIndex = undefined; f.walked = false;
     return null;
   }
   // 2. STLB; a hit is copied into the L1.
@@ -458,8 +470,8 @@ export const translateFast = (
     f.pageSize = Tlb.SIZE_BYTES[Tlb.sizeOf(Tlb.hitFlags(caches.tlb, h2))];
     // the L1 copy is made from the STLB entry as found (touching moves the entry to way 0 of its set)
     const tlb = Tlb.touchHit(Tlb.fillL1FromStlb(caches.tlb, access.kind === 'fetch', h2, { kind, vpid, pcid, ep4ta }, addr), h2);
-    f.caches = tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested };
-    f.mem = mem; f.tlbLevel = 'stlb'; f.stats = Cost.hitStats(ctx.cost, 'stlb'); f.pmlIndex = undefined; f.walked = false;
+    putOut(tlb === caches.tlb ? caches : { tlb, psc: caches.psc, nested: caches.nested }, mem, Cost.hitStats(ctx.cost, 'stlb'));
+    f.tlbLevel = 'stlb'; f.pmlIndex = undefined; f.walked = false;
     return null;
   }
   // 3. Walk: the common case (every entry present, rights allow, no A/D flag to set) allocation-free
