@@ -178,10 +178,11 @@ const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
   memo.epoch = Phys.watchEpoch();
 };
 
-/** Make the memo answer for `mem` and `ctx` (emptied when it cannot). */
+/**
+ * Make the memo answer for `mem` and `ctx` (emptied when it cannot). The caller skips the call in the commonest case,
+ * the context and memory of the last one with no watched page written since (contexts are never changed once made).
+ */
 const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
-  // the commonest call: the context and memory of the last one (contexts are never changed once made)
-  if (ctx === memo.ctx && mem === memo.mem && Phys.watchEpoch() === memo.epoch) return;
   if (ctx.root !== memo.root || ctx.levels !== memo.levels || ctx.maxPhyAddr !== memo.maxPhyAddr || ctx.mbec !== memo.mbec ||
     ctx.executeOnly !== memo.executeOnly || ctx.pages1G !== memo.pages1G || ctx.pages2M !== memo.pages2M ||
     Phys.watchEpoch() !== memo.epoch) {
@@ -275,7 +276,7 @@ export const eptWalk = (
   const useMemo = onRef === undefined;
   const region = Math.floor(gpa / 0x20_0000);
   if (useMemo) {
-    memoFor(mem, ctx);
+    if (ctx !== memo.ctx || mem !== memo.mem || Phys.watchEpoch() !== memo.epoch) memoFor(mem, ctx);
     const slot = region & (MEMO_SLOTS - 1);
     if (memo.region[slot] === region) {
       // the entries above the page table, as the last walk through this region read them
