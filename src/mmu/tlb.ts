@@ -243,32 +243,28 @@ export const setOf = (arr: CacheArray, key: number): number => {
  */
 export const probe = (
   arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
-): number => (arr.buckets === 0
-  ? probeSet(arr, set, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), key, vpid, pcid, ep4ta)
-  : probeWide(arr, set, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), key, vpid, pcid, ep4ta));
-
-/**
- * `probe` of an array without key counts: a scan of the set. The keys first, in a loop that reads nothing else: the
- * key differs in almost every entry a lookup visits (a free entry has flags 0, so its key never matters). Small, so
- * that optimized callers inline it.
- */
-const probeSet = (arr: CacheArray, set: number, ident: number, key: number, vpid: number, pcid: number, ep4ta: number): number => {
+): number => {
+  const ways = arr.ways;
+  if (ways === 0) return -1;
   const d = arr.data;
-  const e0 = set * arr.ways;
-  for (let e = e0, end = e0 + arr.ways; e < end; e++) if (d[e] === key && matches(arr, e, ident, vpid, pcid, ep4ta)) return e - e0;
+  const e0 = set * ways;
+  const end = e0 + ways;
+  if (arr.buckets !== 0) {
+    const b = 5 * arr.n + arr.sets + (key & (arr.buckets - 1));
+    const c = arr.meta[b];
+    if (c === 0) return -1; // no valid entry has this key
+    if (c === 1) {
+      // one valid entry in the key's bucket: the only candidate
+      const e = arr.meta[b + arr.buckets];
+      return e >= e0 && e < end && d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta) ? e - e0 : -1;
+    }
+  }
+  // the keys first, in a loop that reads nothing else: the key differs in almost every entry a lookup visits (a free
+  // entry has flags 0, so its key never matters)
+  for (let e = e0; e < end; e++) {
+    if (d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta)) return e - e0;
+  }
   return -1;
-};
-
-/** `probe` of an array with key counts (sets of WIDE ways or more). */
-const probeWide = (arr: CacheArray, set: number, ident: number, key: number, vpid: number, pcid: number, ep4ta: number): number => {
-  const b = 5 * arr.n + arr.sets + (key & (arr.buckets - 1));
-  const c = arr.meta[b];
-  if (c === 0) return -1; // no valid entry has this key
-  if (c > 1) return probeSet(arr, set, ident, key, vpid, pcid, ep4ta);
-  // one valid entry in the key's bucket: the only candidate
-  const e0 = set * arr.ways;
-  const e = arr.meta[b + arr.buckets];
-  return e >= e0 && e < e0 + arr.ways && arr.data[e] === key && matches(arr, e, ident, vpid, pcid, ep4ta) ? e - e0 : -1;
 };
 
 /** Does entry `e` (whose key matched) have identity `ident` (valid, kind, size), this VPID and EP4TA, and this PCID
