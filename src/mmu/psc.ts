@@ -47,6 +47,7 @@ export const lookup = (psc: Psc, rootLevel: number, gva: number, vpid: number, p
       o.level = level;
       o.table = entryValue(arr, set, w) * 4096;
       o.rights = entryFlags(arr, set, w) & (FL_RW | FL_US | FL_X);
+      o.mru = arr.meta[5 * arr.n + set] === set * arr.ways + w;
       return level * 65536 + set * 64 + w;
     }
   }
@@ -54,10 +55,11 @@ export const lookup = (psc: Psc, rootLevel: number, gva: number, vpid: number, p
 };
 
 /**
- * What the last `lookup` that hit found: `hitLevel`, `hitTable` and `hitRights` of its hit, read from this record
- * right after the call (one record for the process; no decoding of the hit number).
+ * What the last `lookup` that hit found: `hitLevel`, `hitTable` and `hitRights` of its hit, and whether the entry is
+ * already the most recently used of its set (`mru`: a `touchHit` of it then changes nothing while the cache is not
+ * written), read from this record right after the call (one record for the process; no decoding of the hit number).
  */
-export const lookupOut = { level: 0, table: 0, rights: 0 };
+export const lookupOut = { level: 0, table: 0, rights: 0, mru: false };
 
 /** The level of the cached entry (2 = PDE); the walk continues at level - 1. */
 export const hitLevel = (h: number): number => Math.floor(h / 65536);

@@ -307,6 +307,8 @@ const missFast = (
   let startRights = FL_RW | FL_US | FL_X;
   const ph = Psc.lookup(psc0, level, addr, vpid, pcid, ep4ta);
   const pscLevel = ph >= 0 ? Psc.lookupOut.level : 0;
+  // the walk below reads the caches and writes none of them, so the hit's recency is what the lookup saw
+  const pscTouch = ph >= 0 && !Psc.lookupOut.mru;
   if (ph >= 0) {
     level = pscLevel - 1;
     table = Psc.lookupOut.table;
@@ -419,9 +421,9 @@ const missFast = (
       if (nlo !== lo) out = Phys.write64Parts(out, wr.hpa[i], nlo, wr.hi[i]);
     }
   }
-  // success: the LRU updates of the cache hits, in walk order, then the fills
-  const psc = ph >= 0 ? Psc.touchHit(psc0, ph) : psc0;
-  const nested = touchNestedUsed(nested0, nestedHits);
+  // success: the LRU updates of the cache hits, in walk order (none for a PSC hit on its set's MRU entry), then the fills
+  const psc = pscTouch ? Psc.touchHit(psc0, ph) : psc0;
+  const nested = nestedHits === 0 ? nested0 : touchNestedUsed(nested0, nestedHits);
   wr.count = n;
   const f = fastOut;
   for (let i = 0; i < n; i++) f.tableGpas[i] = wr.gpa[i];
