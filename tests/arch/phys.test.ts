@@ -72,6 +72,25 @@ describe('physical memory (persistent radix trie of 4 KiB pages)', () => {
     }), { numRuns: 300 });
   });
 
+  it('a write to a watched frame advances the epoch, a write to any other frame does not (frames that share its filter slot too)', () => {
+    Phys.unwatchAll();
+    const watchedPfn = 0x1_0000_0123; // above 2^32: the filter keys by the PFN's low bits
+    Phys.watchPage(watchedPfn);
+    Phys.watchPage(0x77);
+    const e0 = Phys.watchEpoch();
+    let m = Phys.write64Parts(Phys.empty, (watchedPfn + 4096) * 4096, 1, 1); // same filter slot, not watched
+    m = Phys.write64Parts(m, 0x123 * 4096, 1, 1); // same low 32 bits of the PFN, not watched
+    m = Phys.write64Parts(m, 0x78 * 4096, 1, 1);
+    expect(Phys.watchEpoch()).toBe(e0);
+    m = Phys.write64Parts(m, watchedPfn * 4096 + 8, 1, 1);
+    expect(Phys.watchEpoch()).toBe(e0 + 1);
+    m = Phys.write8(m, 0x77 * 4096 + 3, 9);
+    expect(Phys.watchEpoch()).toBe(e0 + 2);
+    Phys.unwatchAll();
+    Phys.write64Parts(m, watchedPfn * 4096, 2, 2);
+    expect(Phys.watchEpoch()).toBe(e0 + 2);
+  });
+
   it('a write to a memory other than the last one read does not hand it the cached pages of that one', () => {
     const a = Phys.write32(Phys.empty, 0x5000, 1);
     const b = Phys.write32(Phys.empty, 0x5000, 2);
