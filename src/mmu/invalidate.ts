@@ -135,6 +135,13 @@ const mayHoldViolated = (arr: CacheArray, ep4ta: number, gpa: number, linear: Vi
   return false;
 };
 
+/** `mayHoldViolated` for some array of the TLB. */
+const tlbMayHoldViolated = (tlb: Tlb.Tlb, ep4ta: number, gpa: number, linear: ViolatedLinear | undefined): boolean => {
+  const arrays = tlb.arrays;
+  for (let i = 0; i < arrays.length; i++) if (mayHoldViolated(arrays[i], ep4ta, gpa, linear)) return true;
+  return false;
+};
+
 /**
  * SDM 28.3.3.1: an EPT violation invalidates the guest-physical mappings of the faulting GPA (current EP4TA) and,
  * when the GPA was the translation of a linear address, the combined mappings for that linear address (current VPID,
@@ -143,7 +150,8 @@ const mayHoldViolated = (arr: CacheArray, ep4ta: number, gpa: number, linear: Vi
 export const eptViolation = (c: MmuCaches, ep4ta: number, gpa: number, linear?: ViolatedLinear): MmuCaches =>
   make(c,
     // every selected entry covers the GPA or the linear address: only their sets are scanned, in arrays that hold one
-    Tlb.mapArrays(c.tlb, (arr) => !mayHoldViolated(arr, ep4ta, gpa, linear) ? arr :
+    // (when none does, the TLB is kept without a pass over its arrays)
+    !tlbMayHoldViolated(c.tlb, ep4ta, gpa, linear) ? c.tlb : Tlb.mapArrays(c.tlb, (arr) => !mayHoldViolated(arr, ep4ta, gpa, linear) ? arr :
       Tlb.removeCovering(arr, linear === undefined ? [gpa] : [gpa, linear.gva], (e) =>
         (e.kind === KIND_GPA && e.ep4ta === ep4ta && covers(e, gpa)) ||
         (linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === ep4ta && e.vpid === linear.vpid &&
