@@ -214,12 +214,30 @@ export const updatePage = (mem: PhysMem, pfn: number, edit: (p: Page) => void): 
   return m;
 };
 
+/** Sets byte `off` of page `p` to the low 8 bits of `v`. */
+const setByte = (p: Page, off: number, v: number): void => {
+  const sh = (off & 3) * 8;
+  p[off >>> 2] = ((p[off >>> 2] & ~(0xff << sh)) | ((v & 0xff) << sh)) >>> 0;
+};
+
 export const write8 = (mem: PhysMem, addr: number, v: number): PhysMem =>
-  updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => {
-    const off = addr & 0xfff;
-    const sh = (off & 3) * 8;
-    p[off >>> 2] = ((p[off >>> 2] & ~(0xff << sh)) | ((v & 0xff) << sh)) >>> 0;
-  });
+  updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => setByte(p, addr & 0xfff, v));
+
+/**
+ * `write8` of each [address, value] of `bytes`, in order (a later write of an address wins), with one copy per page
+ * written instead of one per byte.
+ */
+export const writeBytes = (mem: PhysMem, bytes: Iterable<readonly [number, number]>): PhysMem => {
+  const byPage = new Map<number, (readonly [number, number])[]>();
+  for (const w of bytes) {
+    const pfn = Math.floor(w[0] / PAGE_SIZE);
+    const list = byPage.get(pfn);
+    if (list === undefined) byPage.set(pfn, [w]); else list.push(w);
+  }
+  let m = mem;
+  for (const [pfn, list] of byPage) m = updatePage(m, pfn, (p) => { for (const [a, v] of list) setByte(p, a & 0xfff, v); });
+  return m;
+};
 
 export const write32 = (mem: PhysMem, addr: number, v: number): PhysMem => {
   if ((addr & 3) !== 0) {
