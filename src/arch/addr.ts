@@ -53,11 +53,12 @@ export const isCanonical = (a: bigint, la57: boolean): boolean => {
   return top === 0n || top === (1n << (65n - w)) - 1n;
 };
 
-/** The signed value of a 64-bit address (bit 63 set: negative). */
-const signed64 = (a: bigint): bigint => { const x = u64(a); return x >= 1n << 63n ? x - (1n << 64n) : x; };
+/** The signed value of a 64-bit address (bit 63 set: negative): its low 64 bits as two's complement. */
+const signed64 = (a: bigint): bigint => BigInt.asIntN(64, a);
 
+const TWO53 = 1n << 53n;
 /** Can this canonical address be held exactly as a hot-path number (|value| <= 2^53)? */
-export const gvaRepresentable = (a: bigint): boolean => { const s = signed64(a); return s >= -(1n << 53n) && s <= 1n << 53n; };
+export const gvaRepresentable = (a: bigint): boolean => { const s = signed64(a); return s >= -TWO53 && s <= TWO53; };
 
 /** A canonical 64-bit linear address to its hot-path number form (the signed value; exact when gvaRepresentable). */
 export const gvaFromBig = (a: bigint): Gva => Number(signed64(a)) as Gva;

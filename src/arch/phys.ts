@@ -7,15 +7,18 @@
  * Purity: a write returns a new memory; the old one stays valid. Storage is a 256-ary radix trie over the page-frame
  * number (5 levels = 40 bits of PFN = 52-bit physical addresses); a write copies one page and the 5 nodes on its path,
  * except inside a transient scope (src/arch/transient.ts), where a page or node copied earlier in the same scope is
- * written in place (every write still returns a new PhysMem).
+ * written in place (every write still returns a new PhysMem). A node records which scope copied it, and a leaf node
+ * (the last level) also which scope copied each of its pages (see `OWNER`).
  * Leaves out: caching and memory types (the cost model prices accesses; contents do not depend on them).
  */
 
 import { PAGE_SIZE } from './addr';
-import { adopt, owned } from './transient';
+import { scope } from './transient';
 
 export type Page = Uint32Array;
-type Node = ReadonlyArray<Node | Page | undefined>;
+/** The scope that copied a node or page (src/arch/transient.ts `scope`), null outside any scope. */
+type Owner = object | null;
+type Node = ReadonlyArray<Node | Page | Owner | undefined>;
 
 export interface PhysMem {
   readonly root: Node;
@@ -24,7 +27,21 @@ export interface PhysMem {
 }
 
 const FANOUT = 256;
-const EMPTY_NODE: Node = Object.freeze(new Array<undefined>(FANOUT).fill(undefined));
+/**
+ * Ownership without a lookup: slot OWNER of a node holds the transient scope that copied it (src/arch/transient.ts
+ * `scope`; null when made outside any scope), and slot PAGE_OWNER + i of a leaf node the scope that copied its page
+ * i. A node or page may be written in place exactly when its slot holds the current scope (a non-null value): a
+ * scope's identity is a fresh object that never becomes current again once the scope ends, so a stamp left by an
+ * ended scope (or copied along with a node) never matches, and `owned`'s set would hold exactly the stamped values.
+ * A page is only ever stamped in the leaf that holds it: a page copied by a scope goes into a leaf node that the same
+ * scope copied (the path is made writable first), and a leaf the scope owns is written in place, never copied again.
+ */
+const OWNER = FANOUT;
+const PAGE_OWNER = FANOUT + 1;
+// The empty nodes are never written (no scope stamped them, so they are always copied). Not frozen: V8 copies a
+// frozen array element by element (Array.prototype.slice took ~100,000 instructions for one such node).
+const EMPTY_NODE: Node = new Array<undefined>(FANOUT + 1).fill(undefined);
+const EMPTY_LEAF: Node = new Array<undefined>(2 * FANOUT + 1).fill(undefined);
 
 export const empty: PhysMem = { root: EMPTY_NODE, pages: 0 };
 
@@ -127,39 +144,64 @@ export const read64 = (mem: PhysMem, addr: number): bigint =>
 
 let watched = new Set<number>();
 let epoch = 0;
+/**
+ * A filter in front of `watched`, by PFN modulo WATCH_SLOTS (the low bits of `pfn >>> 0`): a slot is 1 when some
+ * watched frame falls in it. A write to a frame whose slot is 0 is to no watched frame (every watched frame marked its
+ * slot), so it skips the set lookup; a slot that is 1 only sends the write on to the set.
+ */
+const WATCH_SLOTS = 4096;
+const watchedSlots = new Uint8Array(WATCH_SLOTS);
 
 /** Counts the writes to watched page frames (a memo that saw another value is out of date). */
 export const watchEpoch = (): number => epoch;
 /** Watch page frame `pfn`: every later write to it advances `watchEpoch`. */
-export const watchPage = (pfn: number): void => { watched.add(pfn); };
+export const watchPage = (pfn: number): void => {
+  watched.add(pfn);
+  watchedSlots[(pfn >>> 0) & (WATCH_SLOTS - 1)] = 1;
+};
 /** Stop watching every page frame. */
-export const unwatchAll = (): void => { if (watched.size !== 0) watched = new Set(); };
+export const unwatchAll = (): void => {
+  if (watched.size === 0) return;
+  watched = new Set();
+  watchedSlots.fill(0);
+};
 
-type MutableNode = (Node | Page | undefined)[];
+type MutableNode = (Node | Page | Owner | undefined)[];
 
-/** `n` itself when this transient scope made it (src/arch/transient.ts), else a copy the scope owns from now on. */
-const writableNode = (n: Node | undefined): MutableNode =>
-  n !== undefined && owned(n) ? n as MutableNode : adopt((n ?? EMPTY_NODE).slice());
+/**
+ * `n` itself when transient scope `s` copied it (src/arch/transient.ts), else a copy stamped with `s` (`empty`'s copy
+ * when there is no node yet).
+ */
+const writableNode = (n: Node | undefined, s: Owner, empty: Node): MutableNode => {
+  if (s !== null && n !== undefined && n[OWNER] === s) return n as MutableNode;
+  const c = (n ?? empty).slice();
+  c[OWNER] = s;
+  return c;
+};
 
 /**
  * A memory in which page `pfn` is writable: its page and the trie nodes on its path are fresh copies (or, inside a
  * transient scope, copies this scope already made), so writing into `page(result, pfn)` changes no other memory.
  */
 const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
-  if (watched.size !== 0 && watched.has(pfn)) epoch++;
   const lo = pfn >>> 0;
+  if (watchedSlots[lo & (WATCH_SLOTS - 1)] !== 0 && watched.has(pfn)) epoch++;
   const i0 = Math.floor(pfn / TWO32) & 0xff, i1 = lo >>> 24, i2 = (lo >>> 16) & 0xff, i3 = (lo >>> 8) & 0xff, i4 = lo & 0xff;
-  const n0 = writableNode(mem.root);
-  const n1 = writableNode(n0[i0] as Node | undefined);
+  const s = scope();
+  const n0 = writableNode(mem.root, s, EMPTY_NODE);
+  const n1 = writableNode(n0[i0] as Node | undefined, s, EMPTY_NODE);
   n0[i0] = n1;
-  const n2 = writableNode(n1[i1] as Node | undefined);
+  const n2 = writableNode(n1[i1] as Node | undefined, s, EMPTY_NODE);
   n1[i1] = n2;
-  const n3 = writableNode(n2[i2] as Node | undefined);
+  const n3 = writableNode(n2[i2] as Node | undefined, s, EMPTY_NODE);
   n2[i2] = n3;
-  const n4 = writableNode(n3[i3] as Node | undefined);
+  const n4 = writableNode(n3[i3] as Node | undefined, s, EMPTY_LEAF);
   n3[i3] = n4;
   const old = n4[i4] as Page | undefined;
-  if (old === undefined || !owned(old)) n4[i4] = adopt(old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice());
+  if (old === undefined || s === null || n4[PAGE_OWNER + i4] !== s) {
+    n4[i4] = old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice();
+    n4[PAGE_OWNER + i4] = s;
+  }
   const next: PhysMem = { root: n0, pages: mem.pages + (old === undefined ? 1 : 0) };
   carryCache(mem, next, pfn, n4[i4] as Page);
   return next;
@@ -172,12 +214,30 @@ export const updatePage = (mem: PhysMem, pfn: number, edit: (p: Page) => void): 
   return m;
 };
 
+/** Sets byte `off` of page `p` to the low 8 bits of `v`. */
+const setByte = (p: Page, off: number, v: number): void => {
+  const sh = (off & 3) * 8;
+  p[off >>> 2] = ((p[off >>> 2] & ~(0xff << sh)) | ((v & 0xff) << sh)) >>> 0;
+};
+
 export const write8 = (mem: PhysMem, addr: number, v: number): PhysMem =>
-  updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => {
-    const off = addr & 0xfff;
-    const sh = (off & 3) * 8;
-    p[off >>> 2] = ((p[off >>> 2] & ~(0xff << sh)) | ((v & 0xff) << sh)) >>> 0;
-  });
+  updatePage(mem, Math.floor(addr / PAGE_SIZE), (p) => setByte(p, addr & 0xfff, v));
+
+/**
+ * `write8` of each [address, value] of `bytes`, in order (a later write of an address wins), with one copy per page
+ * written instead of one per byte.
+ */
+export const writeBytes = (mem: PhysMem, bytes: Iterable<readonly [number, number]>): PhysMem => {
+  const byPage = new Map<number, (readonly [number, number])[]>();
+  for (const w of bytes) {
+    const pfn = Math.floor(w[0] / PAGE_SIZE);
+    const list = byPage.get(pfn);
+    if (list === undefined) byPage.set(pfn, [w]); else list.push(w);
+  }
+  let m = mem;
+  for (const [pfn, list] of byPage) m = updatePage(m, pfn, (p) => { for (const [a, v] of list) setByte(p, a & 0xfff, v); });
+  return m;
+};
 
 export const write32 = (mem: PhysMem, addr: number, v: number): PhysMem => {
   if ((addr & 3) !== 0) {

@@ -47,8 +47,10 @@ export const adopt = <T extends object>(o: T): T => {
 
 /**
  * The current scope's identity (null outside any scope): a structure that records the scope that copied it (rather
- * than `adopt`ing it) is writable in place while `scope()` still returns that value. Cheaper than `owned` for a few
- * large buffers that are checked on every update (TLB arrays).
+ * than `adopt`ing it) is writable in place while `scope()` still returns that value. Cheaper than `owned` for
+ * values that are checked on every update (TLB arrays; physical-memory trie nodes and pages, src/arch/phys.ts).
+ * Never the identity of two scopes: a scope's value is a fresh object, and it is not current again once the scope
+ * has ended.
  */
 export const scope = (): object | null => current;
 

@@ -15,7 +15,8 @@ import * as Psc from './psc';
 import * as Tlb from './tlb';
 import * as NestedTlb from './nestedTlb';
 import {
-  FL_GLOBAL, FL_PIECE_1G, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_1G, SIZE_BYTES, type CacheArray, type EntryView,
+  FL_GLOBAL, FL_PIECE_1G, KIND_COMBINED, KIND_GPA, KIND_LINEAR, SIZE_1G, SIZE_4K, SIZE_BYTES, SIZES_PIECES, keyAt, probe,
+  setOf, type CacheArray, type EntryView, type SizeCode,
 } from './tlb';
 import type { TlbConfig } from './tlbConfig';
 
@@ -104,22 +105,60 @@ export const vmEntryExitFlush = (c: MmuCaches): MmuCaches =>
     pscWhere(c.psc, (_l, e) => e.vpid === 0),
     c.nested);
 
+/** The linear address an EPT violation's GPA translated, with the tags of its combined mappings. */
+interface ViolatedLinear { readonly vpid: number; readonly pcid: number; readonly gva: number }
+
+/**
+ * Could `arr` hold an entry that `eptViolation` removes? False only when it holds none: a guest-physical mapping of
+ * the GPA's page (at some page size the array holds) with this EP4TA, or a combined mapping of `linear`'s page with
+ * this EP4TA, VPID, and PCID unless global. Each is one `probe` of the set of that page number: probe matches exactly
+ * the valid entries of that kind, size, page number, VPID and EP4TA whose PCID matches or which are global, which are
+ * the selected entries, since guest-physical mappings are stored with VPID and PCID 0 (tlb.ts) and an entry of
+ * another page number or size does not cover the page. An array that may hold pieces of 1 GiB pages (keyed by their
+ * own 2 MiB page number) answers true: `removeCovering` scans it. A probe reads the keys of one set and allocates
+ * nothing: an EPT violation (on every first touch of a page under EPT) skips `removeCovering`, which shows each entry
+ * of those sets to a predicate, in the arrays that hold nothing to remove (all of them, almost always).
+ */
+const mayHoldViolated = (arr: CacheArray, ep4ta: number, gpa: number, linear: ViolatedLinear | undefined): boolean => {
+  const sizes = arr.sizes;
+  if (sizes === 0 || arr.sets === 0) return false;
+  if ((sizes & SIZES_PIECES) !== 0) return true;
+  for (let s = SIZE_4K; s <= SIZE_1G; s++) {
+    if ((sizes & (1 << s)) === 0) continue;
+    const size = s as SizeCode;
+    const g = keyAt(gpa, size);
+    if (probe(arr, setOf(arr, g), KIND_GPA, size, g, 0, 0, ep4ta) >= 0) return true;
+    if (linear === undefined) continue;
+    const l = keyAt(linear.gva, size);
+    if (probe(arr, setOf(arr, l), KIND_COMBINED, size, l, linear.vpid, linear.pcid, ep4ta) >= 0) return true;
+  }
+  return false;
+};
+
+/** `mayHoldViolated` for some array of the TLB. */
+const tlbMayHoldViolated = (tlb: Tlb.Tlb, ep4ta: number, gpa: number, linear: ViolatedLinear | undefined): boolean => {
+  const arrays = tlb.arrays;
+  for (let i = 0; i < arrays.length; i++) if (mayHoldViolated(arrays[i], ep4ta, gpa, linear)) return true;
+  return false;
+};
+
 /**
  * SDM 28.3.3.1: an EPT violation invalidates the guest-physical mappings of the faulting GPA (current EP4TA) and,
  * when the GPA was the translation of a linear address, the combined mappings for that linear address (current VPID,
- * PCID, EP4TA).
+ * PCID, EP4TA). The nested TLB holds guest-physical mappings only (nestedTlb.ts `fill`).
  */
-export const eptViolation = (
-  c: MmuCaches, ep4ta: number, gpa: number, linear?: { readonly vpid: number; readonly pcid: number; readonly gva: number },
-): MmuCaches =>
+export const eptViolation = (c: MmuCaches, ep4ta: number, gpa: number, linear?: ViolatedLinear): MmuCaches =>
   make(c,
-    // every selected entry covers the GPA or the linear address: only their sets are scanned
-    Tlb.mapArrays(c.tlb, (arr) => Tlb.removeCovering(arr, linear === undefined ? [gpa] : [gpa, linear.gva], (e) =>
-      (e.kind === KIND_GPA && e.ep4ta === ep4ta && covers(e, gpa)) ||
-      (linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === ep4ta && e.vpid === linear.vpid &&
-        (e.pcid === linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(e, linear.gva)))),
+    // every selected entry covers the GPA or the linear address: only their sets are scanned, in arrays that hold one
+    // (when none does, the TLB is kept without a pass over its arrays)
+    !tlbMayHoldViolated(c.tlb, ep4ta, gpa, linear) ? c.tlb : Tlb.mapArrays(c.tlb, (arr) => !mayHoldViolated(arr, ep4ta, gpa, linear) ? arr :
+      Tlb.removeCovering(arr, linear === undefined ? [gpa] : [gpa, linear.gva], (e) =>
+        (e.kind === KIND_GPA && e.ep4ta === ep4ta && covers(e, gpa)) ||
+        (linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === ep4ta && e.vpid === linear.vpid &&
+          (e.pcid === linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(e, linear.gva)))),
     c.psc,
-    Tlb.removeCovering(c.nested, [gpa], (e) => e.ep4ta === ep4ta && covers(e, gpa)));
+    !mayHoldViolated(c.nested, ep4ta, gpa, undefined) ? c.nested :
+      Tlb.removeCovering(c.nested, [gpa], (e) => e.ep4ta === ep4ta && covers(e, gpa)));
 
 /** INVEPT / INVVPID (SDM 28.3.3.3 "Guidelines for Use of the INVVPID Instruction" and the instruction pages). */
 export const apply = (c: MmuCaches, inv: Invalidation): MmuCaches => {

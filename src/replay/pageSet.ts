@@ -77,9 +77,13 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
   let size = s.size;
   const list = Array.isArray(pages) ? pages as readonly number[] : [...pages];
   // the leaves looked at, by leaf number modulo LEAF_CACHE (the pages of a batch share few leaves: a leaf spans 32 MiB);
-  // a cached leaf is always the set's current leaf for its number (a copy of it made below is cached in its place)
+  // a cached leaf is always the set's current leaf for its number (a copy of it made below is cached in its place).
+  // `cachedFresh`: the cached leaf was made by this call. Its path (root, nodes) then was too, since a leaf is made
+  // only on a path made writable first, and nothing of that path has been replaced since (a node this call made is
+  // written in place): a page of it is added by setting its bit, which is all the walk below would change
   const cachedNo = new Float64Array(LEAF_CACHE).fill(-1);
   const cached = new Array<Leaf | undefined>(LEAF_CACHE).fill(undefined);
+  const cachedFresh = new Uint8Array(LEAF_CACHE);
   for (let k = 0; k < list.length; k++) {
     const u = fold(list[k]);
     const l = leafOf(u);
@@ -91,8 +95,14 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
       present = leafAt(root, u);
       cachedNo[c] = l;
       cached[c] = present;
+      cachedFresh[c] = 0;
     }
     if (present !== undefined && (present[b >>> 5] & (1 << (b & 31))) !== 0) continue;
+    if (cachedFresh[c] !== 0) {
+      present![b >>> 5] |= 1 << (b & 31);
+      size++;
+      continue;
+    }
     const i0 = idx0(l);
     const i1 = idx1(l);
     const i2 = idx2(l);
@@ -105,6 +115,7 @@ export const addPages = (s: PageSet, pages: Iterable<number>): PageSet => {
     n2[i2] = leaf;
     leaf[b >>> 5] |= 1 << (b & 31);
     cached[c] = leaf;
+    cachedFresh[c] = 1;
     size++;
   }
   return size === s.size ? s : { size, root };

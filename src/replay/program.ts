@@ -113,13 +113,12 @@ export const fieldKey = (key: string): number | undefined => {
   return fieldByName(key)?.encoding;
 };
 
-/** A bitmap page with exactly the given bits set. */
+/** A bitmap page with exactly the given bits set (its bytes written in one copy of the page). */
 const bitmapPage = (mem: Phys.PhysMem, base: number, bits: readonly number[]): Phys.PhysMem => {
-  let m = Phys.updatePage(mem, Math.floor(base / PAGE_SIZE), () => undefined);
+  const m = Phys.updatePage(mem, Math.floor(base / PAGE_SIZE), () => undefined);
   const bytes = new Map<number, number>();
   for (const b of bits) bytes.set(b >>> 3, (bytes.get(b >>> 3) ?? 0) | (1 << (b & 7)));
-  for (const [off, v] of bytes) m = Phys.write8(m, base + off, v);
-  return m;
+  return Phys.writeBytes(m, [...bytes].map(([off, v]) => [base + off, v] as const));
 };
 
 const msrBit = (msr: number, write: boolean): number | undefined => {

@@ -19,7 +19,7 @@ import type { GuestPagingConfig } from '../guest/paging';
 import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
 import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, isWatched, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
-import { controlMask, isSet } from './controls';
+import { controlMask } from './controls';
 import { entryPassesWith, firstEntryFailureCached, type EntryContext } from './entryChecks';
 import { CONTROL_FIELDS, controlsWithMem, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
@@ -32,9 +32,16 @@ const U64 = 0xffff_ffff_ffff_ffffn;
 
 const frameMask = (maxPhyAddr: number): bigint => ((1n << BigInt(maxPhyAddr)) - 1n) & ~0xfffn;
 
+// The control bits read on every VM exit and entry, as masks made once (`isSet` looks a name up in the layout's table:
+// a generic keyed load per call)
+const ACTIVATE_SECONDARY = controlMask('primary', 'activate-secondary-controls');
+const ENABLE_EPT = controlMask('secondary', 'enable-ept');
+const ENABLE_PML = controlMask('secondary', 'enable-pml');
+const MBEC = controlMask('secondary', 'mode-based-execute-control-for-ept');
+
 /** Secondary controls as the processor sees them: 0 unless "activate secondary controls" (SDM). */
 const secondaryOf = (f: VmcsFields): bigint =>
-  isSet('primary', vmcsRead(f, F.CPU_BASED_VM_EXEC_CONTROL), 'activate-secondary-controls') ? vmcsRead(f, F.SECONDARY_VM_EXEC_CONTROL) : 0n;
+  (vmcsRead(f, F.CPU_BASED_VM_EXEC_CONTROL) & ACTIVATE_SECONDARY) !== 0n ? vmcsRead(f, F.SECONDARY_VM_EXEC_CONTROL) : 0n;
 
 /** The last `eptRoot` answer, for the EPTP and MAXPHYADDR it was made from. */
 let lastRoot: { readonly eptp: bigint; readonly maxPhyAddr: number; readonly root: number; readonly levels: 4 | 5 } | null = null;
@@ -59,14 +66,14 @@ const eptRoot = (eptp: bigint, maxPhyAddr: number): { readonly root: number; rea
  * EPT-violation handler that maps a page needs, without the rest of the context.
  */
 export const eptRootOf = (caps: Caps, f: VmcsFields): { readonly root: number; readonly levels: 4 | 5 } | null =>
-  isSet('secondary', secondaryOf(f), 'enable-ept') ? eptRoot(vmcsRead(f, F.EPT_POINTER), caps.maxPhyAddr) : null;
+  (secondaryOf(f) & ENABLE_EPT) !== 0n ? eptRoot(vmcsRead(f, F.EPT_POINTER), caps.maxPhyAddr) : null;
 
 /** The EPT context of a VMCS, or null when EPT is not in use. */
 export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptContext | null => {
   const sec = secondaryOf(f);
-  if (!isSet('secondary', sec, 'enable-ept')) return null;
+  if ((sec & ENABLE_EPT) === 0n) return null;
   const eptp = vmcsRead(f, F.EPT_POINTER);
-  const pml = isSet('secondary', sec, 'enable-pml')
+  const pml = (sec & ENABLE_PML) !== 0n
     ? { pml: { address: Number(vmcsRead(f, F.PML_ADDRESS) & frameMask(caps.maxPhyAddr)) as Hpa, index: pmlIndex } }
     : {};
   const { root, levels } = eptRoot(eptp, caps.maxPhyAddr);
@@ -74,7 +81,7 @@ export const eptContextOf = (caps: Caps, f: VmcsFields, pmlIndex: number): EptCo
     root: root as EptContext['root'],
     levels,
     ad: bit(eptp, 6),
-    mbec: isSet('secondary', sec, 'mode-based-execute-control-for-ept'),
+    mbec: (sec & MBEC) !== 0n,
     executeOnly: eptVpidCapBit(caps, 0),
     pages1G: eptVpidCapBit(caps, 17),
     pages2M: eptVpidCapBit(caps, 16),

@@ -1092,7 +1092,7 @@ const updateMemo = (ctx: EntryContext, prev: CheckMemo | undefined, nWritten: nu
   prev.fields = ctx.fields;
   prev.ripRule = 0;
   prev.mem = ctx.mem;
-  prev.injOk.length = 0;
+  forgetInjOk(prev);
   if (toggle && prev.result === undefined) prev.injOk.push(injBefore, prev.hot[INJ_HOT]);
   return prev.result;
 };
@@ -1187,6 +1187,12 @@ const onlyRipAndInjection = (prev: CheckMemo, nWritten: number): boolean => {
   return l === undefined || (l.length === 1 && l[0] === RIP_CHECK);
 };
 
+/** Empties the memo's `injOk`. Only when it holds values: an assignment to an array's length calls into the runtime
+ * (~400 instructions) even when the length stays 0, and most memos never hold any. */
+const forgetInjOk = (prev: CheckMemo): void => {
+  if (prev.injOk.length !== 0) prev.injOk.length = 0;
+};
+
 /** `v` is one of the memo's `injOk` values (one compare site for either value: a site only the start of a later run
  * in a process reached had no type feedback and deoptimized the code it was inlined in) */
 const injOkHas = (ok: readonly bigint[], v: bigint): boolean => {
@@ -1267,7 +1273,7 @@ export const entryPassesWith = (ctx: EntryContext, others: readonly number[], ri
 
 /** After the re-runs: the result again if a verdict changed; the memo now describes `ctx`. */
 const finish = (prev: CheckMemo, ctx: EntryContext, verdictChanged: boolean): EntryFailure | undefined => {
-  prev.injOk.length = 0;
+  forgetInjOk(prev);
   if (verdictChanged) prev.result = resultOf(prev.verdicts);
   setFields(prev, ctx.fields);
   prev.mem = ctx.mem;

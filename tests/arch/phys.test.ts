@@ -72,6 +72,42 @@ describe('physical memory (persistent radix trie of 4 KiB pages)', () => {
     }), { numRuns: 300 });
   });
 
+  it('property: writeBytes writes every byte as write8 would, the last write of an address winning, and leaves the old memory as it was', () => {
+    // a few addresses around a page boundary (written more than once), a wider range, anywhere
+    const addr = fc.oneof(fc.integer({ min: 0x4ffc, max: 0x5004 }), fc.integer({ min: 0x3ff0, max: 0x5010 }), fc.integer({ min: 0, max: 2 ** 40 }));
+    fc.assert(fc.property(fc.array(fc.tuple(addr, fc.integer({ min: 0, max: 0x1ff })), { maxLength: 40 }), (ws) => {
+      const m0 = Phys.write64Parts(Phys.empty, 0x4000, 0xdead_beef, 0x0bad_f00d);
+      const m = Phys.writeBytes(m0, ws);
+      const model = new Map<number, number>();
+      for (let i = 0; i < 8; i++) model.set(0x4000 + i, [0xef, 0xbe, 0xad, 0xde, 0x0d, 0xf0, 0xad, 0x0b][i]);
+      for (const [a, v] of ws) model.set(a, v & 0xff);
+      for (const [a, v] of model) expect(Phys.read8(m, a)).toBe(v);
+      for (const [a] of ws) expect(Phys.read8(m, a + 1)).toBe(model.get(a + 1) ?? 0);
+      expect(Phys.read64Lo(m0, 0x4000)).toBe(0xdead_beef);
+      expect(Phys.read64Hi(m0, 0x4000)).toBe(0x0bad_f00d);
+      for (const [a] of ws) if (a >= 0x4008 || a < 0x4000) expect(Phys.read8(m0, a)).toBe(0);
+    }));
+  });
+
+  it('a write to a watched frame advances the epoch, a write to any other frame does not (frames that share its filter slot too)', () => {
+    Phys.unwatchAll();
+    const watchedPfn = 0x1_0000_0123; // above 2^32: the filter keys by the PFN's low bits
+    Phys.watchPage(watchedPfn);
+    Phys.watchPage(0x77);
+    const e0 = Phys.watchEpoch();
+    let m = Phys.write64Parts(Phys.empty, (watchedPfn + 4096) * 4096, 1, 1); // same filter slot, not watched
+    m = Phys.write64Parts(m, 0x123 * 4096, 1, 1); // same low 32 bits of the PFN, not watched
+    m = Phys.write64Parts(m, 0x78 * 4096, 1, 1);
+    expect(Phys.watchEpoch()).toBe(e0);
+    m = Phys.write64Parts(m, watchedPfn * 4096 + 8, 1, 1);
+    expect(Phys.watchEpoch()).toBe(e0 + 1);
+    m = Phys.write8(m, 0x77 * 4096 + 3, 9);
+    expect(Phys.watchEpoch()).toBe(e0 + 2);
+    Phys.unwatchAll();
+    Phys.write64Parts(m, watchedPfn * 4096, 2, 2);
+    expect(Phys.watchEpoch()).toBe(e0 + 2);
+  });
+
   it('a write to a memory other than the last one read does not hand it the cached pages of that one', () => {
     const a = Phys.write32(Phys.empty, 0x5000, 1);
     const b = Phys.write32(Phys.empty, 0x5000, 2);

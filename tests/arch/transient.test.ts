@@ -53,6 +53,36 @@ describe('transient scopes', () => {
     void m1;
   });
 
+  test('physical memory: a scope writes in place only what it copied itself (its own pages, not older pages of a leaf it copied; nothing of another scope)', () => {
+    // pages 5 and 6 share a leaf node of the trie
+    const m0 = Phys.write64Parts(Phys.write64Parts(Phys.empty, 0x5000, 1, 0), 0x6000, 2, 0);
+    const m1 = transient(() => {
+      const a = Phys.write64Parts(m0, 0x5000, 3, 0);
+      // the leaf is now the scope's, page 6 in it is not: it is copied
+      const b = Phys.write64Parts(a, 0x6000, 4, 0);
+      expect(Phys.page(b, 6)).not.toBe(Phys.page(m0, 6));
+      const c = transient(() => {
+        // an inner scope owns nothing of the outer one's: its writes copy
+        const x = Phys.write64Parts(b, 0x5000, 5, 0);
+        expect(Phys.page(x, 5)).not.toBe(Phys.page(b, 5));
+        return x;
+      });
+      expect([Phys.read64Lo(b, 0x5000), Phys.read64Lo(c, 0x5000)]).toEqual([3, 5]);
+      // back in the outer scope: its own copies are written in place again, the inner scope's are copied
+      const d = Phys.write64Parts(b, 0x5008, 6, 0);
+      expect(Phys.page(d, 5)).toBe(Phys.page(b, 5));
+      const e = Phys.write64Parts(c, 0x5010, 7, 0);
+      expect(Phys.page(e, 5)).not.toBe(Phys.page(c, 5));
+      expect(Phys.read64Lo(c, 0x5010)).toBe(0);
+      return d;
+    });
+    expect([Phys.read64Lo(m0, 0x5000), Phys.read64Lo(m0, 0x6000)]).toEqual([1, 2]);
+    // a later scope owns nothing of an earlier one's: m1 stays as it is
+    const m2 = transient(() => Phys.write64Parts(Phys.write64Parts(m1, 0x5000, 8, 0), 0x6000, 9, 0));
+    expect([Phys.read64Lo(m1, 0x5000), Phys.read64Lo(m1, 0x5008), Phys.read64Lo(m1, 0x6000)]).toEqual([3, 6, 4]);
+    expect([Phys.read64Lo(m2, 0x5000), Phys.read64Lo(m2, 0x5008), Phys.read64Lo(m2, 0x6000)]).toEqual([8, 6, 9]);
+  });
+
   test('property: any sequence of writes gives the same memory inside a scope as outside', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 511 }), fc.nat()), { maxLength: 50 }), (ws) => {
       const apply = (m: Phys.PhysMem): Phys.PhysMem => ws.reduce((acc, [pfn, slot, v]) => Phys.write64Parts(acc, pfn * 4096 + slot * 8, v >>> 0, 7), m);

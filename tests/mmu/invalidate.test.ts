@@ -202,3 +202,54 @@ describe('SDM INVLPG note 1: every TLB entry for a large page, whichever piece t
     });
   }
 });
+
+describe('SDM 28.3.3.1 EPT violation: exactly the guest-physical mappings of the GPA and the combined mappings of the linear address', () => {
+  // a few pages of each size, so that entries often cover (or share a set with) the violation's GPA or linear address
+  const PAGES = [0, 0x1000, 0x20_0000, 0x20_1000, 0x4000_0000, 0x4020_1000, 0x8_0000_1000];
+  const entry = fc.record({
+    kind: fc.constantFrom(KIND_LINEAR, KIND_COMBINED, KIND_GPA),
+    vpid: fc.integer({ min: 0, max: 2 }),
+    pcid: fc.integer({ min: 0, max: 2 }),
+    ep4ta: fc.constantFrom(X, Y),
+    addr: fc.constantFrom(...PAGES),
+    size: fc.constantFrom(0, 1, 2),
+    global: fc.boolean(),
+    fetch: fc.boolean(),
+  });
+  const violation = fc.record({
+    ep4ta: fc.constantFrom(X, Y),
+    gpa: fc.constantFrom(...PAGES).map((p) => p + 0x18),
+    linear: fc.option(fc.record({ vpid: fc.integer({ min: 0, max: 2 }), pcid: fc.integer({ min: 0, max: 2 }), gva: fc.constantFrom(...PAGES).map((p) => p + 0x20) }), { nil: undefined }),
+  });
+  const bytes = [0x1000, 0x20_0000, 0x4000_0000];
+  const pageOf = (addr: number, size: number): number => Math.floor(addr / bytes[size]);
+  /** the SDM's selection, on an entry as Tlb.entries shows it (a 1 GiB piece is an entry for its whole 1 GiB page) */
+  const selected = (e: Tlb.EntryView, v: { ep4ta: number; gpa: number; linear?: { vpid: number; pcid: number; gva: number } }): boolean => {
+    const covers = (addr: number): boolean => ((e.flags & Tlb.FL_PIECE_1G) !== 0 ? Math.floor(e.key / 512) === pageOf(addr, 2) : e.key === pageOf(addr, e.size));
+    if (e.kind === KIND_GPA) return e.ep4ta === v.ep4ta && covers(v.gpa);
+    return v.linear !== undefined && e.kind === KIND_COMBINED && e.ep4ta === v.ep4ta && e.vpid === v.linear.vpid &&
+      (e.pcid === v.linear.pcid || (e.flags & FL_GLOBAL) !== 0) && covers(v.linear.gva);
+  };
+  const byArray = (c: MmuCaches): string[][] => [...c.tlb.arrays, c.nested].map((a) => Tlb.entries(a).map((e) => JSON.stringify(e)).sort());
+
+  test('property: what remains of every TLB array and the nested TLB is what was there minus the selected entries', () => {
+    fc.assert(fc.property(fc.array(entry, { maxLength: 40 }), fc.array(fc.tuple(fc.constantFrom(X, Y), fc.constantFrom(...PAGES)), { maxLength: 6 }), violation, (es, ns, v) => {
+      const c0 = Inv.emptyCaches({ ...defaultTlbConfig, stlb: { entries: 64, ways: 4 } });
+      let tlb = c0.tlb;
+      for (const e of es) {
+        // guest-physical mappings carry VPID and PCID 0 and are never global (as the model makes them)
+        const gpaKind = e.kind === KIND_GPA;
+        const tag = { kind: e.kind, vpid: gpaKind ? 0 : e.vpid, pcid: gpaKind ? 0 : e.pcid, ep4ta: e.kind === KIND_LINEAR ? -1 : e.ep4ta };
+        tlb = Tlb.fill(tlb, e.fetch, tag, e.addr, e.size as Tlb.SizeCode, FL_ALL_RIGHTS | (e.global && !gpaKind ? FL_GLOBAL : 0), 0x1_0000_0000);
+      }
+      let nested = c0.nested;
+      for (const [ep, p] of ns) nested = NestedTlb.fill(nested, ep, p, 0x7000, FL_EPT_R);
+      const c = { tlb, psc: c0.psc, nested };
+      const expected = [...c.tlb.arrays, c.nested].map((a) => Tlb.entries(a).filter((e) => !selected(e, v)).map((e) => JSON.stringify(e)).sort());
+      const after = Inv.eptViolation(c, v.ep4ta, v.gpa, v.linear);
+      expect(byArray(after)).toEqual(expected);
+      // nothing selected: the caches are shared as they are
+      if (expected.every((list, i) => list.length === Tlb.entries([...c.tlb.arrays, c.nested][i]).length)) expect(after).toBe(c);
+    }), { numRuns: 300 });
+  });
+});

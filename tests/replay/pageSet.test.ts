@@ -39,6 +39,19 @@ describe('page set', () => {
     }), { numRuns: 200 });
   });
 
+  test('one batch adding to leaves it made and to leaves of the older set that share its leaf cache slot (leaf numbers 16 apart) leaves the older set as it was', () => {
+    const LEAF = 8192;
+    const older = pageSetOf([16 * LEAF + 1, 32 * LEAF + 2]);
+    // leaf 0 is made by the batch; leaves 16 and 32 (the same slot of the 16-slot leaf cache) are the older set's
+    const batch = [5, 16 * LEAF + 7, 6, 32 * LEAF + 8, 7, 16 * LEAF + 9, 8, 48 * LEAF, 9];
+    const newer = addPages(older, batch);
+    expect(newer.size).toBe(2 + batch.length);
+    for (const p of batch) expect(hasPage(newer, p)).toBe(true);
+    expect(older.size).toBe(2);
+    for (const p of batch) expect(hasPage(older, p)).toBe(false);
+    expect([hasPage(older, 16 * LEAF + 1), hasPage(older, 32 * LEAF + 2)]).toEqual([true, true]);
+  });
+
   test('pages from any iterable (a Set), and a set that gains nothing is returned as it is', () => {
     const s = pageSetOf(new Set([1, 2, 3, 8192, -1]));
     expect(s.size).toBe(5);

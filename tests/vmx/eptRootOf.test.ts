@@ -46,4 +46,22 @@ describe('eptRootOf', () => {
       }
     }));
   });
+
+  test('eptContextOf: PML and mode-based execute control as the secondary controls set them (SDM bits 17 and 22), only when they are activated', () => {
+    const PML = 1n << 17n;
+    const MBEC = 1n << 22n;
+    fc.assert(fc.property(fc.boolean(), fc.boolean(), fc.boolean(), (activate, pml, mbec) => {
+      let f = vmcsWrite(emptyFields, F.EPT_POINTER, 0x5000n | (3n << 3n));
+      f = vmcsWrite(f, F.PML_ADDRESS, 0x9000n);
+      f = vmcsWrite(f, F.CPU_BASED_VM_EXEC_CONTROL, activate ? PRIMARY_SECONDARY : 0n);
+      f = vmcsWrite(f, F.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EPT | (pml ? PML : 0n) | (mbec ? MBEC : 0n));
+      const ctx = eptContextOf(skylakeServer, f, 7);
+      if (!activate) {
+        expect(ctx).toBeNull();
+        return;
+      }
+      expect(ctx?.mbec).toBe(mbec);
+      expect(ctx?.pml).toEqual(pml ? { address: 0x9000, index: 7 } : undefined);
+    }));
+  });
 });
