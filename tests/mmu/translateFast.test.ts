@@ -40,6 +40,14 @@ const same = (a: TranslateResult, b: TranslateResult): void => {
   expect(caches(a.caches)).toEqual(caches(b.caches));
 };
 
+// The entries a translation leaves have the shape the EPT-violation invalidation probes for (invalidate.ts
+// `mayHoldViolated`, which skips an array where its probe finds nothing): guest-physical entries carry VPID 0 and
+// PCID 0, and the nested TLB holds guest-physical entries only.
+const probedShapes = (c: Inv.MmuCaches): void => {
+  for (const e of Tlb.entries(c.nested as NestedTlb.NestedTlb)) expect([e.kind, e.vpid, e.pcid]).toEqual([Tlb.KIND_GPA, 0, 0]);
+  for (const e of Tlb.allEntries(c.tlb)) if (e.kind === Tlb.KIND_GPA) expect([e.vpid, e.pcid]).toEqual([0, 0]);
+};
+
 const access = fc.record({
   page: fc.integer({ min: 0, max: 11 }),
   off: fc.integer({ min: 0, max: 511 }),
@@ -114,6 +122,7 @@ describe('translate: the fast miss path equals the reference walk', () => {
           const rf = transient(() => translate(fast.c, fast.mem, ctx, gva, acc));
           const rr = translateReference(ref.c, ref.mem, ctx, gva, acc);
           same(rf, rr);
+          probedShapes(rf.caches);
           fast = { c: rf.caches, mem: rf.mem, pml: rf.pmlIndex };
           ref = { c: rr.caches, mem: rr.mem, pml: rr.pmlIndex };
         }
