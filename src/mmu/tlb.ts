@@ -22,7 +22,8 @@
  * and finding it reads one number (which free entry is taken is not observable). A set of WIDE ways or more (the fully
  * associative paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of
  * keys (key modulo `buckets`) and, for a bucket that counts one, which entry that is: a lookup or insert whose bucket
- * counts zero knows without a scan that no entry has its key, one whose bucket counts one reads that entry alone. An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
+ * counts zero knows without a scan that no entry has its key, one whose bucket counts one reads that entry alone.
+ * An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
  * (src/arch/transient.ts) an array the scope already copied is updated in place and returned itself (its views and
  * its `sizes`), so a replay chunk copies each array at most once and allocates nothing for later updates. The same
  * array object therefore does not mean the same contents inside a scope: a memo over the caches compares
@@ -113,11 +114,10 @@ const SIZE_INV: readonly number[] = SIZE_BYTES.map((b) => 1 / b);
  *   meta (Int32Array)    [0, n) flags, [n, 2n) VPIDs, [2n, 3n) PCIDs, [3n, 4n) PREV links, [4n, 5n) NEXT links,
  *                        [5n, 5n + sets) list heads, then `buckets` valid-entry counts, then `buckets` slots (the
  *                        entry of a bucket that counts one)
- * Field offsets are written as literals (D_* / M_* below name them): a module constant read by optimized code is a
- * load, a literal is folded into the instruction. Every index is an int32, so no index is converted from a double.
+ * Field offsets are written as literals, as multiples of n (`3 * n + e` is entry e's PREV link): a module constant
+ * read by optimized code is a load, a literal is folded into the instruction. Every index is an int32, so no index is
+ * converted from a double.
  */
-// data: key 0, EP4TA 1 (x n), value 2 (x n)
-// meta: flags 0, VPID 1 (x n), PCID 2 (x n), PREV 3 (x n), NEXT 4 (x n), heads 5 (x n), counts 5 (x n) + sets
 
 export interface CacheArray {
   readonly sets: number;
@@ -174,8 +174,10 @@ export const emptyArray = (geo: CacheGeometry): CacheArray => {
   return arr;
 };
 
-/** Writes to cache arrays so far, in place or by copy (see `writeCount`; a field, not a module `let`, which optimized
- * code would check for its temporal dead zone at every write). */
+/**
+ * Writes to cache arrays so far, in place or by copy (see `writeCount`; a field, not a module `let`, which optimized
+ * code would check for its temporal dead zone at every write).
+ */
 const written = { count: 0 };
 
 /**

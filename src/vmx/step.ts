@@ -645,7 +645,7 @@ const execute = (env: Env, m: Machine, ev: GuestEvent): GuestStepResult => {
           const value = noFlush ? ev.value & ~(1n << 63n) : ev.value;
           const pcid = pcide ? Number(value & 0xfffn) : 0;
           const mmu = Inv.movToCr3(m.mmu, m.nonRoot?.vpid ?? 0, pcid, noFlush);
-          return result({ ...machineWithGuest(m, { ...g, cr3: value }), mmu }, { result: 'passthrough' });
+          return result(machineWith(m, { guest: { ...g, cr3: value }, mmu }), { result: 'passthrough' });
         }
         case 8: return result(machineWithGuest(m, { ...g, cr8: ev.value & 0xfn }), { result: 'passthrough' });
         default: { const never: never = ev.cr; throw new Error(`bad CR ${String(never)}`); }
