@@ -331,6 +331,46 @@ export const eptWalk = (
   return denied ? EW_DENIED : EW_OK;
 };
 
+/**
+ * `eptWalk` for the direct TLB-miss path (src/mmu/direct.ts), when the walk ends in a leaf that allows the access and
+ * needs no EPT A/D flag set: the host-physical address of `gpa`, with `eptOut.r`, `w`, `x`, `ux` and `refs` as
+ * eptWalk sets them. -1 in every other case (not present, misconfigured, denied, A/D flags to set: the caller then
+ * takes eptWalk's path, which reports it; nothing changed). A region the memo holds reads its level-1 entry alone and
+ * writes no other `eptOut` field; any other region walks with eptWalk (which fills the memo). Allocation-free.
+ */
+export const eptLeafHpa = (
+  mem: Phys.PhysMem, ctx: EptContext, gpa: number, asRead: boolean, asWrite: boolean, isFetch: boolean, user: boolean,
+): number => {
+  const o = eptOut;
+  if (ctx !== memo.ctx || mem !== memo.mem || Phys.watchEpoch() !== memo.epoch) memoFor(mem, ctx);
+  const region = Math.floor(gpa / 0x20_0000);
+  const slot = region & (MEMO_SLOTS - 1);
+  if (memo.region[slot] !== region) {
+    const st = eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, user);
+    return st === EW_OK && !eptNeedsAd(ctx, asWrite) ? o.hpa : -1;
+  }
+  const b = memo.bits[slot];
+  const addr = memo.table[slot] + 8 * (Math.floor(gpa / 4096) & 511);
+  const pg = Phys.page(mem, Math.floor(addr / 4096));
+  const wi = (addr & 0xfff) >>> 2;
+  const lo = pg === undefined ? 0 : pg[wi];
+  const hi = pg === undefined ? 0 : pg[wi + 1];
+  // SDM "EPT Translation Mechanism": not present; then "EPT Misconfigurations" of a PTE
+  if ((lo & EPTE_RWX) === 0 && !(ctx.mbec && (lo & EPTE_UX) !== 0)) return -1;
+  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
+  if (misconfigOf(ctx, lo, hi, 1, 0xfffff & ~hiAddr) !== null) return -1;
+  // the rights ANDed over the entries above (memo bits 0-3) and this one
+  const r = b & lo & EPTE_R;
+  const w = (b >>> 1) & (lo >>> 1) & 1;
+  const x = (b >>> 2) & (lo >>> 2) & 1;
+  const ux = (b >>> 3) & (lo >>> 10) & 1;
+  if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
+  // SDM "Accessed and Dirty Flags for EPT": an A flag missing above (memo bit 4) or here, or D on a write
+  if (ctx.ad && ((b & 16) !== 0 || (lo & EPTE_A) === 0 || (asWrite && (lo & EPTE_D) === 0))) return -1;
+  o.r = r; o.w = w; o.x = x; o.ux = ux; o.refs = ctx.levels;
+  return ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32 + (gpa & 0xfff);
+};
+
 /** Would a successful translation (`eptWalk` gave EW_OK) write EPT A/D flags? (Then `eptTranslate` must run.) */
 export const eptNeedsAd = (ctx: EptContext, asWrite: boolean): boolean =>
   ctx.ad && (eptOut.missingA || (asWrite && (eptOut.lo & EPTE_D) === 0));

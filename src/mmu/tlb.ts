@@ -99,7 +99,8 @@ export const flagsOf = (kind: MappingKind, size: SizeCode, rights: number): numb
   FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT) | (rights & ~(FL_VALID | 0x3e));
 export const kindOf = (flags: number): MappingKind => ((flags >> KIND_SHIFT) & 7) as MappingKind;
 export const sizeOf = (flags: number): SizeCode => ((flags >> SIZE_SHIFT) & 3) as SizeCode;
-const IDENT_MASK = FL_VALID | (7 << KIND_SHIFT) | (3 << SIZE_SHIFT);
+/** the flag bits that make an entry's identity with its key and tags: valid, kind, size */
+export const IDENT_MASK = FL_VALID | (7 << KIND_SHIFT) | (3 << SIZE_SHIFT);
 
 /** The page number of `addr` at page size `size` (addresses are numbers < 2^57; no bigint). */
 export const keyAt = (addr: number, size: SizeCode): number => Math.floor(addr * SIZE_INV[size]);
@@ -187,6 +188,9 @@ const written = { count: 0 };
  */
 export const writeCount = (): number => written.count;
 
+/** Counts one write to a cache array made in place by a caller that owns it (src/mmu/direct.ts), as `writable` does. */
+export const noteWrite = (): void => { written.count++; };
+
 /**
  * `arr` for writing: `arr` itself when this transient scope copied it, else a copy the scope owns (outside a scope: a
  * private copy). The caller writes into the result's views and sets its `sizes`, and returns it.
@@ -211,7 +215,7 @@ const moveBefore = (m: Int32Array, n: number, head: number, e: number): void => 
 };
 
 /** Makes entry `e` of `set` the most recently used (the head of its list); m = meta, n = sets * ways. */
-const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
+export const toFront = (m: Int32Array, n: number, set: number, e: number): void => {
   const h = 5 * n + set;
   const head = m[h];
   if (head === e) return;

@@ -33,21 +33,14 @@ import type { MmuCaches } from './invalidate';
 import * as NestedTlb from './nestedTlb';
 import * as Psc from './psc';
 import * as Tlb from './tlb';
+import { translateDirect } from './direct';
+import { allows, fastOut, putOut, type TranslateContext } from './fastOut';
 import {
   FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, KIND_COMBINED, KIND_LINEAR, type SizeCode,
 } from './tlb';
 import * as W2 from './walk2d';
 
-export interface TranslateContext {
-  readonly walk: W2.Walk2dConfig;
-  /** current VPID (0 when "enable VPID" = 0 or in root operation) */
-  readonly vpid: number;
-  /** current PCID (CR3 bits 11:0 when CR4.PCIDE = 1, else 0) */
-  readonly pcid: number;
-  /** CR4.PGE: a leaf with G = 1 makes a global TLB entry */
-  readonly pge: boolean;
-  readonly cost: CostModel;
-}
+export type { TranslateContext } from './fastOut';
 
 export type TranslateOutcome =
   | {
@@ -83,24 +76,6 @@ const sizeCode = (bytes: number): SizeCode => (bytes >= 0x4000_0000 ? 2 : bytes 
 
 /** The EP4TA tag: EPTP bits N-1:12 as a number, or -1 when EPT is not in use. */
 export const ep4taOf = (cfg: W2.Walk2dConfig): number => (cfg.ept === null ? -1 : Math.floor(cfg.ept.root / 4096));
-
-/** Does a cached entry with `flags` allow the access without a walk? Allocation-free. */
-export const allows = (flags: number, kind: 'read' | 'write' | 'fetch', user: boolean, wp: boolean, smep: boolean): boolean => {
-  if (user && (flags & FL_US) === 0) return false;
-  switch (kind) {
-    case 'read':
-      return (flags & FL_EPT_R) !== 0;
-    case 'write':
-      // a write through a clean entry re-walks so the dirty flag gets set (SDM 4.8 "Accessed and Dirty Flags")
-      return (flags & FL_DIRTY) !== 0 && (flags & FL_EPT_W) !== 0 && ((flags & FL_RW) !== 0 || (!user && !wp));
-    case 'fetch':
-      return (flags & FL_X) !== 0 && (flags & FL_EPT_X) !== 0 && !(smep && !user && (flags & FL_US) !== 0);
-    default: {
-      const never: never = kind;
-      throw new Error(`unknown access ${String(never)}`);
-    }
-  }
-};
 
 /** The statistics of one L1 hit under `cost` (shared; the replay engine's allocation-free hit path adds these). */
 export const l1HitStats = (cost: CostModel): TranslationStats => Cost.hitStats(cost, 'l1');
@@ -186,30 +161,6 @@ const fillAfterWalk = (
   }
   // the caches as they came (`caches`) when every fill was in place or changed nothing
   return tlb === caches.tlb && psc === caches.psc && nested === caches.nested ? caches : { tlb, psc, nested };
-};
-
-/**
- * A translation `translateFast` finished without allocating: read it right after the call (one record for the
- * process). The fields mean what the TranslateResult fields of the same names mean; `walked` says whether the access
- * walked, and then `gpa` is the final guest-physical address and `tableGpas[0 .. tableCount)` the guest-physical
- * addresses of the guest entries read, top-down.
- */
-export const fastOut = {
-  hpa: 0, pageSize: 0, caches: null as unknown as MmuCaches, mem: null as unknown as Phys.PhysMem,
-  tlbLevel: null as 'l1' | 'stlb' | null, stats: null as unknown as TranslationStats, pmlIndex: undefined as number | undefined,
-  walked: false, gpa: 0, tableCount: 0, tableGpas: new Float64Array(5),
-};
-
-/**
- * Sets `fastOut`'s caches, memory and statistics, storing only the fields that change: the record is long-lived (in
- * V8's old generation), and each store of a recently made object into it (the caches and memory a chunk copied, the
- * same from access to access) runs the write barrier.
- */
-const putOut = (caches: MmuCaches, mem: Phys.PhysMem, stats: TranslationStats): void => {
-  const f = fastOut;
-  if (f.caches !== caches) f.caches = caches;
-  if (f.mem !== mem) f.mem = mem;
-  if (f.stats !== stats) f.stats = stats;
 };
 
 /** The PML index a walk that logs nothing leaves (undefined when PML is off). */
@@ -443,6 +394,9 @@ const missFast = (
 export const translateFast = (
   caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, walk = true,
 ): TranslateResult | null | undefined => {
+  const addr = gla as number;
+  // the commonest cases as one function over the raw arrays (src/mmu/direct.ts): the same result
+  if (walk && translateDirect(caches, mem, ctx, addr, access)) return null;
   const cfg = ctx.walk;
   const ept = cfg.ept;
   const ep4ta = ep4taOf(cfg);
@@ -450,7 +404,6 @@ export const translateFast = (
   const wp = cfg.guest === null ? true : cfg.guest.wp;
   const smep = cfg.guest?.smep === true;
   const { vpid, pcid } = ctx;
-  const addr = gla as number;
   const f = fastOut;
 
   // 1. L1 TLB: a hit translates when its rights allow the access (SDM 4.10.2.3 "Details of TLB Use": no

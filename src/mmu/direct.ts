@@ -1,0 +1,302 @@
+/**
+ * The direct path of a translation: the commonest case of src/mmu/translate.ts `translateFast`, as one function over
+ * the raw arrays of the caches.
+ *
+ * Models nothing of its own: it gives exactly what translateFast gives (same hits, references, LRU updates, fills,
+ * statistics), for guest IA-32e paging under EPT with a nested TLB, inside a transient scope (src/arch/transient.ts)
+ * that already owns every cache array the access writes, when the TLBs hold 4 KiB translations only and the access
+ * (a) hits the L1 TLB or the STLB with rights that allow it, or (b) misses both and walks to a 4 KiB guest page
+ * through present entries whose accessed flags (and, on a write, the dirty flag) are set, and whose EPT translation
+ * allows the access and sets no EPT A/D flag. It returns false in every other case, before it has changed anything,
+ * and translateFast takes over. Why it exists: the same steps as translateFast's lookups, `missFast` and
+ * `fillAfterWalk` made about 17 calls per TLB miss, each reloading the arrays' fields and decoding hit numbers; here
+ * each array is read once and the scans, touches and fills are inline. tests/mmu/translateFast.test.ts compares both
+ * paths with the reference walk (walk2d), and tests/mmu/direct.test.ts checks that this path is the one taken.
+ */
+
+import { hiAddrMask, LEVEL_INV } from '../arch/addr';
+import * as Phys from '../arch/phys';
+import { scope } from '../arch/transient';
+import * as Ept from '../ept/walk';
+import * as Cost from './cost';
+import { allows, fastOut, putOut, type TranslateContext } from './fastOut';
+import type { MmuCaches } from './invalidate';
+import * as Tlb from './tlb';
+import {
+  type CacheArray, FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, IDENT_MASK, KIND_COMBINED,
+  KIND_GPA, KIND_PSC, SIZE_4K,
+} from './tlb';
+import type * as W2 from './walk2d';
+
+const PTE_P = 0x1;
+const PTE_RW = 0x2;
+const PTE_US = 0x4;
+const PTE_A = 0x20;
+const PTE_D = 0x40;
+const PTE_PS = 0x80;
+const PTE_G = 0x100;
+const PTE_HI_XD = 0x8000_0000;
+const TWO32 = 4294967296;
+
+/** The identity bits (valid, kind, size) of a 4 KiB combined mapping, and of a guest-physical one. */
+const ID_COMBINED = Tlb.flagsOf(KIND_COMBINED, SIZE_4K, 0) & IDENT_MASK;
+const ID_GPA = Tlb.flagsOf(KIND_GPA, SIZE_4K, 0) & IDENT_MASK;
+const ID_PSC = Tlb.flagsOf(KIND_PSC, SIZE_4K, 0) & IDENT_MASK;
+
+/** `Tlb.flagsOf` for an entry with these identity bits (valid, kind, size) and rights. */
+const flagsWith = (ident: number, rights: number): number => ident | (rights & ~0x3f);
+
+/** The set of `key` in an array of `sets` sets (tlb.ts `setOf`; keys here are never negative). */
+const setIn = (sets: number, key: number): number => ((sets & (sets - 1)) === 0 ? key & (sets - 1) : key % sets);
+
+/**
+ * The entry of `arr`'s set `set` that holds `key` with this identity and these tags (tlb.ts `probe`, for arrays
+ * without key counts), or -1. Only the key is read until it matches.
+ */
+const find = (arr: CacheArray, set: number, key: number, ident: number, vpid: number, pcid: number, ep4ta: number): number => {
+  const d = arr.data;
+  const m = arr.meta;
+  const n = arr.n;
+  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
+    if (d[e] !== key) continue;
+    const f = m[e];
+    if ((f & IDENT_MASK) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0)) return e;
+  }
+  return -1;
+};
+
+/**
+ * tlb.ts `insertAbsent` into an array without key counts that the current scope owns: the entry replaces the tail of
+ * its set's recency list (a free entry, else the least recently used) and becomes the head.
+ */
+const putTail = (arr: CacheArray, set: number, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number): void => {
+  const d = arr.data;
+  const m = arr.meta;
+  const n = arr.n;
+  const h = 5 * n + set;
+  const at = m[3 * n + m[h]];
+  m[at] = flags; d[at] = key; m[n + at] = vpid; m[2 * n + at] = pcid; d[n + at] = ep4ta; d[2 * n + at] = value;
+  // the tail of a circular list becomes its head by moving the head pointer alone (tlb.ts `toFront`)
+  m[h] = at;
+  if ((arr.sizes & 1) === 0) (arr as { sizes: number }).sizes = arr.sizes | 1;
+  Tlb.noteWrite();
+};
+
+/** Makes entry `e` of `set` the most recently used (tlb.ts `touch`, in place). */
+const touchIn = (arr: CacheArray, set: number, e: number): void => {
+  if (arr.meta[5 * arr.n + set] === e) return;
+  Tlb.toFront(arr.meta, arr.n, set, e);
+  Tlb.noteWrite();
+};
+
+/** The guest entries of the walk in progress (one record for the process), and the nested-TLB entries it hit. */
+const walked = {
+  gpa: new Float64Array(5), lo: new Float64Array(5), hi: new Float64Array(5), hpa: new Float64Array(5),
+  level: new Int32Array(5),
+  /** 1 when the entry's page was found in the nested TLB, 0 when it was looked up and not found */
+  known: new Int32Array(5),
+  /** the nested-TLB entries hit, in walk order, and their sets */
+  used: new Int32Array(5), usedSet: new Int32Array(5),
+};
+
+/**
+ * translateFast for the case in the module header: true when it translated (the translation is in `fastOut`), false
+ * when it changed nothing and translateFast must run. `addr` is the linear address (not negative).
+ */
+export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, addr: number, access: W2.Walk2dAccess): boolean => {
+  const cfg = ctx.walk;
+  const g = cfg.guest;
+  const ept = cfg.ept;
+  const own = scope();
+  if (g === null || ept === null || own === null || addr < 0) return false;
+  const kind = access.kind;
+  const user = access.user;
+  const fetch = kind === 'fetch';
+  const arrays = caches.tlb.arrays;
+  const l1 = arrays[fetch ? Tlb.A_L1I_4K : Tlb.A_L1D_4K];
+  const st = arrays[Tlb.A_STLB];
+  const nt = caches.nested;
+  // 4 KiB translations only (lookupL1 / lookupStlb then probe no other array), and no key counts in these arrays
+  const otherSizes = fetch
+    ? arrays[Tlb.A_L1I_2M].sizes & 2
+    : (arrays[Tlb.A_L1D_2M].sizes & 2) | (arrays[Tlb.A_L1D_1G].sizes & 4);
+  if (otherSizes !== 0 || (st.sizes & 2) !== 0 || (arrays[Tlb.A_STLB_1G].sizes & 4) !== 0) return false;
+  if (l1.ways === 0 || st.ways === 0 || nt.ways === 0 || l1.buckets !== 0 || st.buckets !== 0 || nt.buckets !== 0) return false;
+  const { vpid, pcid } = ctx;
+  const ep4ta = Math.floor(ept.root / 4096);
+  const f = fastOut;
+  const key = Math.floor(addr / 4096);
+
+  // 1. L1 TLB (translateFast step 1)
+  const lset = setIn(l1.sets, key);
+  const le = find(l1, lset, key, ID_COMBINED, vpid, pcid, ep4ta);
+  if (le >= 0) {
+    if (!allows(l1.meta[le], kind, user, g.wp, g.smep === true)) return false;
+    if (l1.meta[5 * l1.n + lset] !== le) {
+      if (l1.owner !== own) return false;
+      touchIn(l1, lset, le);
+    }
+    f.hpa = l1.data[2 * l1.n + le] * 4096 + (addr & 0xfff);
+    f.pageSize = 4096;
+    putOut(caches, mem, Cost.hitStats(ctx.cost, 'l1'));
+    f.tlbLevel = 'l1'; f.pmlIndex = undefined; f.walked = false;
+    return true;
+  }
+  // 2. STLB; a hit is copied into the L1 (which holds no entry of this identity: the lookup above found none)
+  const sset = setIn(st.sets, key);
+  const se = find(st, sset, key, ID_COMBINED, vpid, pcid, ep4ta);
+  if (l1.owner !== own) return false;
+  if (se >= 0) {
+    const flags = st.meta[se];
+    if (!allows(flags, kind, user, g.wp, g.smep === true)) return false;
+    if (st.meta[5 * st.n + sset] !== se && st.owner !== own) return false;
+    const value = st.data[2 * st.n + se];
+    putTail(l1, lset, flagsWith(ID_COMBINED, flags & ~Tlb.FL_PIECE_1G), key, vpid, pcid, ep4ta, value);
+    touchIn(st, sset, se);
+    f.hpa = value * 4096 + (addr & 0xfff);
+    f.pageSize = 4096;
+    putOut(caches, mem, Cost.hitStats(ctx.cost, 'stlb'));
+    f.tlbLevel = 'stlb'; f.pmlIndex = undefined; f.walked = false;
+    return true;
+  }
+  if (st.owner !== own) return false;
+
+  // 3. The walk (translate.ts `missFast`): below the deepest paging-structure-cache hit, guest-table pages through the
+  // nested TLB or EPT
+  const psc = caches.psc.arrays;
+  let level = g.la57 ? 5 : 4;
+  let table = g.cr3 as number;
+  let startRights = FL_RW | FL_US | FL_X;
+  let pscLevel = 0;
+  let pArr: CacheArray | null = null;
+  let pSet = 0;
+  let pEntry = -1;
+  for (let lv = 2, root = level; lv <= root; lv++) {
+    const arr = psc[lv - 2];
+    if (arr.sets === 0) continue;
+    const pk = Math.floor(addr * LEVEL_INV[lv]);
+    const ps = setIn(arr.sets, pk);
+    const w = Tlb.probe(arr, ps, KIND_PSC, SIZE_4K, pk, vpid, pcid, ep4ta);
+    if (w >= 0) {
+      pscLevel = lv; pArr = arr; pSet = ps; pEntry = ps * arr.ways + w;
+      level = lv - 1;
+      table = arr.data[2 * arr.n + pEntry] * 4096;
+      startRights = arr.meta[pEntry] & (FL_RW | FL_US | FL_X);
+      break;
+    }
+  }
+  // a PSC hit that is not its set's MRU entry is touched on success
+  const pscTouch = pArr !== null && pArr.meta[5 * pArr.n + pSet] !== pEntry;
+  if (pArr !== null && pscTouch && pArr.owner !== own) return false;
+  let uAcc = (startRights & FL_US) !== 0;
+  let wAcc = (startRights & FL_RW) !== 0;
+  let xd = (startRights & FL_X) === 0;
+  const hiAddr = hiAddrMask(g.maxPhyAddr);
+  // guest.ts `guestReserved` of a non-leaf entry or a PTE: bits 51:M, and XD when IA32_EFER.NXE = 0 (PS at levels 4
+  // and 5, also reserved, ends this path like a large page)
+  const hiReserved = (0xfffff & ~hiAddr) | (g.nxe ? 0 : PTE_HI_XD);
+  const asWriteTable = ept.ad; // a paging-structure access is a write for EPT A/D (SDM 28.3.5)
+  const wk = walked;
+  let n = 0;
+  let nestedRefs = 0;
+  let nestedHits = 0;
+  // whether the nested TLB is written: a fill, or a touch of an entry that is not its set's MRU entry now (touches
+  // of MRU entries alone change nothing)
+  let nestedWrite = false;
+  let gpa = 0;
+  for (;;) {
+    const eGpa = table + 8 * (Math.floor(addr * LEVEL_INV[level]) & 511);
+    const off = eGpa & 0xfff;
+    const nkey = Math.floor(eGpa / 4096);
+    const nset = setIn(nt.sets, nkey);
+    const ne = find(nt, nset, nkey, ID_GPA, 0, 0, ep4ta);
+    let eHpa: number;
+    if (ne >= 0) {
+      eHpa = nt.data[2 * nt.n + ne] * 4096 + off;
+      wk.used[nestedHits] = ne; wk.usedSet[nestedHits] = nset;
+      nestedHits++;
+      if (nt.meta[5 * nt.n + nset] !== ne) nestedWrite = true;
+      wk.known[n] = 1;
+    } else {
+      eHpa = Ept.eptLeafHpa(mem, ept, eGpa, true, asWriteTable, false, false);
+      if (eHpa < 0) return false;
+      nestedRefs += Ept.eptOut.refs;
+      nestedWrite = true;
+      wk.known[n] = 0;
+    }
+    const pg = Phys.page(mem, Math.floor(eHpa / 4096));
+    const wi = (eHpa & 0xfff) >>> 2;
+    const lo = pg === undefined ? 0 : pg[wi];
+    const hi = pg === undefined ? 0 : pg[wi + 1];
+    wk.gpa[n] = eGpa; wk.lo[n] = lo; wk.hi[n] = hi; wk.hpa[n] = eHpa; wk.level[n] = level;
+    n++;
+    // a guest page fault, or an accessed flag to set: translateFast's path
+    if ((lo & PTE_P) === 0 || (lo & PTE_A) === 0 || (hi & hiReserved) !== 0) return false;
+    uAcc = uAcc && (lo & PTE_US) !== 0;
+    wAcc = wAcc && (lo & PTE_RW) !== 0;
+    xd = xd || (g.nxe && (hi & PTE_HI_XD) !== 0);
+    if (level === 1) {
+      // guest.ts `rightsAllow` (SDM "Access Rights"), and a dirty flag to set on a write
+      if ((user && !uAcc) || (kind === 'write' && (!wAcc && (user || g.wp) || (lo & PTE_D) === 0)) ||
+        (fetch && (xd || (!user && uAcc && g.smep === true)))) return false;
+      gpa = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32 + (addr & 0xfff);
+      break;
+    }
+    if ((lo & PTE_PS) !== 0) return false; // a large guest page: translateFast's path
+    table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
+    level--;
+  }
+  if (nestedWrite && nt.owner !== own) return false;
+  // the paging-structure caches the walk fills: one per non-leaf entry read (each level below the hit was probed)
+  for (let i = 0; i < n - 1; i++) {
+    const arr = psc[wk.level[i] - 2];
+    if (arr.ways !== 0 && arr.owner !== own) return false;
+  }
+  // the final guest-physical address through EPT (never from the nested TLB: translate.ts's header)
+  const hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
+  if (hpa < 0) return false;
+  const o = Ept.eptOut;
+  nestedRefs += o.refs;
+  const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
+  const eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
+
+  // success (nothing was written before this point): the LRU updates of the hits in walk order, then the fills
+  if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
+  for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
+  const leafLo = wk.lo[n - 1];
+  const rights = (wAcc ? FL_RW : 0) | (uAcc ? FL_US : 0) | (xd ? 0 : FL_X) | ((leafLo & PTE_D) !== 0 || kind === 'write' ? FL_DIRTY : 0) |
+    eptRights | (ctx.pge && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
+  const flags = flagsWith(ID_COMBINED, rights);
+  const frame = (hpa - (addr & 0xfff)) / 4096;
+  putTail(l1, lset, flags, key, vpid, pcid, ep4ta, frame);
+  putTail(st, sset, flags, key, vpid, pcid, ep4ta, frame);
+  let acc = startRights;
+  for (let i = 0; i < n - 1; i++) {
+    const lo = wk.lo[i];
+    const hi = wk.hi[i];
+    if ((lo & PTE_RW) === 0) acc &= ~FL_RW;
+    if ((lo & PTE_US) === 0) acc &= ~FL_US;
+    if (g.nxe && (hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
+    const lv = wk.level[i];
+    // psc.ts `fill` of an entry its lookup found absent (the array is owned: updated in place, with its key counts)
+    Tlb.insertAbsent(psc[lv - 2], flagsWith(ID_PSC, acc), Math.floor(addr * LEVEL_INV[lv]), vpid, pcid, ep4ta,
+      Math.floor((((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32) / 4096));
+  }
+  // nested-TLB fills as translate.ts `fillAfterWalk` makes them: until the first fill, what the walk's lookups found
+  // still holds; after it, each page is looked up again
+  const nflags = flagsWith(ID_GPA, ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+  let filled = false;
+  for (let i = 0; i < n; i++) {
+    if (!filled && wk.known[i] === 1) continue;
+    const nkey = Math.floor(wk.gpa[i] / 4096);
+    const nset = setIn(nt.sets, nkey);
+    if (filled && find(nt, nset, nkey, ID_GPA, 0, 0, ep4ta) >= 0) continue;
+    putTail(nt, nset, nflags, nkey, 0, 0, ep4ta, Math.floor(wk.hpa[i] / 4096));
+    filled = true;
+  }
+  for (let i = 0; i < n; i++) f.tableGpas[i] = wk.gpa[i];
+  putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
+  f.hpa = hpa; f.pageSize = 4096; f.tlbLevel = null; f.pmlIndex = ept.pml !== undefined ? ept.pml.index : undefined;
+  f.walked = true; f.gpa = gpa; f.tableCount = n;
+  return true;
+};
