@@ -336,7 +336,8 @@ export const eptWalk = (
  * needs no EPT A/D flag set: the host-physical address of `gpa`, with `eptOut.r`, `w`, `x`, `ux` and `refs` as
  * eptWalk sets them. -1 in every other case (not present, misconfigured, denied, A/D flags to set: the caller then
  * takes eptWalk's path, which reports it; nothing changed). A region the memo holds reads its level-1 entry alone and
- * writes no other `eptOut` field; any other region walks with eptWalk (which fills the memo). Allocation-free.
+ * writes no other `eptOut` field; any other region walks with eptWalk (which fills the memo). Allocation-free. Its
+ * constants are literals (an imported constant is a load in optimized code; src/mmu/direct.ts checks the same values).
  */
 export const eptLeafHpa = (
   mem: Phys.PhysMem, ctx: EptContext, gpa: number, asRead: boolean, asWrite: boolean, isFetch: boolean, user: boolean,
@@ -356,19 +357,23 @@ export const eptLeafHpa = (
   const lo = pg === undefined ? 0 : pg[wi];
   const hi = pg === undefined ? 0 : pg[wi + 1];
   // SDM "EPT Translation Mechanism": not present; then "EPT Misconfigurations" of a PTE
-  if ((lo & EPTE_RWX) === 0 && !(ctx.mbec && (lo & EPTE_UX) !== 0)) return -1;
+  if ((lo & 7 /* EPTE_RWX */) === 0 && !(ctx.mbec && (lo & 0x400 /* EPTE_UX */) !== 0)) return -1;
   const hiAddr = hiAddrMask(ctx.maxPhyAddr);
-  if (misconfigOf(ctx, lo, hi, 1, 0xfffff & ~hiAddr) !== null) return -1;
+  // a readable PTE is misconfigured only by reserved address bits or a reserved memory type (2, 3, 7: the bits of
+  // 0x8c); any other is checked in full
+  if ((lo & 0x1 /* EPTE_R */) !== 0
+    ? (hi & 0xfffff & ~hiAddr) !== 0 || ((0x8c >>> ((lo >>> 3 /* EPTE_MT_SHIFT */) & 7)) & 1) !== 0
+    : misconfigOf(ctx, lo, hi, 1, 0xfffff & ~hiAddr) !== null) return -1;
   // the rights ANDed over the entries above (memo bits 0-3) and this one
-  const r = b & lo & EPTE_R;
+  const r = b & lo & 0x1 /* EPTE_R */;
   const w = (b >>> 1) & (lo >>> 1) & 1;
   const x = (b >>> 2) & (lo >>> 2) & 1;
   const ux = (b >>> 3) & (lo >>> 10) & 1;
   if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
   // SDM "Accessed and Dirty Flags for EPT": an A flag missing above (memo bit 4) or here, or D on a write
-  if (ctx.ad && ((b & 16) !== 0 || (lo & EPTE_A) === 0 || (asWrite && (lo & EPTE_D) === 0))) return -1;
+  if (ctx.ad && ((b & 16) !== 0 || (lo & 0x100 /* EPTE_A */) === 0 || (asWrite && (lo & 0x200 /* EPTE_D */) === 0))) return -1;
   o.r = r; o.w = w; o.x = x; o.ux = ux; o.refs = ctx.levels;
-  return ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32 + (gpa & 0xfff);
+  return ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */ + (gpa & 0xfff);
 };
 
 /** Would a successful translation (`eptWalk` gave EW_OK) write EPT A/D flags? (Then `eptTranslate` must run.) */

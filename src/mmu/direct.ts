@@ -17,57 +17,77 @@
 import { hiAddrMask, LEVEL_INV } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { scope } from '../arch/transient';
+import * as Entries from '../ept/entries';
 import * as Ept from '../ept/walk';
+import * as Guest from '../guest/paging';
 import * as Cost from './cost';
 import { allows, fastOut, putOut, type TranslateContext } from './fastOut';
 import type { MmuCaches } from './invalidate';
 import * as Tlb from './tlb';
-import {
-  type CacheArray, FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, IDENT_MASK, KIND_COMBINED,
-  KIND_GPA, KIND_PSC, SIZE_4K,
-} from './tlb';
+import type { CacheArray } from './tlb';
 import type * as W2 from './walk2d';
 
-const PTE_P = 0x1;
-const PTE_RW = 0x2;
-const PTE_US = 0x4;
-const PTE_A = 0x20;
-const PTE_D = 0x40;
-const PTE_PS = 0x80;
-const PTE_G = 0x100;
-const PTE_HI_XD = 0x8000_0000;
-const TWO32 = 4294967296;
-
-/** The identity bits (valid, kind, size) of a 4 KiB combined mapping, and of a guest-physical one. */
-const ID_COMBINED = Tlb.flagsOf(KIND_COMBINED, SIZE_4K, 0) & IDENT_MASK;
-const ID_GPA = Tlb.flagsOf(KIND_GPA, SIZE_4K, 0) & IDENT_MASK;
-const ID_PSC = Tlb.flagsOf(KIND_PSC, SIZE_4K, 0) & IDENT_MASK;
-
-/** `Tlb.flagsOf` for an entry with these identity bits (valid, kind, size) and rights. */
-const flagsWith = (ident: number, rights: number): number => ident | (rights & ~0x3f);
-
-/** The set of `key` in an array of `sets` sets (tlb.ts `setOf`; keys here are never negative). */
-const setIn = (sets: number, key: number): number => ((sets & (sets - 1)) === 0 ? key & (sets - 1) : key % sets);
+/*
+ * The code below writes constants as literals with their names beside them: an imported constant (or a module-level
+ * const) is a load in optimized code (tsc's CommonJS output assigns every export twice, so V8 does not treat the
+ * field as constant), a literal is folded into the instruction. They are checked against their definitions when the
+ * module loads. The identities (valid, kind and size bits) are ID_COMBINED 5 (a 4 KiB combined mapping), ID_GPA 7 (a
+ * guest-physical one) and ID_PSC 9 (a paging-structure-cache entry).
+ */
+const LITERALS: ReadonlyArray<readonly [string, number, number]> = [
+  ['FL_GLOBAL', 0x40, Tlb.FL_GLOBAL], ['FL_RW', 0x80, Tlb.FL_RW], ['FL_US', 0x100, Tlb.FL_US], ['FL_X', 0x200, Tlb.FL_X],
+  ['FL_DIRTY', 0x400, Tlb.FL_DIRTY], ['FL_EPT_R', 0x800, Tlb.FL_EPT_R], ['FL_EPT_W', 0x1000, Tlb.FL_EPT_W],
+  ['FL_EPT_X', 0x2000, Tlb.FL_EPT_X], ['FL_PIECE_1G', 0x4000, Tlb.FL_PIECE_1G], ['IDENT_MASK', 0x3f, Tlb.IDENT_MASK],
+  ['ID_COMBINED', 5, Tlb.flagsOf(Tlb.KIND_COMBINED, Tlb.SIZE_4K, 0) & Tlb.IDENT_MASK],
+  ['ID_GPA', 7, Tlb.flagsOf(Tlb.KIND_GPA, Tlb.SIZE_4K, 0) & Tlb.IDENT_MASK],
+  ['ID_PSC', 9, Tlb.flagsOf(Tlb.KIND_PSC, Tlb.SIZE_4K, 0) & Tlb.IDENT_MASK],
+  ['A_L1D_4K', 0, Tlb.A_L1D_4K], ['A_L1D_2M', 1, Tlb.A_L1D_2M], ['A_L1D_1G', 2, Tlb.A_L1D_1G], ['A_L1I_4K', 3, Tlb.A_L1I_4K],
+  ['A_L1I_2M', 4, Tlb.A_L1I_2M], ['A_STLB', 5, Tlb.A_STLB], ['A_STLB_1G', 6, Tlb.A_STLB_1G],
+  ['PTE_P', 0x1, Guest.PTE_P], ['PTE_RW', 0x2, Guest.PTE_RW], ['PTE_US', 0x4, Guest.PTE_US], ['PTE_A', 0x20, Guest.PTE_A],
+  ['PTE_D', 0x40, Guest.PTE_D], ['PTE_PS', 0x80, Guest.PTE_PS], ['PTE_HI_XD', 0x8000_0000, Guest.PTE_HI_XD],
+  ['TWO32', 4294967296, 2 ** 32],
+  // the literals of src/ept/walk.ts `eptLeafHpa`
+  ['EPTE_R', 0x1, Entries.EPTE_R], ['EPTE_RWX', 7, Entries.EPTE_RWX], ['EPTE_UX', 0x400, Entries.EPTE_UX],
+  ['EPTE_A', 0x100, Entries.EPTE_A], ['EPTE_D', 0x200, Entries.EPTE_D], ['EPTE_MT_SHIFT', 3, Entries.EPTE_MT_SHIFT],
+];
+for (const [name, literal, value] of LITERALS) {
+  if (literal !== value) throw new Error(`src/mmu/direct.ts: the literal for ${name} is ${literal}, the constant ${value}`);
+}
 
 /**
- * The entry of `arr`'s set `set` that holds `key` with this identity and these tags (tlb.ts `probe`, for arrays
- * without key counts), or -1. Only the key is read until it matches.
+ * The entry of `arr`'s set `set` that holds `key` with this identity and these tags (tlb.ts `probe`), or -1. Only the
+ * key is read until it matches.
  */
 const find = (arr: CacheArray, set: number, key: number, ident: number, vpid: number, pcid: number, ep4ta: number): number => {
   const d = arr.data;
   const m = arr.meta;
   const n = arr.n;
-  for (let e = set * arr.ways, end = e + arr.ways; e < end; e++) {
+  let e = set * arr.ways;
+  let end = e + arr.ways;
+  if (arr.buckets !== 0) {
+    // key counts: none in the key's bucket, or one, the bucket's slot, which is the only candidate (in this set)
+    const b = 5 * n + arr.sets + (key & (arr.buckets - 1));
+    const c = m[b];
+    if (c === 0) return -1;
+    if (c === 1) {
+      const s = m[b + arr.buckets];
+      if (s < e || s >= end) return -1;
+      e = s;
+      end = s + 1;
+    }
+  }
+  for (; e < end; e++) {
     if (d[e] !== key) continue;
     const f = m[e];
-    if ((f & IDENT_MASK) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0)) return e;
+    if ((f & 0x3f /* IDENT_MASK */) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & 0x40 /* FL_GLOBAL */) !== 0)) return e;
   }
   return -1;
 };
 
 /**
- * tlb.ts `insertAbsent` into an array without key counts that the current scope owns: the entry replaces the tail of
- * its set's recency list (a free entry, else the least recently used) and becomes the head.
+ * tlb.ts `insertAbsent` into an array that the current scope owns: the entry replaces the tail of its set's recency
+ * list (a free entry, else the least recently used) and becomes the head. (The caller counts its writes once:
+ * `Tlb.noteWrite`.)
  */
 const putTail = (arr: CacheArray, set: number, flags: number, key: number, vpid: number, pcid: number, ep4ta: number, value: number): void => {
   const d = arr.data;
@@ -75,18 +95,25 @@ const putTail = (arr: CacheArray, set: number, flags: number, key: number, vpid:
   const n = arr.n;
   const h = 5 * n + set;
   const at = m[3 * n + m[h]];
+  const oldValid = m[at] !== 0;
+  const oldKey = d[at];
   m[at] = flags; d[at] = key; m[n + at] = vpid; m[2 * n + at] = pcid; d[n + at] = ep4ta; d[2 * n + at] = value;
+  if (arr.buckets !== 0) {
+    // the displaced entry leaves its bucket, the new one joins its own and is that bucket's slot (tlb.ts `putAt`)
+    const base = 5 * n + arr.sets;
+    if (oldValid && --m[base + (oldKey & (arr.buckets - 1))] === 1) Tlb.reslot(arr, oldKey);
+    const b = base + (key & (arr.buckets - 1));
+    m[b]++;
+    m[b + arr.buckets] = at;
+  }
   // the tail of a circular list becomes its head by moving the head pointer alone (tlb.ts `toFront`)
   m[h] = at;
   if ((arr.sizes & 1) === 0) (arr as { sizes: number }).sizes = arr.sizes | 1;
-  Tlb.noteWrite();
 };
 
 /** Makes entry `e` of `set` the most recently used (tlb.ts `touch`, in place). */
 const touchIn = (arr: CacheArray, set: number, e: number): void => {
-  if (arr.meta[5 * arr.n + set] === e) return;
-  Tlb.toFront(arr.meta, arr.n, set, e);
-  Tlb.noteWrite();
+  if (arr.meta[5 * arr.n + set] !== e) Tlb.toFront(arr.meta, arr.n, set, e);
 };
 
 /** The guest entries of the walk in progress (one record for the process), and the nested-TLB entries it hit. */
@@ -113,28 +140,31 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   const user = access.user;
   const fetch = kind === 'fetch';
   const arrays = caches.tlb.arrays;
-  const l1 = arrays[fetch ? Tlb.A_L1I_4K : Tlb.A_L1D_4K];
-  const st = arrays[Tlb.A_STLB];
+  const l1 = arrays[fetch ? 3 /* A_L1I_4K */ : 0 /* A_L1D_4K */];
+  const st = arrays[5 /* A_STLB */];
   const nt = caches.nested;
-  // 4 KiB translations only (lookupL1 / lookupStlb then probe no other array), and no key counts in these arrays
+  // 4 KiB translations only (lookupL1 / lookupStlb then probe no other array)
   const otherSizes = fetch
-    ? arrays[Tlb.A_L1I_2M].sizes & 2
-    : (arrays[Tlb.A_L1D_2M].sizes & 2) | (arrays[Tlb.A_L1D_1G].sizes & 4);
-  if (otherSizes !== 0 || (st.sizes & 2) !== 0 || (arrays[Tlb.A_STLB_1G].sizes & 4) !== 0) return false;
-  if (l1.ways === 0 || st.ways === 0 || nt.ways === 0 || l1.buckets !== 0 || st.buckets !== 0 || nt.buckets !== 0) return false;
+    ? arrays[4 /* A_L1I_2M */].sizes & 2
+    : (arrays[1 /* A_L1D_2M */].sizes & 2) | (arrays[2 /* A_L1D_1G */].sizes & 4);
+  if (otherSizes !== 0 || (st.sizes & 2) !== 0 || (arrays[6 /* A_STLB_1G */].sizes & 4) !== 0) return false;
+  // power-of-two set counts (every preset): a key's set is its low bits (tlb.ts `setOf`)
+  if (l1.ways === 0 || st.ways === 0 || nt.ways === 0 || (l1.sets & (l1.sets - 1)) !== 0 || (st.sets & (st.sets - 1)) !== 0 ||
+    (nt.sets & (nt.sets - 1)) !== 0) return false;
   const { vpid, pcid } = ctx;
   const ep4ta = Math.floor(ept.root / 4096);
   const f = fastOut;
   const key = Math.floor(addr / 4096);
 
   // 1. L1 TLB (translateFast step 1)
-  const lset = setIn(l1.sets, key);
-  const le = find(l1, lset, key, ID_COMBINED, vpid, pcid, ep4ta);
+  const lset = key & (l1.sets - 1);
+  const le = find(l1, lset, key, 5 /* ID_COMBINED */, vpid, pcid, ep4ta);
   if (le >= 0) {
     if (!allows(l1.meta[le], kind, user, g.wp, g.smep === true)) return false;
     if (l1.meta[5 * l1.n + lset] !== le) {
       if (l1.owner !== own) return false;
       touchIn(l1, lset, le);
+      Tlb.noteWrite();
     }
     f.hpa = l1.data[2 * l1.n + le] * 4096 + (addr & 0xfff);
     f.pageSize = 4096;
@@ -143,16 +173,17 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     return true;
   }
   // 2. STLB; a hit is copied into the L1 (which holds no entry of this identity: the lookup above found none)
-  const sset = setIn(st.sets, key);
-  const se = find(st, sset, key, ID_COMBINED, vpid, pcid, ep4ta);
+  const sset = key & (st.sets - 1);
+  const se = find(st, sset, key, 5 /* ID_COMBINED */, vpid, pcid, ep4ta);
   if (l1.owner !== own) return false;
   if (se >= 0) {
     const flags = st.meta[se];
     if (!allows(flags, kind, user, g.wp, g.smep === true)) return false;
     if (st.meta[5 * st.n + sset] !== se && st.owner !== own) return false;
     const value = st.data[2 * st.n + se];
-    putTail(l1, lset, flagsWith(ID_COMBINED, flags & ~Tlb.FL_PIECE_1G), key, vpid, pcid, ep4ta, value);
+    putTail(l1, lset, 5 /* ID_COMBINED */ | (flags & ~0x4000 /* FL_PIECE_1G */ & ~0x3f), key, vpid, pcid, ep4ta, value);
     touchIn(st, sset, se);
+    Tlb.noteWrite();
     f.hpa = value * 4096 + (addr & 0xfff);
     f.pageSize = 4096;
     putOut(caches, mem, Cost.hitStats(ctx.cost, 'stlb'));
@@ -166,7 +197,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   const psc = caches.psc.arrays;
   let level = g.la57 ? 5 : 4;
   let table = g.cr3 as number;
-  let startRights = FL_RW | FL_US | FL_X;
+  let startRights = 0x80 /* FL_RW */ | 0x100 /* FL_US */ | 0x200 /* FL_X */;
   let pscLevel = 0;
   let pArr: CacheArray | null = null;
   let pSet = 0;
@@ -174,27 +205,28 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   for (let lv = 2, root = level; lv <= root; lv++) {
     const arr = psc[lv - 2];
     if (arr.sets === 0) continue;
+    if ((arr.sets & (arr.sets - 1)) !== 0) return false;
     const pk = Math.floor(addr * LEVEL_INV[lv]);
-    const ps = setIn(arr.sets, pk);
-    const w = Tlb.probe(arr, ps, KIND_PSC, SIZE_4K, pk, vpid, pcid, ep4ta);
-    if (w >= 0) {
-      pscLevel = lv; pArr = arr; pSet = ps; pEntry = ps * arr.ways + w;
+    const ps = pk & (arr.sets - 1);
+    const e = find(arr, ps, pk, 9 /* ID_PSC */, vpid, pcid, ep4ta);
+    if (e >= 0) {
+      pscLevel = lv; pArr = arr; pSet = ps; pEntry = e;
       level = lv - 1;
       table = arr.data[2 * arr.n + pEntry] * 4096;
-      startRights = arr.meta[pEntry] & (FL_RW | FL_US | FL_X);
+      startRights = arr.meta[pEntry] & (0x80 /* FL_RW */ | 0x100 /* FL_US */ | 0x200 /* FL_X */);
       break;
     }
   }
   // a PSC hit that is not its set's MRU entry is touched on success
   const pscTouch = pArr !== null && pArr.meta[5 * pArr.n + pSet] !== pEntry;
   if (pArr !== null && pscTouch && pArr.owner !== own) return false;
-  let uAcc = (startRights & FL_US) !== 0;
-  let wAcc = (startRights & FL_RW) !== 0;
-  let xd = (startRights & FL_X) === 0;
+  let uAcc = (startRights & 0x100 /* FL_US */) !== 0;
+  let wAcc = (startRights & 0x80 /* FL_RW */) !== 0;
+  let xd = (startRights & 0x200 /* FL_X */) === 0;
   const hiAddr = hiAddrMask(g.maxPhyAddr);
   // guest.ts `guestReserved` of a non-leaf entry or a PTE: bits 51:M, and XD when IA32_EFER.NXE = 0 (PS at levels 4
   // and 5, also reserved, ends this path like a large page)
-  const hiReserved = (0xfffff & ~hiAddr) | (g.nxe ? 0 : PTE_HI_XD);
+  const hiReserved = (0xfffff & ~hiAddr) | (g.nxe ? 0 : 0x8000_0000 /* PTE_HI_XD */);
   const asWriteTable = ept.ad; // a paging-structure access is a write for EPT A/D (SDM 28.3.5)
   const wk = walked;
   let n = 0;
@@ -208,8 +240,8 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     const eGpa = table + 8 * (Math.floor(addr * LEVEL_INV[level]) & 511);
     const off = eGpa & 0xfff;
     const nkey = Math.floor(eGpa / 4096);
-    const nset = setIn(nt.sets, nkey);
-    const ne = find(nt, nset, nkey, ID_GPA, 0, 0, ep4ta);
+    const nset = nkey & (nt.sets - 1);
+    const ne = find(nt, nset, nkey, 7 /* ID_GPA */, 0, 0, ep4ta);
     let eHpa: number;
     if (ne >= 0) {
       eHpa = nt.data[2 * nt.n + ne] * 4096 + off;
@@ -231,19 +263,19 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     wk.gpa[n] = eGpa; wk.lo[n] = lo; wk.hi[n] = hi; wk.hpa[n] = eHpa; wk.level[n] = level;
     n++;
     // a guest page fault, or an accessed flag to set: translateFast's path
-    if ((lo & PTE_P) === 0 || (lo & PTE_A) === 0 || (hi & hiReserved) !== 0) return false;
-    uAcc = uAcc && (lo & PTE_US) !== 0;
-    wAcc = wAcc && (lo & PTE_RW) !== 0;
-    xd = xd || (g.nxe && (hi & PTE_HI_XD) !== 0);
+    if ((lo & 0x1 /* PTE_P */) === 0 || (lo & 0x20 /* PTE_A */) === 0 || (hi & hiReserved) !== 0) return false;
+    uAcc = uAcc && (lo & 0x4 /* PTE_US */) !== 0;
+    wAcc = wAcc && (lo & 0x2 /* PTE_RW */) !== 0;
+    xd = xd || (g.nxe && (hi & 0x8000_0000 /* PTE_HI_XD */) !== 0);
     if (level === 1) {
       // guest.ts `rightsAllow` (SDM "Access Rights"), and a dirty flag to set on a write
-      if ((user && !uAcc) || (kind === 'write' && (!wAcc && (user || g.wp) || (lo & PTE_D) === 0)) ||
+      if ((user && !uAcc) || (kind === 'write' && (!wAcc && (user || g.wp) || (lo & 0x40 /* PTE_D */) === 0)) ||
         (fetch && (xd || (!user && uAcc && g.smep === true)))) return false;
-      gpa = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32 + (addr & 0xfff);
+      gpa = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */ + (addr & 0xfff);
       break;
     }
-    if ((lo & PTE_PS) !== 0) return false; // a large guest page: translateFast's path
-    table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32;
+    if ((lo & 0x80 /* PTE_PS */) !== 0) return false; // a large guest page: translateFast's path
+    table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */;
     level--;
   }
   if (nestedWrite && nt.owner !== own) return false;
@@ -258,15 +290,16 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   const o = Ept.eptOut;
   nestedRefs += o.refs;
   const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
-  const eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
+  const eptRights = (o.r === 1 ? 0x800 /* FL_EPT_R */ : 0) | (o.w === 1 ? 0x1000 /* FL_EPT_W */ : 0) | (eptX ? 0x2000 /* FL_EPT_X */ : 0);
 
   // success (nothing was written before this point): the LRU updates of the hits in walk order, then the fills
+  Tlb.noteWrite(); // (the TLB fills below write, at least)
   if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
   for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
   const leafLo = wk.lo[n - 1];
-  const rights = (wAcc ? FL_RW : 0) | (uAcc ? FL_US : 0) | (xd ? 0 : FL_X) | ((leafLo & PTE_D) !== 0 || kind === 'write' ? FL_DIRTY : 0) |
-    eptRights | (ctx.pge && (leafLo & PTE_G) !== 0 ? FL_GLOBAL : 0);
-  const flags = flagsWith(ID_COMBINED, rights);
+  const rights = (wAcc ? 0x80 /* FL_RW */ : 0) | (uAcc ? 0x100 /* FL_US */ : 0) | (xd ? 0 : 0x200 /* FL_X */) | ((leafLo & 0x40 /* PTE_D */) !== 0 || kind === 'write' ? 0x400 /* FL_DIRTY */ : 0) |
+    eptRights | (ctx.pge && (leafLo & 0x100 /* PTE_G */) !== 0 ? 0x40 /* FL_GLOBAL */ : 0);
+  const flags = 5 /* ID_COMBINED */ | (rights & ~0x3f);
   const frame = (hpa - (addr & 0xfff)) / 4096;
   putTail(l1, lset, flags, key, vpid, pcid, ep4ta, frame);
   putTail(st, sset, flags, key, vpid, pcid, ep4ta, frame);
@@ -274,23 +307,26 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   for (let i = 0; i < n - 1; i++) {
     const lo = wk.lo[i];
     const hi = wk.hi[i];
-    if ((lo & PTE_RW) === 0) acc &= ~FL_RW;
-    if ((lo & PTE_US) === 0) acc &= ~FL_US;
-    if (g.nxe && (hi & PTE_HI_XD) !== 0) acc &= ~FL_X;
+    if ((lo & 0x2 /* PTE_RW */) === 0) acc &= ~0x80 /* FL_RW */;
+    if ((lo & 0x4 /* PTE_US */) === 0) acc &= ~0x100 /* FL_US */;
+    if (g.nxe && (hi & 0x8000_0000 /* PTE_HI_XD */) !== 0) acc &= ~0x200 /* FL_X */;
     const lv = wk.level[i];
-    // psc.ts `fill` of an entry its lookup found absent (the array is owned: updated in place, with its key counts)
-    Tlb.insertAbsent(psc[lv - 2], flagsWith(ID_PSC, acc), Math.floor(addr * LEVEL_INV[lv]), vpid, pcid, ep4ta,
-      Math.floor((((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * TWO32) / 4096));
+    const arr = psc[lv - 2];
+    if (arr.ways === 0) continue;
+    // psc.ts `fill` of an entry its lookup found absent
+    const pk = Math.floor(addr * LEVEL_INV[lv]);
+    const next = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */;
+    putTail(arr, pk & (arr.sets - 1), 9 /* ID_PSC */ | acc, pk, vpid, pcid, ep4ta, Math.floor(next / 4096));
   }
   // nested-TLB fills as translate.ts `fillAfterWalk` makes them: until the first fill, what the walk's lookups found
   // still holds; after it, each page is looked up again
-  const nflags = flagsWith(ID_GPA, ept.ad ? FL_EPT_R | FL_EPT_W : FL_EPT_R);
+  const nflags = 7 /* ID_GPA */ | (ept.ad ? 0x800 /* FL_EPT_R */ | 0x1000 /* FL_EPT_W */ : 0x800 /* FL_EPT_R */);
   let filled = false;
   for (let i = 0; i < n; i++) {
     if (!filled && wk.known[i] === 1) continue;
     const nkey = Math.floor(wk.gpa[i] / 4096);
-    const nset = setIn(nt.sets, nkey);
-    if (filled && find(nt, nset, nkey, ID_GPA, 0, 0, ep4ta) >= 0) continue;
+    const nset = nkey & (nt.sets - 1);
+    if (filled && find(nt, nset, nkey, 7 /* ID_GPA */, 0, 0, ep4ta) >= 0) continue;
     putTail(nt, nset, nflags, nkey, 0, 0, ep4ta, Math.floor(wk.hpa[i] / 4096));
     filled = true;
   }

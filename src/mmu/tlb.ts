@@ -19,8 +19,8 @@
  * most recently used entry and whose tail (the head's predecessor) is the victim. A fill or hit moves its entry to the
  * head, an invalidation moves the freed entry to the tail, so the valid entries always come first, in recency order,
  * and the free ones after them: the victim is a free entry while there is one, else the least recently used entry,
- * and finding it reads one number (which free entry is taken is not observable). A set of WIDE ways or more (the fully
- * associative paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of
+ * and finding it reads one number (which free entry is taken is not observable). A set of WIDE ways or more (the
+ * STLB, the ITLB, the fully associative paging-structure caches) also keeps, after the list heads, a count of its valid entries per bucket of
  * keys (key modulo `buckets`) and, for a bucket that counts one, which entry that is: a lookup or insert whose bucket
  * counts zero knows without a scan that no entry has its key, one whose bucket counts one reads that entry alone.
  * An update copies the buffer (a few KiB: one memcpy) and returns a new CacheArray; inside a transient scope
@@ -135,7 +135,7 @@ export interface CacheArray {
   /** the transient scope that copied the buffer (src/arch/transient.ts `scope`), or null: it is then never written */
   readonly owner: object | null;
   /**
-   * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep 8 per entry, a power of
+   * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep some (`bucketsFor`), a power of
    * two): the count of bucket b is meta[5n + sets + b]; while it is 1, meta[5n + sets + buckets + b] is that entry
    * (a lookup then reads one entry instead of scanning the set)
    */
@@ -145,10 +145,20 @@ export interface CacheArray {
   readonly sizes: number;
 }
 
-/** Sets of this many ways or more keep key counts (a scan of a set that wide costs more than a count). */
-export const WIDE = 16;
+/**
+ * Sets of this many ways or more keep key counts (a scan of a set that wide costs more than a count): the 12-way STLB
+ * and the 8-way ITLB, whose lookups after a TLB miss then read one count instead of a set, and the fully associative
+ * paging-structure caches.
+ */
+export const WIDE = 8;
 
-const bucketsFor = (sets: number, ways: number): number => (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2(8 * sets * ways)));
+/**
+ * Key buckets of an array: none below WIDE ways; 8 per entry for a fully associative array (a few dozen entries), 2
+ * per entry for a set-associative one (the STLB: its counts are copied with it at a chunk's first write, and a
+ * bucket that counts two or more costs a scan of one set). A power of two.
+ */
+const bucketsFor = (sets: number, ways: number): number =>
+  (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2((sets === 1 ? 8 : 2) * sets * ways)));
 
 /** A CacheArray over `buf` (laid out for these sets, ways and buckets). */
 const over = (buf: ArrayBuffer, sets: number, ways: number, buckets: number, owner: object | null, sizes: number): CacheArray => {
@@ -188,7 +198,10 @@ const written = { count: 0 };
  */
 export const writeCount = (): number => written.count;
 
-/** Counts one write to a cache array made in place by a caller that owns it (src/mmu/direct.ts), as `writable` does. */
+/**
+ * Counts a write to cache arrays made in place by a caller that owns them (src/mmu/direct.ts: once per translation
+ * that wrote; the count is only compared for a change).
+ */
 export const noteWrite = (): void => { written.count++; };
 
 /**
@@ -394,14 +407,27 @@ const putAt = (
 
 /**
  * One entry with key `key` left the bucket counts of `w` (written in place): the count goes down, and when one entry
- * is left in the bucket its slot is found (a scan of the whole array, only in that case).
+ * is left in the bucket its slot is found (a scan of the key's set, only in that case).
  */
 const uncount = (w: CacheArray, key: number): void => {
+  if (--w.meta[5 * w.n + w.sets + (key & (w.buckets - 1))] === 1) reslot(w, key);
+};
+
+/**
+ * The bucket of `key` in `w` (written in place) counts one entry: its slot is set to that entry, found by a scan of
+ * the key's set.
+ */
+export const reslot = (w: CacheArray, key: number): void => {
   const m = w.meta;
   const mask = w.buckets - 1;
   const b = 5 * w.n + w.sets + (key & mask);
-  if (--m[b] !== 1) return;
-  for (let e = 0; e < w.n; e++) {
+  // with a power-of-two set count (which then divides the bucket count) a bucket's entries share the key's low bits
+  // that pick the set, so they all sit in the key's set: only it is scanned
+  const sets = w.sets;
+  let e = 0;
+  let end = w.n;
+  if ((sets & (sets - 1)) === 0) { e = (key & (sets - 1)) * w.ways; end = e + w.ways; }
+  for (; e < end; e++) {
     if (m[e] !== 0 && (w.data[e] & mask) === (key & mask)) { m[b + w.buckets] = e; return; }
   }
 };

@@ -129,44 +129,51 @@ describe('set-associative structure: sets, ways and LRU replacement', () => {
     }));
   });
 
-  test('property: a wide fully associative array (key counts per bucket) matches a recency list, with keys sharing buckets and tags', () => {
-    // 16 entries, fully associative: WIDE ways, so lookups and inserts consult the per-bucket key counts (128
-    // buckets). Keys 0..5 and 128..133 share buckets; each key may be cached under two VPIDs (two entries, one key).
-    const ENTRIES = 16;
-    expect(ENTRIES).toBeGreaterThanOrEqual(Tlb.WIDE);
+  test.each([
+    ['fully associative, 16 entries', 16, 16, 128, 100],
+    ['8-way, 32 entries in 4 sets', 32, 8, 64, 30],
+  ])('property: a wide array (%s, key counts per bucket) matches a recency list per set, with keys sharing buckets and tags', (_name, ENTRIES, WAYS, BUCKETS, runs) => {
+    // WIDE ways, so lookups and inserts consult the per-bucket key counts. Keys 0..5 and BUCKETS..BUCKETS+5 share
+    // buckets (and sets); each key may be cached under two VPIDs (two entries, one key). With several sets, a bucket
+    // whose count falls to one finds its remaining entry in the key's set.
+    expect(WAYS).toBeGreaterThanOrEqual(Tlb.WIDE);
+    const SETS = ENTRIES / WAYS;
     const FLAGS = Tlb.flagsOf(KIND_LINEAR, SIZE_4K, FL_ALL_RIGHTS);
-    const keyArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 128, max: 133 }), fc.integer({ min: 30, max: 90 }));
+    const keyArb = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: BUCKETS, max: BUCKETS + 5 }), fc.integer({ min: 30, max: 90 }));
     const opArb = fc.tuple(fc.constantFrom('hit', 'hit', 'fill', 'fill', 'fill', 'fill', 'fill', 'remove', 'removeVpid'), keyArb, fc.integer({ min: 1, max: 2 }));
-    const KEYS = [0, 1, 2, 3, 4, 5, 128, 129, 130, 131, 132, 133, ...Array.from({ length: 61 }, (_, i) => 30 + i)];
+    const KEYS = [0, 1, 2, 3, 4, 5, ...Array.from({ length: 6 }, (_, i) => BUCKETS + i), ...Array.from({ length: 61 }, (_, i) => 30 + i)];
     fc.assert(fc.property(fc.array(opArb, { minLength: 20, maxLength: 120 }), (ops) => {
-      let a = Tlb.emptyArray({ entries: ENTRIES, ways: ENTRIES });
-      expect(a.buckets).toBe(128);
-      let ref: string[] = []; // `${key}/${vpid}`, most recently used first
-      const find = (k: number, v: number): number => Tlb.probe(a, 0, KIND_LINEAR, SIZE_4K, k, v, 0, -1);
+      let a = Tlb.emptyArray({ entries: ENTRIES, ways: WAYS });
+      expect(a.buckets).toBe(BUCKETS);
+      // per set: `${key}/${vpid}`, most recently used first
+      let ref: string[][] = Array.from({ length: SETS }, () => []);
+      const setOfKey = (k: number): number => k % SETS;
+      const find = (k: number, v: number): number => Tlb.probe(a, setOfKey(k), KIND_LINEAR, SIZE_4K, k, v, 0, -1);
       for (const [op, k, v] of ops) {
         const id = `${k}/${v}`;
+        const s = setOfKey(k);
         if (op === 'hit') {
           const w = find(k, v);
-          expect(w >= 0).toBe(ref.includes(id));
-          if (w >= 0) { a = Tlb.touch(a, 0, w); ref = [id, ...ref.filter((x) => x !== id)]; }
+          expect(w >= 0).toBe(ref[s].includes(id));
+          if (w >= 0) { a = Tlb.touch(a, s, w); ref[s] = [id, ...ref[s].filter((x) => x !== id)]; }
         } else if (op === 'fill') {
           a = Tlb.insert(a, FLAGS, k, v, 0, -1, k + 1000 * v);
-          ref = [id, ...ref.filter((x) => x !== id)].slice(0, ENTRIES);
+          ref[s] = [id, ...ref[s].filter((x) => x !== id)].slice(0, WAYS);
         } else if (op === 'remove') {
           a = Tlb.removeCovering(a, [k * 4096], (e) => e.key === k);
-          ref = ref.filter((x) => !x.startsWith(`${k}/`));
+          ref = ref.map((l) => l.filter((x) => !x.startsWith(`${k}/`)));
         } else {
           a = Tlb.removeWhere(a, (e) => e.vpid === v);
-          ref = ref.filter((x) => !x.endsWith(`/${v}`));
+          ref = ref.map((l) => l.filter((x) => !x.endsWith(`/${v}`)));
         }
-        expect(Tlb.entries(a).map((e) => `${e.key}/${e.vpid}`)).toEqual(ref);
+        expect(Tlb.entries(a).map((e) => `${e.key}/${e.vpid}`)).toEqual(ref.flat());
         for (const x of KEYS) for (const y of [1, 2]) {
           const w = find(x, y);
-          expect(w >= 0).toBe(ref.includes(`${x}/${y}`));
-          if (w >= 0) expect(Tlb.entryField(a, 0, w, Tlb.F_VALUE)).toBe(x + 1000 * y);
+          expect(w >= 0).toBe(ref[setOfKey(x)].includes(`${x}/${y}`));
+          if (w >= 0) expect(Tlb.entryField(a, setOfKey(x), w, Tlb.F_VALUE)).toBe(x + 1000 * y);
         }
       }
-    }));
+    }), { numRuns: runs });
   });
 
   test('an invalidated entry is the next victim: a fill after it evicts nothing, wherever the entry sat in the LRU order', () => {
