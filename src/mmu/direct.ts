@@ -7,11 +7,13 @@
  * that already owns every cache array the access writes, when the TLBs hold 4 KiB translations only and the access
  * (a) hits the L1 TLB or the STLB with rights that allow it, or (b) misses both and walks to a 4 KiB guest page
  * through present entries whose accessed flags (and, on a write, the dirty flag) are set, and whose EPT translation
- * allows the access and sets no EPT A/D flag. It returns false in every other case, before it has changed anything,
- * and translateFast takes over. Why it exists: the same steps as translateFast's lookups, `missFast` and
- * `fillAfterWalk` made about 17 calls per TLB miss, each reloading the arrays' fields and decoding hit numbers; here
- * each array is read once and the scans, touches and fills are inline. tests/mmu/translateFast.test.ts compares both
- * paths with the reference walk (walk2d), and tests/mmu/direct.test.ts checks that this path is the one taken.
+ * allows the access and sets no EPT A/D flag. In every other case it returns before it has changed anything, and
+ * translateFast takes over (told, when it is so, that the L1 TLB and the STLB hold no entry for the access).
+ * Why it exists: the same steps as translateFast's lookups, `missFast` and `fillAfterWalk` made about 17 calls per
+ * TLB miss, each reloading the arrays' fields and decoding hit numbers; here each array is read once and the scans,
+ * touches and fills are inline (9,529 -> 6,104 instructions per event on the walks-only benchmark b-warm).
+ * tests/mmu/translateFast.test.ts compares both paths with the reference walk (walk2d), and tests/mmu/direct.test.ts
+ * checks that this path is the one taken.
  */
 
 import { hiAddrMask, LEVEL_INV } from '../arch/addr';
@@ -126,16 +128,26 @@ const walked = {
   used: new Int32Array(5), usedSet: new Int32Array(5),
 };
 
+/** `translateDirect` translated: the translation is in `fastOut`. */
+export const DIRECT_DONE = 1;
+/** `translateDirect` changed nothing; translateFast must run. */
+export const DIRECT_NO = 0;
 /**
- * translateFast for the case in the module header: true when it translated (the translation is in `fastOut`), false
- * when it changed nothing and translateFast must run. `addr` is the linear address (not negative).
+ * `translateDirect` changed nothing, having found no entry for the access in the L1 TLB and the STLB (lookupL1 and
+ * lookupStlb would find none): translateFast walks without those lookups.
  */
-export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, addr: number, access: W2.Walk2dAccess): boolean => {
+export const DIRECT_TLB_MISS = 2;
+
+/**
+ * translateFast for the case in the module header: DIRECT_DONE, DIRECT_NO or DIRECT_TLB_MISS. `addr` is the linear
+ * address (not negative).
+ */
+export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, addr: number, access: W2.Walk2dAccess): number => {
   const cfg = ctx.walk;
   const g = cfg.guest;
   const ept = cfg.ept;
   const own = scope();
-  if (g === null || ept === null || own === null || addr < 0) return false;
+  if (g === null || ept === null || own === null || addr < 0) return DIRECT_NO;
   const kind = access.kind;
   const user = access.user;
   const fetch = kind === 'fetch';
@@ -147,10 +159,10 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   const otherSizes = fetch
     ? arrays[4 /* A_L1I_2M */].sizes & 2
     : (arrays[1 /* A_L1D_2M */].sizes & 2) | (arrays[2 /* A_L1D_1G */].sizes & 4);
-  if (otherSizes !== 0 || (st.sizes & 2) !== 0 || (arrays[6 /* A_STLB_1G */].sizes & 4) !== 0) return false;
+  if (otherSizes !== 0 || (st.sizes & 2) !== 0 || (arrays[6 /* A_STLB_1G */].sizes & 4) !== 0) return DIRECT_NO;
   // power-of-two set counts (every preset): a key's set is its low bits (tlb.ts `setOf`)
   if (l1.ways === 0 || st.ways === 0 || nt.ways === 0 || (l1.sets & (l1.sets - 1)) !== 0 || (st.sets & (st.sets - 1)) !== 0 ||
-    (nt.sets & (nt.sets - 1)) !== 0) return false;
+    (nt.sets & (nt.sets - 1)) !== 0) return DIRECT_NO;
   const { vpid, pcid } = ctx;
   const ep4ta = Math.floor(ept.root / 4096);
   const f = fastOut;
@@ -160,9 +172,9 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   const lset = key & (l1.sets - 1);
   const le = find(l1, lset, key, 5 /* ID_COMBINED */, vpid, pcid, ep4ta);
   if (le >= 0) {
-    if (!allows(l1.meta[le], kind, user, g.wp, g.smep === true)) return false;
+    if (!allows(l1.meta[le], kind, user, g.wp, g.smep === true)) return DIRECT_NO;
     if (l1.meta[5 * l1.n + lset] !== le) {
-      if (l1.owner !== own) return false;
+      if (l1.owner !== own) return DIRECT_NO;
       touchIn(l1, lset, le);
       Tlb.noteWrite();
     }
@@ -170,16 +182,16 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     f.pageSize = 4096;
     putOut(caches, mem, Cost.hitStats(ctx.cost, 'l1'));
     f.tlbLevel = 'l1'; f.pmlIndex = undefined; f.walked = false;
-    return true;
+    return DIRECT_DONE;
   }
   // 2. STLB; a hit is copied into the L1 (which holds no entry of this identity: the lookup above found none)
   const sset = key & (st.sets - 1);
   const se = find(st, sset, key, 5 /* ID_COMBINED */, vpid, pcid, ep4ta);
-  if (l1.owner !== own) return false;
+  if (l1.owner !== own) return se >= 0 ? DIRECT_NO : DIRECT_TLB_MISS;
   if (se >= 0) {
     const flags = st.meta[se];
-    if (!allows(flags, kind, user, g.wp, g.smep === true)) return false;
-    if (st.meta[5 * st.n + sset] !== se && st.owner !== own) return false;
+    if (!allows(flags, kind, user, g.wp, g.smep === true)) return DIRECT_NO;
+    if (st.meta[5 * st.n + sset] !== se && st.owner !== own) return DIRECT_NO;
     const value = st.data[2 * st.n + se];
     putTail(l1, lset, 5 /* ID_COMBINED */ | (flags & ~0x4000 /* FL_PIECE_1G */ & ~0x3f), key, vpid, pcid, ep4ta, value);
     touchIn(st, sset, se);
@@ -188,9 +200,9 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     f.pageSize = 4096;
     putOut(caches, mem, Cost.hitStats(ctx.cost, 'stlb'));
     f.tlbLevel = 'stlb'; f.pmlIndex = undefined; f.walked = false;
-    return true;
+    return DIRECT_DONE;
   }
-  if (st.owner !== own) return false;
+  if (st.owner !== own) return DIRECT_TLB_MISS;
 
   // 3. The walk (translate.ts `missFast`): below the deepest paging-structure-cache hit, guest-table pages through the
   // nested TLB or EPT
@@ -205,7 +217,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   for (let lv = 2, root = level; lv <= root; lv++) {
     const arr = psc[lv - 2];
     if (arr.sets === 0) continue;
-    if ((arr.sets & (arr.sets - 1)) !== 0) return false;
+    if ((arr.sets & (arr.sets - 1)) !== 0) return DIRECT_TLB_MISS;
     const pk = Math.floor(addr * LEVEL_INV[lv]);
     const ps = pk & (arr.sets - 1);
     const e = find(arr, ps, pk, 9 /* ID_PSC */, vpid, pcid, ep4ta);
@@ -219,7 +231,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   }
   // a PSC hit that is not its set's MRU entry is touched on success
   const pscTouch = pArr !== null && pArr.meta[5 * pArr.n + pSet] !== pEntry;
-  if (pArr !== null && pscTouch && pArr.owner !== own) return false;
+  if (pArr !== null && pscTouch && pArr.owner !== own) return DIRECT_TLB_MISS;
   let uAcc = (startRights & 0x100 /* FL_US */) !== 0;
   let wAcc = (startRights & 0x80 /* FL_RW */) !== 0;
   let xd = (startRights & 0x200 /* FL_X */) === 0;
@@ -251,7 +263,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
       wk.known[n] = 1;
     } else {
       eHpa = Ept.eptLeafHpa(mem, ept, eGpa, true, asWriteTable, false, false);
-      if (eHpa < 0) return false;
+      if (eHpa < 0) return DIRECT_TLB_MISS;
       nestedRefs += Ept.eptOut.refs;
       nestedWrite = true;
       wk.known[n] = 0;
@@ -263,30 +275,30 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     wk.gpa[n] = eGpa; wk.lo[n] = lo; wk.hi[n] = hi; wk.hpa[n] = eHpa; wk.level[n] = level;
     n++;
     // a guest page fault, or an accessed flag to set: translateFast's path
-    if ((lo & 0x1 /* PTE_P */) === 0 || (lo & 0x20 /* PTE_A */) === 0 || (hi & hiReserved) !== 0) return false;
+    if ((lo & 0x1 /* PTE_P */) === 0 || (lo & 0x20 /* PTE_A */) === 0 || (hi & hiReserved) !== 0) return DIRECT_TLB_MISS;
     uAcc = uAcc && (lo & 0x4 /* PTE_US */) !== 0;
     wAcc = wAcc && (lo & 0x2 /* PTE_RW */) !== 0;
     xd = xd || (g.nxe && (hi & 0x8000_0000 /* PTE_HI_XD */) !== 0);
     if (level === 1) {
       // guest.ts `rightsAllow` (SDM "Access Rights"), and a dirty flag to set on a write
       if ((user && !uAcc) || (kind === 'write' && (!wAcc && (user || g.wp) || (lo & 0x40 /* PTE_D */) === 0)) ||
-        (fetch && (xd || (!user && uAcc && g.smep === true)))) return false;
+        (fetch && (xd || (!user && uAcc && g.smep === true)))) return DIRECT_TLB_MISS;
       gpa = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */ + (addr & 0xfff);
       break;
     }
-    if ((lo & 0x80 /* PTE_PS */) !== 0) return false; // a large guest page: translateFast's path
+    if ((lo & 0x80 /* PTE_PS */) !== 0) return DIRECT_TLB_MISS; // a large guest page: translateFast's path
     table = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */;
     level--;
   }
-  if (nestedWrite && nt.owner !== own) return false;
+  if (nestedWrite && nt.owner !== own) return DIRECT_TLB_MISS;
   // the paging-structure caches the walk fills: one per non-leaf entry read (each level below the hit was probed)
   for (let i = 0; i < n - 1; i++) {
     const arr = psc[wk.level[i] - 2];
-    if (arr.ways !== 0 && arr.owner !== own) return false;
+    if (arr.ways !== 0 && arr.owner !== own) return DIRECT_TLB_MISS;
   }
   // the final guest-physical address through EPT (never from the nested TLB: translate.ts's header)
   const hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
-  if (hpa < 0) return false;
+  if (hpa < 0) return DIRECT_TLB_MISS;
   const o = Ept.eptOut;
   nestedRefs += o.refs;
   const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
@@ -334,5 +346,5 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
   f.hpa = hpa; f.pageSize = 4096; f.tlbLevel = null; f.pmlIndex = ept.pml !== undefined ? ept.pml.index : undefined;
   f.walked = true; f.gpa = gpa; f.tableCount = n;
-  return true;
+  return DIRECT_DONE;
 };

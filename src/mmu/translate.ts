@@ -33,7 +33,7 @@ import type { MmuCaches } from './invalidate';
 import * as NestedTlb from './nestedTlb';
 import * as Psc from './psc';
 import * as Tlb from './tlb';
-import { translateDirect } from './direct';
+import { DIRECT_DONE, DIRECT_NO, DIRECT_TLB_MISS, translateDirect } from './direct';
 import { allows, fastOut, putOut, type TranslateContext } from './fastOut';
 import {
   FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, KIND_COMBINED, KIND_LINEAR, type SizeCode,
@@ -396,7 +396,9 @@ export const translateFast = (
 ): TranslateResult | null | undefined => {
   const addr = gla as number;
   // the commonest cases as one function over the raw arrays (src/mmu/direct.ts): the same result
-  if (walk && translateDirect(caches, mem, ctx, addr, access)) return null;
+  const direct = walk ? translateDirect(caches, mem, ctx, addr, access) : DIRECT_NO;
+  if (direct === DIRECT_DONE) return null;
+  if (direct === DIRECT_TLB_MISS) return missFast(caches, mem, ctx, gla, access, ABSENT_L1 | ABSENT_STLB);
   const cfg = ctx.walk;
   const ept = cfg.ept;
   const ep4ta = ep4taOf(cfg);

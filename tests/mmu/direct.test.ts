@@ -5,7 +5,7 @@ import { gva as mkGva } from '../../src/arch/addr';
 import type * as Phys from '../../src/arch/phys';
 import { transient } from '../../src/arch/transient';
 import * as Cost from '../../src/mmu/cost';
-import { translateDirect } from '../../src/mmu/direct';
+import { DIRECT_DONE, DIRECT_NO, DIRECT_TLB_MISS, translateDirect } from '../../src/mmu/direct';
 import { fastOut } from '../../src/mmu/fastOut';
 import * as Inv from '../../src/mmu/invalidate';
 import * as NestedTlb from '../../src/mmu/nestedTlb';
@@ -61,7 +61,7 @@ describe('direct path', () => {
       for (const p of order) {
         const acc = { kind: p % 3 === 0 ? ('write' as const) : ('read' as const), user: true };
         const rr = translateReference(ref, mem, ctx, mkGva(addrOf(p)), acc);
-        if (!translateDirect(fast, mem, ctx, addrOf(p), acc)) {
+        if (translateDirect(fast, mem, ctx, addrOf(p), acc) !== DIRECT_DONE) {
           fast = translate(fast, mem, ctx, mkGva(addrOf(p)), acc).caches;
         } else {
           taken++;
@@ -85,20 +85,20 @@ describe('direct path', () => {
     expect([...levels].sort()).toEqual(['l1', 'null', 'stlb']);
   });
 
-  test('it changes nothing and leaves the access to translateFast outside a chunk, on an accessed flag to set, on a fault', () => {
+  test('it changes nothing and leaves the access to translateFast outside a chunk, on an accessed flag to set, on a fault (saying that both TLBs missed)', () => {
     const { c: c0, mem } = warmWorld();
     // outside any transient scope nothing is written in place
-    expect(translateDirect(c0, mem, ctx, addrOf(0), { kind: 'read', user: true })).toBe(false);
+    expect(translateDirect(c0, mem, ctx, addrOf(0), { kind: 'read', user: true })).toBe(DIRECT_NO);
     let w = newWorld();
     w = guestMap(w, 4, addrOf(0), 0x0200_0000, '4K', { writable: true, user: true, executable: true });
     w = eptMapAll(w, 4, '4K', [0x0200_0000]);
     transient(() => {
       const c = translate(c0, mem, ctx, mkGva(addrOf(1)), { kind: 'read', user: true }).caches;
       const before = contents(c);
-      // a fresh world: the guest entries' accessed flags are clear (the general walk sets them)
-      expect(translateDirect(c, w.mem, ctx, addrOf(0), { kind: 'read', user: true })).toBe(false);
+      // a fresh world: the guest entries' accessed flags are clear (the general walk sets them); both TLBs missed
+      expect(translateDirect(c, w.mem, ctx, addrOf(0), { kind: 'read', user: true })).toBe(DIRECT_TLB_MISS);
       // an unmapped address: a guest page fault
-      expect(translateDirect(c, mem, ctx, BASE + 0x4000_0000, { kind: 'read', user: true })).toBe(false);
+      expect(translateDirect(c, mem, ctx, BASE + 0x4000_0000, { kind: 'read', user: true })).toBe(DIRECT_TLB_MISS);
       expect(contents(c)).toEqual(before);
     });
   });
