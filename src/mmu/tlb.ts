@@ -132,8 +132,12 @@ export interface CacheArray {
   readonly data: Float64Array;
   /** Flags, VPIDs, PCIDs, recency links, list heads and bucket counts (the layout above); same buffer as `data`. */
   readonly meta: Int32Array;
-  /** the transient scope that copied the buffer (src/arch/transient.ts `scope`), or null: it is then never written */
-  readonly owner: object | null;
+  /**
+   * the transient scope that copied the buffer (src/arch/transient.ts `scope`), or NO_SCOPE for an array made outside
+   * any scope: it is then never written (an object either way: a field that held null in some arrays and a scope in
+   * others deoptimized the code that compares it)
+   */
+  readonly owner: object;
   /**
    * key buckets of the valid-entry counts (0: none kept; sets of WIDE ways or more keep some (`bucketsFor`), a power of
    * two): the count of bucket b is meta[5n + sets + b]; while it is 1, meta[5n + sets + buckets + b] is that entry
@@ -161,9 +165,15 @@ const bucketsFor = (sets: number, ways: number): number =>
   (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2((sets === 1 ? 8 : 2) * sets * ways)));
 
 /** A CacheArray over `buf` (laid out for these sets, ways and buckets). */
+/** The owner of an array made outside any transient scope: equal to no scope. */
+const NO_SCOPE: object = Object.freeze({});
+
 const over = (buf: ArrayBuffer, sets: number, ways: number, buckets: number, owner: object | null, sizes: number): CacheArray => {
   const n = sets * ways;
-  return { sets, ways, n, data: new Float64Array(buf, 0, 3 * n), meta: new Int32Array(buf, 24 * n, 5 * n + sets + 2 * buckets), owner, buckets, sizes };
+  return {
+    sets, ways, n, data: new Float64Array(buf, 0, 3 * n), meta: new Int32Array(buf, 24 * n, 5 * n + sets + 2 * buckets),
+    owner: owner ?? NO_SCOPE, buckets, sizes,
+  };
 };
 
 export const emptyArray = (geo: CacheGeometry): CacheArray => {
@@ -401,7 +411,9 @@ const putAt = (
   }
   toFront(wm, n, set, at);
   const sizes = arr.sizes | (1 << sizeOf(flags)) | ((flags & FL_PIECE_1G) !== 0 ? SIZES_PIECES : 0);
-  if (w.sizes !== sizes) w.sizes = sizes;
+  // (stored whether or not it changed: a store taken only when a size is first seen had no type feedback and
+  // deoptimized its callers at that point in every run)
+  w.sizes = sizes;
   return w;
 };
 
