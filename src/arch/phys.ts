@@ -16,7 +16,8 @@ import { PAGE_SIZE } from './addr';
 import { scope } from './transient';
 
 export type Page = Uint32Array;
-/** The scope that copied a node or page (src/arch/transient.ts `scope`), null outside any scope. */
+/** The scope that copied a node or page (src/arch/transient.ts `scope`); NO_SCOPE (stored) or null (asked) outside
+ * any scope. */
 type Owner = object | null;
 type Node = ReadonlyArray<Node | Page | Owner | undefined>;
 
@@ -29,7 +30,7 @@ export interface PhysMem {
 const FANOUT = 256;
 /**
  * Ownership without a lookup: slot OWNER of a node holds the transient scope that copied it (src/arch/transient.ts
- * `scope`; null when made outside any scope), and slot PAGE_OWNER + i of a leaf node the scope that copied its page
+ * `scope`; NO_SCOPE when made outside any scope), and slot PAGE_OWNER + i of a leaf node the scope that copied its page
  * i. A node or page may be written in place exactly when its slot holds the current scope (a non-null value): a
  * scope's identity is a fresh object that never becomes current again once the scope ends, so a stamp left by an
  * ended scope (or copied along with a node) never matches, and `owned`'s set would hold exactly the stamped values.
@@ -38,6 +39,13 @@ const FANOUT = 256;
  */
 const OWNER = FANOUT;
 const PAGE_OWNER = FANOUT + 1;
+/**
+ * The stamp of a node or page copied outside any scope: an object that is never a scope, rather than null, so that the
+ * ownership compares only ever see objects. With null stamps, V8 recorded object-only feedback for the compare in a
+ * process's first run (the null-stamped nodes of the launch met it before V8 kept feedback) and deoptimized
+ * `withWritablePage` at the first write of every later run.
+ */
+const NO_SCOPE: object = Object.freeze({});
 // The empty nodes are never written (no scope stamped them, so they are always copied). Not frozen: V8 copies a
 // frozen array element by element (Array.prototype.slice took ~100,000 instructions for one such node).
 const EMPTY_NODE: Node = new Array<undefined>(FANOUT + 1).fill(undefined);
@@ -172,10 +180,18 @@ type MutableNode = (Node | Page | Owner | undefined)[];
  * `n` itself when transient scope `s` copied it (src/arch/transient.ts), else a copy stamped with `s` (`empty`'s copy
  * when there is no node yet).
  */
+/**
+ * Did scope `s` (non-null) copy node `n`? One function for `writableNode` and the owned-path check of
+ * `withWritablePage`, so that the compare's type feedback is shared: written inline in the check, it saw only scope
+ * objects in a process's first run (a stamp of null, from memory written outside any scope, came before V8 kept
+ * feedback) and deoptimized at the first chunk of every later run.
+ */
+const ownedBy = (n: Node | undefined, s: Owner): n is Node => n !== undefined && n[OWNER] === s;
+
 const writableNode = (n: Node | undefined, s: Owner, empty: Node): MutableNode => {
-  if (s !== null && n !== undefined && n[OWNER] === s) return n as MutableNode;
+  if (s !== null && ownedBy(n, s)) return n as MutableNode;
   const c = (n ?? empty).slice();
-  c[OWNER] = s;
+  c[OWNER] = s ?? NO_SCOPE;
   return c;
 };
 
@@ -188,6 +204,24 @@ const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
   if (watchedSlots[lo & (WATCH_SLOTS - 1)] !== 0 && watched.has(pfn)) epoch++;
   const i0 = Math.floor(pfn / TWO32) & 0xff, i1 = lo >>> 24, i2 = (lo >>> 16) & 0xff, i3 = (lo >>> 8) & 0xff, i4 = lo & 0xff;
   const s = scope();
+  // The common case inside a scope: the page and every node on its path are this scope's already (a page table
+  // written again in the same replay chunk). Nothing is copied or stored: the path below would store each node back
+  // into the slot it came from, and each of those stores ran V8's write barrier (about 1,600 instructions per first
+  // touch of b-random, measured, for its four page writes).
+  if (s !== null) {
+    const n0 = mem.root;
+    const n1 = ownedBy(n0, s) ? n0[i0] as Node | undefined : undefined;
+    const n2 = ownedBy(n1, s) ? n1[i1] as Node | undefined : undefined;
+    const n3 = ownedBy(n2, s) ? n2[i2] as Node | undefined : undefined;
+    const n4 = ownedBy(n3, s) ? n3[i3] as Node | undefined : undefined;
+    // (a page is stamped only together with the page it stores: a stamped slot holds a page)
+    if (ownedBy(n4, s) && n4[PAGE_OWNER + i4] === s) {
+      const pg = n4[i4] as Page;
+      const same: PhysMem = { root: n0, pages: mem.pages };
+      carryCache(mem, same, pfn, pg);
+      return same;
+    }
+  }
   const n0 = writableNode(mem.root, s, EMPTY_NODE);
   const n1 = writableNode(n0[i0] as Node | undefined, s, EMPTY_NODE);
   n0[i0] = n1;
@@ -200,7 +234,7 @@ const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
   const old = n4[i4] as Page | undefined;
   if (old === undefined || s === null || n4[PAGE_OWNER + i4] !== s) {
     n4[i4] = old === undefined ? new Uint32Array(PAGE_SIZE / 4) : old.slice();
-    n4[PAGE_OWNER + i4] = s;
+    n4[PAGE_OWNER + i4] = s ?? NO_SCOPE;
   }
   const next: PhysMem = { root: n0, pages: mem.pages + (old === undefined ? 1 : 0) };
   carryCache(mem, next, pfn, n4[i4] as Page);

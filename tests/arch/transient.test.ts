@@ -83,6 +83,36 @@ describe('transient scopes', () => {
     expect([Phys.read64Lo(m2, 0x5000), Phys.read64Lo(m2, 0x5008), Phys.read64Lo(m2, 0x6000)]).toEqual([8, 6, 9]);
   });
 
+  test('physical memory: a write to a page whose whole path this scope already copied (the shortcut of withWritablePage) stores in place, keeps the page count, advances the epoch of a watched frame, and leaves memory from before the scope alone', () => {
+    // a PFN above 2^32: every level of the trie, the top one included, has a non-zero index
+    const pfn = 0x1_0203_0405;
+    const addr = pfn * 4096;
+    const m0 = Phys.write64Parts(Phys.empty, addr, 1, 0);
+    Phys.unwatchAll();
+    Phys.watchPage(pfn);
+    const e0 = Phys.watchEpoch();
+    transient(() => {
+      const a = Phys.write64Parts(m0, addr + 8, 2, 0); // copies the path and the page: now the scope's
+      const b = Phys.write64Parts(a, addr + 16, 3, 0); // the shortcut
+      expect(b).not.toBe(a);
+      expect(Phys.page(b, pfn)).toBe(Phys.page(a, pfn));
+      expect(b.pages).toBe(a.pages);
+      expect(Phys.watchEpoch()).toBe(e0 + 2);
+      expect([Phys.read64Lo(b, addr), Phys.read64Lo(b, addr + 8), Phys.read64Lo(b, addr + 16)]).toEqual([1, 2, 3]);
+      // a page not yet written in a leaf the scope owns is no shortcut: a new page, counted
+      const c = Phys.write64Parts(b, (pfn + 1) * 4096, 4, 0);
+      expect(c.pages).toBe(b.pages + 1);
+      expect(Phys.read64Lo(c, (pfn + 1) * 4096)).toBe(4);
+      // a write to the memory from before the scope copies (its root is not the scope's), and sees none of the above
+      const d = Phys.write64Parts(m0, addr + 24, 5, 0);
+      expect(Phys.page(d, pfn)).not.toBe(Phys.page(c, pfn));
+      expect([Phys.read64Lo(d, addr + 8), Phys.read64Lo(d, addr + 16), Phys.read64Lo(d, addr + 24)]).toEqual([0, 0, 5]);
+      expect([Phys.read64Lo(c, addr + 16), Phys.read64Lo(c, addr + 24)]).toEqual([3, 0]);
+    });
+    Phys.unwatchAll();
+    expect([Phys.read64Lo(m0, addr), Phys.read64Lo(m0, addr + 8), m0.pages]).toEqual([1, 0, 1]);
+  });
+
   test('property: any sequence of writes gives the same memory inside a scope as outside', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 511 }), fc.nat()), { maxLength: 50 }), (ws) => {
       const apply = (m: Phys.PhysMem): Phys.PhysMem => ws.reduce((acc, [pfn, slot, v]) => Phys.write64Parts(acc, pfn * 4096 + slot * 8, v >>> 0, 7), m);
