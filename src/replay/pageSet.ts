@@ -87,7 +87,22 @@ const PROBE_SLOTS = 16;
  */
 export const pageProbe = (s: PageSet, tests: number): PageProbe => {
   const slots = Math.min(PROBE_SLOTS, 2 ** Math.ceil(Math.log2(Math.max(4, tests / 128))));
-  return { set: s, mask: slots - 1, leafNo: new Int32Array(slots).fill(-1), words: new Uint32Array(slots * LEAF_WORDS) };
+  // words of a probe released before (their slots are all marked empty: a slot is written whole before it is read)
+  const k = spareWords.findIndex((w) => w.length === slots * LEAF_WORDS);
+  const words = k >= 0 ? spareWords.splice(k, 1)[0] : new Uint32Array(slots * LEAF_WORDS);
+  return { set: s, mask: slots - 1, leafNo: new Int32Array(slots).fill(-1), words };
+};
+
+/**
+ * Words of probes no longer used, for the next probes: a new array is zeroed (memset, ~8 instructions per event of a
+ * 4096-event chunk for its two probes, which made the TLB-friendly loop (a) 2% slower).
+ */
+const spareWords: Uint32Array[] = [];
+const SPARE_MAX = 4;
+
+/** Gives back the words of a probe that will not be asked again (the replay engine, at the end of a chunk). */
+export const releaseProbe = (p: PageProbe): void => {
+  if (spareWords.length < SPARE_MAX) spareWords.push(p.words);
 };
 
 /** `hasPage` of the probe's set. */

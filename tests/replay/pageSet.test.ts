@@ -4,7 +4,7 @@
  * linear addresses) and over chained additions (an older set is never changed).
  */
 import fc from 'fast-check';
-import { addPages, emptyPageSet, hasPage, pageProbe, pageSetOf, probeHas } from '../../src/replay/pageSet';
+import { addPages, emptyPageSet, hasPage, pageProbe, pageSetOf, probeHas, releaseProbe } from '../../src/replay/pageSet';
 
 const SPAN = 2 ** 46;
 /** A negative page number is the same page as the one 2^46 above it (kernel-half linear addresses fold). */
@@ -75,6 +75,20 @@ describe('page set', () => {
       // each page twice: once when its leaf is copied, once from the copy (or after another leaf took its slot)
       for (const q of [...probes, ...inSet, ...probes, ...inSet]) expect(probeHas(p, q)).toBe(hasPage(s, q));
     }), { numRuns: 300 });
+  });
+
+  test('a probe made from the words of a released one answers for its own set (the other set\'s leaves and gaps left in the words)', () => {
+    fc.assert(fc.property(fc.array(pageArb, { maxLength: 40 }), fc.array(pageArb, { maxLength: 40 }), fc.array(pageArb, { maxLength: 40 }), (a, b, probes) => {
+      const sa = pageSetOf(a);
+      const sb = pageSetOf(b);
+      const pa = pageProbe(sa, 4096);
+      for (const q of [...a, ...b, ...probes]) probeHas(pa, q);
+      releaseProbe(pa);
+      const pb = pageProbe(sb, 4096);
+      expect(pb.words).toBe(pa.words);
+      for (const q of [...a, ...b, ...probes]) expect(probeHas(pb, q)).toBe(hasPage(sb, q));
+      releaseProbe(pb);
+    }), { numRuns: 200 });
   });
 });
 
