@@ -72,11 +72,11 @@ describe('what a chunk counts', () => {
   // chunks long enough to hold more page-crossing accesses than the tally has places (TALLY_SIZE, 16); with prices of
   // fractions, long enough that the sum of the chunk's cycles in another order (counted by statistics object) differs
   // in the last bits of the total (its share of the total is large)
-  for (const [kind, minLength, maxLength, numRuns] of [['integers', 1, 150, 60], ['fractions', 400, 800, 12]] as const) {
+  for (const [kind, minLength, maxLength, numRuns] of [['integers', 40, 150, 60], ['fractions', 400, 800, 12]] as const) {
     it(`prices of ${kind}: the statistics, histogram and distinct pages of the accesses made one by one`, () => {
       const s = WARM[kind];
       let walks = 0;
-      let crossing = 0;
+      let mostCrossing = 0;
       fc.assert(fc.property(fc.array(arbAccess, { minLength, maxLength, size: 'max' }), (evs) => {
         const e = expected(s, evs);
         const after = replayChunk(s, evs).state;
@@ -87,10 +87,11 @@ describe('what a chunk counts', () => {
         for (const p of e.gva) expect(hasPage(after.gvaPages, p)).toBe(true);
         for (const p of e.gpa) expect(hasPage(after.gpaPages, p)).toBe(true);
         walks += e.translation.walks - s.stats.translation.walks;
-        crossing += evs.filter((ev) => ((ev.gva as number) & 0xfff) + ev.size > 0x1000).length;
+        mostCrossing = Math.max(mostCrossing, evs.filter((ev) => ((ev.gva as number) & 0xfff) + ev.size > 0x1000).length);
       }), { numRuns });
       expect(walks).toBeGreaterThan(0);
-      expect(crossing).toBeGreaterThan(16 * numRuns);
+      // some chunk had more page-crossing accesses (a new statistics object each) than the tally has places
+      expect(mostCrossing).toBeGreaterThan(16);
     });
   }
 
