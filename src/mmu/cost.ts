@@ -132,13 +132,23 @@ export const hitStats = (m: CostModel, level: 'l1' | 'stlb'): TranslationStats =
 export const walkStats = (
   m: CostModel, guestRefs: number, nestedRefs: number, pscLevel: number, nestedTlbHits: number, nestedTlbLookups: number,
 ): TranslationStats => {
-  if (guestRefs > 7 || nestedRefs > 63 || pscLevel > 7 || nestedTlbHits > 7 || nestedTlbLookups > 7) {
+  // the key: the counts (integers below 2^32) as bit fields of 3, 6, 3, 3 and 3 bits, in int32 operations (as double
+  // arithmetic and five comparisons, the check and the key were ~half of this function's ~117 instructions per
+  // walk); counts too large for their bits (no walk of at most 5 + 5 levels has them) are made apart
+  if ((guestRefs | pscLevel | nestedTlbHits | nestedTlbLookups) >>> 0 > 7 || nestedRefs >>> 0 > 63) {
     return newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
   }
-  const sh = sharedOf(m);
-  const key = guestRefs + 8 * (nestedRefs + 64 * (pscLevel + 8 * (nestedTlbHits + 8 * nestedTlbLookups)));
+  const sh = m === lastModel && lastShared !== null ? lastShared : sharedOf(m);
+  const key = guestRefs | (nestedRefs << 3) | (pscLevel << 9) | (nestedTlbHits << 12) | (nestedTlbLookups << 15);
   const slot = Math.imul(key, 0x9e3779b1) >>> (32 - WALK_SLOT_BITS);
   if (sh.slotKeys[slot] === key) return sh.slotStats[slot];
+  return walkStatsMiss(sh, slot, key, m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);
+};
+/** walkStats for a key not in its slot (a function apart: the common path keeps fewer values in its frame). */
+const walkStatsMiss = (
+  sh: Shared, slot: number, key: number,
+  m: CostModel, guestRefs: number, nestedRefs: number, pscLevel: number, nestedTlbHits: number, nestedTlbLookups: number,
+): TranslationStats => {
   let s = sh.walks.get(key);
   if (s === undefined) {
     s = newWalkStats(m, guestRefs, nestedRefs, pscLevel, nestedTlbHits, nestedTlbLookups);

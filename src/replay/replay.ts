@@ -28,7 +28,7 @@ import * as Shadow from './shadow';
 import { GUEST_TABLES_BASE } from './program';
 import { handleExit, initialHypervisor, prepareEntry, quickHandling, type Hypervisor } from './hypervisor';
 import { envOf, initialMachine, launchMachine, type RunProblem } from './scenario';
-import { addPages, emptyPageSet, type PageSet } from './pageSet';
+import { addPages, emptyPageSet, pageProbe, probeHas, releaseProbe, type PageProbe, type PageSet } from './pageSet';
 import { concatRunStats, defaultExitCost, emptyRunStats, ExitTally, type ExitCostModel, type RunStats } from './stats';
 
 export interface ReplayState {
@@ -109,12 +109,14 @@ interface TranslationAcc {
   maxRefsPerWalk: number; cycles: number;
 }
 
-const addTranslation = (a: TranslationAcc, b: Cost.TranslationStats): void => {
-  a.accesses += b.accesses; a.l1Hits += b.l1Hits; a.stlbHits += b.stlbHits; a.walks += b.walks;
-  a.guestRefs += b.guestRefs; a.nestedRefs += b.nestedRefs;
-  a.psc0 += b.pscHits[0]; a.psc1 += b.pscHits[1]; a.psc2 += b.pscHits[2]; a.psc3 += b.pscHits[3];
-  a.nestedTlbHits += b.nestedTlbHits; a.nestedTlbLookups += b.nestedTlbLookups; a.cycles += b.cycles;
-  if (b.maxRefsPerWalk > a.maxRefsPerWalk) a.maxRefsPerWalk = b.maxRefsPerWalk;
+/** Adds `n` translations of statistics `t`, their cycles only if `cycles` (see `accountTranslation`). */
+const addTranslationCounts = (a: TranslationAcc, t: Cost.TranslationStats, n: number, cycles: boolean): void => {
+  a.accesses += t.accesses * n; a.l1Hits += t.l1Hits * n; a.stlbHits += t.stlbHits * n; a.walks += t.walks * n;
+  a.guestRefs += t.guestRefs * n; a.nestedRefs += t.nestedRefs * n;
+  a.psc0 += t.pscHits[0] * n; a.psc1 += t.pscHits[1] * n; a.psc2 += t.pscHits[2] * n; a.psc3 += t.pscHits[3] * n;
+  a.nestedTlbHits += t.nestedTlbHits * n; a.nestedTlbLookups += t.nestedTlbLookups * n;
+  if (t.maxRefsPerWalk > a.maxRefsPerWalk) a.maxRefsPerWalk = t.maxRefsPerWalk;
+  if (cycles) a.cycles += t.cycles * n;
 };
 
 const translationOf = (a: TranslationAcc): Cost.TranslationStats => Cost.stats(
@@ -124,7 +126,6 @@ const translationOf = (a: TranslationAcc): Cost.TranslationStats => Cost.stats(
 
 /** Mutable counters of one chunk (local to replayChunk). */
 interface Acc {
-  events: number;
   /** exits and their estimated cycles by reason */
   exits: ExitTally;
   translation: TranslationAcc;
@@ -132,12 +133,31 @@ interface Acc {
   hist: Float64Array;
   histOver: Map<number, number>;
   guestCycles: number;
-  /** pages touched in this chunk (with repeats; merged into the persistent sets at the end of the chunk) */
+  /** pages touched in this chunk that the state's sets lack (with repeats; merged into them at the end of the chunk) */
   gvaPages: number[];
   gpaPages: number[];
+  /** the state's sets, asked before a page is pushed (after the first touches of a run, they have nearly every page) */
+  knownGva: PageProbe;
+  knownGpa: PageProbe;
   /** pages pushed in this chunk, direct-mapped by page number (a page found in its slot is not pushed again) */
   seenGva: Float64Array;
   seenGpa: Float64Array;
+  /** by level (bottom up) of a walk's guest entries (`accessOut.tables`), the table page counted there last */
+  lastTables: Float64Array;
+  /**
+   * The translation statistics objects counted in this chunk (up to TALLY_SIZE; after that they are added up at once)
+   * and how often each came: statistics are shared objects, one per kind of translation (`Cost.walkStats`, b-warm
+   * meets 7 of them), so a chunk counts each kind's translations and adds them up once at its end.
+   */
+  tallied: Cost.TranslationStats[];
+  talliedCounts: Float64Array;
+  /** objects in `tallied` (the array is made full, of objects: one elements kind from the start) */
+  talliedN: number;
+  /**
+   * Whether the cycles are tallied too: when every price of the cost model is an integer, so is every translation's
+   * cycles, and their sum is the same in any order; else they are added in event order (see `accountTranslation`).
+   */
+  cyclesTallied: boolean;
   guestFaults: number;
   log: ExitRecord[] | null;
   /** the address-space roots so far (the state's, plus this chunk's CR3 loads) */
@@ -164,25 +184,58 @@ const seenBefore = (table: Float64Array, p: number): boolean => {
   table[slot] = p;
   return false;
 };
+/**
+ * Counts a guest-virtual page accessed: pushed unless this chunk counted it already (`seenBefore`: a loop's pages come
+ * back, and this is the cheaper test, ~12 instructions) or the state's set has it (~40: a chunk of b-warm pushed ~2.7
+ * pages per event, and merging them cost ~290 instructions per event at the chunk's end, though the set had every
+ * one).
+ */
 const pushGva = (acc: Acc, p: number): void => {
-  if (!seenBefore(acc.seenGva, p)) acc.gvaPages.push(p);
+  if (!seenBefore(acc.seenGva, p) && !probeHas(acc.knownGva, p)) acc.gvaPages.push(p);
 };
 
-/** Counts one step's translation statistics: the totals, and one histogram entry per walk. */
+const TALLY_SIZE = 16;
+
+/**
+ * Counts one step's translation statistics: the totals, and one histogram entry per walk. The counts (integers: any
+ * order gives the same sums) are tallied by statistics object (`Acc.tallied`; adding each step's 13 counts and its
+ * histogram entry was ~170 instructions per walk, finding its tally ~40); so are the cycles when they are integers
+ * (`Acc.cyclesTallied`), else they are added at once, in event order (a sum of fractions depends on its order).
+ */
 const accountTranslation = (acc: Acc, t: Cost.TranslationStats): void => {
   if (t.accesses === 0) return;
-  addTranslation(acc.translation, t);
+  if (acc.cyclesTallied !== true) acc.translation.cycles += t.cycles;
+  const ts = acc.tallied;
+  const n = acc.talliedN;
+  for (let i = 0; i < n; i++) {
+    if (ts[i] === t) {
+      acc.talliedCounts[i]++;
+      return;
+    }
+  }
+  if (n < TALLY_SIZE) {
+    ts[n] = t;
+    acc.talliedCounts[n] = 1;
+    acc.talliedN = n + 1;
+    return;
+  }
+  addCounted(acc, t, 1);
+};
+
+/** Adds `n` steps' translation statistics `t` (their cycles when tallied, see accountTranslation). */
+const addCounted = (acc: Acc, t: Cost.TranslationStats, n: number): void => {
+  addTranslationCounts(acc.translation, t, n, acc.cyclesTallied);
   if (t.walks > 0) {
     // one histogram entry per walk: a step makes at most one walk per 4 KiB piece; attribute refs evenly
     const refs = Math.round((t.guestRefs + t.nestedRefs) / t.walks);
-    if (refs < HIST_SIZE) acc.hist[refs] += t.walks;
-    else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks);
+    if (refs < HIST_SIZE) acc.hist[refs] += t.walks * n;
+    else acc.histOver.set(refs, (acc.histOver.get(refs) ?? 0) + t.walks * n);
   }
 };
 
-/** Counts a guest-physical page a step touched (skipped when this chunk counted it already, `seenBefore`). */
+/** Counts a guest-physical page a step touched (as pushGva counts a guest-virtual one). */
 const accountGpaPage = (acc: Acc, p: number): void => {
-  if (!seenBefore(acc.seenGpa, p)) acc.gpaPages.push(p);
+  if (!probeHas(acc.knownGpa, p) && !seenBefore(acc.seenGpa, p)) acc.gpaPages.push(p);
 };
 
 /** Counts what one step translated and the guest-physical pages it touched. */
@@ -194,8 +247,28 @@ const accountStep = (acc: Acc, r: GuestStepResult): void => {
 
 /** accountStep for a step `memoryAccessFast` made: its statistics and pages are in `accessOut`. */
 const accountFast = (acc: Acc): void => {
-  accountTranslation(acc, accessOut.stats);
-  for (let i = 0, n = accessOut.pageCount; i < n; i++) accountGpaPage(acc, accessOut.pages[i]);
+  const out = accessOut;
+  accountTranslation(acc, out.stats);
+  // (a comparison with true: a field read as a condition was tested for every falsy value)
+  if (out.walked !== true) return;
+  accountGpaPage(acc, out.gpaPage);
+  // a walk's upper tables are the same from walk to walk: a table page the last walk counted at the same level (its
+  // entries are top-down, and a walk that hit the paging-structure caches reads only the lower ones) was counted in
+  // this chunk already; the chunk's table pages repeat: `seenGpa` first (it holds the pages counted in this chunk)
+  // (seenBefore written out: this function is past the size up to which it was inlined, and its call was ~40
+  // instructions)
+  const last = acc.lastTables;
+  const tables = out.tables;
+  const seen = acc.seenGpa;
+  for (let k = out.tableCount - 1, level = 0; k >= 0; k--, level++) {
+    const p = Math.floor(tables[k] / 4096);
+    if (last[level] === p) continue;
+    last[level] = p;
+    const slot = p & (seen.length - 1);
+    if (seen[slot] === p) continue;
+    seen[slot] = p;
+    if (!probeHas(acc.knownGpa, p)) acc.gpaPages.push(p);
+  }
 };
 
 /**
@@ -453,12 +526,23 @@ const memoHas = (pages: Float64Array, slot: number, page: number): boolean => {
   return false;
 };
 
+/**
+ * The memo's slot of an access kind (read/write/fetch x supervisor/user). Computed where the memo is used, not for
+ * every access (~30 instructions, for nothing on a TLB miss).
+ */
+const kindSlot = (ev: MemoryAccess): number => (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user === true ? 1 : 0);
+
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
   const acc: Acc = {
-    events: 0, exits: new ExitTally(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
+    exits: new ExitTally(), hist: new Float64Array(HIST_SIZE), histOver: new Map(), guestCycles: 0,
     translation: { accesses: 0, l1Hits: 0, stlbHits: 0, walks: 0, guestRefs: 0, nestedRefs: 0, psc0: 0, psc1: 0, psc2: 0, psc3: 0, nestedTlbHits: 0, nestedTlbLookups: 0, maxRefsPerWalk: 0, cycles: 0 },
-    gvaPages: [], gpaPages: [], seenGva: seenTable(events.length), seenGpa: seenTable(events.length), guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
+    gvaPages: [], gpaPages: [], knownGva: pageProbe(state.gvaPages, events.length),
+    knownGpa: pageProbe(state.gpaPages, events.length), seenGva: seenTable(events.length), seenGpa: seenTable(events.length),
+    lastTables: new Float64Array(8).fill(NaN), tallied: new Array<Cost.TranslationStats>(TALLY_SIZE).fill(Cost.emptyStats),
+    talliedCounts: new Float64Array(TALLY_SIZE), talliedN: 0,
+    cyclesTallied: Cost.COST_KEYS.every((k) => Number.isInteger(state.env.cost[k])),
+    guestFaults: 0, log: collectExits ? [] : null, roots: state.roots, logEvents: collectExits ? [] : null,
     current: state.stats.events,
   };
   let m = state.machine;
@@ -480,9 +564,11 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   let hitKinds = 0;
   // consecutive exits taken as one run of fused round trips (none with an exit log); `m` is superseded while it is open
   const run = quickExits && acc.log === null ? newQuickRun() : null;
+  // events replayed (a local: a field of `acc` was ~9 instructions per event)
+  let replayed = 0;
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
-    acc.events++;
+    replayed++;
     const access = isAccess(ev);
     if (run !== null) {
       if (!access && runStep(state, m, hv, ev, acc, run)) continue;
@@ -497,8 +583,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       if (first === last) {
         pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
-        const slot = (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user ? 1 : 0);
-        if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, slot, first)) {
+        if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, kindSlot(ev), first)) {
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
@@ -507,6 +592,7 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
         const hit = memoryAccessFast(state.env, m, ev);
         if (hit !== undefined) {
           if (accessOut.l1) {
+            const slot = kindSlot(ev);
             if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) {
               hitMachine = hit;
               hitWrites = Tlb.writeCount();
@@ -567,12 +653,15 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
     if (r.stopped !== null) { stopped = r.stopped; break; }
   }
   if (run !== null && run.exits > 0) m = endRun(run);
+  for (let i = 0; i < acc.talliedN; i++) addCounted(acc, acc.tallied[i], acc.talliedCounts[i]);
+  releaseProbe(acc.knownGva);
+  releaseProbe(acc.knownGpa);
   const hist: Record<string, number> = {};
   // integer-like keys: an object lists them in ascending order whatever the insertion order
   for (let k = 0; k < HIST_SIZE; k++) if (acc.hist[k] !== 0) hist[String(k)] = acc.hist[k];
   for (const [k, v] of acc.histOver) hist[String(k)] = v;
   const chunkStats: RunStats = {
-    events: acc.events,
+    events: replayed,
     exitsByReason: Object.fromEntries(acc.exits.counts()),
     exitCyclesByReason: Object.fromEntries(acc.exits.cycles()),
     translation: translationOf(acc.translation),

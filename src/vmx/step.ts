@@ -171,16 +171,20 @@ export const PASSTHROUGH: Outcome = { result: 'passthrough' };
 
 /**
  * What `memoryAccessFast` did (one record for the process, read right after the call): on success, whether it was an
- * L1 hit, the translation statistics and the guest-physical pages touched (`pages[0 .. pageCount)`); when it returns
- * undefined, `carried` is what its translation found, for `guestStep` to finish without translating again: a result
- * (a guest page fault, an EPT violation), 'walk' (the fast walk gave up: walk in full), or undefined (nothing was
- * translated).
+ * L1 hit, the translation statistics and the guest-physical pages touched: when `walked`, the data page `gpaPage`
+ * and the pages of the guest-physical addresses `tables[0 .. tableCount)` (the guest entries the walk read, top-down;
+ * `translateFast`'s own array, valid until the next translation: copying them out as page numbers here cost ~80
+ * instructions per walk, and the replay engine skips most of them by address); when it returns undefined, `carried`
+ * is what its translation found, for `guestStep` to finish without translating again: a result (a guest page fault,
+ * an EPT violation), 'walk' (the fast walk gave up: walk in full), or undefined (nothing was translated).
  */
 export const accessOut = {
   l1: false,
   stats: Cost.emptyStats,
-  pages: new Float64Array(6),
-  pageCount: 0,
+  walked: false,
+  gpaPage: 0,
+  tables: fastOut.tableGpas,
+  tableCount: 0,
   carried: undefined as Carried,
 };
 
@@ -201,27 +205,39 @@ export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machin
   const first = ev.gva as number;
   const size = ev.size > 1 ? ev.size : 1;
   // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
-  if (first < 0 || (first & 0xfff) + size > PAGE_SIZE) return undefined;
+  if (first < 0 || (first & 0xfff) + size > 0x1000) return undefined;
   const { ctx } = accessContext(env, m, g);
-  const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, accessOf(ev));
+  // accessOf's choice with a comparison with true (`ev.user` read as a condition was tested for every falsy value)
+  const u = ev.user === true ? 1 : 0;
+  const access = ev.op === 'read' ? ACCESSES.read[u] : ev.op === 'write' ? ACCESSES.write[u] : ACCESSES.fetch[u];
+  const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, access);
   if (r !== null) {
     out.carried = r === undefined ? 'walk' : r;
     return undefined;
   }
   const f = fastOut;
-  out.l1 = f.tlbLevel === 'l1';
+  // (`tlbLevel !== null` first: a comparison of a string-or-null with 'l1' was a call of the generic StrictEqual,
+  // ~30 instructions per access)
+  out.l1 = f.tlbLevel !== null && f.tlbLevel === 'l1';
   out.stats = f.stats;
-  out.pageCount = 0;
-  if (f.walked) {
+  // (comparisons with true: a field read as a condition was tested for every falsy value, ~12 instructions)
+  const walked = f.walked === true;
+  out.walked = walked;
+  if (walked) {
     if (m.shadow !== undefined) {
       // shadow paging: the walk read the hypervisor's shadow tables (host memory); the data page is memslot memory
-      out.pages[out.pageCount++] = Math.floor((f.gpa - m.shadow.memBase) / 4096);
+      out.gpaPage = Math.floor((f.gpa - m.shadow.memBase) / 4096);
+      out.tableCount = 0;
     } else {
-      out.pages[out.pageCount++] = Math.floor(f.gpa / 4096);
-      for (let k = 0; k < f.tableCount; k++) out.pages[out.pageCount++] = Math.floor(f.tableGpas[k] / 4096);
+      out.gpaPage = Math.floor(f.gpa / 4096);
+      if (out.tables !== f.tableGpas) out.tables = f.tableGpas;
+      out.tableCount = f.tableCount;
     }
   }
-  return withTranslation(m, f.caches, f.mem, f.pmlIndex);
+  // withTranslation's common case, without the call (~30 instructions per access)
+  const pml = f.pmlIndex;
+  if (f.caches === m.mmu && f.mem === m.cpu.mem && (pml === undefined || pml === g.pmlIndex)) return m;
+  return withTranslation(m, f.caches, f.mem, pml);
 };
 
 /**

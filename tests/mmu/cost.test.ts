@@ -60,3 +60,31 @@ describe('TlbConfig: Skylake-SP defaults and the `tlb` config key', () => {
     expect(r.problems.map((p) => p.path).sort()).toEqual(['tlb.foo', 'tlb.l1d4k']);
   });
 });
+
+describe('walkStats: the statistics of one walk, one shared object per kind of walk', () => {
+  const model: Cost.CostModel = { l1Hit: 1, stlbHit: 9, guestRef: 14, nestedRef: 13, pscHit: 2, nestedTlbHit: 3, walkStart: 5 };
+  /** what a walk's statistics are, from their definition */
+  const expected = (g: number, n: number, psc: number, h: number, l: number): TranslationStats => Cost.stats(
+    1, 0, 0, 1, g, n, [psc === 2 ? 1 : 0, psc === 3 ? 1 : 0, psc === 4 ? 1 : 0, psc === 5 ? 1 : 0], h, l, g + n,
+    Cost.cyclesOf(model, null, g, n, psc === 0 ? 0 : 1, h),
+  );
+  test('every count up to and past the bits of its key field (3, 6, 3, 3, 3): the statistics of those counts, the same object for the same counts', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 70 }), fc.constantFrom(0, 2, 3, 4, 5, 8),
+      fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 9 }),
+      (g, n, psc, h, l) => {
+        const s = Cost.walkStats(model, g, n, psc, h, l);
+        expect(s).toEqual(expected(g, n, psc, h, l));
+        if (g <= 7 && n <= 63 && psc <= 7 && h <= 7 && l <= 7) expect(Cost.walkStats(model, g, n, psc, h, l)).toBe(s);
+      },
+    ), { numRuns: 2000 });
+  });
+  test('walks whose counts set the highest and lowest bits of neighbouring key fields get their own statistics (and counts past their bits, made apart)', () => {
+    const all: [number, number, number, number, number][] = [];
+    for (const g of [0, 3, 4, 7, 8]) for (const n of [0, 1, 7, 8, 31, 32, 63, 64]) for (const psc of [0, 1, 2, 4, 5, 7, 8]) {
+      for (const h of [0, 3, 4, 7, 8]) for (const l of [0, 3, 4, 7, 8]) all.push([g, n, psc, h, l]);
+    }
+    // twice: the second time every kind comes from the shared objects
+    for (let pass = 0; pass < 2; pass++) for (const [g, n, psc, h, l] of all) expect(Cost.walkStats(model, g, n, psc, h, l)).toEqual(expected(g, n, psc, h, l));
+  });
+});

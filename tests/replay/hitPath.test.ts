@@ -43,7 +43,10 @@ describe('L1 TLB hit path (SDM 4.10.2.3 "Details of TLB Use": a translation from
       const fast = memoryAccessFast(s.env, s.machine, ev);
       const l1 = accessOut.l1;
       const stats = accessOut.stats;
-      const pages = Array.from(accessOut.pages.subarray(0, accessOut.pageCount));
+      // the pages it reports: the data page, then the pages of the guest entries the walk read
+      const pages = accessOut.walked
+        ? [accessOut.gpaPage, ...Array.from(accessOut.tables.subarray(0, accessOut.tableCount), (a) => Math.floor(a / 4096))]
+        : [];
       const carried = accessOut.carried;
       const slow = memoryAccess(s.env, s.machine, ev);
       if (fast === undefined) {

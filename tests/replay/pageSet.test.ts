@@ -4,7 +4,7 @@
  * linear addresses) and over chained additions (an older set is never changed).
  */
 import fc from 'fast-check';
-import { addPages, emptyPageSet, hasPage, pageSetOf } from '../../src/replay/pageSet';
+import { addPages, emptyPageSet, hasPage, pageProbe, pageSetOf, probeHas, releaseProbe } from '../../src/replay/pageSet';
 
 const SPAN = 2 ** 46;
 /** A negative page number is the same page as the one 2^46 above it (kernel-half linear addresses fold). */
@@ -59,4 +59,36 @@ describe('page set', () => {
     expect(hasPage(s, -1)).toBe(true);
     expect(addPages(s, [1, 2, 8192])).toBe(s);
   });
+
+  test('a probe answers as hasPage: pages below and above 2^31, negative ones, leaves it holds, leaves that take each other\'s slot, leaves the set lacks; sized for few or many tests', () => {
+    const LEAF = 8192;
+    // leaf numbers 4 apart share a slot of the smallest probe (4 slots), 16 apart of the largest (16)
+    const near = fc.oneof(
+      fc.integer({ min: 0, max: 64 * LEAF }),
+      fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: LEAF - 1 })).map(([k, b]) => k * 16 * LEAF + b),
+      fc.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
+    );
+    const arb = fc.oneof(pageArb, near);
+    fc.assert(fc.property(fc.array(arb, { maxLength: 60 }), fc.array(arb, { maxLength: 60 }), fc.constantFrom(1, 600, 4096), (inSet, probes, tests) => {
+      const s = pageSetOf(inSet);
+      const p = pageProbe(s, tests);
+      // each page twice: once when its leaf is copied, once from the copy (or after another leaf took its slot)
+      for (const q of [...probes, ...inSet, ...probes, ...inSet]) expect(probeHas(p, q)).toBe(hasPage(s, q));
+    }), { numRuns: 300 });
+  });
+
+  test('a probe made from the words of a released one answers for its own set (the other set\'s leaves and gaps left in the words)', () => {
+    fc.assert(fc.property(fc.array(pageArb, { maxLength: 40 }), fc.array(pageArb, { maxLength: 40 }), fc.array(pageArb, { maxLength: 40 }), (a, b, probes) => {
+      const sa = pageSetOf(a);
+      const sb = pageSetOf(b);
+      const pa = pageProbe(sa, 4096);
+      for (const q of [...a, ...b, ...probes]) probeHas(pa, q);
+      releaseProbe(pa);
+      const pb = pageProbe(sb, 4096);
+      expect(pb.words).toBe(pa.words);
+      for (const q of [...a, ...b, ...probes]) expect(probeHas(pb, q)).toBe(hasPage(sb, q));
+      releaseProbe(pb);
+    }), { numRuns: 200 });
+  });
 });
+
