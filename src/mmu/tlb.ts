@@ -267,42 +267,51 @@ export const setOf = (arr: CacheArray, key: number): number => {
 };
 
 /**
- * The way holding a matching entry in `set`, or -1. A match has the same kind, size and key, the same VPID and EP4TA,
- * and the same PCID unless the entry is global. Allocation-free.
+ * The entry (its index in the array, set * ways + way) of `set` that holds `key` with identity `ident` (the valid,
+ * kind and size bits of its flags), this VPID and EP4TA, and this PCID unless it is global; -1 when there is none.
+ * With key counts, a bucket that counts zero answers at once and one that counts one names its only candidate.
+ * Allocation-free.
  */
-export const probe = (
-  arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
+export const findEntry = (
+  arr: CacheArray, set: number, key: number, ident: number, vpid: number, pcid: number, ep4ta: number,
 ): number => {
-  const ways = arr.ways;
-  if (ways === 0) return -1;
   const d = arr.data;
-  const e0 = set * ways;
-  const end = e0 + ways;
+  let e = set * arr.ways;
+  let end = e + arr.ways;
   if (arr.buckets !== 0) {
     const b = 5 * arr.n + arr.sets + (key & (arr.buckets - 1));
     const c = arr.meta[b];
     if (c === 0) return -1; // no valid entry has this key
     if (c === 1) {
-      // one valid entry in the key's bucket: the only candidate
-      const e = arr.meta[b + arr.buckets];
-      return e >= e0 && e < end && d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta) ? e - e0 : -1;
+      // one valid entry in the key's bucket: the only candidate (if it is in this set)
+      const s = arr.meta[b + arr.buckets];
+      if (s < e || s >= end) return -1;
+      e = s;
+      end = s + 1;
     }
   }
   // the keys first, in a loop that reads nothing else: the key differs in almost every entry a lookup visits (a free
   // entry has flags 0, so its key never matters)
-  for (let e = e0; e < end; e++) {
-    if (d[e] === key && matches(arr, e, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta)) return e - e0;
+  const m = arr.meta;
+  const n = arr.n;
+  for (; e < end; e++) {
+    if (d[e] !== key) continue;
+    const f = m[e];
+    if ((f & IDENT_MASK) === ident && m[n + e] === vpid && d[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0)) return e;
   }
   return -1;
 };
 
-/** Does entry `e` (whose key matched) have identity `ident` (valid, kind, size), this VPID and EP4TA, and this PCID
- * unless it is global? */
-const matches = (arr: CacheArray, e: number, ident: number, vpid: number, pcid: number, ep4ta: number): boolean => {
-  const m = arr.meta;
-  const n = arr.n;
-  const f = m[e];
-  return (f & IDENT_MASK) === ident && m[n + e] === vpid && arr.data[n + e] === ep4ta && (m[2 * n + e] === pcid || (f & FL_GLOBAL) !== 0);
+/**
+ * The way holding a matching entry in `set`, or -1. A match has the same kind, size and key, the same VPID and EP4TA,
+ * and the same PCID unless the entry is global (`findEntry`). Allocation-free.
+ */
+export const probe = (
+  arr: CacheArray, set: number, kind: MappingKind, size: SizeCode, key: number, vpid: number, pcid: number, ep4ta: number,
+): number => {
+  if (arr.ways === 0) return -1;
+  const e = findEntry(arr, set, key, FL_VALID | (kind << KIND_SHIFT) | (size << SIZE_SHIFT), vpid, pcid, ep4ta);
+  return e < 0 ? -1 : e - set * arr.ways;
 };
 
 /** Field `field` (F_FLAGS, F_VALUE, ...) of way `way` of set `set`. */

@@ -161,7 +161,7 @@ const ACCESSES = {
  * megamorphic load in the per-access path, ~100 instructions).
  */
 const accessOf = (ev: MemoryAccess): (typeof ACCESSES)[MemoryAccess['op']][number] => {
-  const u = ev.user ? 1 : 0;
+  const u = ev.user === true ? 1 : 0;
   return ev.op === 'read' ? ACCESSES.read[u] : ev.op === 'write' ? ACCESSES.write[u] : ACCESSES.fetch[u];
 };
 
@@ -207,7 +207,8 @@ export const memoryAccessFast = (env: Env, m: Machine, ev: MemoryAccess): Machin
   // a page-crossing access is two lookups (memoryAccess); so is an address below zero (a kernel-half Gva)
   if (first < 0 || (first & 0xfff) + size > 0x1000) return undefined;
   const { ctx } = accessContext(env, m, g);
-  // accessOf's choice with a comparison with true (`ev.user` read as a condition was tested for every falsy value)
+  // accessOf's choice, written out (calling accessOf here measured ~10 instructions per event more on (a), 348 against
+  // 338), with a comparison with true (`ev.user` read as a condition was tested for every falsy value)
   const u = ev.user === true ? 1 : 0;
   const access = ev.op === 'read' ? ACCESSES.read[u] : ev.op === 'write' ? ACCESSES.write[u] : ACCESSES.fetch[u];
   const r = translateFast(m.mmu, m.cpu.mem, ctx, first as Gva, access);
