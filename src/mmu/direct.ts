@@ -6,12 +6,19 @@
  * statistics), for guest IA-32e paging under EPT with a nested TLB, inside a transient scope (src/arch/transient.ts)
  * that already owns every cache array the access writes, when the TLBs hold 4 KiB translations only and the access
  * (a) hits the L1 TLB or the STLB with rights that allow it, or (b) misses both and walks to a 4 KiB guest page
- * through present entries whose accessed flags (and, on a write, the dirty flag) are set, and whose EPT translation
- * allows the access and sets no EPT A/D flag. In every other case it returns before it has changed anything, and
- * translateFast takes over (told, when it is so, that the L1 TLB and the STLB hold no entry for the access).
+ * through present entries whose guest-table pages EPT translates with no A/D flag to set, and an EPT translation of
+ * the page that allows the access (the guest and EPT accessed and dirty flags the access needs are set, as missFast
+ * sets them), or (c) misses both and meets a guest page fault (a not-present entry, or rights that refuse the access):
+ * DIRECT_FAULT, or (d) misses both and walks to a guest-physical address that EPT does not map or allow:
+ * DIRECT_VIOLATION (translate.ts `directResult` makes the result of (c) and (d)). In every other case it returns
+ * before it has changed anything, and translateFast takes over (told, when it is so, that the L1 TLB and the STLB hold
+ * no entry for the access).
  * Why it exists: the same steps as translateFast's lookups, `missFast` and `fillAfterWalk` made about 17 calls per
  * TLB miss, each reloading the arrays' fields and decoding hit numbers; here each array is read once and the scans,
- * touches and fills are inline (9,529 -> 6,104 instructions per event on the walks-only benchmark b-warm).
+ * touches and fills are inline (9,529 -> 6,104 instructions per event on the walks-only benchmark b-warm). Cases (c)
+ * and (d) and the flags of (b) are a page's first touch under demand paging (its not-present PTE; after the guest OS
+ * mapped it, the EPT violation; after the hypervisor EPT-mapped it, the clear accessed flags) and its first write:
+ * missFast walked each again.
  * tests/mmu/translateFast.test.ts compares both paths with the reference walk (walk2d), and tests/mmu/direct.test.ts
  * checks that this path is the one taken.
  */
@@ -46,11 +53,11 @@ const LITERALS: ReadonlyArray<readonly [string, number, number]> = [
   ['A_L1D_4K', 0, Tlb.A_L1D_4K], ['A_L1D_2M', 1, Tlb.A_L1D_2M], ['A_L1D_1G', 2, Tlb.A_L1D_1G], ['A_L1I_4K', 3, Tlb.A_L1I_4K],
   ['A_L1I_2M', 4, Tlb.A_L1I_2M], ['A_STLB', 5, Tlb.A_STLB], ['A_STLB_1G', 6, Tlb.A_STLB_1G],
   ['PTE_P', 0x1, Guest.PTE_P], ['PTE_RW', 0x2, Guest.PTE_RW], ['PTE_US', 0x4, Guest.PTE_US], ['PTE_A', 0x20, Guest.PTE_A],
-  ['PTE_D', 0x40, Guest.PTE_D], ['PTE_PS', 0x80, Guest.PTE_PS], ['PTE_HI_XD', 0x8000_0000, Guest.PTE_HI_XD],
+  ['PTE_D', 0x40, Guest.PTE_D], ['PFEC_P', 0x1, Guest.PFEC.P], ['PTE_PS', 0x80, Guest.PTE_PS], ['PTE_HI_XD', 0x8000_0000, Guest.PTE_HI_XD],
   ['TWO32', 4294967296, 2 ** 32],
   // the literals of src/ept/walk.ts `eptLeafHpa`
   ['EPTE_R', 0x1, Entries.EPTE_R], ['EPTE_RWX', 7, Entries.EPTE_RWX], ['EPTE_UX', 0x400, Entries.EPTE_UX],
-  ['EPTE_A', 0x100, Entries.EPTE_A], ['EPTE_D', 0x200, Entries.EPTE_D], ['EPTE_MT_SHIFT', 3, Entries.EPTE_MT_SHIFT],
+  ['EW_OK', 0, Ept.EW_OK], ['EW_NOT_PRESENT', 1, Ept.EW_NOT_PRESENT], ['EW_DENIED', 3, Ept.EW_DENIED], ['EPTE_A', 0x100, Entries.EPTE_A], ['EPTE_D', 0x200, Entries.EPTE_D], ['EPTE_MT_SHIFT', 3, Entries.EPTE_MT_SHIFT],
 ];
 for (const [name, literal, value] of LITERALS) {
   if (literal !== value) throw new Error(`src/mmu/direct.ts: the literal for ${name} is ${literal}, the constant ${value}`);
@@ -108,6 +115,27 @@ export const DIRECT_NO = 0;
  * lookupStlb would find none): translateFast walks without those lookups.
  */
 export const DIRECT_TLB_MISS = 2;
+/**
+ * `translateDirect` met a guest page fault (SDM "Page-Fault Exceptions"), with the L1 TLB and the STLB holding no entry
+ * for the access: the walk's cache hits were made most recently used, nothing else changed (no fill, no flag set), the
+ * walk's statistics are in `fastOut.stats` and the error code in `directFault`.
+ */
+export const DIRECT_FAULT = 3;
+
+/** The page-fault error code of the last DIRECT_FAULT. */
+export const directFault = { errorCode: 0 };
+/**
+ * `translateDirect` walked to a guest-physical address that EPT does not map or does not allow (SDM "EPT
+ * Violations"), with the L1 TLB and the STLB holding no entry for the access: the walk's cache hits were made most
+ * recently used, nothing else changed, the walk's statistics are in `fastOut.stats` and the violation in
+ * `directViolation` (translate.ts makes the result and the invalidation of SDM 28.3.3.1).
+ */
+export const DIRECT_VIOLATION = 4;
+
+/** The last DIRECT_VIOLATION: eptTranslate's violation, and the guest's rights for the qualification's advanced bits. */
+export const directViolation = {
+  v: undefined as Extract<Ept.EptResult, { _tag: 'violation' }> | undefined, user: false, writable: false, xd: false,
+};
 
 /**
  * translateFast for the case in the module header: DIRECT_DONE, DIRECT_NO or DIRECT_TLB_MISS. `addr` is the linear
@@ -219,6 +247,12 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   // of MRU entries alone change nothing)
   let nestedWrite = false;
   let gpa = 0;
+  // a guest accessed or dirty flag to set; every guest-table page translated through EPT allows writes (nested-TLB
+  // hits count as writable, as in walk2d)
+  let needAd = false;
+  let tablesWritable = true;
+  // the page-fault error code when the walk ends in a guest page fault (-1: none)
+  let fault = -1;
   for (;;) {
     const eGpa = table + 8 * (Math.floor(addr * LEVEL_INV[level]) & 511);
     const off = eGpa & 0xfff;
@@ -236,6 +270,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
       eHpa = Ept.eptLeafHpa(mem, ept, eGpa, true, asWriteTable, false, false);
       if (eHpa < 0) return DIRECT_TLB_MISS;
       nestedRefs += Ept.eptOut.refs;
+      if (Ept.eptOut.w === 0) tablesWritable = false;
       nestedWrite = true;
       wk.known[n] = 0;
     }
@@ -245,15 +280,20 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     const hi = pg === undefined ? 0 : pg[wi + 1];
     wk.gpa[n] = eGpa; wk.lo[n] = lo; wk.hi[n] = hi; wk.hpa[n] = eHpa; wk.level[n] = level;
     n++;
-    // a guest page fault, or an accessed flag to set: translateFast's path
-    if ((lo & 0x1 /* PTE_P */) === 0 || (lo & 0x20 /* PTE_A */) === 0 || (hi & hiReserved) !== 0) return DIRECT_TLB_MISS;
+    // SDM "Page-Fault Exceptions": not present (P = 0 in the error code); a reserved bit: translateFast's path
+    if ((lo & 0x1 /* PTE_P */) === 0) { fault = Guest.accessErrorBits(g, access); break; }
+    if ((hi & hiReserved) !== 0) return DIRECT_TLB_MISS;
+    if ((lo & 0x20 /* PTE_A */) === 0) needAd = true;
     uAcc = uAcc && (lo & 0x4 /* PTE_US */) !== 0;
     wAcc = wAcc && (lo & 0x2 /* PTE_RW */) !== 0;
     xd = xd || (g.nxe && (hi & 0x8000_0000 /* PTE_HI_XD */) !== 0);
     if (level === 1) {
-      // guest.ts `rightsAllow` (SDM "Access Rights"), and a dirty flag to set on a write
-      if ((user && !uAcc) || (kind === 'write' && (!wAcc && (user || g.wp) || (lo & 0x40 /* PTE_D */) === 0)) ||
-        (fetch && (xd || (!user && uAcc && g.smep === true)))) return DIRECT_TLB_MISS;
+      // guest.ts `rightsAllow` (SDM "Access Rights": a refusal is a fault with P = 1), and a dirty flag to set on a write
+      if ((user && !uAcc) || (kind === 'write' && !wAcc && (user || g.wp)) || (fetch && (xd || (!user && uAcc && g.smep === true)))) {
+        fault = Guest.accessErrorBits(g, access) | 0x1 /* PFEC_P */;
+        break;
+      }
+      if (kind === 'write' && (lo & 0x40 /* PTE_D */) === 0) needAd = true;
       gpa = ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */ + (addr & 0xfff);
       break;
     }
@@ -262,18 +302,62 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     level--;
   }
   if (nestedWrite && nt.owner !== own) return DIRECT_TLB_MISS;
+  if (fault >= 0) {
+    // translate.ts `guestFault`: the walk's hits made most recently used in walk order, no fill, no flag set
+    if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
+    for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
+    if (pscTouch || nestedWrite) Tlb.noteWrite();
+    directFault.errorCode = fault;
+    putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
+    return DIRECT_FAULT;
+  }
   // the paging-structure caches the walk fills: one per non-leaf entry read (each level below the hit was probed)
   for (let i = 0; i < n - 1; i++) {
     const arr = psc[wk.level[i] - 2];
     if (arr.ways !== 0 && arr.owner !== own) return DIRECT_TLB_MISS;
   }
   // the final guest-physical address through EPT (never from the nested TLB: translate.ts's header)
-  const hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
-  if (hpa < 0) return DIRECT_TLB_MISS;
+  let hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
+  // EPT A/D flags to set (the first access to a page since it was mapped, its first write): missFast's path, whose
+  // eptTranslate sets them below; anything else (not present, denied, misconfigured) is translateFast's
+  let eptAd = false;
+  if (hpa < 0) {
+    const st = Ept.eptWalk(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
+    if (st === 1 /* EW_NOT_PRESENT */ || st === 3 /* EW_DENIED */) {
+      // an EPT violation (missFast's `finalViolation`; a first touch before the hypervisor mapped the page). With EPT
+      // A/D off, guest A/D writes are checked against the tables' EPT rights first (walk2d step 2): translateFast's path
+      if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
+      nestedRefs += Ept.eptOut.refs;
+      const v = Ept.eptTranslate(mem, ept, gpa, { kind, user: uAcc, pagingStructure: false });
+      if (v._tag !== 'violation') return DIRECT_TLB_MISS;
+      if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
+      for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
+      if (pscTouch || nestedWrite) Tlb.noteWrite();
+      const d = directViolation;
+      d.v = v; d.user = uAcc; d.writable = wAcc; d.xd = xd;
+      putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
+      return DIRECT_VIOLATION;
+    }
+    if (st !== 0 /* EW_OK */ || !Ept.eptNeedsAd(ept, kind === 'write')) return DIRECT_TLB_MISS;
+    hpa = Ept.eptOut.hpa;
+    eptAd = true;
+  }
   const o = Ept.eptOut;
   nestedRefs += o.refs;
   const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
   const eptRights = (o.r === 1 ? 0x800 /* FL_EPT_R */ : 0) | (o.w === 1 ? 0x1000 /* FL_EPT_W */ : 0) | (eptX ? 0x2000 /* FL_EPT_X */ : 0);
+  // with EPT A/D off, guest A/D writes are checked against the tables' EPT rights (walk2d step 2): translateFast's path
+  if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
+  // SDM "Accessed and Dirty Flags for EPT" (and PML): eptTranslate sets them (its references are counted above); a
+  // full PML log is translateFast's (nothing was written)
+  let out = mem;
+  let pmlIndex = ept.pml !== undefined ? ept.pml.index : undefined;
+  if (eptAd) {
+    const r = Ept.eptTranslate(mem, ept, gpa, { kind, user: uAcc, pagingStructure: false });
+    if (r._tag !== 'ok') return DIRECT_TLB_MISS;
+    out = r.mem;
+    pmlIndex = r.pmlIndex;
+  }
 
   // success (nothing was written before this point): the LRU updates of the hits in walk order, then the fills
   Tlb.noteWrite(); // (the TLB fills below write, at least)
@@ -314,8 +398,16 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     filled = true;
   }
   for (let i = 0; i < n; i++) f.tableGpas[i] = wk.gpa[i];
-  putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
-  f.hpa = hpa; f.pageSize = 4096; f.tlbLevel = null; f.pmlIndex = ept.pml !== undefined ? ept.pml.index : undefined;
+  // SDM "Accessed and Dirty Flags" (missFast's writes): A in every entry used, D in the leaf on a write
+  if (needAd) {
+    for (let i = 0; i < n; i++) {
+      const lo = wk.lo[i];
+      const nlo = (lo | 0x20 /* PTE_A */ | (kind === 'write' && i === n - 1 ? 0x40 /* PTE_D */ : 0)) >>> 0;
+      if (nlo !== lo) out = Phys.write64Parts(out, wk.hpa[i], nlo, wk.hi[i]);
+    }
+  }
+  putOut(caches, out, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
+  f.hpa = hpa; f.pageSize = 4096; f.tlbLevel = null; f.pmlIndex = pmlIndex;
   f.walked = true; f.gpa = gpa; f.tableCount = n;
   return DIRECT_DONE;
 };

@@ -33,7 +33,7 @@ import type { MmuCaches } from './invalidate';
 import * as NestedTlb from './nestedTlb';
 import * as Psc from './psc';
 import * as Tlb from './tlb';
-import { DIRECT_DONE, DIRECT_NO, DIRECT_TLB_MISS, translateDirect } from './direct';
+import { DIRECT_DONE, DIRECT_FAULT, DIRECT_NO, DIRECT_TLB_MISS, DIRECT_VIOLATION, directFault, directViolation, translateDirect } from './direct';
 import { allows, fastOut, putOut, type TranslateContext } from './fastOut';
 import {
   FL_DIRTY, FL_EPT_R, FL_EPT_W, FL_EPT_X, FL_GLOBAL, FL_RW, FL_US, FL_X, KIND_COMBINED, KIND_LINEAR, type SizeCode,
@@ -192,12 +192,16 @@ const guestFault = (
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, nestedHits);
   const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
-  return {
-    outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
-    caches: psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested },
-    mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(ept),
-  };
+  return faultResult(psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested }, mem, ept, gla, errorCode, stats);
 };
+
+/** A guest page fault's result, the caches as the walk left them (one object shape for missFast's and the direct path's). */
+const faultResult = (
+  caches: MmuCaches, mem: Phys.PhysMem, ept: W2.Walk2dConfig['ept'], gla: Gva, errorCode: number, stats: Cost.TranslationStats,
+): TranslateResult => ({
+  outcome: { _tag: 'guest-fault', vector: 14, errorCode, cr2: gla },
+  caches, mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(ept),
+});
 
 /**
  * The fast walk's final guest-physical address is not mapped or not allowed by EPT: what walk2d's path returns (SDM
@@ -209,23 +213,32 @@ const finalViolation = (
   nestedHits: number, gpa: number, user: boolean, writable: boolean, xd: boolean, guestRefs: number, nestedRefs: number,
   nestedLookups: number,
 ): TranslateResult | undefined => {
-  const cfg = ctx.walk;
-  const ept = cfg.ept!;
-  const v = Ept.eptTranslate(mem, ept, gpa, { kind: access.kind, user, pagingStructure: false });
+  const v = Ept.eptTranslate(mem, ctx.walk.ept!, gpa, { kind: access.kind, user, pagingStructure: false });
   if (v._tag !== 'violation') return undefined;
-  const ep4ta = ep4taOf(cfg);
+  const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
+  const nested = touchNestedUsed(caches.nested, nestedHits);
+  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
+  return violationResult(psc === caches.psc && nested === caches.nested ? caches : { tlb: caches.tlb, psc, nested }, mem, ctx, gla, v, user, writable, xd, stats);
+};
+
+/**
+ * The result of an EPT violation of a walk's final guest-physical address, from the caches after the walk's LRU
+ * updates: the qualification, and the invalidation of SDM 28.3.3.1 (missFast's and the direct path's).
+ */
+const violationResult = (
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, v: Extract<Ept.EptResult, { _tag: 'violation' }>,
+  user: boolean, writable: boolean, xd: boolean, stats: Cost.TranslationStats,
+): TranslateResult => {
+  const cfg = ctx.walk;
   const qualification = encodeEptViolation(v, {
     guestLinearAddressValid: true, finalTranslation: true,
     advanced: cfg.advancedInfo === true ? { userModeLinear: user, writableLinear: writable, executeDisableLinear: xd } : undefined,
   });
-  const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
-  const nested = touchNestedUsed(caches.nested, nestedHits);
-  const after = Inv.eptViolation({ tlb: caches.tlb, psc, nested }, ep4ta, gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
-  const stats = Cost.walkStats(ctx.cost, guestRefs, nestedRefs, ph >= 0 ? Psc.hitLevel(ph) : 0, nestedHits, nestedLookups);
+  const after = Inv.eptViolation(caches, ep4taOf(cfg), v.gpa, { vpid: ctx.vpid, pcid: ctx.pcid, gva: gla as number });
   return {
     outcome: { _tag: 'ept-violation', qualification, gpa: v.gpa as Gpa, gla, guestLevel: null, suppressVe: v.suppressVe },
     caches: after.tlb === caches.tlb && after.psc === caches.psc && after.nested === caches.nested ? caches : after,
-    mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(ept),
+    mem, tlbLevel: null, stats, pmlIndex: pmlIndexOf(cfg.ept),
   };
 };
 
@@ -387,6 +400,16 @@ const missFast = (
 };
 
 /**
+ * The result of a guest page fault (DIRECT_FAULT) or a final EPT violation (DIRECT_VIOLATION) that `translateDirect`
+ * met for `gla` with these caches (updated in place) and memory.
+ */
+export const directResult = (code: number, caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva): TranslateResult => {
+  if (code === DIRECT_FAULT) return faultResult(caches, mem, ctx.walk.ept, gla, directFault.errorCode, fastOut.stats);
+  const d = directViolation;
+  return violationResult(caches, mem, ctx, gla, d.v!, d.user, d.writable, d.xd, fastOut.stats);
+};
+
+/**
  * The allocation-free part of `translate`: an L1 hit, an STLB hit, or (with `walk`) a walk by `missFast`. Returns null
  * when it translated (the translation is in `fastOut`); a result for a guest page fault or an EPT violation the walk
  * met; undefined when `translate`'s general walk must run (nothing changed).
@@ -399,6 +422,7 @@ export const translateFast = (
   const direct = walk ? translateDirect(caches, mem, ctx, addr, access) : DIRECT_NO;
   if (direct === DIRECT_DONE) return null;
   if (direct === DIRECT_TLB_MISS) return missFast(caches, mem, ctx, gla, access, ABSENT_L1 | ABSENT_STLB);
+  if (direct === DIRECT_FAULT || direct === DIRECT_VIOLATION) return directResult(direct, caches, mem, ctx, gla);
   const cfg = ctx.walk;
   const ept = cfg.ept;
   const ep4ta = ep4taOf(cfg);
