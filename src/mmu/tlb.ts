@@ -162,7 +162,9 @@ export const WIDE = 8;
  * bucket that counts two or more costs a scan of one set). A power of two.
  */
 const bucketsFor = (sets: number, ways: number): number =>
-  (ways < WIDE ? 0 : 2 ** Math.ceil(Math.log2((sets === 1 ? 8 : 2) * sets * ways)));
+  // (`| 0`: a small integer, so the field holds one; `2 **` gives a double, and a field holding one was read through a
+  // number box and converted at every lookup and fill)
+  (ways < WIDE ? 0 : (2 ** Math.ceil(Math.log2((sets === 1 ? 8 : 2) * sets * ways))) | 0);
 
 /** A CacheArray over `buf` (laid out for these sets, ways and buckets). */
 /** The owner of an array made outside any transient scope: equal to no scope. */
