@@ -15,7 +15,7 @@ import * as Inv from '../mmu/invalidate';
 import * as Cost from '../mmu/cost';
 import { fastOut } from '../mmu/fastOut';
 import { translate, translateFast, translateReference, type TranslateContext, type TranslateResult } from '../mmu/translate';
-import { eptNeedsAd, eptOut, eptTranslate, eptWalk, EW_OK } from '../ept/walk';
+import { eptLeafHpa, eptTranslate } from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
 import type { GuestEvent, MemoryAccess } from '../guest/events';
@@ -363,10 +363,9 @@ const guestPhysWrite = (m: Machine, gpa: number, lo: number, hi: number): PhysWr
     return { m: withMem(m, Phys.write64Parts(mem, hpa, lo, hi)) };
   }
   if (ept === null) return { m: withMem(m, Phys.write64Parts(m.cpu.mem, gpa, lo, hi)) };
-  // the common case first: a translation that sets no EPT A/D flag (walk only, nothing allocated)
-  if (eptWalk(m.cpu.mem, ept, gpa, false, true, false, false) === EW_OK && !eptNeedsAd(ept, true)) {
-    return { m: withMem(m, Phys.write64Parts(m.cpu.mem, eptOut.hpa, lo, hi)) };
-  }
+  // the common case first: a translation that sets no EPT A/D flag (through the EPT memo, nothing allocated)
+  const h = eptLeafHpa(m.cpu.mem, ept, gpa, false, true, false, false);
+  if (h >= 0) return { m: withMem(m, Phys.write64Parts(m.cpu.mem, h, lo, hi)) };
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'write', user: false, pagingStructure: false });
   switch (r._tag) {
     case 'ok':
@@ -391,11 +390,9 @@ const guestPhysRead = (m: Machine, gpa: number): { lo: number; hi: number } => {
   const base = ept === null && m.shadow !== undefined ? m.shadow.memBase : 0;
   if (base !== 0) return { lo: Phys.read64Lo(m.cpu.mem, gpa + base), hi: Phys.read64Hi(m.cpu.mem, gpa + base) };
   if (ept === null) return { lo: Phys.read64Lo(m.cpu.mem, gpa), hi: Phys.read64Hi(m.cpu.mem, gpa) };
-  // the common case first: a translation that would set no EPT A/D flag (walk only, nothing allocated)
-  if (eptWalk(m.cpu.mem, ept, gpa, true, false, false, false) === EW_OK && !eptNeedsAd(ept, false)) {
-    const h = eptOut.hpa;
-    return { lo: Phys.read64Lo(m.cpu.mem, h), hi: Phys.read64Hi(m.cpu.mem, h) };
-  }
+  // the common case first: a translation that would set no EPT A/D flag (through the EPT memo, nothing allocated)
+  const h = eptLeafHpa(m.cpu.mem, ept, gpa, true, false, false, false);
+  if (h >= 0) return { lo: Phys.read64Lo(m.cpu.mem, h), hi: Phys.read64Hi(m.cpu.mem, h) };
   const r = eptTranslate(m.cpu.mem, ept, gpa, { kind: 'read', user: false, pagingStructure: false });
   if (r._tag !== 'ok') return { lo: 0, hi: 0 };
   return { lo: Phys.read64Lo(m.cpu.mem, r.hpa as number), hi: Phys.read64Hi(m.cpu.mem, r.hpa as number) };
