@@ -263,10 +263,12 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
 export interface QuickHandling {
   readonly advanceRip: boolean;
   readonly inject: bigint | null;
+  /** `inject` as a number for a run of exits (src/vmx/entry.ts `runExit`): -1 when null, -2 when not a 32-bit value */
+  readonly injectInfo: number;
   /** kvm_set_msr: the MSR (index, value) the guest's WRMSR wrote, kept in the guest MSR values; null: none */
   readonly msrWrite: MsrWrite | null;
 }
-const SKIP: QuickHandling = { advanceRip: true, inject: null, msrWrite: null };
+const SKIP: QuickHandling = { advanceRip: true, inject: null, injectInfo: -1, msrWrite: null };
 /** by basic exit reason: 1 for the instruction exits `handleExit` sends to its `default` branch (emulate and skip) */
 const SKIPPED = new Uint8Array(128);
 for (const r of [
@@ -287,11 +289,12 @@ export const quickHandling = (
     const vector = (interruptionInfo ?? 0) & 0xff;
     if (vector !== lastVector) {
       lastVector = vector;
-      lastInjection = { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), msrWrite: null };
+      const info = interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false });
+      lastInjection = { advanceRip: false, inject: BigInt(info), injectInfo: info >= 0 && info <= 0xffff_ffff ? info : -2, msrWrite: null };
     }
     return lastInjection;
   }
-  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
+  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, injectInfo: -1, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
   return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;
 };
 

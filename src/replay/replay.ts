@@ -449,7 +449,7 @@ const runStep = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, op
   if (c === null) return immediateRunUnchanged();
   const gprs = immediateExitGprs();
   const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? (run.exits > 0 ? run.gprs : m.gprs));
-  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.inject, h.msrWrite)) return false;
+  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.injectInfo, h.msrWrite)) return false;
   acc.exits.add(c.reason, s0.exitCost);
   return true;
 };
