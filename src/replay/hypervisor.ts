@@ -22,7 +22,7 @@
  *    emulated and retried, true fault injected), MOV to/from CR3 (shadow root switch, the guest's CR3 value), INVLPG.
  * Leaves out: user-space exits (KVM_EXIT_IO / KVM_EXIT_MMIO round trips are priced, not simulated), device state.
  */
-import { PAGE_SIZE } from '../arch/addr';
+import { PAGE_SIZE, smallNumberOf } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as EptBuild from '../ept/build';
 import { cpuWith, currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields } from '../vmx/cpu';
@@ -279,6 +279,10 @@ for (const r of [
 let lastVector = -1;
 let lastInjection: QuickHandling = SKIP;
 
+/** Number(rcx): through smallNumberOf for an MSR index (Number() of a bigint is a call into the runtime, ~150
+ * instructions) */
+const msrIndex = (rcx: bigint): number => (rcx >= 0n && rcx <= 0xffff_ffffn ? smallNumberOf(rcx) : Number(rcx));
+
 export const quickHandling = (
   hv: Hypervisor, reason: number, interruptionInfo: number | undefined, gprs: Machine['gprs'],
 ): QuickHandling | undefined => {
@@ -294,7 +298,7 @@ export const quickHandling = (
     }
     return lastInjection;
   }
-  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, injectInfo: -1, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
+  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, injectInfo: -1, msrWrite: { index: msrIndex(gprs.rcx), value: gprs.rax } };
   return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;
 };
 

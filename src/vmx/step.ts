@@ -664,12 +664,25 @@ if (PLAIN_OPS.some((op, i) => plainIndex(op) !== i) || Object.keys(PLAIN_INSTRUC
 const operandsOf = (gprs: Machine['gprs'], ev: GuestEvent, op: GuestOp): Machine['gprs'] | undefined => {
   switch (op) {
     case 'mov_to_cr': return { rax: (ev as MovToCr).value, rcx: gprs.rcx };
-    case 'wrmsr': return { rax: (ev as Wrmsr).value, rcx: bigOf((ev as Wrmsr).msr) };
-    case 'rdmsr': return { rax: gprs.rax, rcx: bigOf((ev as Rdmsr).msr) };
+    case 'wrmsr': return { rax: (ev as Wrmsr).value, rcx: msrBig((ev as Wrmsr).msr) };
+    case 'rdmsr': return { rax: gprs.rax, rcx: msrBig((ev as Rdmsr).msr) };
     case 'cpuid': return { rax: bigOf((ev as Cpuid).leaf), rcx: bigOf((ev as Cpuid).subleaf) };
     case 'lmsw': return { rax: bigOf((ev as Lmsw).value), rcx: gprs.rcx };
     default: return undefined;
   }
+};
+
+/** bigOf(msr), the last one above bigOf's shared values kept (x2APIC and other MSRs are above 1023: BigInt() of a
+ * number is a call into the runtime, ~250 instructions at each WRMSR of the exit mix) */
+let lastMsr = 0;
+let lastMsrBig = 0n;
+const msrBig = (msr: number): bigint => {
+  if (msr >= 0 && msr < 1024) return bigOf(msr);
+  if (msr !== lastMsr) {
+    lastMsrBig = bigOf(msr);
+    lastMsr = msr;
+  }
+  return lastMsrBig;
 };
 
 /** What an instruction does when it does not exit. */
