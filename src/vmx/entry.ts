@@ -469,8 +469,9 @@ interface RunState {
   fields: VmcsFields;
   /** the registers, guest MSR values, guest RIP (`ripBase`, the RIP the run started from, + `ripOff`) and VM-entry
    * interruption-information field (-1: not present; the field is 32 bits wide) the exits so far leave: RIP and the
-   * field as numbers, made bigints when the run ends (a bigint sum and two bigint compares per exit were ~150
-   * instructions an exit) */
+   * field as numbers, made bigints when the run ends (with the bigints, each exit's sum, wrap test, valid-bit
+   * clear and entry-memo compares made runExit 341 instructions per event of the exit mix, ~680 an exit; as numbers
+   * 124, plus entryRunBounds' 48 at the runs' first exits) */
   gprs: Machine['gprs'];
   msrs: Machine['guestMsrs'];
   ripBase: bigint;

@@ -1301,8 +1301,8 @@ const ripSpan = (rule: number, base: bigint): number => {
  * cannot say (the entries are then checked by `firstEntryFailureCached`). Changes nothing.
  *
  * For a run of fused round trips (src/vmx/entry.ts `QuickRun`), asked at its first exit: no entry is checked while the
- * run is open, so the memo stays as it was, and the run's later entries are answered by compares of numbers (a check
- * of the bigints at each exit, RIP added and compared, was ~250 instructions an exit).
+ * run is open, so the memo stays as it was, and the run's later entries are answered by compares of numbers (src/vmx/entry.ts
+ * `RunState` gives the counts).
  */
 export const entryRunBounds = (ctx: EntryContext, others: readonly number[], ripBase: bigint, out: RunBounds): boolean => {
   const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
