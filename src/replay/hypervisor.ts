@@ -22,7 +22,7 @@
  *    emulated and retried, true fault injected), MOV to/from CR3 (shadow root switch, the guest's CR3 value), INVLPG.
  * Leaves out: user-space exits (KVM_EXIT_IO / KVM_EXIT_MMIO round trips are priced, not simulated), device state.
  */
-import { PAGE_SIZE } from '../arch/addr';
+import { PAGE_SIZE, smallNumberOf } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import * as EptBuild from '../ept/build';
 import { cpuWith, currentFields, vmcsRead, vmcsWriteFlat, withCurrentFields } from '../vmx/cpu';
@@ -263,10 +263,12 @@ export const handleExit = (hv: Hypervisor, m0: Machine, exit: ExitRecord): Handl
 export interface QuickHandling {
   readonly advanceRip: boolean;
   readonly inject: bigint | null;
+  /** `inject` as a number for a run of exits (src/vmx/entry.ts `runExit`): -1 when null, -2 when not a 32-bit value */
+  readonly injectInfo: number;
   /** kvm_set_msr: the MSR (index, value) the guest's WRMSR wrote, kept in the guest MSR values; null: none */
   readonly msrWrite: MsrWrite | null;
 }
-const SKIP: QuickHandling = { advanceRip: true, inject: null, msrWrite: null };
+const SKIP: QuickHandling = { advanceRip: true, inject: null, injectInfo: -1, msrWrite: null };
 /** by basic exit reason: 1 for the instruction exits `handleExit` sends to its `default` branch (emulate and skip) */
 const SKIPPED = new Uint8Array(128);
 for (const r of [
@@ -276,6 +278,10 @@ for (const r of [
 
 let lastVector = -1;
 let lastInjection: QuickHandling = SKIP;
+
+/** Number(rcx): through smallNumberOf for an MSR index (Number() of a bigint is a call into the runtime, ~150
+ * instructions) */
+const msrIndex = (rcx: bigint): number => (rcx >= 0n && rcx <= 0xffff_ffffn ? smallNumberOf(rcx) : Number(rcx));
 
 export const quickHandling = (
   hv: Hypervisor, reason: number, interruptionInfo: number | undefined, gprs: Machine['gprs'],
@@ -287,11 +293,12 @@ export const quickHandling = (
     const vector = (interruptionInfo ?? 0) & 0xff;
     if (vector !== lastVector) {
       lastVector = vector;
-      lastInjection = { advanceRip: false, inject: BigInt(interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false })), msrWrite: null };
+      const info = interruptionInfoNumber({ vector, type: 'external-interrupt', errorCodeValid: false });
+      lastInjection = { advanceRip: false, inject: BigInt(info), injectInfo: info >= 0 && info <= 0xffff_ffff ? info : -2, msrWrite: null };
     }
     return lastInjection;
   }
-  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, msrWrite: { index: Number(gprs.rcx), value: gprs.rax } };
+  if (reason === R.MSR_WRITE) return { advanceRip: true, inject: null, injectInfo: -1, msrWrite: { index: msrIndex(gprs.rcx), value: gprs.rax } };
   return reason >= 0 && reason < SKIPPED.length && SKIPPED[reason] === 1 ? SKIP : undefined;
 };
 

@@ -15,7 +15,7 @@ import { isLeft, left, right, type Either } from 'fp-ts/Either';
 import { PAGE_SIZE, gva as mkGva, gpa as mkGpa, gvaFromBig } from '../arch/addr';
 import { transient } from '../arch/transient';
 import * as Cost from '../mmu/cost';
-import type { GuestEvent, MemoryAccess } from '../guest/events';
+import type { GuestEvent, GuestOp, MemoryAccess, MovToCr, Run } from '../guest/events';
 import { accessOut, forgetAccessContext, guestStep, immediateExit, PASSTHROUGH, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
@@ -415,8 +415,8 @@ export const setQuickExits = (on: boolean): boolean => {
  * the entry did not simply start the guest, what `afterEntry` makes of it; undefined when the event is not such an
  * exit (nothing changed: take runEvent).
  */
-const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc): Machine | Resumed | undefined => {
-  const c = immediateExit(m, ev);
+const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, op: GuestOp, acc: Acc): Machine | Resumed | undefined => {
+  const c = immediateExit(m, ev, m.gprs, op);
   // an instruction that runs without an exit and changes nothing (RDTSCP, ...): runEvent's one passthrough step would
   // give the same machine and count nothing
   if (c === null) return immediateRunUnchanged() ? m : undefined;
@@ -442,14 +442,14 @@ const quickRoundTrip = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEv
  * without an exit and changes nothing. False, having changed nothing, for any other event: end the run (`endRun`)
  * and take the usual paths. Not with an exit log (its records read the guest at each exit).
  */
-const runStep = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, acc: Acc, run: QuickRun): boolean => {
+const runStep = (s0: ReplayState, m: Machine, hv: Hypervisor, ev: GuestEvent, op: GuestOp, acc: Acc, run: QuickRun): boolean => {
   // (no run can start from this machine: quickRoundTrip decides the exit, once)
   if (run.exits === 0 && !runCanStart(m)) return false;
-  const c = immediateExit(m, ev, run.exits > 0 ? run.gprs : m.gprs);
+  const c = immediateExit(m, ev, run.exits > 0 ? run.gprs : m.gprs, op);
   if (c === null) return immediateRunUnchanged();
   const gprs = immediateExitGprs();
   const h = quickHandling(hv, c.reason, c.interruptionInfo, gprs ?? (run.exits > 0 ? run.gprs : m.gprs));
-  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.inject, h.msrWrite)) return false;
+  if (h === undefined || !runExit(run, m, c, gprs, h.advanceRip, h.injectInfo, h.msrWrite)) return false;
   acc.exits.add(c.reason, s0.exitCost);
   return true;
 };
@@ -521,6 +521,7 @@ export const replayChunk = (state: ReplayState, events: readonly GuestEvent[], c
 
 /** Pages the L1-hit memo keeps per access kind (a power of two): a program alternates between a few pages. */
 const HIT_WAYS = 4;
+if (HIT_WAYS !== 4) throw new Error('replay.ts: the L1-hit memo is cleared 4 ways at a time');
 const memoHas = (pages: Float64Array, slot: number, page: number): boolean => {
   for (let at = slot * HIT_WAYS, end = at + HIT_WAYS; at < end; at++) if (pages[at] === page) return true;
   return false;
@@ -530,7 +531,7 @@ const memoHas = (pages: Float64Array, slot: number, page: number): boolean => {
  * The memo's slot of an access kind (read/write/fetch x supervisor/user). Computed where the memo is used, not for
  * every access (~30 instructions, for nothing on a TLB miss).
  */
-const kindSlot = (ev: MemoryAccess): number => (ev.op === 'read' ? 0 : ev.op === 'write' ? 2 : 4) + (ev.user === true ? 1 : 0);
+const kindSlot = (op: GuestOp, ev: MemoryAccess): number => (op === 'read' ? 0 : op === 'write' ? 2 : 4) + (ev.user === true ? 1 : 0);
 
 const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collectExits: boolean): ChunkResult => {
   if (state.stopped !== null) return { state, exits: [], exitEvents: [] };
@@ -569,9 +570,12 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
   for (let i = 0; i < events.length; i++) {
     const ev = events[i];
     replayed++;
-    const access = isAccess(ev);
+    // the op read once (events of different ops have different shapes: each read of it here is a generic lookup, ~40
+    // instructions, and so are the reads of the functions it is passed to)
+    const op = ev.op;
+    const access = op === 'read' || op === 'write' || op === 'fetch';
     if (run !== null) {
-      if (!access && runStep(state, m, hv, ev, acc, run)) continue;
+      if (!access && runStep(state, m, hv, ev, op, acc, run)) continue;
       if (run.exits > 0) m = endRun(run);
     }
     // what memoryAccessFast translated for this event when it could not finish it (guestStep takes it from there)
@@ -583,21 +587,26 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       if (first === last) {
         pushGva(acc, first);
         // the L1-TLB-hit path: what runEvent would do (one passthrough step, one L1 hit), without its result objects
-        if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, kindSlot(ev), first)) {
+        if (m === hitMachine && Tlb.writeCount() === hitWrites && memoHas(hitPages, kindSlot(op, ev as MemoryAccess), first)) {
           t.accesses += l1.accesses; t.l1Hits += l1.l1Hits; t.cycles += l1.cycles;
           continue;
         }
         // the common case without result objects: an L1 hit (remembered as above), an STLB hit or a walk that
         // translated; anything else goes on below with what it translated (`carried`)
-        const hit = memoryAccessFast(state.env, m, ev);
+        const hit = memoryAccessFast(state.env, m, ev as MemoryAccess);
         if (hit !== undefined) {
           if (accessOut.l1) {
-            const slot = kindSlot(ev);
+            const slot = kindSlot(op, ev as MemoryAccess);
             if (hit !== hitMachine || Tlb.writeCount() !== hitWrites) {
               hitMachine = hit;
               hitWrites = Tlb.writeCount();
-              // only the kinds noted since the memo was last cleared hold pages
-              for (let k = 0; k < 6; k++) if ((hitKinds & (1 << k)) !== 0) for (let w = 0; w < HIT_WAYS; w++) hitPages[k * HIT_WAYS + w] = NaN;
+              // only the kinds noted since the memo was last cleared hold pages (by their bits, the lowest first: the exit
+              // mix's accesses mostly change the caches, and a loop over all six kinds was ~45 instructions per event
+              // of it; an entry's generation instead, tested at each lookup, cost the loop workload (a) 8 per event)
+              for (let kinds = hitKinds; kinds !== 0; kinds &= kinds - 1) {
+                const at = (31 - Math.clz32(kinds & -kinds)) * HIT_WAYS;
+                hitPages[at] = NaN; hitPages[at + 1] = NaN; hitPages[at + 2] = NaN; hitPages[at + 3] = NaN;
+              }
               hitKinds = 0;
             }
             hitKinds |= 1 << slot;
@@ -614,27 +623,27 @@ const replayEvents = (state: ReplayState, events: readonly GuestEvent[], collect
       } else {
         for (let p = first; p <= last; p++) pushGva(acc, p);
       }
-    } else if (ev.op === 'run') {
-      acc.guestCycles += Number(ev.cycles);
-    } else if (ev.op === 'mov_to_cr' && ev.cr === 3) {
+    } else if (op === 'run') {
+      acc.guestCycles += Number((ev as Run).cycles);
+    } else if (op === 'mov_to_cr' && (ev as MovToCr).cr === 3) {
       // SDM "CR3": bits M-1:12 hold the root table's physical address (PCID and the no-flush bit 63 aside)
-      const root = Number(ev.value & 0x000f_ffff_ffff_f000n) / PAGE_SIZE;
+      const root = Number((ev as MovToCr).value & 0x000f_ffff_ffff_f000n) / PAGE_SIZE;
       if (!acc.roots.has(root)) acc.roots = new Set([...acc.roots, root]);
     }
-    if (ev.op === 'guest_map') m = machineWithGuestAlloc(m, { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) });
+    if (op === 'guest_map') m = machineWithGuestAlloc(m, { next: skipRoots(m.guestAlloc.next, 1, PAGE_SIZE * state.config.guest.levels, acc.roots) });
     acc.current = state.stats.events + i;
     // the step runEvent starts from (an access's first step, already made and counted), or none
     let first: GuestStepResult | undefined;
     if (access) {
       // the common case of a TLB miss in a small function of its own: one step that passes through (a walk that
       // translated); anything else (a fault, an exit) is finished by runEvent from this step
-      first = guestStep(state.env, m, ev, carried);
+      first = guestStep(state.env, m, ev as MemoryAccess, carried);
       accountStep(acc, first);
       // (by identity: the outcomes of the faults and exits of a run's first accesses have other hidden classes, which
       // the optimized loop had not seen when it met them at the start of a later run in a process)
       if (first.outcome === PASSTHROUGH) { m = first.machine; continue; }
     } else if (quickExits) {
-      const q = quickRoundTrip(state, m, hv, ev, acc);
+      const q = quickRoundTrip(state, m, hv, ev, op, acc);
       if (q !== undefined) {
         if (!isResumed(q)) { m = q; continue; }
         m = q.m;

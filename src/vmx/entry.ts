@@ -12,7 +12,7 @@
  */
 import * as Phys from '../arch/phys';
 import { adopt, owned } from '../arch/transient';
-import { bigOf, isBitSet as bit, type Hpa } from '../arch/addr';
+import { bigOf, isBitSet as bit, smallNumberOf, type Hpa } from '../arch/addr';
 import * as Inv from '../mmu/invalidate';
 import type { Walk2dConfig } from '../mmu/walk2d';
 import type { GuestPagingConfig } from '../guest/paging';
@@ -20,7 +20,7 @@ import type { EptContext } from '../ept/walk';
 import { eptVpidCapBit, type Caps } from './caps';
 import { changedFields, cpuWith, currentFields, emptyFields, groupStamp, isWatched, sameStamps, vmcsRead, watchFields, withCurrentFields, type Cpu, type VmcsFields } from './cpu';
 import { controlMask } from './controls';
-import { entryPassesWith, firstEntryFailureCached, type EntryContext } from './entryChecks';
+import { entryRunBounds, firstEntryFailureCached, newRunBounds, type EntryContext, type RunBounds } from './entryChecks';
 import { CONTROL_FIELDS, controlsWithMem, fromVmcs, type ExecControls } from './exitConditions';
 import { F } from './fields';
 import { markLaunched, vmentryPreconditions, vmFail } from './instructions';
@@ -441,12 +441,11 @@ export const exitAndResume = (
 // was (the controls, CR4, the exit controls) and the registers (kept by the run): so the machine at the end is the one
 // the exits taken one by one would leave, without the field stores, Cpus, guests and machines in between.
 
-const VALID = 0x8000_0000n;
+const VALID = 0x8000_0000;
 /** the exit-information fields an exit of a run writes (besides GUEST_RIP and the VM-entry interruption information) */
 const RUN_INFO_FIELDS: readonly number[] = [
   F.VM_EXIT_REASON, F.IDT_VECTORING_INFO_FIELD, F.EXIT_QUALIFICATION, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INSTRUCTION_LEN,
 ];
-const NO_FIELDS: readonly number[] = [];
 /** A run writes no field of a watched group (src/vmx/cpu.ts `watchFields`): so the entries keep the stamps, and with
  * them the controls, walk configuration and VPID of the last entry (the fast path of `exitAndResume`). */
 const runWritesUnwatched = (): boolean =>
@@ -468,12 +467,16 @@ interface RunState {
   /** the machine the run started from (null: no run) and its current VMCS fields (those the last entry loaded) */
   machine: Machine | null;
   fields: VmcsFields;
-  /** the registers, guest MSR values, guest RIP and VM-entry interruption-information field (undefined: not
-   * present) the exits so far leave */
+  /** the registers, guest MSR values, guest RIP (`ripBase`, the RIP the run started from, + `ripOff`) and VM-entry
+   * interruption-information field (-1: not present; the field is 32 bits wide) the exits so far leave: RIP and the
+   * field as numbers, made bigints when the run ends (with the bigints, each exit's sum, wrap test, valid-bit
+   * clear and entry-memo compares made runExit 341 instructions per event of the exit mix, ~680 an exit; as numbers
+   * 124, plus entryRunBounds' 48 at the runs' first exits) */
   gprs: Machine['gprs'];
   msrs: Machine['guestMsrs'];
-  rip: bigint;
-  entryInfo: bigint | undefined;
+  ripBase: bigint;
+  ripOff: number;
+  entryInfo: number;
   /** the last exit's reason, qualification and interruption information; the last instruction length recorded (-1:
    * none in the run) */
   reason: number;
@@ -482,6 +485,8 @@ interface RunState {
   len: number;
   /** the entry-check context of the run's entries (the fields the run started from) */
   readonly ctx: { -readonly [K in keyof EntryContext]: EntryContext[K] };
+  /** what the entry-check memo says of the run's entries (`entryRunBounds`, asked at its first exit) */
+  readonly bounds: RunBounds;
 }
 
 const EMPTY_MSRS: Machine['guestMsrs'] = new Map();
@@ -490,9 +495,10 @@ const NO_GPRS: Machine['gprs'] = { rax: 0n, rcx: 0n };
 /** An empty run. */
 export const newQuickRun = (): QuickRun => {
   const r: RunState = {
-    exits: 0, machine: null, fields: emptyFields, gprs: NO_GPRS, msrs: EMPTY_MSRS, rip: 0n, entryInfo: undefined,
+    exits: 0, machine: null, fields: emptyFields, gprs: NO_GPRS, msrs: EMPTY_MSRS, ripBase: 0n, ripOff: 0, entryInfo: -1,
     reason: 0, qualification: 0n, info: undefined, len: -1,
     ctx: { caps: undefined as unknown as Caps, fields: emptyFields, mem: Phys.empty, currentVmcs: 0, vmxonPtr: 0 },
+    bounds: newRunBounds(),
   };
   return r;
 };
@@ -518,56 +524,80 @@ export const runCanStart = (m: Machine): boolean => {
 /**
  * One more exit in `run`, from the machine the run stands for (`m` when the run is empty: it starts from `m`, which
  * `runCanStart` must have accepted): what `exitAndResume(m, c, gprs, advanceRip, inject, msrWrite)` would do when it
- * takes its shortest path (the entry passes, answered from the entry-check memo by `entryPassesWith`, and reuses the
- * non-root state), kept in the run. False, having changed nothing, when it would not (an exit with a linear or
- * guest-physical address or an error code, an injection beyond 32 bits, an entry the memo cannot answer): end the
- * run (`endRun`) and take `exitAndResume` for the exit.
+ * takes its shortest path (the entry passes, answered from the entry-check memo by `entryRunBounds`, and reuses the
+ * non-root state), kept in the run; `inject`: the injection as a number, -1 for none (hypervisor.ts
+ * `QuickHandling.injectInfo`). False, having changed nothing, when it would not (an exit with a linear or guest-physical
+ * address or an error code, an injection beyond 32 bits, an entry the memo cannot answer, RIP past the offsets the
+ * memo answers for: then it may also be an entry that passes): end the run (`endRun`) and take `exitAndResume` for the
+ * exit.
  */
 export const runExit = (
-  run: QuickRun, m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: bigint | null,
+  run: QuickRun, m: Machine, c: ExitCause, gprs: Machine['gprs'] | undefined, advanceRip: boolean, inject: number,
   msrWrite: MsrWrite | null,
 ): boolean => {
   if (c.guestLinear !== undefined || c.guestPhysical !== undefined || c.interruptionErrorCode !== undefined) return false;
-  if (advanceRip && c.instructionLength === undefined) return false;
-  if (inject !== null && !(inject >= 0n && inject <= 0xffff_ffffn)) return false;
+  const len = c.instructionLength;
+  // (a length that is not a small integer: the general path, which adds it as a bigint)
+  if (advanceRip && (len === undefined || !(len >= 0 && (len | 0) === len))) return false;
+  if (inject < -1) return false;
   const r = run as RunState;
+  const bounds = r.bounds;
   if (r.exits === 0) {
     const cpu = m.cpu;
     const f = cpu.vmcs.get(cpu.currentVmcs!)!.fields;
+    const ctx = r.ctx;
+    ctx.caps = cpu.caps; ctx.fields = f; ctx.mem = cpu.mem; ctx.currentVmcs = cpu.currentVmcs!; ctx.vmxonPtr = cpu.vmxonPtr ?? 0;
+    // (declined as the run's first exit, the run stays empty: what it noted is not read, and goes with the chunk's run)
+    // (whether a check reads an exit-information field is asked at the run's first exit only: no entry is checked by
+    // the memo while the run is open, so its readers stay as they were)
+    if (!entryRunBounds(ctx, RUN_INFO_FIELDS, m.guest!.rip, bounds)) return false;
     r.machine = m;
     r.fields = f;
     r.gprs = m.gprs;
     r.msrs = m.guestMsrs;
-    r.rip = m.guest!.rip;
-    r.entryInfo = f.get(F.VM_ENTRY_INTR_INFO_FIELD);
+    r.ripBase = m.guest!.rip;
+    r.ripOff = 0;
+    // (the field is 32 bits wide: a value that is not is left to the general path)
+    const held = f.get(F.VM_ENTRY_INTR_INFO_FIELD);
+    if (held !== undefined && !(held >= 0n && held <= 0xffff_ffffn)) return false;
+    r.entryInfo = held === undefined ? -1 : smallNumberOf(held);
     r.len = -1;
-    const ctx = r.ctx;
-    ctx.caps = cpu.caps; ctx.fields = f; ctx.mem = cpu.mem; ctx.currentVmcs = cpu.currentVmcs!; ctx.vmxonPtr = cpu.vmxonPtr ?? 0;
   }
   // SDM "Updating VM-Entry Control Fields": the exit clears the valid bit of the injection field; then the VMM's
   // writes: the event to inject, RIP past the instruction (skip_emulated_instruction)
   const held = r.entryInfo;
-  let entryInfo = held === undefined ? 0n : held >= VALID ? held & ~VALID : held;
-  if (inject !== null) entryInfo = inject;
-  let rip = r.rip;
-  if (advanceRip) {
-    const next = rip + bigOf(c.instructionLength!);
-    rip = next > U64 ? next & U64 : next;
-  }
-  // (declined as the run's first exit, the run stays empty: what it noted is not read, and goes with the chunk's run)
-  // (whether a check reads an exit-information field is asked at the run's first exit only: no entry is checked by
-  // the memo while the run is open, so its readers stay as they were)
-  if (!entryPassesWith(r.ctx, r.exits === 0 ? RUN_INFO_FIELDS : NO_FIELDS, rip, entryInfo)) return false;
+  const entryInfo = inject >= 0 ? inject : held < 0 ? 0 : held >= VALID ? held - VALID : held;
+  const off = advanceRip ? r.ripOff + len! : r.ripOff;
+  if (!(off <= bounds.ripMax || off === bounds.ripHot)) return false;
+  if (!injPasses(bounds, entryInfo)) return false;
   r.exits++;
   r.entryInfo = entryInfo;
-  r.rip = rip;
+  r.ripOff = off;
   r.reason = c.reason;
   r.qualification = c.qualification;
   r.info = c.interruptionInfo;
-  if (c.instructionLength !== undefined) r.len = c.instructionLength;
+  if (len !== undefined) r.len = len;
   if (gprs !== undefined) r.gprs = gprs;
   if (msrWrite !== null) r.msrs = withMsr(r.msrs, msrWrite);
   return true;
+};
+
+/** `v` is one of the injection values with which the run's entries pass */
+const injPasses = (b: RunBounds, v: number): boolean => {
+  const inj = b.inj;
+  for (let k = 0; k < b.injN; k++) if (inj[k] === v) return true;
+  return false;
+};
+
+/** BigInt(n) for a value of the injection field (the last one kept: a VMM injects the same interrupt again and again) */
+let lastInfo = -1;
+let lastInfoBig = 0n;
+const infoBig = (n: number): bigint => {
+  if (n !== lastInfo) {
+    lastInfo = n;
+    lastInfoBig = BigInt(n);
+  }
+  return lastInfoBig;
 };
 
 const clearRun = (r: RunState): void => {
@@ -576,6 +606,7 @@ const clearRun = (r: RunState): void => {
   r.fields = emptyFields;
   r.gprs = NO_GPRS;
   r.msrs = EMPTY_MSRS;
+  r.ripBase = 0n;
   r.ctx.fields = emptyFields;
   r.ctx.mem = Phys.empty;
 };
@@ -592,13 +623,16 @@ export const endRun = (run: QuickRun): Machine => {
   const nr = m.nonRoot!;
   const cpu0 = m.cpu;
   const f = r.fields;
-  const f1 = applyExitRun(f, r.reason, r.qualification, r.info, r.len, r.entryInfo, r.rip);
+  // (within the memo's bounds: no wrap, the sum is below 2^64)
+  const rip = r.ripOff === 0 ? r.ripBase : r.ripBase + BigInt(r.ripOff);
+  const f1 = applyExitRun(f, r.reason, r.qualification, r.info, r.len, r.entryInfo < 0 ? undefined : infoBig(r.entryInfo), rip);
   const ctx = r.ctx;
   ctx.fields = f1;
   const failure = firstEntryFailureCached(ctx);
   if (failure !== undefined || !sameStamps(f, f1)) throw new Error('endRun: the entry of a run of fused round trips did not take the shortest path');
-  const guest: GuestCpu = r.rip === g.rip ? g : {
-    cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip: r.rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
+  // (RIP moved exactly when the offset is not 0: the run started at g.rip)
+  const guest: GuestCpu = r.ripOff === 0 ? g : {
+    cr0: g.cr0, cr2: g.cr2, cr3: g.cr3, cr4: g.cr4, cr8: g.cr8, efer: g.efer, rip, rflags: g.rflags, activity: g.activity, pmlIndex: g.pmlIndex,
   };
   noteGuestLoaded(guest, f1, true);
   const cpu = withCurrentFields(cpu0, f1);

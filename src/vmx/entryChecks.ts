@@ -17,7 +17,7 @@
  * the microcode MSRs; the checks of step 4 of VMLAUNCH (launch state, MOV-SS blocking), which the instruction does.
  */
 
-import { isBitSet as bit, isCanonical } from '../arch/addr';
+import { isBitSet as bit, isCanonical, smallNumberOf } from '../arch/addr';
 import * as Phys from '../arch/phys';
 import { allowedSettings, Caps, controlViolation, ControlKind, eptVpidCapBit, revisionId } from './caps';
 import { changedFields, groupStamp, watchFields, writtenBetween } from './cpu';
@@ -1240,15 +1240,71 @@ const ripOnly = (prev: CheckMemo, ctx: EntryContext, nWritten: number): boolean 
 };
 
 /**
- * True when VM entry passes with the fields of the last entry checked with these capabilities (`ctx.fields`, which must
- * be those very fields, with this memory, VMCS and VMXON region; and that entry passed) changed in GUEST_RIP to `rip`,
- * in the VM-entry interruption-information field to `inj`, and in the fields `others` (encodings) to any values: what
- * `firstEntryFailureCached` would say for such fields, answered as `ripOnly` answers it (the fields in `others` have
- * no reader, the guest-rip check passes on `rip`, `inj` is the memo's value or one of `injOk`). False when the memo
- * cannot say (the entry is then checked by `firstEntryFailureCached`). Changes nothing. For a run of fused round trips (src/vmx/entry.ts `QuickRun`): the fields stay those of the
- * last entry checked while the run's entries are only answered here.
+ * What the entry-check memo says of the entries of a run of fused round trips (src/vmx/entry.ts `runExit`), as numbers:
+ * entries with the fields of the last entry checked with these capabilities (`ctx.fields`, which must be those very
+ * fields, with this memory, VMCS and VMXON region; and that entry passed) changed in GUEST_RIP, in the VM-entry
+ * interruption-information field and in exit-information fields that no check reads. Filled by `entryRunBounds`.
  */
-export const entryPassesWith = (ctx: EntryContext, others: readonly number[], rip: bigint, inj: bigint): boolean => {
+export interface RunBounds {
+  /** the entry passes with GUEST_RIP = the run's first RIP + an offset from 0 to `ripMax` (-1: none), and no wrap */
+  ripMax: number;
+  /** the offset (at most 2^30 - 1) at which GUEST_RIP holds the memo's value (passes as well), -1: none */
+  ripHot: number;
+  /** the injection-field values with which the entry passes (the first `injN`; the field is 32 bits wide: values above
+   * 2^32 - 1 are left out, a run never holds one) */
+  readonly inj: number[];
+  injN: number;
+}
+
+export const newRunBounds = (): RunBounds => ({ ripMax: -1, ripHot: -1, inj: [0, 0, 0, 0], injN: 0 });
+
+/**
+ * The largest RIP offset `entryRunBounds` answers for: a run's sum of instruction lengths stays a small integer (a run
+ * that goes further ends, and the next one starts from there).
+ */
+const RIP_SPAN_MAX = 2 ** 30 - 1;
+const RIP_SPAN_MAX_BIG = BigInt(RIP_SPAN_MAX);
+/** the last RIPs from which every offset up to RIP_SPAN_MAX passes, in the lower interval of each rule */
+const SPAN_32 = 0xffff_ffffn - RIP_SPAN_MAX_BIG, SPAN_48 = TWO_48 - 1n - RIP_SPAN_MAX_BIG, SPAN_57 = TWO_57 - 1n - RIP_SPAN_MAX_BIG;
+const SPAN_HIGH = TWO_64 - 1n - RIP_SPAN_MAX_BIG;
+
+/**
+ * The largest offset n (at most RIP_SPAN_MAX) such that `ripPasses(rule, base + k)` and base + k < 2^64 for every k
+ * from 0 to n, or -1 when `base` itself fails. The passing RIPs are one or two intervals (`ripPasses`); those after
+ * `base` in its own interval, the rest are more than 2^52 away.
+ */
+const ripSpan = (rule: number, base: bigint): number => {
+  // (the common case by compares alone: a bigint difference made a number is a call into the runtime)
+  if (base >= 0n && base <= (rule === RIP_32 ? SPAN_32 : rule === RIP_57 ? SPAN_57 : SPAN_48)) return RIP_SPAN_MAX;
+  if (rule !== RIP_32 && base >= (rule === RIP_57 ? HIGH_57 : HIGH_48) && base <= SPAN_HIGH) return RIP_SPAN_MAX;
+  let last: bigint;
+  if (rule === RIP_32) {
+    if (!(base >= 0n && base <= 0xffff_ffffn)) return -1;
+    last = 0xffff_ffffn;
+  } else {
+    const low = rule === RIP_57 ? TWO_57 : TWO_48;
+    if (base >= 0n && base < low) last = low - 1n;
+    else if (base >= (rule === RIP_57 ? HIGH_57 : HIGH_48) && base < TWO_64) last = TWO_64 - 1n;
+    else return -1;
+  }
+  const span = last - base;
+  return span >= RIP_SPAN_MAX_BIG ? RIP_SPAN_MAX : smallNumberOf(span);
+};
+
+/**
+ * Fills `out` with what `firstEntryFailureCached` would say, answered as `ripOnly` answers it, of entries with the
+ * fields `ctx.fields` (those of the last entry checked with these capabilities, with this memory, VMCS and VMXON region;
+ * that entry passed) changed in the fields `others` (encodings) to any values, in GUEST_RIP to `ripBase` + an offset
+ * and in the VM-entry interruption-information field: such an entry passes when the offset is from 0 to `out.ripMax`
+ * (the fields in `others` have no reader, GUEST_RIP has no reader but the guest-rip check, and that passes) or is
+ * `out.ripHot`, and the injection value is one of `out.inj` (the memo's value or one of `injOk`). False when the memo
+ * cannot say (the entries are then checked by `firstEntryFailureCached`). Changes nothing.
+ *
+ * For a run of fused round trips (src/vmx/entry.ts `QuickRun`), asked at its first exit: no entry is checked while the
+ * run is open, so the memo stays as it was, and the run's later entries are answered by compares of numbers (src/vmx/entry.ts
+ * `RunState` gives the counts).
+ */
+export const entryRunBounds = (ctx: EntryContext, others: readonly number[], ripBase: bigint, out: RunBounds): boolean => {
   const prev = ctx.caps === lastCaps ? lastMemo : memos.get(ctx.caps);
   if (prev === undefined || prev.fields !== ctx.fields || prev.mem !== ctx.mem || prev.result !== undefined
     || prev.currentVmcs !== ctx.currentVmcs || prev.vmxonPtr !== ctx.vmxonPtr || prev.hostLma !== ctx.hostLma) return false;
@@ -1257,17 +1313,23 @@ export const entryPassesWith = (ctx: EntryContext, others: readonly number[], ri
     const d = DENSE[others[k]];
     if (d < 0 || d === RIP_DENSE || d === INJ_DENSE || byIndex[d] !== undefined) return false;
   }
-  if (inj !== prev.hot[INJ_HOT]) {
-    if (!injOkHas(prev.injOk, inj)) return false;
+  const hot = prev.hot[RIP_HOT];
+  if (hot === ripBase) out.ripHot = 0;
+  else {
+    const d = hot - ripBase;
+    out.ripHot = d >= 0n && d <= RIP_SPAN_MAX_BIG ? smallNumberOf(d) : -1;
   }
-  if (rip !== prev.hot[RIP_HOT]) {
-    const l = byIndex[RIP_DENSE];
-    if (l === undefined || l.length !== 1 || l[0] !== RIP_CHECK) return false;
-    // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here (not kept:
-    // `ripOnly` keeps it when an entry by these fields passes)
-    const rule = prev.ripRule;
-    if (!ripPasses(rule !== 0 ? rule : ripRuleOf(ctx), rip)) return false;
-  }
+  const l = byIndex[RIP_DENSE];
+  // the rule is read from the memo's fields (ctx.fields): none of the fields it reads is written here (not kept:
+  // `ripOnly` keeps it when an entry by these fields passes)
+  out.ripMax = l === undefined || l.length !== 1 || l[0] !== RIP_CHECK ? -1 : ripSpan(prev.ripRule !== 0 ? prev.ripRule : ripRuleOf(ctx), ripBase);
+  const inj = out.inj;
+  let n = 0;
+  const hotInj = prev.hot[INJ_HOT];
+  if (hotInj >= 0n && hotInj <= 0xffff_ffffn) inj[n++] = smallNumberOf(hotInj);
+  const ok = prev.injOk;
+  for (let k = 0; k < ok.length; k++) if (ok[k] >= 0n && ok[k] <= 0xffff_ffffn) inj[n++] = smallNumberOf(ok[k]);
+  out.injN = n;
   return true;
 };
 

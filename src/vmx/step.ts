@@ -18,7 +18,7 @@ import { translate, translateFast, translateReference, type TranslateContext, ty
 import { eptLeafHpa, eptTranslate } from '../ept/walk';
 import { encodeEptViolation } from '../ept/qualification';
 import * as GuestBuild from '../guest/build';
-import type { GuestEvent, MemoryAccess } from '../guest/events';
+import type { Cpuid, ExternalInterrupt, GuestEvent, GuestOp, Lmsw, MemoryAccess, MovToCr, PortIo, Rdmsr, Wrmsr } from '../guest/events';
 import { R } from './exitReasons';
 import { decide, type Decision, type ExecControls, type Instruction, SECONDARY_EXEC, secondaryOn } from './exitConditions';
 import * as Cr from './crShadow';
@@ -504,29 +504,64 @@ let lastInterruptCause: ExitCause = { reason: R.EXTERNAL_INTERRUPT, qualificatio
  * or interrupt). The registers the exit leaves (undefined: unchanged) are in `immediateExitGprs` until the next call.
  * For the fused exit round trip of the replay engine: `guestStep` gives `exitWith(m, cause, null, ..., gprs)` for these
  * events. `gprs`: the registers the machine holds (default `m.gprs`; a run of fused round trips keeps its own, see
- * src/vmx/entry.ts `QuickRun`).
+ * src/vmx/entry.ts `QuickRun`); `op`: `ev.op`, when the caller has read it already.
+ *
+ * The event's fields are read once its op is known, each at a site that sees one kind of event: events of different
+ * ops are objects of different shapes, and a property read at a site that met more than four shapes is a generic
+ * (megamorphic) lookup, ~40 instructions (the exit mix of the benchmark met 8 at `ev.op`, 2 per call of this function,
+ * and at the operand reads: with the replay loop reading it once, 2,038 -> 1,800 instructions per event).
  */
-export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] = m.gprs): ExitCause | null => {
+export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] = m.gprs, op: GuestOp = ev.op): ExitCause | null => {
   exitGprs = undefined;
   runsUnchanged = false;
   const g = m.guest;
   const nr = m.nonRoot;
   if (g === null || m.native || nr === null) return null;
-  if (ev.op === 'interrupt') return interruptExit(m, ev.vector);
-  let d = decidedBefore(nr.controls, g.cr4, ev);
+  if (op === 'interrupt') return interruptExit(m, (ev as ExternalInterrupt).vector);
+  const c = nr.controls;
+  // (by identity first: a guest object is immutable, and a run of exits asks with the same one; comparing the CR4
+  // bigints was ~28 instructions)
+  if (c !== decidedControls || g !== decidedGuest) decisionContext(c, g);
+  let d: Decision | undefined;
+  let unchanged: boolean;
+  switch (op) {
+    case 'in': case 'out': {
+      const k = ioKey(ev as PortIo, op);
+      d = k < 0 ? undefined : decidedIo.get(k);
+      unchanged = true;
+      break;
+    }
+    case 'rdmsr': {
+      const msr = (ev as Rdmsr).msr;
+      d = msr >>> 0 === msr ? decidedMsr.get(msr * 2) : undefined;
+      unchanged = true;
+      break;
+    }
+    case 'wrmsr': {
+      const msr = (ev as Wrmsr).msr;
+      d = msr >>> 0 === msr ? decidedMsr.get(msr * 2 + 1) : undefined;
+      unchanged = false;
+      break;
+    }
+    default: {
+      const p = plainIndex(op);
+      d = p >= 0 ? decidedPlain[p] : undefined;
+      unchanged = p >= 0 ? UNCHANGED_PLAIN[p] : UNCHANGED_BY_RUN.has(op);
+    }
+  }
   if (d === undefined) {
     const i = instructionOf(ev);
     if (i === undefined) return null;
     // decide reads the context during the call only: one object for every call
     DECIDE_CTX.cr4 = g.cr4;
-    d = decide(nr.controls, DECIDE_CTX, i);
+    d = decide(c, DECIDE_CTX, i);
     noteDecision(ev, d);
   }
   if (d.kind !== 'exit') {
-    runsUnchanged = d.kind === 'run' && UNCHANGED_BY_RUN.has(ev.op);
+    runsUnchanged = d.kind === 'run' && unchanged;
     return null;
   }
-  exitGprs = operandsOf(gprs, ev);
+  exitGprs = operandsOf(gprs, ev, op);
   return d;
 };
 let exitGprs: Machine['gprs'] | undefined;
@@ -537,42 +572,52 @@ let runsUnchanged = false;
 // controls object (immutable, reused by VM entry while the controls are unchanged), by operands, so that a repeated
 // IN/OUT/RDMSR/WRMSR builds no instruction, qualification or decision again. The decisions for the instructions
 // without operands (CPUID, HLT, ...) read the controls and CR4 only: kept per controls object and CR4 value, by
-// instruction. A decision is immutable.
+// instruction (by `plainIndex`: a Map keyed by the op string was ~40 instructions a lookup). A decision is immutable.
 let decidedControls: ExecControls | null = null;
 let decidedCr4 = 0n;
+/** a guest whose CR4 is `decidedCr4` (null: none) */
+let decidedGuest: GuestCpu | null = null;
 const decidedIo = new Map<number, Decision>();
 const decidedMsr = new Map<number, Decision>();
-const decidedPlain = new Map<string, Decision>();
-/** the key of an IN/OUT event (port, size, string, REP, direction), or -1 when it has none (a port outside 16 bits) */
-const ioKey = (ev: Extract<GuestEvent, { op: 'in' | 'out' }>): number =>
-  (ev.port >>> 0 === ev.port && ev.port <= 0xffff && (ev.size === 1 || ev.size === 2 || ev.size === 4))
-    ? ev.port + ev.size * 0x1_0000 + (ev.string ? 0x8_0000 : 0) + (ev.rep ? 0x10_0000 : 0) + (ev.op === 'out' ? 0x20_0000 : 0)
-    : -1;
-/** the key of an RDMSR/WRMSR event (the MSR index, and the direction), or -1 when it has none */
-const msrKey = (ev: Extract<GuestEvent, { op: 'rdmsr' | 'wrmsr' }>): number =>
-  (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
-/** A decision `noteDecision` kept for this event's operands under these controls, or undefined. */
-const decidedBefore = (c: ExecControls, cr4: bigint, ev: GuestEvent): Decision | undefined => {
-  if (c !== decidedControls) {
-    decidedControls = c;
-    decidedCr4 = cr4;
-    decidedIo.clear();
-    decidedMsr.clear();
-    decidedPlain.clear();
-    return undefined;
-  }
-  if (cr4 !== decidedCr4) {
-    decidedCr4 = cr4;
-    decidedPlain.clear();
-  }
-  switch (ev.op) {
-    case 'in': case 'out': { const k = ioKey(ev); return k < 0 ? undefined : decidedIo.get(k); }
-    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); return k < 0 ? undefined : decidedMsr.get(k); }
-    // (only instructions without operands are kept here: any other event finds nothing)
-    default: return decidedPlain.get(ev.op);
+/** The instructions without operands, in the order of `plainIndex`. */
+const PLAIN_OPS: readonly PlainOp[] = [
+  'cpuid', 'rdtscp', 'hlt', 'rdtsc', 'rdpid', 'rdpmc', 'clts', 'pause', 'mwait', 'monitor', 'wbinvd', 'invd', 'xsetbv',
+  'rdrand', 'rdseed', 'vmcall',
+];
+const decidedPlain: (Decision | undefined)[] = PLAIN_OPS.map(() => undefined);
+/** The position of an instruction without operands in PLAIN_OPS, else -1 (a switch: its cases compare the op by
+ * reference when the ops met were internalized strings). */
+const plainIndex = (op: string): number => {
+  switch (op) {
+    case 'cpuid': return 0; case 'rdtscp': return 1; case 'hlt': return 2; case 'rdtsc': return 3; case 'rdpid': return 4;
+    case 'rdpmc': return 5; case 'clts': return 6; case 'pause': return 7; case 'mwait': return 8; case 'monitor': return 9;
+    case 'wbinvd': return 10; case 'invd': return 11; case 'xsetbv': return 12; case 'rdrand': return 13; case 'rdseed': return 14;
+    case 'vmcall': return 15;
+    default: return -1;
   }
 };
-const isPlain = (op: string): op is PlainOp => Object.prototype.hasOwnProperty.call(PLAIN_INSTRUCTIONS, op);
+/** the key of an IN/OUT event (port, size, string, REP, direction), or -1 when it has none (a port outside 16 bits) */
+const ioKey = (ev: PortIo, op: 'in' | 'out'): number =>
+  (ev.port >>> 0 === ev.port && ev.port <= 0xffff && (ev.size === 1 || ev.size === 2 || ev.size === 4))
+    ? ev.port + ev.size * 0x1_0000 + (ev.string ? 0x8_0000 : 0) + (ev.rep ? 0x10_0000 : 0) + (op === 'out' ? 0x20_0000 : 0)
+    : -1;
+/** the key of an RDMSR/WRMSR event (the MSR index, and the direction), or -1 when it has none */
+const msrKey = (ev: Rdmsr | Wrmsr): number =>
+  (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
+/** The decisions kept are for controls `c` and the CR4 of guest `g` from now on. */
+const decisionContext = (c: ExecControls, g: GuestCpu): void => {
+  if (c !== decidedControls) {
+    decidedControls = c;
+    decidedCr4 = g.cr4;
+    decidedIo.clear();
+    decidedMsr.clear();
+    decidedPlain.fill(undefined);
+  } else if (g.cr4 !== decidedCr4) {
+    decidedCr4 = g.cr4;
+    decidedPlain.fill(undefined);
+  }
+  decidedGuest = g;
+};
 /** At most this many decisions kept per kind (a trace of ever new ports or MSRs starts over). */
 const MAX_DECIDED = 1024;
 const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
@@ -583,9 +628,9 @@ const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
  * `decidedControls` (and `decidedCr4`). */
 const noteDecision = (ev: GuestEvent, d: Decision): void => {
   switch (ev.op) {
-    case 'in': case 'out': { const k = ioKey(ev); if (k >= 0) keep(decidedIo, k, d); return; }
+    case 'in': case 'out': { const k = ioKey(ev, ev.op); if (k >= 0) keep(decidedIo, k, d); return; }
     case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); if (k >= 0) keep(decidedMsr, k, d); return; }
-    default: if (isPlain(ev.op)) decidedPlain.set(ev.op, d);
+    default: { const p = plainIndex(ev.op); if (p >= 0) decidedPlain[p] = d; }
   }
 };
 const DECIDE_CTX: { cpl: number; cr4: bigint } = { cpl: 0, cr4: 0n };
@@ -603,18 +648,38 @@ const UNCHANGED_BY_RUN: ReadonlySet<string> = new Set([
   'cpuid', 'rdtsc', 'rdtscp', 'rdpid', 'rdpmc', 'rdmsr', 'in', 'out', 'mov_from_cr', 'pause', 'mwait', 'monitor', 'wbinvd',
   'invd', 'xsetbv', 'rdrand', 'rdseed', 'vmcall',
 ]);
+/** UNCHANGED_BY_RUN by plainIndex */
+const UNCHANGED_PLAIN: readonly boolean[] = PLAIN_OPS.map((op) => UNCHANGED_BY_RUN.has(op));
+// (the op cases of immediateExit and the kept decisions assume these; checked when the module loads)
+if (PLAIN_OPS.some((op, i) => plainIndex(op) !== i) || Object.keys(PLAIN_INSTRUCTIONS).some((op) => plainIndex(op) < 0)
+  || !UNCHANGED_BY_RUN.has('in') || !UNCHANGED_BY_RUN.has('out') || !UNCHANGED_BY_RUN.has('rdmsr') || UNCHANGED_BY_RUN.has('wrmsr')) {
+  throw new Error('step.ts: PLAIN_OPS, plainIndex and UNCHANGED_BY_RUN disagree');
+}
 
 /** The instruction's register operands, where the VMM's handler will read them (see Machine.gprs); undefined when
  * the instruction has none. */
-const operandsOf = (gprs: Machine['gprs'], ev: GuestEvent): Machine['gprs'] | undefined => {
-  switch (ev.op) {
-    case 'mov_to_cr': return { rax: ev.value, rcx: gprs.rcx };
-    case 'wrmsr': return { rax: ev.value, rcx: bigOf(ev.msr) };
-    case 'rdmsr': return { rax: gprs.rax, rcx: bigOf(ev.msr) };
-    case 'cpuid': return { rax: bigOf(ev.leaf), rcx: bigOf(ev.subleaf) };
-    case 'lmsw': return { rax: bigOf(ev.value), rcx: gprs.rcx };
+const operandsOf = (gprs: Machine['gprs'], ev: GuestEvent, op: GuestOp): Machine['gprs'] | undefined => {
+  switch (op) {
+    case 'mov_to_cr': return { rax: (ev as MovToCr).value, rcx: gprs.rcx };
+    case 'wrmsr': return { rax: (ev as Wrmsr).value, rcx: msrBig((ev as Wrmsr).msr) };
+    case 'rdmsr': return { rax: gprs.rax, rcx: msrBig((ev as Rdmsr).msr) };
+    case 'cpuid': return { rax: bigOf((ev as Cpuid).leaf), rcx: bigOf((ev as Cpuid).subleaf) };
+    case 'lmsw': return { rax: bigOf((ev as Lmsw).value), rcx: gprs.rcx };
     default: return undefined;
   }
+};
+
+/** bigOf(msr), the last one above bigOf's shared values kept (x2APIC and other MSRs are above 1023: BigInt() of a
+ * number is a call into the runtime, ~250 instructions at each WRMSR of the exit mix) */
+let lastMsr = 0;
+let lastMsrBig = 0n;
+const msrBig = (msr: number): bigint => {
+  if (msr >= 0 && msr < 1024) return bigOf(msr);
+  if (msr !== lastMsr) {
+    lastMsrBig = bigOf(msr);
+    lastMsr = msr;
+  }
+  return lastMsrBig;
 };
 
 /** What an instruction does when it does not exit. */
@@ -732,7 +797,7 @@ export const guestStep = (env: Env, m: Machine, ev: GuestEvent, carried?: Carrie
       switch (d.kind) {
         case 'exit':
           // the decision carries the cause's fields (reason, qualification, instruction length, linear address)
-          return exitWith(m, d, null, Cost.emptyStats, NO_PAGES, operandsOf(m.gprs, ev));
+          return exitWith(m, d, null, Cost.emptyStats, NO_PAGES, operandsOf(m.gprs, ev, ev.op));
         case 'ud': return raise(m, 6, undefined);
         case 'gp': return raise(m, 13, 0);
         case 'run': return execute(env, m, ev);

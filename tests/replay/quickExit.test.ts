@@ -177,6 +177,26 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
     expectSame(fused, run(false, s0, [evs]));
   });
 
+  // immediateExit's operands keep the bigint of the last MSR index above 1023 (src/vmx/step.ts msrBig): WRMSR and
+  // RDMSR exits to several such MSRs, in runs and one by one, leave each value under its own index and RCX holding the
+  // index of the last (both paths build the operands alike, so this checks the values themselves)
+  it('WRMSR/RDMSR exits to MSRs above 1023 in turn: each value kept under its own index, RCX the last index', () => {
+    const evs: GuestEvent[] = [
+      { op: 'wrmsr', msr: 0x6e0, value: 5n }, { op: 'wrmsr', msr: 0xc000_0103, value: 6n }, { op: 'rdmsr', msr: 0x6e0 },
+      { op: 'wrmsr', msr: 0x6e0, value: 7n }, { op: 'cpuid', leaf: 0, subleaf: 0 }, { op: 'wrmsr', msr: 0xc000_0103, value: 8n },
+      { op: 'wrmsr', msr: 0x4b56_4d02, value: 9n }, { op: 'rdmsr', msr: 0xc000_0103 },
+    ];
+    for (const quick of [true, false]) {
+      for (const log of [false, true]) {
+        const [r] = run(quick, start(DEFAULT_CONFIG)!, [evs], log);
+        const m = r.state.machine;
+        expect(r.state.stats.exitsByReason).toEqual({ MSR_WRITE: 5, MSR_READ: 2, CPUID: 1 });
+        expect([m.guestMsrs.get(0x6e0), m.guestMsrs.get(0xc000_0103), m.guestMsrs.get(0x4b56_4d02)]).toEqual([7n, 8n, 9n]);
+        expect(m.gprs.rcx).toBe(0xc000_0103n);
+      }
+    }
+  });
+
   // an interrupt's exit is kept for the next interrupt of the same vector and acknowledgement
   it('an interrupt exit after one of the same vector under the other "acknowledge interrupt on exit" setting', () => {
     const withAck = (ack: boolean): Config => ({
@@ -227,9 +247,13 @@ describe('fused exit round trip (exit, KVM-like handler, VMRESUME in one step) =
   it('covers RIP advanced past the 48-bit linear range (the guest-rip entry check fails)', () => {
     const s0 = start({ ...DEFAULT_CONFIG, vmcs: [['GUEST_RIP', U - 5n]] })!;
     const evs: GuestEvent[] = Array.from({ length: 4 }, () => ({ op: 'cpuid', leaf: 0, subleaf: 0 }));
-    const fused = run(true, s0, [evs]);
-    expect(fused[0].state.stopped).toMatch(/VM entry failed/);
-    expectSame(fused, run(false, s0, [evs]));
+    // with an exit log (one fused round trip per exit) and without (a run, whose RIP bounds end at the last RIP below
+    // 2^48: src/vmx/entryChecks.ts entryRunBounds)
+    for (const log of [true, false]) {
+      const fused = run(true, s0, [evs], log);
+      expect(fused[0].state.stopped).toMatch(/VM entry failed/);
+      expectSame(fused, run(false, s0, [evs], log));
+    }
   });
 
   // quickRoundTrip also takes an instruction that runs without an exit and changes nothing (RDTSCP, ...): not one that

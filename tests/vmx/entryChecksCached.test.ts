@@ -9,7 +9,7 @@ import * as Phys from '../../src/arch/phys';
 import { Caps, presetByName } from '../../src/vmx/caps';
 import { vmcsWrite, vmcsWriteAll, type VmcsFields } from '../../src/vmx/cpu';
 import { validVmcs } from '../../src/vmx/defaultState';
-import { EntryContext, entryPassesWith, firstEntryFailure, firstEntryFailureCached } from '../../src/vmx/entryChecks';
+import { EntryContext, entryRunBounds, firstEntryFailure, firstEntryFailureCached, newRunBounds } from '../../src/vmx/entryChecks';
 import { F, FIELDS } from '../../src/vmx/fields';
 import { transient } from '../../src/arch/transient';
 
@@ -223,9 +223,10 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
     }
   });
 
-  // src/vmx/entry.ts runExit: the entries of a run of fused round trips are answered by entryPassesWith from the memo
-  // of the last entry checked (the fields then differ in RIP, the injection field and exit-information fields only)
-  it('entryPassesWith: every entry it passes passes all checks (firstEntryFailure), after exits, injections, RIP jumps and IF flips', () => {
+  // src/vmx/entry.ts runExit: the entries of a run of fused round trips are answered from the bounds entryRunBounds
+  // takes from the memo of the last entry checked (the fields then differ in RIP, the injection field and
+  // exit-information fields only)
+  it('entryRunBounds: every entry its bounds pass passes all checks (firstEntryFailure), after exits, injections, RIP jumps and IF flips', () => {
     const EXIT_INFO = [F.VM_EXIT_REASON, F.IDT_VECTORING_INFO_FIELD, F.EXIT_QUALIFICATION, F.VM_EXIT_INTR_INFO, F.VM_EXIT_INSTRUCTION_LEN];
     const ripArb = fc.oneof(
       fc.constantFrom(0x1000n, 0xffff_fff8n, 0x1_0000_0000n, (1n << 47n) - 8n, (1n << 48n) - 8n, (1n << 57n) - 8n, (1n << 64n) - (1n << 48n) - 2n, (1n << 64n) - 8n),
@@ -238,7 +239,11 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
       fc.constantFrom({ kind: 'exit' as const }, { kind: 'if' as const }, { kind: 'cs-l' as const }),
     );
     let passed = 0;
-    fc.assert(fc.property(ripArb, fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 30 }), fc.array(ripArb, { minLength: 1, maxLength: 4 }), (rip0, la57, steps, probes) => {
+    let edges = 0;
+    // the largest offset the bounds answer for (src/vmx/entryChecks.ts RIP_SPAN_MAX)
+    const SPAN_CAP = 2 ** 30 - 1;
+    const b = newRunBounds();
+    fc.assert(fc.property(ripArb, fc.boolean(), fc.array(stepArb, { minLength: 1, maxLength: 30 }), fc.array(ripArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 2 ** 52 }), (rip0, la57, steps, probes, offArb) => {
       const valid = validVmcs(SKL, { cr3: 0x1000n }, { eptp: EPTP, vpid: 1 });
       const ctxOf = (f: VmcsFields): EntryContext => ({ caps: SKL, fields: f, mem: Phys.empty, currentVmcs: 0x10000, vmxonPtr: 0x11000 });
       let f = vmcsWrite(vmcsWrite(valid, F.GUEST_RIP, rip0), F.GUEST_CR4, (valid.get(F.GUEST_CR4) ?? 0n) | (la57 ? 1n << 12n : 0n));
@@ -251,20 +256,39 @@ describe('firstEntryFailureCached gives the outcome of running every check (SDM:
         else if (st.kind === 'exit') f = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 12n], [F.VM_ENTRY_INTR_INFO_FIELD, inj & ~0x8000_0000n]]);
         else if (st.kind === 'if') f = vmcsWrite(f, F.GUEST_RFLAGS, (f.get(F.GUEST_RFLAGS) ?? 0n) ^ (1n << 9n));
         else f = vmcsWrite(f, F.GUEST_CS_AR_BYTES, (f.get(F.GUEST_CS_AR_BYTES) ?? 0n) ^ (1n << 13n));
-        // the memo now describes f; ask about f with other RIP and injection values (the memo is left as it is)
+        // the memo now describes f; ask about f with RIPs from other bases and other injection values (the memo is
+        // left as it is)
         if (firstEntryFailureCached(ctxOf(f)) !== undefined) continue;
         const injNow = f.get(F.VM_ENTRY_INTR_INFO_FIELD) ?? 0n;
-        for (const r of [...probes, (f.get(F.GUEST_RIP) ?? 0n)]) {
-          for (const i of [injNow, injNow & ~0x8000_0000n, 0x8000_00ecn, 0xecn, 0n]) {
-            if (!entryPassesWith(ctxOf(f), EXIT_INFO, r, i)) continue;
-            passed++;
-            const g = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 30n], [F.EXIT_QUALIFICATION, 0x3f80001n], [F.VM_EXIT_INSTRUCTION_LEN, 2n], [F.GUEST_RIP, r], [F.VM_ENTRY_INTR_INFO_FIELD, i]]);
-            expect(firstEntryFailure(ctxOf(g))).toBeUndefined();
+        for (const base of [...probes, (f.get(F.GUEST_RIP) ?? 0n)]) {
+          if (!entryRunBounds(ctxOf(f), EXIT_INFO, base, b)) continue;
+          // the offsets at the edges of the bounds (and one past), one within, the memo's RIP
+          const offs = [0, 1, 15, b.ripMax, b.ripMax + 1, Math.min(offArb, b.ripMax), b.ripHot].filter((o) => o >= 0 && o <= 2 ** 52);
+          for (const off of offs) {
+            const r = base + BigInt(off);
+            for (const i of [injNow, injNow & ~0x8000_0000n, 0x8000_00ecn, 0xecn, 0n]) {
+              if (!(off <= b.ripMax || off === b.ripHot) || !b.inj.slice(0, b.injN).includes(Number(i))) continue;
+              passed++;
+              if (off === b.ripMax && off < SPAN_CAP) edges++;
+              expect(r < 1n << 64n).toBe(true);
+              const g = vmcsWriteAll(f, [[F.VM_EXIT_REASON, 30n], [F.EXIT_QUALIFICATION, 0x3f80001n], [F.VM_EXIT_INSTRUCTION_LEN, 2n], [F.GUEST_RIP, r], [F.VM_ENTRY_INTR_INFO_FIELD, i]]);
+              expect(firstEntryFailure(ctxOf(g))).toBeUndefined();
+            }
+          }
+          // one past the last RIP the bounds pass (when that is not their cap, nor the memo's RIP): the entry fails, or
+          // RIP wraps
+          if (b.ripMax >= 0 && b.ripMax < SPAN_CAP && b.ripMax + 1 !== b.ripHot && b.injN > 0) {
+            const r = base + BigInt(b.ripMax + 1);
+            if (r < 1n << 64n) {
+              const g = vmcsWriteAll(f, [[F.GUEST_RIP, r], [F.VM_ENTRY_INTR_INFO_FIELD, BigInt(b.inj[0])]]);
+              expect(firstEntryFailure(ctxOf(g))?.id).toBe('guest-rip');
+            }
           }
         }
       }
     }), { numRuns: 120 });
     expect(passed).toBeGreaterThan(100);
+    expect(edges).toBeGreaterThan(10);
   });
 
   it('an interrupt injected after each HLT, then RFLAGS.IF cleared: the next injection fails (guest-rflags-if-injection)', () => {
