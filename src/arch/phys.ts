@@ -105,6 +105,14 @@ export const page = (mem: PhysMem, pfn: number): Page | undefined => {
   return pg;
 };
 
+/**
+ * The lineage of `mem`, for memos of the simulator's own (src/ept/walk.ts): a number that stays the same from write to
+ * write while the page cache follows the memory written (`carryCache`) and is new whenever the cache turns to a memory
+ * that is not the result of a write to the last one; -1 for a memory the cache does not follow. Two memories of one
+ * lineage differ by writes alone, and each write to a watched page advanced `watchEpoch`.
+ */
+export const lineageOf = (mem: PhysMem): number => (mem === cache.mem ? cache.gen : -1);
+
 /** `next` is `prev` with page `pfn` now `pg`: the cache of `prev` becomes the cache of `next`. */
 const carryCache = (prev: PhysMem, next: PhysMem, pfn: number, pg: Page): void => {
   if (cache.mem !== prev) return;
