@@ -296,9 +296,21 @@ const child = async (job: Job): Promise<Measured> => {
 
 // ---- the parent ----------------------------------------------------------------------------------------------------
 
+/**
+ * The V8 flags `vtxsim` runs with: those of src/cli/bin.ts's shebang (`#!/usr/bin/env -S node --flag ...`, which tsc
+ * keeps in dist/cli/bin.js), read from that line so that an end-to-end job always runs as the CLI does.
+ */
+const cliV8Flags = (): string[] => {
+  const first = fs.readFileSync(path.join(OUT, '..', '..', 'src', 'cli', 'bin.ts'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first);
+  if (m === null) throw new Error(`bench: no node flags in the first line of src/cli/bin.ts: ${first}`);
+  return m[1].trim().split(/\s+/);
+};
+
 const runChild = (job: Job, profileDir?: string): Measured => {
-  // e2e children run as `vtxsim run` does (src/cli/bin.ts's shebang: 4 MiB young-generation semi-spaces)
-  const v8Flags = job.variant === 'e2e' ? ['--max-semi-space-size=4'] : [];
+  // e2e children run as `vtxsim run` does (src/cli/bin.ts's shebang: 4 MiB young-generation semi-spaces); engine
+  // children in a plain node, as a program using the engine would
+  const v8Flags = job.variant === 'e2e' ? cliV8Flags() : [];
   // an engine job profiles its timed part itself (VTXSIM_BENCH_PROFILE); an end-to-end job is profiled whole
   const whole = profileDir !== undefined && job.variant === 'e2e';
   if (profileDir !== undefined) fs.mkdirSync(profileDir, { recursive: true });

@@ -24,6 +24,7 @@
  */
 
 import { hiAddrMask, LEVEL_INV } from '../arch/addr';
+import '../arch/jit'; // V8's inlining budget, which this module's large function needs (src/arch/jit.ts)
 import * as Phys from '../arch/phys';
 import { scope } from '../arch/transient';
 import * as Entries from '../ept/entries';
