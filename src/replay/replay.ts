@@ -19,7 +19,7 @@ import type { GuestEvent, GuestOp, MemoryAccess, MovToCr, Run } from '../guest/e
 import { accessOut, forgetAccessContext, guestStep, immediateExit, PASSTHROUGH, immediateExitGprs, immediateRunUnchanged, memoryAccessFast, type Carried, type GuestStepResult } from '../vmx/step';
 import { l1HitStats } from '../mmu/translate';
 import * as Tlb from '../mmu/tlb';
-import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmEntry, type QuickRun } from '../vmx/entry';
+import { endRun, exitAndResume, newQuickRun, runCanStart, runExit, vmResume, type QuickRun } from '../vmx/entry';
 import { exitRecord } from '../vmx/exit';
 import { R, exitName } from '../vmx/exitReasons';
 import { machineWith, machineWithGuestAlloc, machineWithNonRoot, machineWithRetry, nonRootWithRetry, type Env, type ExitRecord, type Machine, type StepResult } from '../vmx/machine';
@@ -332,7 +332,7 @@ const runEvent = (
           || ((ev.op === 'guest_map' || ev.op === 'guest_unmap') && x.reason !== R.EPT_MISCONFIG);
         if (ev.op === 'guest_map' && x.guestPhysical !== undefined) h = { ...h, machine: releaseUnwrittenTables(allocBefore, h.machine, x.guestPhysical) };
         const p = prepareEntry(h.hv, h.machine.pendingRetry === null ? h.machine : machineWithRetry(h.machine, null));
-        const resumed = afterEntry(s0, vmEntry(p.machine, 'vmresume'), p.hv, acc);
+        const resumed = afterEntry(s0, vmResume(p.machine), p.hv, acc);
         if (resumed.stopped !== null) return resumed;
         m = resumed.m;
         hv = resumed.hv;
@@ -383,7 +383,7 @@ const afterEntry = (s0: ReplayState, e: StepResult, hv0: Hypervisor, acc: Acc): 
     const h2 = handleExit(hv, m, y);
     const p2 = prepareEntry(h2.hv, h2.machine);
     hv = p2.hv;
-    const e2 = vmEntry(p2.machine, 'vmresume');
+    const e2 = vmResume(p2.machine);
     if (e2.outcome.result !== 'entered') return { m: e2.machine, hv, stopped: `VM entry failed after ${yn}` };
     m = e2.machine;
   } else if (e.outcome.result !== 'entered') {

@@ -277,25 +277,50 @@ const ENTERED: Outcome = { result: 'entered' };
  * The result's outcome is VMfailInvalid / VMfailValid / #UD, a failed-entry exit (33, 34), `entered`, or the
  * preemption-timer exit that a zero timer value causes before the first guest instruction.
  */
-export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult => {
-  const pre = vmentryPreconditions(m.cpu, instr);
+export const vmEntry = (m: Machine, instr: 'vmlaunch' | 'vmresume'): StepResult => (instr === 'vmresume' ? vmResume(m) : vmLaunch(m));
+
+/**
+ * VMRESUME (`vmEntry(m, 'vmresume')`): the replay's entries call it directly. VMLAUNCH is another function: a launch
+ * happens once per run, at its start, so in a process's first run its path (markLaunched) ran before VM entry had type
+ * feedback, and when it was a branch of the one entry function the launch of every later run deoptimized that
+ * function's optimized code, which then ran unoptimized for some thousands of entries (b-random, 262,144 events after
+ * an untimed run: the replay's VM entries 1,128 instructions per event, 296 of them unoptimized; split, ~910).
+ */
+export const vmResume = (m: Machine): StepResult => {
+  const pre = vmentryPreconditions(m.cpu, 'vmresume');
   if (pre !== undefined) return { machine: machineWith(m, { cpu: pre.cpu }), outcome: pre.outcome };
   const cpu0 = m.cpu;
   const f = currentFields(cpu0);
-  const failure = firstEntryFailureCached({
-    caps: cpu0.caps, fields: f, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs ?? 0, vmxonPtr: cpu0.vmxonPtr ?? 0,
-  });
-  if (failure !== undefined) {
-    if (failure.outcome.kind === 'VMfailValid') {
-      const s = vmFail(cpu0, failure.outcome.error);
-      return { machine: machineWith(m, { cpu: s.cpu }), outcome: s.outcome };
-    }
-    // SDM "VM-Entry Failures During or After Loading Guest State": exit reason with bit 31, host state loaded
-    const r = vmExit(m, { reason: failure.outcome.reason, qualification: failure.outcome.qualification }, true);
-    return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
+  const failure = entryFailure(cpu0, f);
+  if (failure !== undefined) return failedEntry(m, cpu0, failure);
+  return loadAndEnter(m, cpuWith(cpu0, { vmx: 'non-root' }), f, m.savedCr2, m.guestMsrs, m.mmu, undefined);
+};
+
+/** VMLAUNCH: `vmResume` with the launch checks and the launch state set (SDM "VMLAUNCH/VMRESUME"). */
+const vmLaunch = (m: Machine): StepResult => {
+  const pre = vmentryPreconditions(m.cpu, 'vmlaunch');
+  if (pre !== undefined) return { machine: machineWith(m, { cpu: pre.cpu }), outcome: pre.outcome };
+  const cpu0 = m.cpu;
+  const f = currentFields(cpu0);
+  const failure = entryFailure(cpu0, f);
+  if (failure !== undefined) return failedEntry(m, cpu0, failure);
+  return loadAndEnter(m, cpuWith(markLaunched(cpu0), { vmx: 'non-root' }), f, m.savedCr2, m.guestMsrs, m.mmu, undefined);
+};
+
+/** The first failing check of "Checks on VMX Controls and Host-State Area" and "Checking and Loading Guest State". */
+const entryFailure = (cpu0: Cpu, f: VmcsFields): ReturnType<typeof firstEntryFailureCached> => firstEntryFailureCached({
+  caps: cpu0.caps, fields: f, mem: cpu0.mem, currentVmcs: cpu0.currentVmcs ?? 0, vmxonPtr: cpu0.vmxonPtr ?? 0,
+});
+
+/** An entry whose checks failed: VMfailValid, or a failed-entry exit (SDM "VM-Entry Failures During or After Loading
+ * Guest State": exit reason with bit 31, host state loaded). */
+const failedEntry = (m: Machine, cpu0: Cpu, failure: NonNullable<ReturnType<typeof firstEntryFailureCached>>): StepResult => {
+  if (failure.outcome.kind === 'VMfailValid') {
+    const s = vmFail(cpu0, failure.outcome.error);
+    return { machine: machineWith(m, { cpu: s.cpu }), outcome: s.outcome };
   }
-  const cpu = cpuWith(instr === 'vmlaunch' ? markLaunched(cpu0) : cpu0, { vmx: 'non-root' });
-  return loadAndEnter(m, cpu, f, m.savedCr2, m.guestMsrs, m.mmu, undefined);
+  const r = vmExit(m, { reason: failure.outcome.reason, qualification: failure.outcome.qualification }, true);
+  return { machine: r.machine, outcome: { result: 'exit', exit: r.exit } };
 };
 
 /**

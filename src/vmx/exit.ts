@@ -39,7 +39,10 @@ const put = (enc: number, v: bigint): void => { ENCS[count] = enc; VALS[count] =
 const putWhen = (cond: boolean, enc: number, v: bigint): void => {
   ENCS[count] = enc;
   VALS[count] = v;
-  if (cond) count++;
+  // an add of 0 or 1, not `if (cond) count++`: the increment under the branch had no type feedback when no call of a
+  // process's first replay took it (b-random's exits are all EPT violations: the reason and information never change),
+  // and deoptimized `record` at the first exit of every later replay
+  count += cond ? 1 : 0;
 };
 
 // The interruption information of the last vectored exit as a bigint: an interrupt exits with the same vector again
@@ -197,10 +200,20 @@ export const vmExitWith = (
     // SDM "Saving Guest State" (left out when it would write back the values the fields hold: see noteGuestLoaded)
     const d = decisionsOf(f);
     const save = !savesNothing(g, f);
-    putWhen(save, F.GUEST_CR0, g.cr0); putWhen(save, F.GUEST_CR3, g.cr3); putWhen(save, F.GUEST_CR4, g.cr4);
-    putWhen(save, F.GUEST_RIP, g.rip); putWhen(save, F.GUEST_RFLAGS, g.rflags);
-    putWhen(save, F.GUEST_ACTIVITY_STATE, bigOf(g.activity)); putWhen(save, F.GUEST_PML_INDEX, bigOf(g.pmlIndex & 0xffff));
-    putWhen(d.saveEfer && save, F.GUEST_IA32_EFER, g.efer);
+    // putWhen written out (`at` moves by `inc` after each pair): vmExitWith is past the size up to which V8 inlines its
+    // calls, and putWhen, called, was ~440 instructions per exit (b-random's first touches, 262,144 events: 109 per
+    // event, now none); straight-line code as putWhen's, so every store has type feedback whichever way `save` goes
+    const inc = save ? 1 : 0;
+    let at = count;
+    ENCS[at] = F.GUEST_CR0; VALS[at] = g.cr0; at += inc;
+    ENCS[at] = F.GUEST_CR3; VALS[at] = g.cr3; at += inc;
+    ENCS[at] = F.GUEST_CR4; VALS[at] = g.cr4; at += inc;
+    ENCS[at] = F.GUEST_RIP; VALS[at] = g.rip; at += inc;
+    ENCS[at] = F.GUEST_RFLAGS; VALS[at] = g.rflags; at += inc;
+    ENCS[at] = F.GUEST_ACTIVITY_STATE; VALS[at] = bigOf(g.activity); at += inc;
+    ENCS[at] = F.GUEST_PML_INDEX; VALS[at] = bigOf(g.pmlIndex & 0xffff); at += inc;
+    ENCS[at] = F.GUEST_IA32_EFER; VALS[at] = g.efer; at += d.saveEfer ? inc : 0;
+    count = at;
     if (nr.timer !== null) {
       const a = advance(nr.timer.value, nr.timer.since, m.tsc, rateShift(m.cpu.caps.misc));
       const remaining = a.kind === 'running' ? a.remaining : 0;
