@@ -182,6 +182,38 @@ export const unwatchAll = (): void => {
   watchedSlots.fill(0);
 };
 
+// A second watch list, with a write count per page (src/ept/walk.ts's memo of level-1 answers watches the EPT page
+// tables it read: a write to one of them invalidates the answers read from it alone, and must not drop the memo of
+// the upper levels).
+const leafIndex = new Map<number, number>();
+const leafSlots = new Uint8Array(WATCH_SLOTS);
+const leafCount = { versions: new Int32Array(256) };
+/**
+ * The write counts of the pages watched with `watchLeafPage`, by the index it gave (the array itself may be replaced
+ * by a later `watchLeafPage`: read it again after one).
+ */
+export const leafVersions = (): Int32Array => leafCount.versions;
+/** Watch page frame `pfn`: its index in `leafVersions`, whose count every later write to the frame advances. */
+export const watchLeafPage = (pfn: number): number => {
+  const known = leafIndex.get(pfn);
+  if (known !== undefined) return known;
+  const i = leafIndex.size;
+  leafIndex.set(pfn, i);
+  if (i === leafCount.versions.length) {
+    const grown = new Int32Array(2 * i);
+    grown.set(leafCount.versions);
+    leafCount.versions = grown;
+  }
+  leafSlots[(pfn >>> 0) & (WATCH_SLOTS - 1)] = 1;
+  return i;
+};
+/** Stop watching every page frame watched with `watchLeafPage` (their indexes are given anew afterwards). */
+export const unwatchLeafAll = (): void => {
+  if (leafIndex.size === 0) return;
+  leafIndex.clear();
+  leafSlots.fill(0);
+};
+
 type MutableNode = (Node | Page | Owner | undefined)[];
 
 /**
@@ -210,6 +242,10 @@ const writableNode = (n: Node | undefined, s: Owner, empty: Node): MutableNode =
 const withWritablePage = (mem: PhysMem, pfn: number): PhysMem => {
   const lo = pfn >>> 0;
   if (watchedSlots[lo & (WATCH_SLOTS - 1)] !== 0 && watched.has(pfn)) epoch++;
+  if (leafSlots[lo & (WATCH_SLOTS - 1)] !== 0) {
+    const li = leafIndex.get(pfn);
+    if (li !== undefined) leafCount.versions[li]++;
+  }
   const i0 = Math.floor(pfn / TWO32) & 0xff, i1 = lo >>> 24, i2 = (lo >>> 16) & 0xff, i3 = (lo >>> 8) & 0xff, i4 = lo & 0xff;
   const s = scope();
   // The common case inside a scope: the page and every node on its path are this scope's already (a page table

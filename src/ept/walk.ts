@@ -170,7 +170,32 @@ const memo = {
   pages: new Map<number, Phys.Page>(),
 };
 
+/*
+ * A memo over that one, for `eptLeafHpa`: per 4 KiB guest-physical page, what its level-1 entry gave (the page's frame,
+ * the rights ANDed with the region's, whether every accessed flag and the dirty flag are set), so a page asked about
+ * again skips the region lookup, the entry read and its checks. An answer is valid while the upper memo is (its
+ * generation advances whenever the upper memo is emptied or takes a memory by comparing pages) and the EPT page table
+ * it was read from has not been written since (each such table is watched with a write count: phys.ts
+ * `watchLeafPage`; a first touch under demand paging writes one table, which drops that table's answers alone). Only
+ * a present, well-formed entry is kept. 65,536 slots (1.8 MB): b-random's footprint (65,536 pages) fits; with 4,096 its
+ * pages' answers evicted each other and the memo cost more than it saved.
+ */
+const LEAF_SLOTS = 65536;
+const leafMemo = {
+  gen: 1,
+  slotGen: new Float64Array(LEAF_SLOTS),
+  /** the index of the EPT page table the answer was read from (phys.ts `watchLeafPage`) and its write count then */
+  table: new Int32Array(LEAF_SLOTS),
+  version: new Int32Array(LEAF_SLOTS),
+  page: new Float64Array(LEAF_SLOTS),
+  frame: new Float64Array(LEAF_SLOTS),
+  /** r | w << 1 | x << 2 | ux << 3 | (every accessed flag set, this entry's and those above) << 4 | (dirty) << 5 */
+  bits: new Int32Array(LEAF_SLOTS),
+};
+
 const memoReset = (mem: Phys.PhysMem, ctx: EptContext): void => {
+  leafMemo.gen++;
+  Phys.unwatchLeafAll();
   memo.mem = mem;
   memo.root = ctx.root as number; memo.levels = ctx.levels; memo.maxPhyAddr = ctx.maxPhyAddr; memo.mbec = ctx.mbec;
   memo.executeOnly = ctx.executeOnly; memo.pages1G = ctx.pages1G; memo.pages2M = ctx.pages2M;
@@ -205,6 +230,8 @@ const memoFor = (mem: Phys.PhysMem, ctx: EptContext): void => {
   }
   memo.mem = mem;
   memo.line = Phys.lineageOf(mem);
+  // (its EPT page tables may differ from the last memory's)
+  leafMemo.gen++;
 };
 
 /** Remember the table pages of entries just read (pfns of the upper levels) and what they gave for `region`. */
@@ -353,6 +380,21 @@ export const eptLeafHpa = (
 ): number => {
   const o = eptOut;
   if (ctx !== memo.ctx || mem !== memo.mem || Phys.watchEpoch() !== memo.epoch) memoFor(mem, ctx);
+  const lm = leafMemo;
+  const pageNo = Math.floor(gpa / 4096);
+  const ls = pageNo & (LEAF_SLOTS - 1);
+  if (lm.slotGen[ls] === lm.gen && lm.page[ls] === pageNo && Phys.leafVersions()[lm.table[ls]] === lm.version[ls]) {
+    // the checks below, on what this page's entry gave last time
+    const lb = lm.bits[ls];
+    const r = lb & 1;
+    const w = (lb >>> 1) & 1;
+    const x = (lb >>> 2) & 1;
+    const ux = (lb >>> 3) & 1;
+    if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
+    if (ctx.ad && ((lb & 16) === 0 || (asWrite && (lb & 32) === 0))) return -1;
+    o.r = r; o.w = w; o.x = x; o.ux = ux; o.refs = ctx.levels;
+    return lm.frame[ls] * 4096 + (gpa & 0xfff);
+  }
   const region = Math.floor(gpa / 0x20_0000);
   const slot = region & (MEMO_SLOTS - 1);
   if (memo.region[slot] !== region) {
@@ -378,6 +420,12 @@ export const eptLeafHpa = (
   const w = (b >>> 1) & (lo >>> 1) & 1;
   const x = (b >>> 2) & (lo >>> 2) & 1;
   const ux = (b >>> 3) & (lo >>> 10) & 1;
+  // kept for this page (its table watched from now on)
+  const ti = Phys.watchLeafPage(Math.floor(addr / 4096));
+  lm.slotGen[ls] = lm.gen; lm.page[ls] = pageNo; lm.table[ls] = ti; lm.version[ls] = Phys.leafVersions()[ti];
+  lm.frame[ls] = (((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */) / 4096;
+  lm.bits[ls] = r | (w << 1) | (x << 2) | (ux << 3) | ((b & 16) === 0 && (lo & 0x100 /* EPTE_A */) !== 0 ? 16 : 0) |
+    ((lo & 0x200 /* EPTE_D */) !== 0 ? 32 : 0);
   if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
   // SDM "Accessed and Dirty Flags for EPT": an A flag missing above (memo bit 4) or here, or D on a write
   if (ctx.ad && ((b & 16) !== 0 || (lo & 0x100 /* EPTE_A */) === 0 || (asWrite && (lo & 0x200 /* EPTE_D */) === 0))) return -1;

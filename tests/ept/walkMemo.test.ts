@@ -1,14 +1,14 @@
 /**
  * The memo of the upper EPT levels (src/ept/walk.ts) is invisible: every walk gives what a walk without it gives
  * (`onRef` present bypasses the memo), across writes to any EPT level, forks (an older memory asked again), transient
- * scopes (pages written in place) and context changes.
+ * scopes (pages written in place) and context changes; so does `eptLeafHpa`'s memo of level-1 answers.
  */
 import fc from 'fast-check';
 import * as Phys from '../../src/arch/phys';
 import { hpa } from '../../src/arch/addr';
 import { transient } from '../../src/arch/transient';
 import * as B from '../../src/ept/build';
-import { eptOut, eptWalk, type EptContext } from '../../src/ept/walk';
+import { eptLeafHpa, eptOut, eptWalk, type EptContext } from '../../src/ept/walk';
 
 const ROOT = 0x10_0000;
 /** guest-physical addresses in a few 2 MiB regions, two 1 GiB regions and two 512 GiB regions */
@@ -68,9 +68,19 @@ const run = (levels: 4 | 5, ops: readonly Op[]): void => {
   let ctx = ctxOf(levels, false, 46);
   for (const o of ops) {
     switch (o.op) {
-      case 'walk':
-        expect(walkOnce(mem, ctx, o.gpa, o.kind, true)).toEqual(walkOnce(mem, ctx, o.gpa, o.kind, false));
+      case 'walk': {
+        const want = walkOnce(mem, ctx, o.gpa, o.kind, false);
+        expect(walkOnce(mem, ctx, o.gpa, o.kind, true)).toEqual(want);
+        // eptLeafHpa (the upper memo, then its memo of level-1 answers): the walk's address and rights when it allows
+        // the access and sets no A/D flag, else -1; asked twice (the second from the memo of level-1 answers)
+        const [st, , lo, , refs, r, w, x, ux, missingA, hpaWalk] = want as number[];
+        const leafWant = st === 0 && !(missingA || (o.kind === 1 && (lo & 0x200) === 0)) ? [hpaWalk, r, w, x, ux, refs] : -1;
+        for (let i = 0; i < 2; i++) {
+          const h = eptLeafHpa(mem, ctx, o.gpa, o.kind === 0, o.kind === 1, o.kind === 2, true);
+          expect(h < 0 ? -1 : [h, eptOut.r, eptOut.w, eptOut.x, eptOut.ux, eptOut.refs]).toEqual(leafWant);
+        }
         break;
+      }
       case 'edit': {
         const a = B.eptEntryAddress(mem, ROOT, levels, o.gpa, o.level);
         if (a === undefined) break;
@@ -151,6 +161,75 @@ describe('EPT walk memo (upper levels)', () => {
     expect(walkOnce(m0, ctx, 0x20_5000, 1, true)).toEqual(walkOnce(m0, ctx, 0x20_5000, 1, false));
     expect(walkOnce(m0, ctx, 0x20_5000, 1, true)[0]).toBe(0);
     expect(walkOnce(m1, ctx, 0x20_5000, 1, true)[0]).toBe(3);
+  });
+
+  describe('eptLeafHpa and its memo of level-1 answers', () => {
+    const gpa = 0x20_5000;
+    const ctx = { ...ctxOf(4, false, 46), ad: false };
+    const leafAt = (m: Phys.PhysMem): number => B.eptEntryAddress(m, ROOT, 4, gpa, 1)!;
+    const withLeaf = (m: Phys.PhysMem, edit: (lo: number) => number): Phys.PhysMem =>
+      Phys.write64Parts(m, leafAt(m), edit(Phys.read64Lo(m, leafAt(m))) >>> 0, Phys.read64Hi(m, leafAt(m)));
+    const write = (m: Phys.PhysMem): number => eptLeafHpa(m, ctx, gpa, false, true, false, true);
+
+    test('a level-1 entry written after it answered is read again (its page table is watched), in a scope too', () => {
+      for (const scoped of [false, true]) {
+        const check = (): void => {
+          let m = build(4).mem;
+          eptWalk(m, ctx, gpa, false, true, false, true); // (the upper memo holds the region)
+          const h = write(m);
+          expect(h).toBeGreaterThanOrEqual(0);
+          expect(write(m)).toBe(h);
+          m = withLeaf(m, (lo) => lo & ~2); // no write permission
+          expect(write(m)).toBe(-1);
+          m = withLeaf(m, (lo) => lo | 2);
+          expect(write(m)).toBe(h);
+        };
+        if (scoped) transient(check); else check();
+      }
+    });
+
+    test('a write to one EPT page table is seen in the answers read from it, not only in the first table\'s', () => {
+      // 0x20_5000 and 0x4000_0000: two page tables (build maps every address of GPAS)
+      let m = build(4).mem;
+      const other = 0x4000_0000;
+      for (const g of [gpa, other]) eptWalk(m, ctx, g, false, true, false, true);
+      const h = write(m);
+      const h2 = eptLeafHpa(m, ctx, other, false, true, false, true);
+      expect(h).toBeGreaterThanOrEqual(0);
+      expect(h2).toBeGreaterThanOrEqual(0);
+      const a2 = B.eptEntryAddress(m, ROOT, 4, other, 1)!;
+      m = Phys.write64Parts(m, a2, (Phys.read64Lo(m, a2) & ~2) >>> 0, Phys.read64Hi(m, a2));
+      expect(eptLeafHpa(m, ctx, other, false, true, false, true)).toBe(-1);
+      expect(write(m)).toBe(h);
+    });
+
+    test('an older memory asked again after a newer one answers from its own level-1 entry', () => {
+      const m0 = build(4).mem;
+      const m1 = withLeaf(m0, (lo) => lo & ~2);
+      eptWalk(m1, ctx, gpa, false, true, false, true);
+      expect(write(m1)).toBe(-1);
+      expect(write(m0)).toBeGreaterThanOrEqual(0);
+      expect(write(m1)).toBe(-1);
+    });
+
+    test('with EPT A/D, a write is answered only when the entry\'s accessed and dirty flags are set', () => {
+      const adCtx = ctxOf(4, false, 46);
+      let m = build(4).mem;
+      // every entry of the walk accessed, the leaf not dirty
+      for (let level = 1; level <= 4; level++) {
+        const a = B.eptEntryAddress(m, ROOT, 4, gpa, level)!;
+        m = Phys.write64Parts(m, a, (Phys.read64Lo(m, a) | 0x100) >>> 0, Phys.read64Hi(m, a));
+      }
+      eptWalk(m, adCtx, gpa, true, false, false, true);
+      for (let i = 0; i < 2; i++) {
+        expect(eptLeafHpa(m, adCtx, gpa, true, false, false, true)).toBeGreaterThanOrEqual(0);
+        expect(eptLeafHpa(m, adCtx, gpa, false, true, false, true)).toBe(-1);
+      }
+      m = withLeaf(m, (lo) => lo | 0x200);
+      expect(eptLeafHpa(m, adCtx, gpa, false, true, false, true)).toBeGreaterThanOrEqual(0);
+      m = withLeaf(m, (lo) => lo & ~0x100);
+      expect(eptLeafHpa(m, adCtx, gpa, true, false, false, true)).toBe(-1);
+    });
   });
 
   test('a context change (mode-based execute) is not answered from the memo of another context', () => {
