@@ -383,54 +383,47 @@ export const eptLeafHpa = (
   const lm = leafMemo;
   const pageNo = Math.floor(gpa / 4096);
   const ls = pageNo & (LEAF_SLOTS - 1);
-  if (lm.slotGen[ls] === lm.gen && lm.page[ls] === pageNo && Phys.leafVersions()[lm.table[ls]] === lm.version[ls]) {
-    // the checks below, on what this page's entry gave last time
-    const lb = lm.bits[ls];
-    const r = lb & 1;
-    const w = (lb >>> 1) & 1;
-    const x = (lb >>> 2) & 1;
-    const ux = (lb >>> 3) & 1;
-    if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
-    if (ctx.ad && ((lb & 16) === 0 || (asWrite && (lb & 32) === 0))) return -1;
-    o.r = r; o.w = w; o.x = x; o.ux = ux; o.refs = ctx.levels;
-    return lm.frame[ls] * 4096 + (gpa & 0xfff);
+  if (lm.slotGen[ls] !== lm.gen || lm.page[ls] !== pageNo || Phys.leafVersions()[lm.table[ls]] !== lm.version[ls]) {
+    // not in the memo of level-1 answers: the entry, below the memo of the upper levels
+    const region = Math.floor(gpa / 0x20_0000);
+    const slot = region & (MEMO_SLOTS - 1);
+    if (memo.region[slot] !== region) {
+      const st = eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, user);
+      return st === EW_OK && !eptNeedsAd(ctx, asWrite) ? o.hpa : -1;
+    }
+    const b = memo.bits[slot];
+    const addr = memo.table[slot] + 8 * (pageNo & 511);
+    const pg = Phys.page(mem, Math.floor(addr / 4096));
+    const wi = (addr & 0xfff) >>> 2;
+    const lo = pg === undefined ? 0 : pg[wi];
+    const hi = pg === undefined ? 0 : pg[wi + 1];
+    // SDM "EPT Translation Mechanism": not present; then "EPT Misconfigurations" of a PTE
+    if ((lo & 7 /* EPTE_RWX */) === 0 && !(ctx.mbec && (lo & 0x400 /* EPTE_UX */) !== 0)) return -1;
+    const hiAddr = hiAddrMask(ctx.maxPhyAddr);
+    // a readable PTE is misconfigured only by reserved address bits or a reserved memory type (2, 3, 7: the bits of
+    // 0x8c); any other is checked in full
+    if ((lo & 0x1 /* EPTE_R */) !== 0
+      ? (hi & 0xfffff & ~hiAddr) !== 0 || ((0x8c >>> ((lo >>> 3 /* EPTE_MT_SHIFT */) & 7)) & 1) !== 0
+      : misconfigOf(ctx, lo, hi, 1, 0xfffff & ~hiAddr) !== null) return -1;
+    // its answer, kept for this page (its table watched from now on): the rights ANDed over the entries above (memo
+    // bits 0-3) and this one, an accessed flag missing above (memo bit 4) or here, the dirty flag
+    const ti = Phys.watchLeafPage(Math.floor(addr / 4096));
+    lm.slotGen[ls] = lm.gen; lm.page[ls] = pageNo; lm.table[ls] = ti; lm.version[ls] = Phys.leafVersions()[ti];
+    lm.frame[ls] = (((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */) / 4096;
+    lm.bits[ls] = (b & lo & 0x1 /* EPTE_R */) | (b & lo & 0x2 /* EPTE_W */) | (b & lo & 0x4 /* EPTE_X */) |
+      (b & (lo >>> 7) & 0x8 /* EPTE_UX (bit 10) as bit 3 */) |
+      ((b & 16) === 0 && (lo & 0x100 /* EPTE_A */) !== 0 ? 16 : 0) | ((lo & 0x200 /* EPTE_D */) !== 0 ? 32 : 0);
   }
-  const region = Math.floor(gpa / 0x20_0000);
-  const slot = region & (MEMO_SLOTS - 1);
-  if (memo.region[slot] !== region) {
-    const st = eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, user);
-    return st === EW_OK && !eptNeedsAd(ctx, asWrite) ? o.hpa : -1;
-  }
-  const b = memo.bits[slot];
-  const addr = memo.table[slot] + 8 * (Math.floor(gpa / 4096) & 511);
-  const pg = Phys.page(mem, Math.floor(addr / 4096));
-  const wi = (addr & 0xfff) >>> 2;
-  const lo = pg === undefined ? 0 : pg[wi];
-  const hi = pg === undefined ? 0 : pg[wi + 1];
-  // SDM "EPT Translation Mechanism": not present; then "EPT Misconfigurations" of a PTE
-  if ((lo & 7 /* EPTE_RWX */) === 0 && !(ctx.mbec && (lo & 0x400 /* EPTE_UX */) !== 0)) return -1;
-  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
-  // a readable PTE is misconfigured only by reserved address bits or a reserved memory type (2, 3, 7: the bits of
-  // 0x8c); any other is checked in full
-  if ((lo & 0x1 /* EPTE_R */) !== 0
-    ? (hi & 0xfffff & ~hiAddr) !== 0 || ((0x8c >>> ((lo >>> 3 /* EPTE_MT_SHIFT */) & 7)) & 1) !== 0
-    : misconfigOf(ctx, lo, hi, 1, 0xfffff & ~hiAddr) !== null) return -1;
-  // the rights ANDed over the entries above (memo bits 0-3) and this one
-  const r = b & lo & 0x1 /* EPTE_R */;
-  const w = (b >>> 1) & (lo >>> 1) & 1;
-  const x = (b >>> 2) & (lo >>> 2) & 1;
-  const ux = (b >>> 3) & (lo >>> 10) & 1;
-  // kept for this page (its table watched from now on)
-  const ti = Phys.watchLeafPage(Math.floor(addr / 4096));
-  lm.slotGen[ls] = lm.gen; lm.page[ls] = pageNo; lm.table[ls] = ti; lm.version[ls] = Phys.leafVersions()[ti];
-  lm.frame[ls] = (((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */) / 4096;
-  lm.bits[ls] = r | (w << 1) | (x << 2) | (ux << 3) | ((b & 16) === 0 && (lo & 0x100 /* EPTE_A */) !== 0 ? 16 : 0) |
-    ((lo & 0x200 /* EPTE_D */) !== 0 ? 32 : 0);
+  const lb = lm.bits[ls];
+  const r = lb & 1;
+  const w = (lb >>> 1) & 1;
+  const x = (lb >>> 2) & 1;
+  const ux = (lb >>> 3) & 1;
   if ((asRead && r === 0) || (asWrite && w === 0) || (isFetch && (ctx.mbec && user ? ux === 0 : x === 0))) return -1;
-  // SDM "Accessed and Dirty Flags for EPT": an A flag missing above (memo bit 4) or here, or D on a write
-  if (ctx.ad && ((b & 16) !== 0 || (lo & 0x100 /* EPTE_A */) === 0 || (asWrite && (lo & 0x200 /* EPTE_D */) === 0))) return -1;
+  // SDM "Accessed and Dirty Flags for EPT": an accessed flag to set in any entry, or the dirty flag on a write
+  if (ctx.ad && ((lb & 16) === 0 || (asWrite && (lb & 32) === 0))) return -1;
   o.r = r; o.w = w; o.x = x; o.ux = ux; o.refs = ctx.levels;
-  return ((lo & 0xffff_f000) >>> 0) + (hi & hiAddr) * 4294967296 /* TWO32 */ + (gpa & 0xfff);
+  return lm.frame[ls] * 4096 + (gpa & 0xfff);
 };
 
 /** Would a successful translation (`eptWalk` gave EW_OK) write EPT A/D flags? (Then `eptTranslate` must run.) */

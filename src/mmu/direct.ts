@@ -57,7 +57,7 @@ const LITERALS: ReadonlyArray<readonly [string, number, number]> = [
   ['PTE_D', 0x40, Guest.PTE_D], ['PFEC_P', 0x1, Guest.PFEC.P], ['PTE_PS', 0x80, Guest.PTE_PS], ['PTE_HI_XD', 0x8000_0000, Guest.PTE_HI_XD],
   ['TWO32', 4294967296, 2 ** 32],
   // the literals of src/ept/walk.ts `eptLeafHpa`
-  ['EPTE_R', 0x1, Entries.EPTE_R], ['EPTE_RWX', 7, Entries.EPTE_RWX], ['EPTE_UX', 0x400, Entries.EPTE_UX],
+  ['EPTE_R', 0x1, Entries.EPTE_R], ['EPTE_W', 0x2, Entries.EPTE_W], ['EPTE_X', 0x4, Entries.EPTE_X], ['EPTE_RWX', 7, Entries.EPTE_RWX], ['EPTE_UX', 0x400, Entries.EPTE_UX],
   ['EW_OK', 0, Ept.EW_OK], ['EW_NOT_PRESENT', 1, Ept.EW_NOT_PRESENT], ['EW_DENIED', 3, Ept.EW_DENIED], ['EPTE_A', 0x100, Entries.EPTE_A], ['EPTE_D', 0x200, Entries.EPTE_D], ['EPTE_MT_SHIFT', 3, Entries.EPTE_MT_SHIFT],
 ];
 for (const [name, literal, value] of LITERALS) {
@@ -105,6 +105,19 @@ const walked = {
   known: new Int32Array(5),
   /** the nested-TLB entries hit, in walk order, and their sets */
   used: new Int32Array(5), usedSet: new Int32Array(5),
+};
+
+/**
+ * A walk that ends in a guest page fault or an EPT violation: its paging-structure-cache hit (when not its set's most
+ * recently used entry) and its nested-TLB hits (`walked.used`, in walk order) made most recently used, and the write
+ * counted when one may have changed an array.
+ */
+const touchHits = (
+  pArr: CacheArray | null, pSet: number, pEntry: number, pscTouch: boolean, nt: CacheArray, nestedHits: number, nestedWrite: boolean,
+): void => {
+  if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
+  for (let i = 0; i < nestedHits; i++) touchIn(nt, walked.usedSet[i], walked.used[i]);
+  if (pscTouch || nestedWrite) Tlb.noteWrite();
 };
 
 /** `translateDirect` translated: the translation is in `fastOut`. */
@@ -305,9 +318,7 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   if (nestedWrite && nt.owner !== own) return DIRECT_TLB_MISS;
   if (fault >= 0) {
     // translate.ts `guestFault`: the walk's hits made most recently used in walk order, no fill, no flag set
-    if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
-    for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
-    if (pscTouch || nestedWrite) Tlb.noteWrite();
+    touchHits(pArr, pSet, pEntry, pscTouch, nt, nestedHits, nestedWrite);
     directFault.errorCode = fault;
     putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
     return DIRECT_FAULT;
@@ -317,6 +328,9 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     const arr = psc[wk.level[i] - 2];
     if (arr.ways !== 0 && arr.owner !== own) return DIRECT_TLB_MISS;
   }
+  // with EPT A/D off, guest A/D writes are checked against the tables' EPT rights before the final translation
+  // (walk2d step 2; missFast, before a violation as before a translation): translateFast's path
+  if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
   // the final guest-physical address through EPT (never from the nested TLB: translate.ts's header)
   let hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
   // EPT A/D flags to set (the first access to a page since it was mapped, its first write): missFast's path, whose
@@ -325,15 +339,12 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   if (hpa < 0) {
     const st = Ept.eptWalk(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
     if (st === 1 /* EW_NOT_PRESENT */ || st === 3 /* EW_DENIED */) {
-      // an EPT violation (missFast's `finalViolation`; a first touch before the hypervisor mapped the page). With EPT
-      // A/D off, guest A/D writes are checked against the tables' EPT rights first (walk2d step 2): translateFast's path
-      if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
+      // an EPT violation (missFast's `finalViolation`; a first touch before the hypervisor mapped the page): the hits
+      // made most recently used, no fill, no flag set
       nestedRefs += Ept.eptOut.refs;
       const v = Ept.eptTranslate(mem, ept, gpa, { kind, user: uAcc, pagingStructure: false });
       if (v._tag !== 'violation') return DIRECT_TLB_MISS;
-      if (pArr !== null && pscTouch) touchIn(pArr, pSet, pEntry);
-      for (let i = 0; i < nestedHits; i++) touchIn(nt, wk.usedSet[i], wk.used[i]);
-      if (pscTouch || nestedWrite) Tlb.noteWrite();
+      touchHits(pArr, pSet, pEntry, pscTouch, nt, nestedHits, nestedWrite);
       const d = directViolation;
       d.v = v; d.user = uAcc; d.writable = wAcc; d.xd = xd;
       putOut(caches, mem, Cost.walkStats(ctx.cost, n, nestedRefs, pscLevel, nestedHits, n));
@@ -347,8 +358,6 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   nestedRefs += o.refs;
   const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
   const eptRights = (o.r === 1 ? 0x800 /* FL_EPT_R */ : 0) | (o.w === 1 ? 0x1000 /* FL_EPT_W */ : 0) | (eptX ? 0x2000 /* FL_EPT_X */ : 0);
-  // with EPT A/D off, guest A/D writes are checked against the tables' EPT rights (walk2d step 2): translateFast's path
-  if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
   // SDM "Accessed and Dirty Flags for EPT" (and PML): eptTranslate sets them (its references are counted above); a
   // full PML log is translateFast's (nothing was written)
   let out = mem;

@@ -138,6 +138,37 @@ describe('EPT walk memo (upper levels)', () => {
       expect(got[9]).toBe(true); // missingA: the PDE's accessed flag is 0, the leaf's is 1
       expect(got[6]).toBe(0); // w: the PDE does not allow writes
     }
+    // eptLeafHpa from the same memo (then from its memo of level-1 answers): no write, and with EPT A/D no answer at
+    // all (an accessed flag to set); without A/D a read, with the PDE's rights
+    const noAd = { ...ctx, ad: false };
+    for (let i = 0; i < 2; i++) {
+      expect(eptLeafHpa(mem, ctx, gpa, true, false, false, true)).toBe(-1);
+      expect(eptLeafHpa(mem, noAd, gpa, false, true, false, true)).toBe(-1);
+      expect(eptLeafHpa(mem, noAd, gpa, true, false, false, true)).toBeGreaterThanOrEqual(0);
+      expect([eptOut.r, eptOut.w, eptOut.x]).toEqual([1, 0, 1]);
+    }
+  });
+
+  test('eptLeafHpa under mode-based execute: a fetch needs the execute bit of its mode in every entry, the PDE\'s too', () => {
+    const gpa = 0x20_5000;
+    const ctx = { ...ctxOf(4, true, 46), ad: false };
+    // every entry user-executable, then the PDE without one of its execute bits
+    let m0 = build(4).mem;
+    for (let level = 1; level <= 4; level++) {
+      const a = B.eptEntryAddress(m0, ROOT, 4, gpa, level)!;
+      m0 = Phys.write64Parts(m0, a, (Phys.read64Lo(m0, a) | 0x400) >>> 0, Phys.read64Hi(m0, a));
+    }
+    const pde = B.eptEntryAddress(m0, ROOT, 4, gpa, 2)!;
+    for (const [clear, user] of [[0x400, true], [0x4, false]] as const) {
+      const mem = Phys.write64Parts(m0, pde, (Phys.read64Lo(m0, pde) & ~clear) >>> 0, Phys.read64Hi(m0, pde));
+      eptWalk(mem, ctx, gpa, true, false, false, true); // (the upper memo holds the region)
+      for (let i = 0; i < 2; i++) {
+        expect(eptLeafHpa(mem, ctx, gpa, false, false, true, user)).toBe(-1);
+        expect(eptLeafHpa(mem, ctx, gpa, false, false, true, !user)).toBeGreaterThanOrEqual(0);
+        expect(eptLeafHpa(mem, ctx, gpa, true, false, false, user)).toBeGreaterThanOrEqual(0);
+        expect([eptOut.x, eptOut.ux]).toEqual(user ? [1, 0] : [0, 1]);
+      }
+    }
   });
 
   test('an upper entry made not present after a walk is seen by the next walk (the page is watched)', () => {
