@@ -435,12 +435,22 @@ export const eptNeedsAd = (ctx: EptContext, asWrite: boolean): boolean =>
  * `onRef` sees every entry read (for the two-dimensional walk's reference list).
  */
 export const eptTranslate = (mem: Phys.PhysMem, ctx: EptContext, gpa: number, access: EptAccess, onRef?: OnEptRef): EptResult => {
-  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
   // SDM "Accessed and Dirty Flags for EPT": with EPT A/D on, guest paging-structure accesses count as writes.
   const asWrite = access.kind === 'write' || (access.pagingStructure && ctx.ad);
   const asRead = access.kind === 'read' || (access.pagingStructure && ctx.ad);
   const isFetch = access.kind === 'fetch';
-  const st = eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, access.user, onRef);
+  return eptResultOf(eptWalk(mem, ctx, gpa, asRead, asWrite, isFetch, access.user, onRef), mem, ctx, gpa, asRead, asWrite, isFetch);
+};
+
+/**
+ * `eptTranslate`'s result from the walk `eptWalk` just made (its outcome `st`, the rest in `eptOut`, which nothing may
+ * have overwritten since) with the same `asRead`, `asWrite` and `isFetch`: a caller that walked already to find out
+ * what the walk meets gets the result without a second walk. Pure, as eptTranslate.
+ */
+export const eptResultOf = (
+  st: number, mem: Phys.PhysMem, ctx: EptContext, gpa: number, asRead: boolean, asWrite: boolean, isFetch: boolean,
+): EptResult => {
+  const hiAddr = hiAddrMask(ctx.maxPhyAddr);
   const o = eptOut;
   const { level, lo, hi, refs } = o;
   if (st === EW_NOT_PRESENT) {

@@ -333,16 +333,18 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
   if (needAd && !ept.ad && !tablesWritable) return DIRECT_TLB_MISS;
   // the final guest-physical address through EPT (never from the nested TLB: translate.ts's header)
   let hpa = Ept.eptLeafHpa(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
-  // EPT A/D flags to set (the first access to a page since it was mapped, its first write): missFast's path, whose
-  // eptTranslate sets them below; anything else (not present, denied, misconfigured) is translateFast's
+  // EPT A/D flags to set (the first access to a page since it was mapped, its first write): missFast's path (eptResultOf
+  // sets them below, from the same walk); anything else (not present, denied, misconfigured) is translateFast's
   let eptAd = false;
+  // the outcome of the walk that found the flags to set (eptWalk, for eptResultOf)
+  let adWalk = 0;
   if (hpa < 0) {
     const st = Ept.eptWalk(mem, ept, gpa, kind === 'read', kind === 'write', fetch, uAcc);
     if (st === 1 /* EW_NOT_PRESENT */ || st === 3 /* EW_DENIED */) {
       // an EPT violation (missFast's `finalViolation`; a first touch before the hypervisor mapped the page): the hits
       // made most recently used, no fill, no flag set
       nestedRefs += Ept.eptOut.refs;
-      const v = Ept.eptTranslate(mem, ept, gpa, { kind, user: uAcc, pagingStructure: false });
+      const v = Ept.eptResultOf(st, mem, ept, gpa, kind === 'read', kind === 'write', fetch);
       if (v._tag !== 'violation') return DIRECT_TLB_MISS;
       touchHits(pArr, pSet, pEntry, pscTouch, nt, nestedHits, nestedWrite);
       const d = directViolation;
@@ -353,17 +355,19 @@ export const translateDirect = (caches: MmuCaches, mem: Phys.PhysMem, ctx: Trans
     if (st !== 0 /* EW_OK */ || !Ept.eptNeedsAd(ept, kind === 'write')) return DIRECT_TLB_MISS;
     hpa = Ept.eptOut.hpa;
     eptAd = true;
+    adWalk = st;
   }
   const o = Ept.eptOut;
   nestedRefs += o.refs;
   const eptX = ept.mbec && uAcc ? o.ux === 1 : o.x === 1;
   const eptRights = (o.r === 1 ? 0x800 /* FL_EPT_R */ : 0) | (o.w === 1 ? 0x1000 /* FL_EPT_W */ : 0) | (eptX ? 0x2000 /* FL_EPT_X */ : 0);
-  // SDM "Accessed and Dirty Flags for EPT" (and PML): eptTranslate sets them (its references are counted above); a
+  // SDM "Accessed and Dirty Flags for EPT" (and PML): eptResultOf sets them (its references are counted above); a
   // full PML log is translateFast's (nothing was written)
   let out = mem;
   let pmlIndex = ept.pml !== undefined ? ept.pml.index : undefined;
   if (eptAd) {
-    const r = Ept.eptTranslate(mem, ept, gpa, { kind, user: uAcc, pagingStructure: false });
+    // (eptOut still holds that walk: nothing walked EPT since)
+    const r = Ept.eptResultOf(adWalk, mem, ept, gpa, kind === 'read', kind === 'write', fetch);
     if (r._tag !== 'ok') return DIRECT_TLB_MISS;
     out = r.mem;
     pmlIndex = r.pmlIndex;

@@ -206,14 +206,14 @@ const faultResult = (
 /**
  * The fast walk's final guest-physical address is not mapped or not allowed by EPT: what walk2d's path returns (SDM
  * "Exit Qualification for EPT Violations", final translation with the guest's rights as advanced information, and the
- * invalidation of SDM 28.3.3.1). The violation record is made again by eptTranslate (a violation changes no memory).
+ * invalidation of SDM 28.3.3.1). The violation record is made from the EPT walk just made (`st`, and `Ept.eptOut`).
  */
 const finalViolation = (
-  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, ph: number,
+  caches: MmuCaches, mem: Phys.PhysMem, ctx: TranslateContext, gla: Gva, access: W2.Walk2dAccess, st: number, ph: number,
   nestedHits: number, gpa: number, user: boolean, writable: boolean, xd: boolean, guestRefs: number, nestedRefs: number,
   nestedLookups: number,
 ): TranslateResult | undefined => {
-  const v = Ept.eptTranslate(mem, ctx.walk.ept!, gpa, { kind: access.kind, user, pagingStructure: false });
+  const v = Ept.eptResultOf(st, mem, ctx.walk.ept!, gpa, access.kind === 'read', access.kind === 'write', access.kind === 'fetch');
   if (v._tag !== 'violation') return undefined;
   const psc = ph >= 0 ? Psc.touchHit(caches.psc, ph) : caches.psc;
   const nested = touchNestedUsed(caches.nested, nestedHits);
@@ -361,7 +361,7 @@ const missFast = (
     if (st === Ept.EW_NOT_PRESENT || st === Ept.EW_DENIED) {
       // with EPT A/D off, guest A/D writes are checked against the tables' EPT rights first (walk2d step 2)
       if (needGuestAd && !ept.ad && !tablesWritable) return undefined;
-      return finalViolation(caches, mem, ctx, gla, access, ph, nestedHits, gpa, user, writable, xd, guestRefs, nestedRefs, nestedLookups);
+      return finalViolation(caches, mem, ctx, gla, access, st, ph, nestedHits, gpa, user, writable, xd, guestRefs, nestedRefs, nestedLookups);
     }
     if (st !== Ept.EW_OK) return undefined;
     hpa = o.hpa;
@@ -370,8 +370,8 @@ const missFast = (
     eptRights = (o.r === 1 ? FL_EPT_R : 0) | (o.w === 1 ? FL_EPT_W : 0) | (eptX ? FL_EPT_X : 0);
     if (needGuestAd && !ept.ad && !tablesWritable) return undefined;
     if (Ept.eptNeedsAd(ept, write)) {
-      // SDM "Accessed and Dirty Flags for EPT" (and PML): eptTranslate sets them; its references are counted above
-      const r = Ept.eptTranslate(mem, ept, gpa, { kind: access.kind, user, pagingStructure: false });
+      // SDM "Accessed and Dirty Flags for EPT" (and PML): eptResultOf sets them, from the walk above (references counted)
+      const r = Ept.eptResultOf(st, mem, ept, gpa, access.kind === 'read', write, access.kind === 'fetch');
       if (r._tag !== 'ok') return undefined; // PML full: walk2d reports it
       out = r.mem;
       pmlIndex = r.pmlIndex;
