@@ -56,15 +56,36 @@ export const isCanonical = (a: bigint, la57: boolean): boolean => {
 /** The signed value of a 64-bit address (bit 63 set: negative): its low 64 bits as two's complement. */
 const signed64 = (a: bigint): bigint => BigInt.asIntN(64, a);
 
+/** A bigint's 64 bits seen as two 32-bit halves (little-endian, checked below). */
+const CONV = new BigUint64Array(1);
+const CONV32 = new Uint32Array(CONV.buffer);
+
 const TWO53 = 1n << 53n;
 /** Can this canonical address be held exactly as a hot-path number (|value| <= 2^53)? */
 export const gvaRepresentable = (a: bigint): boolean => { const s = signed64(a); return s >= -TWO53 && s <= TWO53; };
 
-/** A canonical 64-bit linear address to its hot-path number form (the signed value; exact when gvaRepresentable). */
-export const gvaFromBig = (a: bigint): Gva => Number(signed64(a)) as Gva;
-/** Back to the 64-bit value (two's complement of the signed number). `la57` is kept for callers' clarity: the signed
- * form is the same for both widths. */
-export const gvaToBig = (g: Gva, _la57?: boolean): bigint => u64(BigInt(g));
+/**
+ * A canonical 64-bit linear address to its hot-path number form (the signed value; exact when gvaRepresentable). The
+ * low 64 bits are read as two 32-bit halves through a typed array (`CONV`, above), and the signed value is made with
+ * one rounding, so it equals `Number(BigInt.asIntN(64, a))` (~30 instructions against ~250).
+ */
+export const gvaFromBig = (a: bigint): Gva => {
+  CONV[0] = a;
+  const hi = CONV32[1];
+  return ((hi >= 0x8000_0000 ? hi - 0x1_0000_0000 : hi) * 0x1_0000_0000 + CONV32[0]) as Gva;
+};
+/**
+ * Back to the 64-bit value (two's complement of the signed number): for an integer, its two 32-bit halves written
+ * through the typed array, which equals `BigInt.asUintN(64, BigInt(g))` (~30 instructions against ~330); anything
+ * else throws, as BigInt does. `la57` is kept for callers' clarity: the signed form is the same for both widths.
+ */
+export const gvaToBig = (g: Gva, _la57?: boolean): bigint => {
+  if (!Number.isInteger(g)) return u64(BigInt(g));
+  // ToUint32 keeps an integer modulo 2^32 exactly: the low word, and (of the quotient by 2^32) the high word
+  CONV32[0] = g >>> 0;
+  CONV32[1] = Math.floor(g / 0x1_0000_0000) >>> 0;
+  return CONV[0];
+};
 
 /** Non-negative remainder: the low bits of a (possibly negative, two's-complement) address. */
 export const mod = (a: number, m: number): number => { const r = a % m; return r < 0 ? r + m : r; };
@@ -100,9 +121,6 @@ const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 1024 }, (_, i) => 
 /** BigInt(n) for an integer n (a shared value for 0 <= n < 1024; throws for a non-integer, as BigInt does). */
 export const bigOf = (n: number): bigint => (n >= 0 && n < 1024 && (n | 0) === n ? SMALL_BIGINTS[n] : BigInt(n));
 
-/** A bigint's 64 bits seen as two 32-bit halves (little-endian, checked below). */
-const CONV = new BigUint64Array(1);
-const CONV32 = new Uint32Array(CONV.buffer);
 /**
  * Number(b) for 0 <= b < 2^53 (the caller checks the range; outside it the result is wrong): through a typed array.
  * Number() of a bigint is a call into the runtime, ~150 instructions; this is ~10.
@@ -111,6 +129,7 @@ export const smallNumberOf = (b: bigint): number => {
   CONV[0] = b;
   return CONV32[0] + CONV32[1] * 0x1_0000_0000;
 };
-if (smallNumberOf(0x1f_0000_0002n) !== 0x1f_0000_0002 || smallNumberOf(0xffff_ffffn) !== 0xffff_ffff) {
-  throw new Error('addr.ts: smallNumberOf needs a little-endian platform');
+if (smallNumberOf(0x1f_0000_0002n) !== 0x1f_0000_0002 || smallNumberOf(0xffff_ffffn) !== 0xffff_ffff ||
+  gvaFromBig(0xffff_8000_0000_1000n) !== -(2 ** 47) + 0x1000 || gvaToBig(-(2 ** 47) + 0x1000 as Gva) !== 0xffff_8000_0000_1000n) {
+  throw new Error('addr.ts: smallNumberOf, gvaFromBig and gvaToBig need a little-endian platform');
 }

@@ -26,6 +26,22 @@ describe('gvaFromBig / gvaToBig', () => {
     }));
   });
 
+  test('property: the same as the bigint arithmetic they replace, for any 64-bit value and any integer', () => {
+    fc.assert(fc.property(fc.bigInt({ min: -(1n << 80n), max: 1n << 80n }), (a) => {
+      expect(gvaFromBig(a)).toBe(Number(BigInt.asIntN(64, a)));
+    }), { numRuns: 2000 });
+    // integers beyond 2^53 too (every double of that size is one), and both signs
+    const integers = fc.oneof(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+      fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }).map((b) => Number(b)));
+    fc.assert(fc.property(integers, (g) => {
+      expect(gvaToBig(mkGva(g))).toBe(BigInt.asUintN(64, BigInt(g)));
+    }), { numRuns: 2000 });
+  });
+
+  test('gvaToBig of a number that is not an integer throws, as BigInt does', () => {
+    for (const g of [0.5, -1.25, NaN, Infinity, -Infinity]) expect(() => gvaToBig(mkGva(g))).toThrow(RangeError);
+  });
+
   test('gvaRepresentable: |signed value| <= 2^53 exactly', () => {
     expect(gvaRepresentable(1n << 53n)).toBe(true);
     expect(gvaRepresentable((1n << 53n) + 1n)).toBe(false);
