@@ -18,6 +18,25 @@ const bigTrace = (n: number, bad: string | null, at: number): string => {
   return out.join('\n') + '\n';
 };
 
+describe('vtxsim run <trace> --no-native: one replay, no overhead line', () => {
+  it('the report without `overhead`, everything else as with the native replay', async () => {
+    const f = fakeIo({ 't.jsonl': bigTrace(2000, null, 0) });
+    expect(await main(['run', 't.jsonl', '--json'], f.io)).toBe(0);
+    const withNative = JSON.parse(f.out()) as Record<string, unknown>;
+    expect(withNative.overhead).toEqual({ nativeCycles: expect.any(Number), ratio: expect.any(Number) });
+    const g = fakeIo({ 't.jsonl': bigTrace(2000, null, 0) });
+    expect(await main(['run', 't.jsonl', '--json', '--no-native'], g.io)).toBe(0);
+    const without = JSON.parse(g.out()) as Record<string, unknown>;
+    expect('overhead' in without).toBe(false);
+    const { overhead: _o, ...rest } = withNative;
+    expect(without).toEqual(rest);
+    // and in text: no overhead line
+    const h = fakeIo({ 't.jsonl': bigTrace(2000, null, 0) });
+    expect(await main(['run', 't.jsonl', '--no-native'], h.io)).toBe(0);
+    expect(h.out()).not.toMatch(/overhead vs native/);
+  });
+});
+
 describe('vtxsim run <trace>: malformed input (interface §2: the error names the line)', () => {
   const cases: [string, string][] = [
     ['an unknown op', line({ op: 'frobnicate' })],

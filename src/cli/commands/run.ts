@@ -61,7 +61,8 @@ export const runCommand: Command = {
     .option('exit-log', { type: 'string', describe: 'write kvm_exit tracepoint lines (G3) for every exit' })
     .option('use-recorded-times', { type: 'string', describe: 'price exits with the recorded Avg time per reason (the summary of `import perf-kvm-stat --summary`)' })
     .option('tsc-ghz', { type: 'number', default: DEFAULT_RECORDED_TSC_GHZ, describe: 'TSC rate that turns recorded microseconds into cycles' })
-    .option('steps', { type: 'boolean', default: false, describe: 'per-step outcomes in JSON (always on for scenarios)' }),
+    .option('steps', { type: 'boolean', default: false, describe: 'per-step outcomes in JSON (always on for scenarios)' })
+    .option('native', { type: 'boolean', default: true, describe: 'also replay the trace in native mode, for the overhead vs native (--no-native: one replay instead of two)' }),
   handler: async (args, io) => {
     const json = args.json === true || args.format === 'json';
     const file = String(args.file);
@@ -88,7 +89,7 @@ export const runCommand: Command = {
         const run = await runTraceFile(io, file, cfg.config, format, { exitLog, progress: true, label: cfg.config.mode, timeline: htmlPath !== undefined, steps: args.steps === true, ...(exitCost !== undefined ? { exitCost } : {}) });
         // the overhead is measured against the same trace on bare metal
         let nativeCycles: number | undefined;
-        if (cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {
+        if (args.native !== false && cfg.config.mode !== 'native' && !run.partial && run.state.stopped === null) {
           const native = await runTraceFile(io, file, { ...cfg.config, mode: 'native' }, format, { progress: true, label: 'native' });
           nativeCycles = reportOf(native).cycles.total;
         }
