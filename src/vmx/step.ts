@@ -532,14 +532,14 @@ export const immediateExit = (m: Machine, ev: GuestEvent, gprs: Machine['gprs'] 
       break;
     }
     case 'rdmsr': {
-      const msr = (ev as Rdmsr).msr;
-      d = msr >>> 0 === msr ? decidedMsr.get(msr * 2) : undefined;
+      const k = msrKey((ev as Rdmsr).msr, false);
+      d = k < 0 ? undefined : decidedMsr.get(k);
       unchanged = true;
       break;
     }
     case 'wrmsr': {
-      const msr = (ev as Wrmsr).msr;
-      d = msr >>> 0 === msr ? decidedMsr.get(msr * 2 + 1) : undefined;
+      const k = msrKey((ev as Wrmsr).msr, true);
+      d = k < 0 ? undefined : decidedMsr.get(k);
       unchanged = false;
       break;
     }
@@ -602,8 +602,7 @@ const ioKey = (ev: PortIo, op: 'in' | 'out'): number =>
     ? ev.port + ev.size * 0x1_0000 + (ev.string ? 0x8_0000 : 0) + (ev.rep ? 0x10_0000 : 0) + (op === 'out' ? 0x20_0000 : 0)
     : -1;
 /** the key of an RDMSR/WRMSR event (the MSR index, and the direction), or -1 when it has none */
-const msrKey = (ev: Rdmsr | Wrmsr): number =>
-  (ev.msr >>> 0 === ev.msr ? ev.msr * 2 + (ev.op === 'wrmsr' ? 1 : 0) : -1);
+const msrKey = (msr: number, write: boolean): number => (msr >>> 0 === msr ? msr * 2 + (write ? 1 : 0) : -1);
 /** The decisions kept are for controls `c` and the CR4 of guest `g` from now on. */
 const decisionContext = (c: ExecControls, g: GuestCpu): void => {
   if (c !== decidedControls) {
@@ -629,7 +628,7 @@ const keep = (memo: Map<number, Decision>, k: number, d: Decision): void => {
 const noteDecision = (ev: GuestEvent, d: Decision): void => {
   switch (ev.op) {
     case 'in': case 'out': { const k = ioKey(ev, ev.op); if (k >= 0) keep(decidedIo, k, d); return; }
-    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev); if (k >= 0) keep(decidedMsr, k, d); return; }
+    case 'rdmsr': case 'wrmsr': { const k = msrKey(ev.msr, ev.op === 'wrmsr'); if (k >= 0) keep(decidedMsr, k, d); return; }
     default: { const p = plainIndex(ev.op); if (p >= 0) decidedPlain[p] = d; }
   }
 };
